@@ -1,0 +1,49 @@
+# Two commands on a fresh machine: `make dev` and `make test`. Every target
+# builds or refreshes the repo-local .venv itself.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export LAKEHOUSE_ROOT ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export MLFLOW_TRACKING_URI ?=
+export PYTHONUNBUFFERED := 1
+
+.PHONY: dev test materialize setup check-java dagster-home clean bench
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "lakehouse_jobs needs Python 3.11 or newer: install it and run make with PYTHON=python3.11.")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+check-java: $(STAMP)
+	@$(BIN)/python -m lakehouse_jobs.lib.java
+
+dagster-home:
+	@mkdir -p "$(DAGSTER_HOME)"
+	@test -f "$(DAGSTER_HOME)/dagster.yaml" || cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
+
+## Dagster webserver (127.0.0.1:3000) + daemon on the example lakehouse.
+dev: $(STAMP) check-java dagster-home
+	$(BIN)/lakehouse-jobs prepare
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## The whole test suite.
+test: $(STAMP) check-java
+	$(BIN)/python -m pytest lakehouse_jobs_tests
+
+## Materialize every asset of the example, non-interactively.
+materialize: $(STAMP) check-java dagster-home
+	$(BIN)/lakehouse-jobs prepare
+	$(BIN)/dagster asset materialize -m lakehouse_jobs.definitions --select '*'
+
+bench: $(STAMP) check-java
+	$(BIN)/python bench/medallion.py
+
+clean:
+	rm -rf .dagster_home data/bronze data/silver data/gold data/_system

@@ -1,0 +1,66 @@
+"""`lakehouse-jobs`: the command line of the plugin and the example lakehouse."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from lakehouse_jobs.lib.errors import LakehouseError
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from lakehouse_jobs.defs.generate import GenerateConfig, generate
+    from lakehouse_jobs.defs.paths import lakehouse_root
+
+    root = Path(args.root or lakehouse_root())
+    cfg = GenerateConfig(args.orders, args.customers, args.events, args.files, args.seed, args.malformed_rate, args.duplicate_rate)
+    written = generate(root / "landing", cfg, prefix=args.prefix)
+    for source, files in written.items():
+        print(f"{source}: {len(files)} file(s) under {root / 'landing' / source}")
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    """Everything a run needs before Dagster starts: Java, Delta jars (fetched once)."""
+    from lakehouse_jobs.lib.jars import resolve_delta_jars
+    from lakehouse_jobs.lib.java import check_java
+
+    major = check_java()
+    jars = resolve_delta_jars()
+    print(f"Java {major}; {len(jars)} Delta jars ready in {Path(jars[0]).parent}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lakehouse-jobs", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    gen = commands.add_parser("generate", help="write seeded sample landing files")
+    gen.add_argument("--orders", type=int, default=400)
+    gen.add_argument("--customers", type=int, default=60)
+    gen.add_argument("--events", type=int, default=1500)
+    gen.add_argument("--files", type=int, default=3, help="files per source")
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--malformed-rate", type=float, default=0.02)
+    gen.add_argument("--duplicate-rate", type=float, default=0.02)
+    gen.add_argument("--prefix", default="part", help="file name prefix (new batches need a new one)")
+    gen.add_argument("--root", help="lakehouse root (default $LAKEHOUSE_ROOT or data/)")
+    gen.set_defaults(func=_generate)
+
+    prep = commands.add_parser("prepare", help="check Java and fetch the Delta jars once")
+    prep.set_defaults(func=_prepare)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LakehouseError as exc:
+        print(f"lakehouse-jobs: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""The code location: the example lakehouse's assets, jobs and resources.
+
+Runs execute in one process so every asset of a run shares one SparkSession
+(a fresh JVM per step would cost seconds each).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from lakehouse_jobs.defs import clickstream, customers, orders
+from lakehouse_jobs.defs.paths import lakehouse_root
+from lakehouse_jobs.lib import LakehouseResource, SparkResource
+
+medallion_assets = dg.load_assets_from_modules([orders, clickstream, customers])
+
+refresh_all = dg.define_asset_job("lakehouse_refresh", selection=dg.AssetSelection.all(), description="Rebuild every table.")
+
+defs = dg.Definitions(
+    assets=medallion_assets,
+    jobs=[refresh_all],
+    resources={"spark": SparkResource(), "lakehouse": LakehouseResource(root=lakehouse_root())},
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,1 @@
+"""The example lakehouse (orders, clickstream, customers) built on lakehouse_jobs.lib."""

@@ -1,0 +1,51 @@
+"""Clickstream: JSON-lines events -> bronze -> typed, deduplicated silver -> daily funnel."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from lakehouse_jobs.lib import TableOutput, cast_columns, medallion_asset, read_landing
+from lakehouse_jobs.lib.landing import CORRUPT, landing_files
+from lakehouse_jobs.lib.lakehouse import LakehouseResource
+
+from .generate import EVENT_COLUMNS
+from .quality import dedup_latest, typed_split
+
+EVENT_TYPES = {"customer_id": "bigint", "event_ts": "timestamp"}
+
+
+@medallion_asset(layer="bronze", name="clickstream", owners=["team:data-eng"], tags={"source": "clickstream"})
+def bronze_clickstream(spark, lakehouse: LakehouseResource) -> DataFrame:
+    """Raw events as received; a line that is not JSON keeps its text in `_corrupt_record`."""
+    return read_landing(spark, landing_files(lakehouse.landing_path("clickstream"), [".json", ".jsonl"]), "json", EVENT_COLUMNS)
+
+
+@medallion_asset(layer="silver", name="events", write_mode="merge", merge_keys=["event_id"], owners=["team:data-eng"])
+def silver_events(bronze_clickstream: DataFrame) -> TableOutput:
+    """Typed events, one per event_id; broken lines and unparsable values are dropped and counted."""
+    typed = cast_columns(bronze_clickstream, EVENT_TYPES)
+    valid, counts = typed_split(typed, required=["event_id", "customer_id", "event_ts"], keys=["event_id"], corrupt_column=CORRUPT)
+    result = dedup_latest(valid, ["event_id"]).select(
+        "event_id",
+        "customer_id",
+        "event_ts",
+        F.to_date("event_ts").alias("event_date"),
+        F.lower(F.trim("event_type")).alias("event_type"),
+        "page",
+        "session_id",
+        "_source_file",
+    )
+    return TableOutput(result, counts)
+
+
+@medallion_asset(layer="gold", name="event_funnel", owners=["team:analytics"])
+def gold_event_funnel(silver_events: DataFrame) -> DataFrame:
+    """Per day: page views, add-to-carts, purchases, sessions and the view-to-purchase rate."""
+    count_of = lambda kind: F.sum((F.col("event_type") == kind).cast("int")).alias(f"{kind}s")  # noqa: E731
+    return (
+        silver_events.groupBy("event_date")
+        .agg(count_of("page_view"), count_of("add_to_cart"), count_of("purchase"), F.countDistinct("session_id").alias("sessions"))
+        .withColumn("view_to_purchase_rate", F.round(F.col("purchases") / F.col("page_views"), 4))
+        .orderBy("event_date")
+    )

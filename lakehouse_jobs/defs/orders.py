@@ -1,0 +1,57 @@
+"""Orders: CSV landing files -> bronze -> typed, deduplicated silver -> daily revenue."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from lakehouse_jobs.lib import TableOutput, cast_columns, medallion_asset, read_landing
+from lakehouse_jobs.lib.landing import landing_files
+from lakehouse_jobs.lib.lakehouse import LakehouseResource
+
+from .generate import ORDER_COLUMNS
+from .quality import dedup_latest, typed_split
+
+ORDER_TYPES = {"order_id": "bigint", "customer_id": "bigint", "order_ts": "timestamp", "quantity": "int", "unit_price": "decimal(10,2)"}
+
+
+@medallion_asset(layer="bronze", name="orders", owners=["team:data-eng"], tags={"source": "orders"})
+def bronze_orders(spark, lakehouse: LakehouseResource) -> DataFrame:
+    """Raw order lines as received, every field a string, with source file and ingestion time."""
+    return read_landing(spark, landing_files(lakehouse.landing_path("orders"), [".csv"]), "csv", ORDER_COLUMNS)
+
+
+@medallion_asset(layer="silver", name="orders", write_mode="merge", merge_keys=["order_id"], owners=["team:data-eng"])
+def silver_orders(bronze_orders: DataFrame) -> TableOutput:
+    """Typed orders, one row per order_id; rows with unparsable fields are dropped and counted."""
+    valid, counts = typed_split(cast_columns(bronze_orders, ORDER_TYPES), required=["order_id", "customer_id", "order_ts"], keys=["order_id"])
+    latest = dedup_latest(valid, ["order_id"], Window.partitionBy("order_id").orderBy(F.col("_ingested_at").desc(), F.col("_source_file").desc()))
+    result = latest.select(
+        "order_id",
+        "customer_id",
+        "order_ts",
+        F.to_date("order_ts").alias("order_date"),
+        "product_id",
+        "quantity",
+        "unit_price",
+        (F.col("quantity") * F.col("unit_price")).cast("decimal(12,2)").alias("amount"),
+        F.lower(F.trim("status")).alias("status"),
+        "_source_file",
+    )
+    return TableOutput(result, counts)
+
+
+@medallion_asset(layer="gold", name="daily_revenue", owners=["team:analytics"])
+def gold_daily_revenue(silver_orders: DataFrame) -> DataFrame:
+    """Completed orders per day: order count, distinct customers, revenue, average order value."""
+    return (
+        silver_orders.filter(F.col("status") == "completed")
+        .groupBy("order_date")
+        .agg(
+            F.count("*").alias("orders"),
+            F.countDistinct("customer_id").alias("customers"),
+            F.sum("amount").cast("decimal(18,2)").alias("revenue"),
+        )
+        .withColumn("avg_order_value", F.round(F.col("revenue") / F.col("orders"), 2).cast("decimal(18,2)"))
+        .orderBy("order_date")
+    )

@@ -1,0 +1,37 @@
+"""Shared silver-layer steps of the example: split off bad rows, keep the latest duplicate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import DataFrame, Window, WindowSpec
+from pyspark.sql import functions as F
+
+from lakehouse_jobs.lib.schema import INVALID_FLAG
+
+
+def typed_split(
+    typed: DataFrame, required: Sequence[str], keys: Sequence[str] = (), corrupt_column: str | None = None
+) -> tuple[DataFrame, dict[str, int]]:
+    """Valid rows of a `cast_columns` result, and counts of what was dropped or duplicated (one pass)."""
+    bad = F.size(INVALID_FLAG) > 0
+    for column in required:
+        bad = bad | F.col(column).isNull()
+    if corrupt_column:
+        bad = bad | F.col(corrupt_column).isNotNull()
+    flagged = typed.withColumn("_bad", bad)
+    aggregates = [F.count("*").alias("rows"), F.sum(F.col("_bad").cast("int")).alias("bad")]
+    if keys:
+        aggregates.append(F.count_distinct(F.when(~F.col("_bad"), F.struct(*keys))).alias("unique"))
+    row = flagged.agg(*aggregates).first()
+    valid = flagged.filter(~F.col("_bad")).drop("_bad", INVALID_FLAG, *([corrupt_column] if corrupt_column else []))
+    counts = {"rows_read": int(row["rows"]), "rows_dropped_malformed": int(row["bad"] or 0)}
+    if keys:
+        counts["duplicates_removed"] = counts["rows_read"] - counts["rows_dropped_malformed"] - int(row["unique"])
+    return valid, counts
+
+
+def dedup_latest(df: DataFrame, keys: Sequence[str], order: WindowSpec | None = None) -> DataFrame:
+    """One row per key: the first by `order` (re-sent duplicates collapse)."""
+    window = order or Window.partitionBy(*keys).orderBy(F.col("_ingested_at").desc())
+    return df.withColumn("_rank", F.row_number().over(window)).filter(F.col("_rank") == 1).drop("_rank")
