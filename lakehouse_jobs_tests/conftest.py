@@ -1,0 +1,57 @@
+"""Shared fixtures: one SparkSession per test run, a fresh lakehouse root per test.
+
+Starting a JVM costs seconds, so every Spark test shares the session created
+here (SparkResource keeps one per process); tests isolate through their own
+lakehouse root under tmp_path instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lakehouse_jobs.defs.paths import REPO_ROOT
+from lakehouse_jobs.lib import LakehouseResource, SparkResource
+
+SAMPLE_LANDING = REPO_ROOT / "data" / "landing"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_env(tmp_path_factory: pytest.TempPathFactory):
+    """Never touch the repo's data/ or a developer's DAGSTER_HOME from tests."""
+    saved = {k: os.environ.get(k) for k in ("LAKEHOUSE_ROOT", "DAGSTER_HOME")}
+    os.environ["LAKEHOUSE_ROOT"] = str(tmp_path_factory.mktemp("default_lakehouse"))
+    os.environ.pop("DAGSTER_HOME", None)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def spark_resource() -> SparkResource:
+    return SparkResource()
+
+
+@pytest.fixture(scope="session")
+def spark(spark_resource: SparkResource):
+    return spark_resource.get_session()
+
+
+@pytest.fixture
+def lakehouse(tmp_path: Path) -> LakehouseResource:
+    root = tmp_path / "lake"
+    root.mkdir()
+    return LakehouseResource(root=str(root))
+
+
+@pytest.fixture
+def sample_lakehouse(lakehouse: LakehouseResource) -> LakehouseResource:
+    """A lakehouse whose landing folder holds a copy of the committed sample files."""
+    shutil.copytree(SAMPLE_LANDING, Path(lakehouse.root) / "landing")
+    return lakehouse
