@@ -87,30 +87,36 @@ def write_delta(spark: SparkSession, df: DataFrame, path: str | Path, spec: Writ
     return last_commit(spark, path, tag)
 
 
-def _merge(spark: SparkSession, df: DataFrame, path: str, spec: WriteSpec, tag: str) -> None:
-    from delta.tables import DeltaTable
+def sql_path(path: str | Path) -> str:
+    """`delta.`<path>`` for SQL; paths come from validated names, a backtick is refused."""
+    text = str(path)
+    if "`" in text:
+        raise SpecError("path", f"a table path may not contain a backtick: {text}")
+    return f"delta.`{text}`"
 
+
+def _merge(spark: SparkSession, df: DataFrame, path: str, spec: WriteSpec, tag: str) -> None:
+    """MERGE INTO in SQL, so it works the same on classic Spark and over Spark Connect."""
+    view = f"_lakehouse_merge_{tag.rsplit(':', 1)[-1]}"
     condition = " AND ".join(f"t.{quote(k)} <=> s.{quote(k)}" for k in spec.merge_keys)
-    builder = (
-        DeltaTable.forPath(spark, path).alias("t").merge(df.alias("s"), condition).whenMatchedUpdateAll().whenNotMatchedInsertAll()
+    statement = (
+        f"MERGE {'WITH SCHEMA EVOLUTION ' if spec.merge_schema else ''}INTO {sql_path(path)} t USING {view} s ON {condition} "
+        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+        + (" WHEN NOT MATCHED BY SOURCE THEN DELETE" if spec.delete_unmatched else "")
     )
-    if spec.delete_unmatched:
-        builder = builder.whenNotMatchedBySourceDelete()
+    df.createOrReplaceTempView(view)
     previous = spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None)
     spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", tag)
-    if spec.merge_schema:
-        spark.conf.set("spark.databricks.delta.schema.autoMerge.enabled", "true")
     try:
-        builder.execute()
+        spark.sql(statement)
     except Exception as exc:
         raise _explain(exc, path, spec.merge_keys) from exc
     finally:
+        spark.catalog.dropTempView(view)
         if previous is None:
             spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
         else:
             spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", previous)
-        if spec.merge_schema:
-            spark.conf.unset("spark.databricks.delta.schema.autoMerge.enabled")
 
 
 def _explain(exc: Exception, path: str, keys: Sequence[str] = ()) -> Exception:
@@ -125,9 +131,7 @@ def _explain(exc: Exception, path: str, keys: Sequence[str] = ()) -> Exception:
 
 def last_commit(spark: SparkSession, path: str, tag: str | None = None) -> DeltaCommit:
     """The commit carrying `tag` (or the latest one) with its operation metrics as ints."""
-    from delta.tables import DeltaTable
-
-    rows = DeltaTable.forPath(spark, path).history(20).select("version", "operation", "operationMetrics", "userMetadata").collect()
+    rows = spark.sql(f"DESCRIBE HISTORY {sql_path(path)} LIMIT 20").select("version", "operation", "operationMetrics", "userMetadata").collect()
     match = next((r for r in rows if tag is None or r["userMetadata"] == tag), rows[0])
     metrics = {k: int(v) for k, v in (match["operationMetrics"] or {}).items() if str(v).lstrip("-").isdigit()}
     return DeltaCommit(path=path, version=int(match["version"]), operation=match["operation"], metrics=metrics)
