@@ -1,0 +1,224 @@
+"""Compile job specs into Dagster: one op job per job, plus its schedules and sensors.
+
+Each task is an op; `depends_on` edges carry the upstream tasks' results. The
+jobs run on the in-process executor (one shared SparkSession) configured with
+`require_upstream_step_success: false`, so a task whose upstream failed still
+runs and applies Databricks' run_if (see execution.py). A last op,
+`lakehouse_job_result`, computes the job's result state from its leaf tasks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+
+from lakehouse_jobs.lib.errors import LakehouseError, SpecError
+
+from .execution import PARAMETERS_KEY, JobParameters, JobRuntime, execute_task, merge_states
+from .result_states import FAILED, FAILURES, JOB_KEY_TAG, JOB_RESULT_TAG, TIMEDOUT, job_result_state
+from .spec import JobsDocument, JobSpec, TaskSpec, load_spec, load_spec_file
+
+RESULT_OP = "lakehouse_job_result"
+STEP_CONFIG = {"step_dependency_config": {"require_upstream_step_success": False}}
+EXECUTOR = dg.in_process_executor.configured(STEP_CONFIG, name="lakehouse_jobs_in_process")
+_ASSET_KEY = re.compile(r"^[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*$")
+
+
+def dagster_job_name(job_key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", job_key)
+
+
+def op_names(job: JobSpec) -> dict[str, str]:
+    """task_key -> a unique Dagster op name (letters, digits and _ only)."""
+    names: dict[str, str] = {}
+    used = {RESULT_OP}
+    for task in job.tasks:
+        base = re.sub(r"[^A-Za-z0-9_]", "_", task.task_key)
+        name, n = base, 2
+        while name in used:
+            name, n = f"{base}_{n}", n + 1
+        used.add(name)
+        names[task.task_key] = name
+    return names
+
+
+def _selection(items: str | Sequence[str]) -> dg.AssetSelection:
+    """'silver/orders' is an asset key; anything else uses Dagster's selection syntax ('group:bronze', 'key:gold/*')."""
+    selection: dg.AssetSelection | None = None
+    for item in [items] if isinstance(items, str) else list(items):
+        part = dg.AssetSelection.assets(dg.AssetKey(item.split("/"))) if _ASSET_KEY.match(item) else dg.AssetSelection.from_string(item)
+        selection = part if selection is None else selection | part
+    assert selection is not None
+    return selection
+
+
+def resolve_selections(job: JobSpec, assets: Sequence[Any]) -> dict[str, dg.AssetSelection]:
+    """The asset selection of each pipeline_task (also inside for_each), checked against `assets`."""
+    from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
+
+    tasks: list[tuple[str, TaskSpec]] = []
+    for index, task in enumerate(job.tasks):
+        tasks.append((f"{job.key}.tasks[{index}]", task))
+        if task.nested is not None:
+            tasks.append((f"{job.key}.tasks[{index}].for_each_task.task", task.nested))
+    result: dict[str, dg.AssetSelection] = {}
+    graph = None
+    for path, task in tasks:
+        if task.kind != "pipeline_task":
+            continue
+        raw = task.body.get("selection", task.body.get("pipeline_id"))
+        where = f"{path}.pipeline_task.selection"
+        if not assets:
+            raise SpecError(where, "this job selects assets but no assets were given to build_definitions(assets=...)")
+        graph = graph or AssetGraph.from_assets(list(assets))
+        try:
+            selection = _selection(raw)
+            keys = selection.resolve(graph)
+        except Exception as exc:  # Dagster's selection errors: report them on the field
+            raise SpecError(where, f"invalid asset selection {raw!r}: {str(exc).splitlines()[0]}") from None
+        if not keys:
+            raise SpecError(where, f"{raw!r} selects no asset")
+        result[task.task_key] = selection
+    return result
+
+
+def _task_op(runtime: JobRuntime, task: TaskSpec, name: str, upstream: Sequence[str]) -> dg.OpDefinition:
+    @dg.op(
+        name=name,
+        ins={f"after_{up}": dg.In(dg.Any) for up in upstream},
+        out={"result": dg.Out(dg.Any, description="This task's result state and values, and those of its upstream tasks.")},
+        required_resource_keys={PARAMETERS_KEY},
+        description=task.description or f"{task.kind} {task.task_key}",
+        tags={"lakehouse_jobs/task_key": task.task_key, "lakehouse_jobs/task_type": task.kind},
+    )
+    def _op(context, **results: Any):
+        yield from execute_task(context, runtime, task, list(results.values()))
+
+    return _op
+
+
+def _result_op(job: JobSpec, leaves: Sequence[str]) -> dg.OpDefinition:
+    @dg.op(name=RESULT_OP, ins={f"after_{leaf}": dg.In(dg.Any) for leaf in leaves}, description="The job's result state, decided by its leaf tasks.")
+    def _op(context, **results: Any) -> dict:
+        states = {key: record["result_state"] for key, record in merge_states(list(results.values())).items()}
+        result = job_result_state(states, job.leaves)
+        context.instance.add_run_tags(context.run_id, {JOB_RESULT_TAG: result})
+        context.add_output_metadata({"result_state": result, "task_states": dg.MetadataValue.json(states)})
+        if result in (FAILED, TIMEDOUT):
+            failed = ", ".join(f"{key}={state}" for key, state in states.items() if key in job.leaves and state in FAILURES)
+            raise dg.Failure(description=f"job {job.name!r} {result}: {failed}", metadata={"result_state": result}, allow_retries=False)
+        return {"result_state": result, "tasks": states}
+
+    return _op
+
+
+def _job_tags(job: JobSpec) -> dict[str, str]:
+    tags = {**job.tags, JOB_KEY_TAG: job.key}
+    if job.timeout_seconds:
+        tags["dagster/max_runtime"] = str(job.timeout_seconds)  # the run monitor also stops a stuck run
+    concurrency = _optional("concurrency")
+    if concurrency is not None:
+        tags.update(concurrency.concurrency_tags(job.raw, job_key=job.key))
+    return tags
+
+
+def _optional(module: str):
+    """Helper E's sibling module, or None while it does not exist."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"{__package__}.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{__package__}.{module}":
+            return None
+        raise
+
+
+def compile_job(job: JobSpec, *, assets: Sequence[Any] = (), resources: Mapping[str, Any] | None = None, executor_def: dg.ExecutorDefinition | None = None) -> dg.JobDefinition:
+    """The Dagster job for one job spec (schedules and sensors: see `build_definitions`)."""
+    names = op_names(job)
+    runtime = JobRuntime(job, tuple(assets), resources, resolve_selections(job, assets))
+    nodes = [_task_op(runtime, task, names[task.task_key], [names[d.task_key] for d in task.depends_on]) for task in job.tasks]
+    nodes.append(_result_op(job, [names[leaf] for leaf in job.leaves]))
+    deps: dict[str, dict[str, dg.DependencyDefinition]] = {
+        names[task.task_key]: {f"after_{names[d.task_key]}": dg.DependencyDefinition(names[d.task_key], "result") for d in task.depends_on}
+        for task in job.tasks
+    }
+    deps[RESULT_OP] = {f"after_{names[leaf]}": dg.DependencyDefinition(names[leaf], "result") for leaf in job.leaves}
+    name = dagster_job_name(job.key)
+    graph = dg.GraphDefinition(name=name, node_defs=nodes, dependencies=deps, description=job.description)
+    return graph.to_job(
+        name=name,
+        description=job.description or f"Lakeflow job {job.name!r} ({len(job.tasks)} tasks)",
+        resource_defs={PARAMETERS_KEY: JobParameters()},
+        executor_def=executor_def or EXECUTOR,
+        tags=_job_tags(job),
+        metadata={"lakehouse_jobs/job_name": job.name, "lakehouse_jobs/parameters": dg.MetadataValue.json(job.parameters)},
+    )
+
+
+def _automation(job: JobSpec, job_name: str, lakehouse_root: str) -> tuple[list[Any], list[Any]]:
+    """Schedules and sensors for a job's schedule/trigger/continuous/notifications (helper E's compilers)."""
+    raw, schedules, sensors = job.raw, [], []
+    wanted = {
+        "schedules": "schedule" in raw,
+        "triggers": "trigger" in raw or "continuous" in raw,
+        "notifications": any(k in raw for k in ("email_notifications", "webhook_notifications", "health")),
+    }
+    modules = {name: _optional(name) for name, needed in wanted.items() if needed}
+    missing = [name for name, module in modules.items() if module is None]
+    if missing:
+        raise LakehouseError(f"job {job.key!r}: lakehouse_jobs.lib.jobs.{missing[0]} is not available to compile its {missing[0]}")
+    if "schedule" in raw:
+        schedules.append(modules["schedules"].compile_schedule(job_name, raw["schedule"], job_key=job.key))
+    if "trigger" in raw:
+        sensors.append(modules["triggers"].compile_trigger(job_name, raw["trigger"], job_key=job.key, lakehouse_root=lakehouse_root))
+    if "continuous" in raw:
+        sensors.append(modules["triggers"].compile_continuous(job_name, raw["continuous"], job_key=job.key))
+    if wanted["notifications"]:
+        sensors.extend(modules["notifications"].compile_notifications(job_name, raw, job_key=job.key))
+    return schedules, sensors
+
+
+def build_definitions(document: JobsDocument, *, assets: Sequence[Any] = (), resources: Mapping[str, Any] | None = None, executor_def: dg.ExecutorDefinition | None = None) -> dg.Definitions:
+    """Jobs, schedules and sensors for every job of the document (assets included when given)."""
+    from lakehouse_jobs.lib.lakehouse import LakehouseResource, default_root
+
+    lakehouse = (resources or {}).get("lakehouse")
+    root = lakehouse.root if isinstance(lakehouse, LakehouseResource) else default_root()
+    jobs, schedules, sensors = [], [], []
+    for job in document.jobs.values():
+        compiled = compile_job(job, assets=assets, resources=resources, executor_def=executor_def)
+        jobs.append(compiled)
+        more_schedules, more_sensors = _automation(job, compiled.name, root)
+        schedules += more_schedules
+        sensors += more_sensors
+    return dg.Definitions(assets=list(assets), jobs=jobs, schedules=schedules, sensors=sensors, resources=dict(resources or {}))
+
+
+def _definitions_parts(definitions: str | None) -> tuple[Sequence[Any], Mapping[str, Any] | None]:
+    """Assets and resources of a Definitions object named 'package.module:attr' (attr defaults to defs)."""
+    if not definitions:
+        return (), None
+    import importlib
+
+    module, _, attr = definitions.partition(":")
+    defs = getattr(importlib.import_module(module), attr or "defs")
+    return list(defs.assets or ()), dict(defs.resources or {})
+
+
+def job_from_source(spec: Mapping[str, Any] | None = None, path: str | None = None, job_key: str | None = None, definitions: str | None = None) -> dg.JobDefinition:
+    """Rebuild a compiled job from a spec dict or file: the reconstructor for `execute_job` and repair."""
+    document = load_spec(spec, "<dict>") if spec is not None else load_spec_file(path)
+    assets, resources = _definitions_parts(definitions)
+    job = document.job(job_key)
+    return compile_job(job, assets=assets, resources=resources)
+
+
+def reconstructable_job(spec: Mapping[str, Any] | None = None, path: str | None = None, job_key: str | None = None, definitions: str | None = None):
+    """A ReconstructableJob (needed by dg.execute_job and re-execution) for a spec dict or file."""
+    kwargs = {"spec": dict(spec) if spec is not None else None, "path": str(path) if path else None, "job_key": job_key, "definitions": definitions}
+    return dg.build_reconstructable_job(__name__, job_from_source.__name__, reconstructable_kwargs=kwargs)

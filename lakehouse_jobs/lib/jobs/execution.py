@@ -1,0 +1,274 @@
+"""What one task's Dagster step does: decide (run_if), resolve references, run, report.
+
+Every task step ends by emitting its `result` output (its own state and those of
+all its upstream tasks, with their task values) *before* failing the step when
+the task itself failed. The jobs run with `require_upstream_step_success: false`,
+so Dagster hands that output to the dependents even though the step is red:
+they evaluate run_if themselves (Databricks semantics), and Dagster's
+"re-execute from failure" picks exactly the failed tasks and their dependents.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from . import references, task_values
+from .callables import resolve_callable
+from .condition import evaluate
+from .for_each import Iteration, parse_inputs, run_iterations, summary_error, summary_state
+from .result_states import (
+    DISABLED, FAILED, FILE_ARRIVAL_LOCATION_TAG, OWN_FAILURES, REPAIR_COUNT_TAG, SUCCESS, TIMEDOUT, TRIGGER_TYPE_TAG, task_tag,
+)  # fmt: skip
+from .retries import RetryPolicy
+from .run_if import decide, edge_state
+from .spec import JobSpec, TaskSpec
+from .timeouts import ChildTaskError, TaskTimeout, call_in_child, call_with_timeout
+
+PARAMETERS_KEY = "lakehouse_job_parameters"
+
+
+class JobParameters(dg.ConfigurableResource):
+    """Job parameter values for this run (overrides of the spec's defaults), set in run config."""
+
+    values: dict[str, str] = Field(default_factory=dict, description="name -> value; unset names keep the job's default.")
+
+
+@dataclass
+class JobRuntime:
+    """A compiled job: its spec plus what asset-selection tasks need to run."""
+
+    spec: JobSpec
+    assets: Sequence[Any] = ()
+    resources: Mapping[str, Any] | None = None
+    selections: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TaskOutcome:
+    result_state: str
+    outcome: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def merge_states(upstream: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for result in upstream:
+        merged.update(result.get("tasks", {}))
+    return merged
+
+
+def _run_start(context: dg.OpExecutionContext) -> float:
+    record = context.instance.get_run_record_by_id(context.run_id)
+    if record is not None and record.start_time:
+        return record.start_time
+    return record.create_timestamp.timestamp() if record is not None else time.time()
+
+
+def _trigger_type(tags: Mapping[str, str]) -> str:
+    if TRIGGER_TYPE_TAG in tags:
+        return tags[TRIGGER_TYPE_TAG]
+    if "dagster/schedule_name" in tags:
+        return "cron"
+    if "dagster/sensor_name" in tags:
+        return "sensor"
+    return "manual"
+
+
+def job_parameters(spec: JobSpec, overrides: Mapping[str, str], base: references.ReferenceContext) -> dict[str, str]:
+    """Defaults (their references resolved against the run), then the run's overrides."""
+    values = {name: references.resolve(default, base) for name, default in spec.parameters.items()}
+    values.update({name: str(value) for name, value in overrides.items() if name in spec.parameters})
+    return values
+
+
+def reference_context(context: dg.OpExecutionContext, runtime: JobRuntime, states: Mapping[str, Any], task_key: str) -> references.ReferenceContext:
+    tags = context.run.tags
+    base = references.ReferenceContext(
+        job_id=runtime.spec.key,
+        job_name=runtime.spec.name,
+        run_id=context.run_id,
+        start_time=datetime.fromtimestamp(_run_start(context), timezone.utc),
+        trigger_type=_trigger_type(tags),
+        file_arrival_location=tags.get(FILE_ARRIVAL_LOCATION_TAG),
+        repair_count=int(tags.get(REPAIR_COUNT_TAG, "0")),
+        tasks=states,
+        task_key=task_key,
+        execution_count=context.retry_number + 1,
+    )
+    overrides = getattr(context.resources, PARAMETERS_KEY).values
+    unknown = sorted(set(overrides) - set(runtime.spec.parameters))
+    if unknown:
+        context.log.warning(f"ignoring run parameters the job does not declare: {', '.join(unknown)}")
+    base.parameters = job_parameters(runtime.spec, overrides, base)
+    return base
+
+
+def _call(task: TaskSpec, ctx: references.ReferenceContext, timeout: float | None) -> None:
+    body = task.body
+    fn = resolve_callable(body["callable"])
+    args = references.resolve(list(body.get("parameters") or []), ctx)
+    kwargs = references.resolve(dict(body.get("named_parameters") or {}), ctx)
+    if "task_context" in inspect.signature(fn).parameters:
+        kwargs["task_context"] = {"job_id": ctx.job_id, "job_name": ctx.job_name, "run_id": ctx.run_id, "task_key": ctx.task_key,
+                                  "parameters": dict(ctx.parameters), "execution_count": ctx.execution_count}  # fmt: skip
+    if timeout:
+        call_in_child(fn, args, kwargs, timeout, label=task.task_key)
+    else:
+        fn(*args, **kwargs)
+
+
+def _materialize(runtime: JobRuntime, task: TaskSpec, context: dg.OpExecutionContext, timeout: float | None) -> dict[str, Any]:
+    selection = runtime.selections[task.task_key]
+
+    def work() -> dict[str, Any]:
+        result = dg.materialize(
+            list(runtime.assets),
+            selection=selection,
+            instance=context.instance,
+            resources=dict(runtime.resources or {}),
+            raise_on_error=False,
+            tags={"lakehouse_jobs/parent_run_id": context.run_id, "lakehouse_jobs/task_key": task.task_key},
+        )
+        if not result.success:
+            failures = [f"{e.step_key}: {e.step_failure_data.error.message.strip() if e.step_failure_data.error else 'failed'}" for e in result.get_step_failure_events()]
+            raise RuntimeError(f"asset run {result.run_id} failed: {'; '.join(failures) or 'see the run'}")
+        keys = sorted({event.asset_key.to_user_string() for event in result.get_asset_materialization_events() if event.asset_key})
+        return {"asset_run_id": result.run_id, "materialized": keys}
+
+    return call_with_timeout(work, timeout, label=task.task_key)
+
+
+def run_body(task: TaskSpec, ctx: references.ReferenceContext, runtime: JobRuntime, context: dg.OpExecutionContext, timeout: float | None) -> TaskOutcome:
+    """One attempt of the task; raises on failure (TaskTimeout on timeout)."""
+    if task.kind == "condition_task":
+        left = references.resolve(str(task.body["left"]), ctx)
+        right = references.resolve(str(task.body["right"]), ctx)
+        outcome = evaluate(left, task.body["op"], right)
+        return TaskOutcome(SUCCESS, outcome=outcome, metadata={"left": left, "op": task.body["op"], "right": right, "outcome": outcome})
+    if task.kind == "python_callable_task":
+        _call(task, ctx, timeout)
+        return TaskOutcome(SUCCESS)
+    if task.kind == "pipeline_task":
+        return TaskOutcome(SUCCESS, metadata=_materialize(runtime, task, context, timeout))
+    if task.kind == "for_each_task":
+        return _for_each(task, ctx, runtime, context)
+    raise ValueError(f"unsupported task type {task.kind}")
+
+
+def _for_each(task: TaskSpec, ctx: references.ReferenceContext, runtime: JobRuntime, context: dg.OpExecutionContext) -> TaskOutcome:
+    inputs = parse_inputs(references.resolve(task.body["inputs"], ctx))
+    nested = task.nested
+    assert nested is not None
+    policy = RetryPolicy.of(nested.raw)
+
+    def run_one(index: int, item: Any) -> Iteration:
+        iteration_ctx = references.ReferenceContext(**{**ctx.__dict__, "input": item, "has_input": True})
+        retries = 0
+        while True:
+            iteration_ctx.execution_count = retries + 1
+            token = task_values.bind(task_values.TaskValueScope(nested.task_key, ctx.tasks))
+            try:
+                run_body(nested, iteration_ctx, runtime, context, nested.timeout_seconds or None)
+                return Iteration(index, item, SUCCESS, retries + 1)
+            except Exception as exc:  # the iteration's failure, reported in the task's metadata
+                timed_out = isinstance(exc, TaskTimeout)
+                state, error = (TIMEDOUT if timed_out else FAILED), _message(exc)
+            finally:
+                task_values.unbind(token)
+            if not policy.allows(retries, timed_out):
+                return Iteration(index, item, state, retries + 1, error)
+            context.log.info(f"{task.task_key} iteration {index} ({item!r}) {state}: retrying in {policy.interval_seconds:g} s")
+            time.sleep(policy.interval_seconds)
+            retries += 1
+
+    iterations = run_iterations(inputs, int(task.body.get("concurrency") or 1), run_one)
+    metadata = {
+        "iterations": len(iterations),
+        "succeeded": sum(it.result_state == SUCCESS for it in iterations),
+        "iteration_states": [{"input": it.input, "result_state": it.result_state, "attempts": it.attempts, "error": it.error} for it in iterations],
+    }
+    return TaskOutcome(summary_state(iterations), error=summary_error(iterations), metadata=metadata)
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, (TaskTimeout, ChildTaskError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def execute_task(context: dg.OpExecutionContext, runtime: JobRuntime, task: TaskSpec, upstream: Sequence[Mapping[str, Any]]):
+    """The body of a task's op: yields its `result` output, then fails the step if the task failed."""
+    states = merge_states(upstream)
+    edges = [edge_state(states[dep.task_key]["result_state"], dep.outcome, states[dep.task_key].get("outcome")) for dep in task.depends_on]
+    skipped = DISABLED if task.disabled else decide(task.run_if, edges)
+    values: dict[str, Any] = {}
+    if skipped:
+        outcome = TaskOutcome(skipped)
+        context.log.info(f"{task.task_key}: {skipped} (run_if {task.run_if}, dependencies {dict(zip([d.task_key for d in task.depends_on], edges))})")
+    else:
+        outcome, values = _attempt(context, runtime, task, states)
+    record = {"result_state": outcome.result_state, "outcome": outcome.outcome, "values": values, "error": outcome.error,
+              "attempts": context.retry_number + 1, "run_id": context.run_id}  # fmt: skip
+    states = {**states, task.task_key: record}
+    context.instance.add_run_tags(context.run_id, {task_tag(task.task_key): outcome.result_state})
+    metadata = {"result_state": outcome.result_state, "task_key": task.task_key, "attempts": context.retry_number + 1, **outcome.metadata}
+    if values:
+        metadata["task_values"] = dg.MetadataValue.json(values)
+    if outcome.error:
+        metadata["error"] = outcome.error
+    yield dg.Output({"tasks": states}, "result", metadata=metadata)
+    if outcome.result_state in OWN_FAILURES:
+        raise dg.Failure(description=f"{task.task_key} {outcome.result_state}: {outcome.error}", metadata={"result_state": outcome.result_state}, allow_retries=False)
+
+
+def _attempt(context: dg.OpExecutionContext, runtime: JobRuntime, task: TaskSpec, states: Mapping[str, Any]) -> tuple[TaskOutcome, dict[str, Any]]:
+    policy = RetryPolicy.of(task.raw)
+    scope = task_values.TaskValueScope(task.task_key, states)
+    token = task_values.bind(scope)
+    try:
+        ctx = reference_context(context, runtime, states, task.task_key)
+        timeout = _effective_timeout(context, runtime, task)
+        if timeout is not None and timeout <= 0:
+            raise TaskTimeout(f"the job's timeout_seconds ({runtime.spec.timeout_seconds}) passed before {task.task_key} started")
+        outcome = run_body(task, ctx, runtime, context, timeout)
+    except Exception as exc:  # the task's own failure: retried or reported
+        timed_out = isinstance(exc, TaskTimeout)
+        state, error = (TIMEDOUT if timed_out else FAILED), _message(exc)
+        if policy.allows(context.retry_number, timed_out) and not _job_deadline_passed(context, runtime):
+            context.log.warning(f"{task.task_key} attempt {context.retry_number + 1} {state}: {error}; retrying in {policy.interval_seconds:g} s")
+            raise policy.request() from exc
+        context.log.error(f"{task.task_key} {state} after {context.retry_number + 1} attempt(s): {error}")
+        outcome = TaskOutcome(state, error=error)
+    finally:
+        task_values.unbind(token)
+    return outcome, dict(scope.values)
+
+
+def _job_deadline(context: dg.OpExecutionContext, runtime: JobRuntime) -> float | None:
+    if not runtime.spec.timeout_seconds:
+        return None
+    return _run_start(context) + runtime.spec.timeout_seconds
+
+
+def _job_deadline_passed(context: dg.OpExecutionContext, runtime: JobRuntime) -> bool:
+    deadline = _job_deadline(context, runtime)
+    return deadline is not None and time.time() >= deadline
+
+
+def _effective_timeout(context: dg.OpExecutionContext, runtime: JobRuntime, task: TaskSpec) -> float | None:
+    """The task's timeout_seconds, cut to what remains of the job's timeout_seconds."""
+    limits = [float(task.timeout_seconds)] if task.timeout_seconds else []
+    deadline = _job_deadline(context, runtime)
+    if deadline is not None:
+        limits.append(deadline - time.time())
+    return min(limits) if limits else None

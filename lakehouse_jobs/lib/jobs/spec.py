@@ -1,0 +1,200 @@
+"""The job spec: Databricks Jobs API 2.2 / Asset Bundle field names, loaded and checked.
+
+Three ways in, one model out: a Python dict (callables allowed in place of
+import paths), a YAML/JSON file holding one job object, or a bundle-shaped
+document with `resources.jobs.<key>`. Every problem is collected first and
+reported together as `path.to.field: message` (see validate.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lakehouse_jobs.lib.errors import SpecError
+
+TASK_TYPES = ("condition_task", "for_each_task", "python_callable_task", "pipeline_task")
+# Databricks task types this plugin does not run (yet): refused with a clear message.
+LATER_TASK_TYPES = (
+    "notebook_task", "spark_python_task", "python_wheel_task", "sql_task", "dbt_task", "spark_jar_task",
+    "spark_submit_task", "run_job_task", "dashboard_task", "clean_rooms_notebook_task", "power_bi_task", "gen_ai_compute_task",
+)  # fmt: skip
+
+
+class SpecValidationError(SpecError):
+    """Every problem of a spec, each as (path, message)."""
+
+    def __init__(self, problems: list[tuple[str, str]], source: str = "<dict>"):
+        self.problems = list(problems)
+        self.source = source
+        lines = "\n".join(f"  {path}: {message}" if path else f"  {message}" for path, message in self.problems)
+        plural = "s" if len(self.problems) != 1 else ""
+        Exception.__init__(self, f"{source}: {len(self.problems)} problem{plural} in the job spec:\n{lines}")
+        self.path, self.message = source, str(self)
+
+
+@dataclass(frozen=True)
+class Dependency:
+    task_key: str
+    outcome: str | None = None
+
+
+@dataclass
+class TaskSpec:
+    task_key: str
+    kind: str
+    body: dict[str, Any]
+    depends_on: tuple[Dependency, ...] = ()
+    run_if: str = "ALL_SUCCESS"
+    max_retries: int = 0
+    min_retry_interval_millis: int = 0
+    retry_on_timeout: bool = False
+    timeout_seconds: int = 0
+    disabled: bool = False
+    description: str | None = None
+    nested: TaskSpec | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> TaskSpec:
+        kind = next(name for name in TASK_TYPES if name in raw)
+        body = dict(raw[kind])
+        nested = cls.from_dict(body["task"]) if kind == "for_each_task" else None
+        return cls(
+            task_key=raw["task_key"],
+            kind=kind,
+            body=body,
+            depends_on=tuple(Dependency(d["task_key"], d.get("outcome")) for d in raw.get("depends_on") or ()),
+            run_if=raw.get("run_if") or "ALL_SUCCESS",
+            max_retries=int(raw.get("max_retries", 0) or 0),
+            min_retry_interval_millis=int(raw.get("min_retry_interval_millis", 0) or 0),
+            retry_on_timeout=bool(raw.get("retry_on_timeout", False)),
+            timeout_seconds=int(raw.get("timeout_seconds", 0) or 0),
+            disabled=bool(raw.get("disabled", False)),
+            description=raw.get("description"),
+            nested=nested,
+            raw=dict(raw),
+        )
+
+
+@dataclass
+class JobSpec:
+    key: str
+    name: str
+    tasks: list[TaskSpec]
+    parameters: dict[str, str] = field(default_factory=dict)
+    timeout_seconds: int = 0
+    tags: dict[str, str] = field(default_factory=dict)
+    description: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, key: str, raw: Mapping[str, Any]) -> JobSpec:
+        return cls(
+            key=key,
+            name=raw.get("name") or key,
+            tasks=[TaskSpec.from_dict(task) for task in raw["tasks"]],
+            parameters={p["name"]: parameter_text(p.get("default", "")) for p in raw.get("parameters") or ()},
+            timeout_seconds=int(raw.get("timeout_seconds", 0) or 0),
+            tags={str(k): str(v) for k, v in (raw.get("tags") or {}).items()},
+            description=raw.get("description"),
+            raw=dict(raw),
+        )
+
+    @cached_property
+    def task_by_key(self) -> dict[str, TaskSpec]:
+        return {task.task_key: task for task in self.tasks}
+
+    @cached_property
+    def dependents(self) -> dict[str, list[str]]:
+        result: dict[str, list[str]] = {task.task_key: [] for task in self.tasks}
+        for task in self.tasks:
+            for dep in task.depends_on:
+                result[dep.task_key].append(task.task_key)
+        return result
+
+    @cached_property
+    def leaves(self) -> list[str]:
+        return [key for key, children in self.dependents.items() if not children]
+
+    def descendants(self, keys: Iterable[str]) -> set[str]:
+        """`keys` and every task downstream of them."""
+        seen: set[str] = set()
+        stack = list(keys)
+        while stack:
+            key = stack.pop()
+            if key not in seen:
+                seen.add(key)
+                stack.extend(self.dependents[key])
+        return seen
+
+
+@dataclass
+class JobsDocument:
+    jobs: dict[str, JobSpec]
+    source: str = "<dict>"
+
+    def job(self, key: str | None = None) -> JobSpec:
+        """The job `key`, or the only job of the document."""
+        if key is None:
+            if len(self.jobs) != 1:
+                raise SpecError("--job", f"{self.source} declares {len(self.jobs)} jobs ({', '.join(self.jobs)}); choose one")
+            return next(iter(self.jobs.values()))
+        if key not in self.jobs:
+            raise SpecError("--job", f"{self.source} has no job {key!r}; it declares {', '.join(self.jobs)}")
+        return self.jobs[key]
+
+
+def parameter_text(value: Any) -> str:
+    """Job parameters are strings; numbers and booleans are written as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def job_key_from_name(name: Any) -> str:
+    slug = re.sub(r"[^A-Za-z0-9_]+", "_", str(name or "")).strip("_").lower()
+    return slug or "job"
+
+
+def job_entries(obj: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """('bundle' | 'job', {key: job dict}) for the two document shapes."""
+    if "resources" in obj:
+        jobs = (obj.get("resources") or {}).get("jobs") if isinstance(obj.get("resources"), Mapping) else None
+        return "bundle", dict(jobs) if isinstance(jobs, Mapping) else {}
+    return "job", {job_key_from_name(obj.get("name")): dict(obj)}
+
+
+def load_spec(obj: Mapping[str, Any], source: str = "<dict>") -> JobsDocument:
+    """Validate `obj` (job object or bundle document) and build the model, or raise every problem."""
+    from .validate import validate_document
+
+    problems = validate_document(obj)
+    if problems:
+        raise SpecValidationError(problems, source)
+    _, entries = job_entries(obj)
+    return JobsDocument({key: JobSpec.from_dict(key, job) for key, job in entries.items()}, source)
+
+
+def read_spec_file(path: str | Path) -> Any:
+    """The parsed YAML/JSON content of a spec file (JSON is YAML)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecValidationError([("", f"cannot read the file: {exc.strerror or exc}")], str(path)) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise SpecValidationError([("", f"not valid YAML/JSON{where}: {getattr(exc, 'problem', None) or exc}")], str(path)) from None
+
+
+def load_spec_file(path: str | Path) -> JobsDocument:
+    return load_spec(read_spec_file(path), str(path))
