@@ -50,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     prep = commands.add_parser("prepare", help="check Java and fetch the Delta jars once")
     prep.set_defaults(func=_prepare)
+
+    from lakehouse_jobs.lib.jobs.cli import add_commands as add_job_commands
+
+    add_job_commands(commands)
     return parser
 
 

@@ -10,6 +10,7 @@ runs and applies Databricks' run_if (see execution.py). A last op,
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ import dagster as dg
 
 from lakehouse_jobs.lib.errors import LakehouseError, SpecError
 
-from .execution import PARAMETERS_KEY, JobParameters, JobRuntime, execute_task, merge_states
+from .execution import PARAMETERS_KEY, JobParameters, JobRuntime, run_start, execute_task, merge_states
 from .result_states import FAILED, FAILURES, JOB_KEY_TAG, JOB_RESULT_TAG, TIMEDOUT, job_result_state
 from .spec import JobsDocument, JobSpec, TaskSpec, load_spec, load_spec_file
 
@@ -104,7 +105,8 @@ def _result_op(job: JobSpec, leaves: Sequence[str]) -> dg.OpDefinition:
     @dg.op(name=RESULT_OP, ins={f"after_{leaf}": dg.In(dg.Any) for leaf in leaves}, description="The job's result state, decided by its leaf tasks.")
     def _op(context, **results: Any) -> dict:
         states = {key: record["result_state"] for key, record in merge_states(list(results.values())).items()}
-        result = job_result_state(states, job.leaves)
+        timed_out = bool(job.timeout_seconds) and time.time() >= run_start(context) + job.timeout_seconds
+        result = job_result_state(states, job.leaves, timed_out=timed_out)
         context.instance.add_run_tags(context.run_id, {JOB_RESULT_TAG: result})
         context.add_output_metadata({"result_state": result, "task_states": dg.MetadataValue.json(states)})
         if result in (FAILED, TIMEDOUT):

@@ -67,7 +67,7 @@ def merge_states(upstream: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, A
     return merged
 
 
-def _run_start(context: dg.OpExecutionContext) -> float:
+def run_start(context: dg.OpExecutionContext) -> float:
     record = context.instance.get_run_record_by_id(context.run_id)
     if record is not None and record.start_time:
         return record.start_time
@@ -97,7 +97,7 @@ def reference_context(context: dg.OpExecutionContext, runtime: JobRuntime, state
         job_id=runtime.spec.key,
         job_name=runtime.spec.name,
         run_id=context.run_id,
-        start_time=datetime.fromtimestamp(_run_start(context), timezone.utc),
+        start_time=datetime.fromtimestamp(run_start(context), timezone.utc),
         trigger_type=_trigger_type(tags),
         file_arrival_location=tags.get(FILE_ARRIVAL_LOCATION_TAG),
         repair_count=int(tags.get(REPAIR_COUNT_TAG, "0")),
@@ -257,7 +257,7 @@ def _attempt(context: dg.OpExecutionContext, runtime: JobRuntime, task: TaskSpec
 def _job_deadline(context: dg.OpExecutionContext, runtime: JobRuntime) -> float | None:
     if not runtime.spec.timeout_seconds:
         return None
-    return _run_start(context) + runtime.spec.timeout_seconds
+    return run_start(context) + runtime.spec.timeout_seconds
 
 
 def _job_deadline_passed(context: dg.OpExecutionContext, runtime: JobRuntime) -> bool:

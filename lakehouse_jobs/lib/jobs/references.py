@@ -49,7 +49,7 @@ def references(text: str) -> list[str]:
     return PATTERN.findall(text) if isinstance(text, str) else []
 
 
-def check(ref: str, *, parameters: Collection[str], ancestors: Collection[str], in_for_each: bool, job_level: bool = False) -> str | None:
+def check(ref: str, *, parameters: Collection[str], ancestors: Collection[str], in_for_each: bool, job_level: bool = False, tasks: Collection[str] = ()) -> str | None:
     """None when `ref` is a valid reference at this place, else the problem."""
     parts = ref.split(".")
     head = parts[0]
@@ -73,6 +73,8 @@ def check(ref: str, *, parameters: Collection[str], ancestors: Collection[str], 
         return None
     if head == "tasks" and len(parts) >= 3 and not job_level:
         key = parts[1]
+        if tasks and key not in tasks:
+            return f"{{{{{ref}}}}}: unknown task {key!r}"
         if key not in ancestors:
             return f"{{{{{ref}}}}}: task {key!r} is not upstream of this task (add it to depends_on)"
         if len(parts) == 3 and parts[2] in TASK_REF_FIELDS:

@@ -26,6 +26,7 @@ from . import task_values
 
 T = TypeVar("T")
 _GRACE_SECONDS = 2.0
+_STARTUP_SECONDS = 300.0  # importing the task's module in the child; not part of its timeout
 
 
 class TaskTimeout(Exception):
@@ -92,6 +93,7 @@ def call_with_timeout(fn: Callable[[], T], timeout_seconds: float | None, label:
 
 def _child_main(conn, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], scope: task_values.TaskValueScope) -> None:
     task_values.bind(scope)
+    conn.send(("started", None, "", {}))  # the clock starts now, not while Python imports
     try:
         fn(*args, **kwargs)
         conn.send(("ok", None, "", scope.values))
@@ -118,7 +120,9 @@ def call_in_child(fn: Callable[..., Any], args: list[Any], kwargs: Mapping[str, 
     process.start()
     child.close()
     try:
-        ready = wait([parent, process.sentinel], timeout_seconds)
+        ready = wait([parent, process.sentinel], _STARTUP_SECONDS)
+        if parent in ready and parent.recv()[0] == "started":
+            ready = wait([parent, process.sentinel], timeout_seconds)
         if parent in ready:
             status, message, child_traceback, values = parent.recv()
             scope.values.update(values)

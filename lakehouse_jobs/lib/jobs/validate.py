@@ -87,7 +87,11 @@ def validate_document(obj: Any) -> Problems:
         if "tasks" not in obj:
             return [("tasks", "missing: a job object needs tasks (or use a bundle document with resources.jobs.<key>)")]
         problems.extend(validate_job(obj, ""))
-    return problems
+    return sorted(problems, key=lambda problem: _natural(problem[0]))
+
+
+def _natural(path: str) -> list[Any]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
 
 
 def validate_job(job: Any, path: str) -> Problems:
@@ -200,10 +204,9 @@ def _tasks(tasks: list[Any], path: str, params: set[str]) -> Problems:
     cycle = find_cycle(graph)
     if cycle:
         problems.append((f"{path}[{index_of[cycle[0]]}].depends_on", f"dependency cycle: {' -> '.join(cycle)}"))
-        return problems
-    ancestors = all_ancestors(graph)
+    ancestors = {key: set(index_of) for key in index_of} if cycle else all_ancestors(graph)
     for key, index in index_of.items():
-        problems.extend(_task_references(tasks[index], f"{path}[{index}]", params, ancestors.get(key, set())))
+        problems.extend(_task_references(tasks[index], f"{path}[{index}]", params, ancestors.get(key, set()), set(index_of)))
     return problems
 
 
@@ -322,7 +325,7 @@ def _pipeline(body: Any, where: str, nested: bool) -> Problems:
 _BODY_CHECKS = {"condition_task": _condition, "for_each_task": _for_each, "python_callable_task": _python_callable, "pipeline_task": _pipeline}
 
 
-def _task_references(task: Mapping[str, Any], where: str, params: set[str], ancestors: set[str]) -> Problems:
+def _task_references(task: Mapping[str, Any], where: str, params: set[str], ancestors: set[str], known: set[str]) -> Problems:
     problems: Problems = []
     kind = next((kind for kind in TASK_TYPES if kind in task), None)
     if kind is None or not isinstance(task[kind], Mapping):
@@ -337,7 +340,7 @@ def _task_references(task: Mapping[str, Any], where: str, params: set[str], ance
     for value, path, in_for_each in scopes:
         for field_path, text in references.strings_in(value, path):
             for ref in references.references(text):
-                problem = references.check(ref, parameters=params, ancestors=ancestors, in_for_each=in_for_each)
+                problem = references.check(ref, parameters=params, ancestors=ancestors, in_for_each=in_for_each, tasks=known)
                 if problem:
                     problems.append((field_path, problem))
     return problems

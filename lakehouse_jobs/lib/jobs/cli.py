@@ -1,0 +1,133 @@
+"""`lakehouse-jobs validate | list | run | repair`: job specs from the command line.
+
+Every user mistake is one readable message (for specs: one line per problem,
+`path.to.field: message`), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from lakehouse_jobs.lib.errors import LakehouseError
+
+from .result_states import JOB_RESULT_TAG, SUCCESS, task_tag
+from .spec import SpecValidationError, read_spec_file
+from .validate import validate_document
+
+DEFAULT_DEFINITIONS = "lakehouse_jobs.definitions:defs"
+
+
+def _validate(args: argparse.Namespace) -> int:
+    try:
+        problems = validate_document(read_spec_file(args.file))
+    except SpecValidationError as exc:
+        problems = exc.problems
+    if problems:
+        for path, message in problems:
+            print(f"{path}: {message}" if path else message, file=sys.stderr)
+        print(f"{args.file}: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"{args.file}: OK")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from .spec import load_spec_file
+
+    document = load_spec_file(args.file)
+    for key, job in document.jobs.items():
+        start = next((name for name in ("schedule", "trigger", "continuous") if name in job.raw), "manual")
+        print(f"{key}: {job.name!r}, {len(job.tasks)} task(s), started by {start}")
+        for task in job.tasks:
+            deps = ", ".join(d.task_key + (f"({d.outcome})" if d.outcome else "") for d in task.depends_on)
+            print(f"  {task.task_key:<30} {task.kind:<22} {('after ' + deps) if deps else ''}{'  [disabled]' if task.disabled else ''}")
+    return 0
+
+
+def instance():
+    """The Dagster instance: $DAGSTER_HOME, else ./.dagster_home seeded from ./dagster.yaml."""
+    import dagster as dg
+
+    if not os.environ.get("DAGSTER_HOME"):
+        home = Path.cwd() / ".dagster_home"
+        home.mkdir(exist_ok=True)
+        if not (home / "dagster.yaml").exists() and Path("dagster.yaml").is_file():
+            shutil.copy("dagster.yaml", home / "dagster.yaml")
+        os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def print_run(inst, run_id: str, task_keys: list[str]) -> int:
+    run = inst.get_run_by_id(run_id)
+    width = max([len(k) for k in task_keys] + [8])
+    for key in task_keys:
+        print(f"{key:<{width}}  {run.tags.get(task_tag(key), 'NOT_RUN')}")
+    result = run.tags.get(JOB_RESULT_TAG, run.status.value)
+    print(f"{'job':<{width}}  {result}  (run {run_id}, Dagster status {run.status.value})")
+    return 0 if result == SUCCESS else 1
+
+
+def _parse_params(pairs: list[str], declared: dict[str, str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise LakehouseError(f"--param expects name=value, got {pair!r}")
+        if name not in declared:
+            raise LakehouseError(f"--param {name}: the job declares no such parameter (it has: {', '.join(declared) or 'none'})")
+        values[name] = value
+    return values
+
+
+def _run(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from .compile import reconstructable_job
+    from .execution import PARAMETERS_KEY
+    from .spec import load_spec_file
+
+    document = load_spec_file(args.file)
+    job = document.job(args.job)
+    params = _parse_params(args.param or [], job.parameters)
+    uses_assets = any(t.kind == "pipeline_task" or (t.nested and t.nested.kind == "pipeline_task") for t in job.tasks)
+    definitions = args.definitions or (DEFAULT_DEFINITIONS if uses_assets else None)
+    recon = reconstructable_job(path=str(Path(args.file).resolve()), job_key=job.key, definitions=definitions)
+    inst = instance()
+    run_config = {"resources": {PARAMETERS_KEY: {"config": {"values": params}}}}
+    with dg.execute_job(recon, inst, run_config=run_config, tags={"lakehouse_jobs/trigger.type": "manual"}, raise_on_error=False) as result:
+        return print_run(inst, result.run_id, [t.task_key for t in job.tasks])
+
+
+def _repair(args: argparse.Namespace) -> int:
+    from .repair import repair_run
+
+    inst = instance()
+    plan, run_id = repair_run(inst, args.run_id)
+    print(f"repairing {args.run_id}: re-running {', '.join(plan.rerun)} and their dependents")
+    return print_run(inst, run_id, list(plan.tasks))
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Register the job subcommands on the `lakehouse-jobs` parser."""
+    validate = commands.add_parser("validate", help="check a job spec file; print every problem as path: message")
+    validate.add_argument("file")
+    validate.set_defaults(func=_validate)
+
+    listing = commands.add_parser("list", help="list the jobs and tasks of a job spec file")
+    listing.add_argument("file")
+    listing.set_defaults(func=_list)
+
+    run = commands.add_parser("run", help="run a job of a spec file on the Dagster instance; print each task's result state")
+    run.add_argument("file")
+    run.add_argument("--job", help="job key (required when the file declares several jobs)")
+    run.add_argument("--param", action="append", metavar="NAME=VALUE", help="job parameter value for this run (repeatable)")
+    run.add_argument("--definitions", help=f"module:attr of the Definitions whose assets pipeline tasks select (default {DEFAULT_DEFINITIONS})")
+    run.set_defaults(func=_run)
+
+    repair = commands.add_parser("repair", help="re-run the failed tasks of a run and their dependents, reusing the rest")
+    repair.add_argument("run_id")
+    repair.set_defaults(func=_repair)
