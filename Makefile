@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export MLFLOW_TRACKING_URI ?=
 export PYTHONUNBUFFERED := 1
 
-.PHONY: dev test materialize setup check-java dagster-home clean bench
+.PHONY: dev test materialize setup prepare dagster-home clean bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "lakehouse_jobs needs Python 3.11 or newer: install it and run make with PYTHON=python3.11.")'
@@ -21,28 +21,27 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-check-java: $(STAMP)
-	@$(BIN)/python -m lakehouse_jobs.lib.java
+# Java 17+ present and Delta jars fetched (once) before anything starts Spark.
+prepare: $(STAMP)
+	@$(BIN)/lakehouse-jobs prepare
 
 dagster-home:
 	@mkdir -p "$(DAGSTER_HOME)"
 	@test -f "$(DAGSTER_HOME)/dagster.yaml" || cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 
 ## Dagster webserver (127.0.0.1:3000) + daemon on the example lakehouse.
-dev: $(STAMP) check-java dagster-home
-	$(BIN)/lakehouse-jobs prepare
+dev: prepare dagster-home
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 ## The whole test suite.
-test: $(STAMP) check-java
+test: prepare
 	$(BIN)/python -m pytest lakehouse_jobs_tests
 
 ## Materialize every asset of the example, non-interactively.
-materialize: $(STAMP) check-java dagster-home
-	$(BIN)/lakehouse-jobs prepare
+materialize: prepare dagster-home
 	$(BIN)/dagster asset materialize -m lakehouse_jobs.definitions --select '*'
 
-bench: $(STAMP) check-java
+bench: prepare
 	$(BIN)/python bench/medallion.py
 
 clean:

@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from functools import lru_cache
 
 from .errors import SetupError
@@ -65,16 +64,3 @@ def check_java() -> int:
         found = f"Java {major}" if major else "an unrecognised Java"
         raise SetupError(f"Spark needs Java {MIN_JAVA} or newer but found {found} at {exe}: {hint}.")
     return major
-
-
-def main() -> None:
-    """`python -m lakehouse_jobs.lib.java`: exit 1 with the sentence when Java is unusable."""
-    try:
-        check_java()
-    except SetupError as exc:
-        print(f"lakehouse_jobs: {exc}", file=sys.stderr)
-        sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()
