@@ -101,8 +101,8 @@ def _task_op(runtime: JobRuntime, task: TaskSpec, name: str, upstream: Sequence[
     return _op
 
 
-def _result_op(job: JobSpec, leaves: Sequence[str]) -> dg.OpDefinition:
-    @dg.op(name=RESULT_OP, ins={f"after_{leaf}": dg.In(dg.Any) for leaf in leaves}, description="The job's result state, decided by its leaf tasks.")
+def _result_op(job: JobSpec, def_name: str, leaves: Sequence[str]) -> dg.OpDefinition:
+    @dg.op(name=def_name, ins={f"after_{leaf}": dg.In(dg.Any) for leaf in leaves}, description="The job's result state, decided by its leaf tasks.")
     def _op(context, **results: Any) -> dict:
         states = {key: record["result_state"] for key, record in merge_states(list(results.values())).items()}
         timed_out = bool(job.timeout_seconds) and time.time() >= run_start(context) + job.timeout_seconds
@@ -142,16 +142,20 @@ def _optional(module: str):
 def compile_job(job: JobSpec, *, assets: Sequence[Any] = (), resources: Mapping[str, Any] | None = None, executor_def: dg.ExecutorDefinition | None = None) -> dg.JobDefinition:
     """The Dagster job for one job spec (schedules and sensors: see `build_definitions`)."""
     names = op_names(job)
-    runtime = JobRuntime(job, tuple(assets), resources, resolve_selections(job, assets))
-    nodes = [_task_op(runtime, task, names[task.task_key], [names[d.task_key] for d in task.depends_on]) for task in job.tasks]
-    nodes.append(_result_op(job, [names[leaf] for leaf in job.leaves]))
-    deps: dict[str, dict[str, dg.DependencyDefinition]] = {
-        names[task.task_key]: {f"after_{names[d.task_key]}": dg.DependencyDefinition(names[d.task_key], "result") for d in task.depends_on}
-        for task in job.tasks
-    }
-    deps[RESULT_OP] = {f"after_{names[leaf]}": dg.DependencyDefinition(names[leaf], "result") for leaf in job.leaves}
     name = dagster_job_name(job.key)
-    graph = dg.GraphDefinition(name=name, node_defs=nodes, dependencies=deps, description=job.description)
+    runtime = JobRuntime(job, tuple(assets), resources, resolve_selections(job, assets))
+    # Op definitions are named per job (Dagster wants them unique in a code location);
+    # the nodes, steps and UI boxes carry the task's own name.
+    node_defs, deps = [], {}
+    for task in job.tasks:
+        upstream = [names[d.task_key] for d in task.depends_on]
+        op = _task_op(runtime, task, f"{name}__{names[task.task_key]}", upstream)
+        node_defs.append(op)
+        deps[dg.NodeInvocation(op.name, alias=names[task.task_key])] = {f"after_{up}": dg.DependencyDefinition(up, "result") for up in upstream}
+    result_op = _result_op(job, f"{name}__{RESULT_OP}", [names[leaf] for leaf in job.leaves])
+    node_defs.append(result_op)
+    deps[dg.NodeInvocation(result_op.name, alias=RESULT_OP)] = {f"after_{names[leaf]}": dg.DependencyDefinition(names[leaf], "result") for leaf in job.leaves}
+    graph = dg.GraphDefinition(name=name, node_defs=node_defs, dependencies=deps, description=job.description)
     return graph.to_job(
         name=name,
         description=job.description or f"Lakeflow job {job.name!r} ({len(job.tasks)} tasks)",

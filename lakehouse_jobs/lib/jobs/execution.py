@@ -140,12 +140,21 @@ def _materialize(runtime: JobRuntime, task: TaskSpec, context: dg.OpExecutionCon
             tags={"lakehouse_jobs/parent_run_id": context.run_id, "lakehouse_jobs/task_key": task.task_key},
         )
         if not result.success:
-            failures = [f"{e.step_key}: {e.step_failure_data.error.message.strip() if e.step_failure_data.error else 'failed'}" for e in result.get_step_failure_events()]
+            failures = [f"{e.step_key}: {_root_cause(e.step_failure_data.error)}" for e in result.get_step_failure_events()]
             raise RuntimeError(f"asset run {result.run_id} failed: {'; '.join(failures) or 'see the run'}")
         keys = sorted({event.asset_key.to_user_string() for event in result.get_asset_materialization_events() if event.asset_key})
         return {"asset_run_id": result.run_id, "materialized": keys}
 
     return call_with_timeout(work, timeout, label=task.task_key)
+
+
+def _root_cause(error: Any) -> str:
+    """The user's own exception behind Dagster's wrapping errors, in one line."""
+    if error is None:
+        return "failed"
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error.message.strip().splitlines()[0]
 
 
 def run_body(task: TaskSpec, ctx: references.ReferenceContext, runtime: JobRuntime, context: dg.OpExecutionContext, timeout: float | None) -> TaskOutcome:
