@@ -1,0 +1,98 @@
+"""`lakehouse-jobs validate | list | run | repair` as a user runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from lakehouse_jobs.cli import main
+
+from .jobrun import fn, py, task
+
+BAD = """
+resources:
+  jobs:
+    x:
+      name: X
+      tasks:
+        - task_key: a
+          python_callable_task: {callable: "json:dumps", parameters: ["1"]}
+        - task_key: b
+          depends_on: [{task_key: nope}]
+          run_if: SOMETIMES
+          python_callable_task: {callable: "json:dumps", parameters: ["1"]}
+"""
+
+
+@pytest.fixture
+def dagster_home(tmp_path, monkeypatch):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
+
+
+def test_validate_prints_every_problem_with_its_path(tmp_path, capsys):
+    path = tmp_path / "bad.yml"
+    path.write_text(BAD)
+    assert main(["validate", str(path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert "resources.jobs.x.tasks[1].depends_on[0].task_key: unknown task 'nope'" in err
+    assert any(line.startswith("resources.jobs.x.tasks[1].run_if: unknown run_if 'SOMETIMES'") for line in err)
+    assert "Traceback" not in "\n".join(err)
+
+
+def test_validate_garbled_file_without_traceback(tmp_path):
+    path = tmp_path / "bad.yml"
+    path.write_text("tasks: [\n  - {")
+    proc = subprocess.run([sys.executable, "-m", "lakehouse_jobs.cli", "validate", str(path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "not valid YAML/JSON" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _spec_file(tmp_path, flag) -> str:
+    log = str(tmp_path / "log.jsonl")
+    spec = {
+        "name": "cli job",
+        "parameters": [{"name": "who", "default": "nobody"}],
+        "tasks": [
+            task("hello", {"python_callable_task": {"callable": fn("echo"), "parameters": [log, "hello", "{{job.parameters.who}}"]}}),
+            {"task_key": "flaky", "depends_on": [{"task_key": "hello"}], "python_callable_task": {"callable": fn("fail_if_exists"), "parameters": [log, "flaky", str(flag)]}},
+            task("done", py("ok", log, "done"), "flaky"),
+        ],
+    }
+    path = tmp_path / "job.yml"
+    path.write_text(yaml.safe_dump(spec))
+    return str(path)
+
+
+def test_validate_ok_list_run_and_repair(tmp_path, capsys, dagster_home):
+    flag = tmp_path / "broken"
+    flag.touch()
+    path = _spec_file(tmp_path, flag)
+    assert main(["validate", path]) == 0
+    assert main(["list", path]) == 0
+    listing = capsys.readouterr().out
+    assert "cli_job: 'cli job', 3 task(s), started by manual" in listing and "after flaky" in listing
+
+    assert main(["run", path, "--param", "who=world"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["hello", "SUCCESS"] and out[1].split() == ["flaky", "FAILED"] and out[2].split() == ["done", "UPSTREAM_FAILED"]
+    assert out[3].split()[:2] == ["job", "FAILED"]
+    run_id = out[3].split("(run ")[1].split(",")[0]
+    assert '"args": ["world"]' in (tmp_path / "log.jsonl").read_text()
+
+    flag.unlink()
+    assert main(["repair", run_id]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"repairing {run_id}: re-running flaky, done and their dependents"
+    assert [line.split()[:2] for line in out[1:]] == [["hello", "SUCCESS"], ["flaky", "SUCCESS"], ["done", "SUCCESS"], ["job", "SUCCESS"]]
+
+
+def test_run_refuses_unknown_parameters(tmp_path, capsys, dagster_home):
+    path = _spec_file(tmp_path, tmp_path / "flag")
+    assert main(["run", path, "--param", "nope=1"]) == 1
+    assert "declares no such parameter" in capsys.readouterr().err
