@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 
 from lakehouse_jobs.defs import clickstream, customers, orders
+from lakehouse_jobs.defs.jobs import job_definitions
 from lakehouse_jobs.defs.paths import lakehouse_root
 from lakehouse_jobs.lib import LakehouseResource, SparkResource
 
@@ -16,9 +17,15 @@ medallion_assets = dg.load_assets_from_modules([orders, clickstream, customers])
 
 refresh_all = dg.define_asset_job("lakehouse_refresh", selection=dg.AssetSelection.all(), description="Rebuild every table.")
 
-defs = dg.Definitions(
-    assets=medallion_assets,
-    jobs=[refresh_all],
-    resources={"spark": SparkResource(), "lakehouse": LakehouseResource(root=lakehouse_root())},
-    executor=dg.in_process_executor,
+resources = {"spark": SparkResource(), "lakehouse": LakehouseResource(root=lakehouse_root())}
+
+defs = dg.Definitions.merge(
+    dg.Definitions(
+        assets=medallion_assets,
+        jobs=[refresh_all],
+        resources=resources,
+        executor=dg.in_process_executor,
+    ),
+    # Lakeflow-style jobs declared in lakehouse_jobs/defs/jobs/lakehouse.yml
+    job_definitions(medallion_assets, resources),
 )

@@ -178,14 +178,17 @@ def _automation(job: JobSpec, job_name: str, lakehouse_root: str) -> tuple[list[
     missing = [name for name, module in modules.items() if module is None]
     if missing:
         raise LakehouseError(f"job {job.key!r}: lakehouse_jobs.lib.jobs.{missing[0]} is not available to compile its {missing[0]}")
-    if "schedule" in raw:
-        schedules.append(modules["schedules"].compile_schedule(job_name, raw["schedule"], job_key=job.key))
-    if "trigger" in raw:
-        sensors.append(modules["triggers"].compile_trigger(job_name, raw["trigger"], job_key=job.key, lakehouse_root=lakehouse_root))
-    if "continuous" in raw:
-        sensors.append(modules["triggers"].compile_continuous(job_name, raw["continuous"], job_key=job.key))
-    if wanted["notifications"]:
-        sensors.extend(modules["notifications"].compile_notifications(job_name, raw, job_key=job.key))
+    try:
+        if "schedule" in raw:
+            schedules.append(modules["schedules"].compile_schedule(job_name, raw["schedule"], job_key=job.key, job=raw))
+        if "trigger" in raw:
+            sensors.append(modules["triggers"].compile_trigger(job_name, raw["trigger"], job_key=job.key, lakehouse_root=lakehouse_root, job=raw))
+        if "continuous" in raw:
+            sensors.append(modules["triggers"].compile_continuous(job_name, raw["continuous"], job_key=job.key, job=raw))
+        if wanted["notifications"]:
+            sensors.extend(modules["notifications"].compile_notifications(job_name, raw, job_key=job.key))
+    except SpecError as exc:  # name the job in the path, as validate does
+        raise SpecError(f"{job.key}.{exc.path}", exc.message) from None
     return schedules, sensors
 
 
