@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export MLFLOW_TRACKING_URI ?=
 export PYTHONUNBUFFERED := 1
 
-.PHONY: dev test materialize setup prepare dagster-home clean bench
+.PHONY: dev test materialize setup prepare dagster-home clean bench mlflow
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "lakehouse_jobs needs Python 3.11 or newer: install it and run make with PYTHON=python3.11.")'
@@ -43,6 +43,14 @@ materialize: prepare dagster-home
 
 bench: prepare
 	$(BIN)/python bench/medallion.py
+
+## MLflow UI (127.0.0.1:5000) on the store the assets log to ($$MLFLOW_TRACKING_URI, else sqlite in $$LAKEHOUSE_ROOT/mlflow).
+MLFLOW_PORT ?= 5000
+mlflow: $(STAMP)
+	@mkdir -p "$(LAKEHOUSE_ROOT)/mlflow"
+	$(BIN)/mlflow ui --host 127.0.0.1 --port $(MLFLOW_PORT) \
+		--backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(LAKEHOUSE_ROOT)/mlflow/mlflow.db}" \
+		--default-artifact-root "file://$(LAKEHOUSE_ROOT)/mlflow/artifacts"
 
 clean:
 	rm -rf .dagster_home data/bronze data/silver data/gold data/_system

@@ -29,6 +29,10 @@ def _prepare(args: argparse.Namespace) -> int:
     major = check_java()
     jars = resolve_delta_jars()
     print(f"Java {major}; {len(jars)} Delta jars ready in {Path(jars[0]).parent}")
+    from lakehouse_jobs.defs.paths import REPO_ROOT
+    from lakehouse_jobs.lib.dbt import dbt_project
+
+    print(f"dbt manifest ready: {dbt_project(REPO_ROOT / 'dbt_project').manifest_path}")  # `dbt parse` when stale
     return 0
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 import dagster as dg
 
 from lakehouse_jobs.defs import clickstream, customers, orders
+from lakehouse_jobs.defs import dbt as dbt_marts
+from lakehouse_jobs.defs import ml
 from lakehouse_jobs.defs.jobs import job_definitions
 from lakehouse_jobs.defs.paths import lakehouse_root
 from lakehouse_jobs.lib import LakehouseResource, SparkResource
+from lakehouse_jobs.lib.mlflow import MLflowResource
 
 medallion_assets = dg.load_assets_from_modules([orders, clickstream, customers])
 
@@ -28,4 +31,10 @@ defs = dg.Definitions.merge(
     ),
     # Lakeflow-style jobs declared in lakehouse_jobs/defs/jobs/lakehouse.yml
     job_definitions(medallion_assets, resources),
+    # gold -> churn model (MLflow, gated by a blocking check) -> predictions; silver/gold -> dbt marts
+    dg.Definitions(
+        assets=[ml.churn_model, ml.churn_predictions, dbt_marts.dbt_marts],
+        asset_checks=[ml.champion_gate],
+        resources={"mlflow": MLflowResource(root=lakehouse_root())},
+    ),
 )
