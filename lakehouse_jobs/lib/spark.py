@@ -3,11 +3,18 @@
 A classic SparkSession costs seconds of JVM start-up, so the session is a
 process-wide singleton: every asset of an in-process run (and every test of a
 pytest run) shares it, and it is stopped once at interpreter exit.
+
+In job-cluster mode (`job_cluster=True`) no JVM runs in the task's process: the
+first Spark task of a run starts a local Spark Connect server (job_cluster.py)
+and every task of the run, in this process or in the multiprocess executor's
+step processes, attaches to it as a thin client. A process holds one session;
+the first mode wins (so tests that share the classic `spark` fixture keep it).
 """
 
 from __future__ import annotations
 
 import atexit
+import multiprocessing
 import os
 import sys
 import threading
@@ -15,8 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
+from . import job_cluster
 from .errors import SetupError
 from .jars import resolve_delta_jars
 from .java import check_java
@@ -26,6 +34,7 @@ if TYPE_CHECKING:
 
 _LOCK = threading.RLock()
 _SESSION: SparkSession | None = None
+_SESSION_URL: str | None = None  # the Spark Connect URL of _SESSION; None for a classic session
 _LOG4J = Path(__file__).with_name("log4j2.properties")
 
 DELTA_CONF = {
@@ -81,43 +90,77 @@ def _build_session(conf: dict[str, str], remote: str | None) -> SparkSession:
 
 
 def get_or_create_session(conf: dict[str, str], remote: str | None = None) -> SparkSession:
-    """The process's SparkSession, created on first call with `conf`."""
-    global _SESSION
+    """The process's SparkSession, created on first call with `conf`.
+
+    A classic session, once started, serves every later call (the JVM cannot be
+    swapped in-process); a Spark Connect session is replaced when asked for
+    another server (the run's job cluster was restarted).
+    """
+    global _SESSION, _SESSION_URL
     with _LOCK:
         if _SESSION is not None and not _is_stopped(_SESSION):
-            return _SESSION
+            if _SESSION_URL is None or remote is None or _SESSION_URL == remote:
+                return _SESSION
+            _stop_quietly(_SESSION)
         _SESSION = _build_session(dict(conf), remote)
+        _SESSION_URL = remote
         return _SESSION
 
 
 def _is_stopped(session: Any) -> bool:
+    if type(session).__module__.startswith("pyspark.sql.connect"):
+        return bool(session.is_stopped)
     context = getattr(session, "_sc", None)
     return context is not None and getattr(context, "_jsc", None) is None
 
 
+def _stop_quietly(session: Any) -> None:
+    try:
+        session.stop()
+    except Exception:  # the server is already gone: nothing to close
+        pass
+
+
 def active_session() -> SparkSession | None:
+    """The process's classic session (with a SparkContext), if one is running."""
+    if _SESSION is None or _SESSION_URL is not None or _is_stopped(_SESSION):
+        return None
+    return _SESSION
+
+
+def process_session() -> SparkSession | None:
+    """The process's session, classic or Spark Connect, if one is running."""
     return _SESSION if _SESSION is not None and not _is_stopped(_SESSION) else None
 
 
 def stop_session() -> None:
     """Stop the process's session (idempotent); registered at interpreter exit."""
-    global _SESSION
+    global _SESSION, _SESSION_URL
     with _LOCK:
         if _SESSION is not None:
             try:
-                _SESSION.stop()
+                _stop_quietly(_SESSION) if _SESSION_URL else _SESSION.stop()
             finally:
-                _SESSION = None
+                _SESSION, _SESSION_URL = None, None
+
+
+def run_process_pid() -> int:
+    """The process whose life is the run's: the executor's parent for a step subprocess."""
+    parent = multiprocessing.parent_process()
+    return parent.pid if parent is not None and parent.pid else os.getpid()
 
 
 atexit.register(stop_session)
 
 
 class SparkResource(dg.ConfigurableResource):
-    """A Delta-enabled SparkSession: embedded `local[*]`, a `spark://` master, or Spark Connect.
+    """A Delta-enabled SparkSession: embedded `local[*]`, a `spark://` master, Spark Connect, or a job cluster.
 
     Set `remote` to an `sc://host:port` URL to attach to a Spark Connect server
     (Delta must be configured on the server), or `master` to a cluster URL.
+    Set `job_cluster` to run the tasks of a run on one shared local Spark
+    Connect server that the first task starts and that stops when the run ends
+    (or `autotermination_minutes` after it, so later runs find it warm).
     """
 
     master: str = Field(default="local[*]", description="Spark master URL: local[*], local[N] or spark://host:7077.")
@@ -127,14 +170,74 @@ class SparkResource(dg.ConfigurableResource):
     driver_memory: str = Field(default="2g")
     ui_enabled: bool = Field(default=False, description="Start the Spark UI (bound to 127.0.0.1).")
     spark_conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings, applied last.")
+    job_cluster: bool = Field(default=False, description="Share one Spark Connect server between the tasks of a run.")
+    num_workers: int | None = Field(
+        default=None, ge=1, description="Job cluster cores: local[num_workers] (default: master's setting, local[*])."
+    )
+    spark_env_vars: dict[str, str] = Field(default_factory=dict, description="Environment of the job cluster's JVM.")
+    autotermination_minutes: float = Field(
+        default=0, ge=0, description="Keep the job cluster this long after the last run left, for reuse (0 = stop at run end)."
+    )
+    cluster_state_dir: str | None = Field(default=None, description="Where job clusters keep leases and logs (default: a private temp folder).")
+
+    _run_id: str | None = PrivateAttr(default=None)
+    _leased: bool = PrivateAttr(default=False)
 
     def conf(self) -> dict[str, str]:
-        conf = local_conf(self.master, self.shuffle_partitions, self.ui_enabled, self.driver_memory)
+        master = f"local[{self.num_workers}]" if self.job_cluster and self.num_workers else self.master
+        conf = local_conf(master, self.shuffle_partitions, self.ui_enabled, self.driver_memory)
         conf["spark.app.name"] = self.app_name
         conf.update(self.spark_conf)
         return conf
 
+    def cluster_spec(self) -> job_cluster.ClusterSpec:
+        """The job cluster this resource describes (same spec -> same cluster when reused)."""
+        return job_cluster.ClusterSpec(
+            conf=self.conf(),
+            env=dict(self.spark_env_vars),
+            jars=tuple(resolve_delta_jars()),
+            autotermination_s=self.autotermination_minutes * 60,
+        )
+
+    def state_dir(self) -> Path:
+        return Path(self.cluster_state_dir) if self.cluster_state_dir else job_cluster.default_state_dir()
+
+    def cluster_directory(self) -> Path:
+        """This run's job-cluster folder (state.json, leases, server.log)."""
+        return self.state_dir() / self.cluster_spec().key(self._lease_name())
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._run_id = context.run_id
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        # Only the run's own process ends the run; step subprocesses leave it to the run's exit.
+        if self._leased and run_process_pid() == os.getpid():
+            stop_session()
+            job_cluster.release(self.state_dir(), self.cluster_spec(), self._lease_name())
+            self._leased = False
+
+    def _lease_name(self) -> str:
+        return self._run_id or f"pid{run_process_pid()}"
+
+    def attach_job_cluster(self) -> job_cluster.Endpoint:
+        """Lease this run's job cluster, starting it if this is the run's first Spark task."""
+        import pyspark
+
+        check_java()
+        try:
+            endpoint = job_cluster.attach(
+                self.cluster_spec(), self.state_dir(), self._lease_name(), run_process_pid(), os.path.dirname(pyspark.__file__)
+            )
+        except job_cluster.ClusterStartError as exc:
+            raise SetupError(str(exc)) from None
+        self._leased = True
+        return endpoint
+
     def get_session(self) -> SparkSession:
         if self.remote and not self.remote.startswith("sc://"):
             raise SetupError(f"SparkResource.remote must be a Spark Connect URL like sc://127.0.0.1:15002, got {self.remote!r}.")
+        if self.job_cluster and not self.remote:
+            if active_session() is not None:  # a classic JVM already lives here (tests): share it
+                return active_session()
+            return get_or_create_session({}, self.attach_job_cluster().url)
         return get_or_create_session(self.conf(), self.remote)

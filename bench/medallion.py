@@ -1,0 +1,164 @@
+"""Benchmark: the example lakehouse as (L) the limit, (N) the naive peer, (P) lakehouse_jobs.
+
+    .venv/bin/python bench/medallion.py --orders 1000000
+
+One run, same seeded landing data (`lakehouse-jobs generate`), each variant in
+its own fresh process and lakehouse root, wall time from process start to exit:
+  L  one hand-written PySpark script: the example's own transformation functions
+     called in order in one SparkSession, each result saved as a Delta table;
+  N  the same assets on dagster-pyspark's PySparkResource under Dagster's default
+     multiprocess executor (a JVM per step) - bench/naive_defs.py;
+  P  `make materialize`'s command on lakehouse_jobs.definitions (the default path).
+An extra variant on request (--variants L,N,P,J): J = the same assets on a job
+cluster (one Spark Connect server) under the multiprocess executor.
+The last line is `P/L=<x> P/N=<y> overhead_per_task_s=<z>`, where the overhead is
+(P - L) / tasks: everything P spends beyond the limit, per task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TASKS = 9  # the example's medallion assets
+
+VARIANTS = {
+    "L": "limit: one PySpark script, one SparkSession",
+    "N": "naive: dagster-pyspark PySparkResource, multiprocess executor",
+    "P": "lakehouse_jobs default (make materialize)",
+    "J": "lakehouse_jobs job cluster + multiprocess executor",
+}
+
+
+def _raw(asset):  # noqa: ANN001, ANN202 - an AssetsDefinition -> the user's function
+    """The function a @medallion_asset wraps (read from its closure, so L runs the same code)."""
+    compute = asset.op.compute_fn.decorated_fn
+    cells = dict(zip(compute.__code__.co_freevars, (c.cell_contents for c in compute.__closure__ or ())))
+    return cells["fn"]
+
+
+def run_limit(root: str) -> dict[str, float]:
+    """L: the example pipeline written as one script, no orchestration, no metadata."""
+    started = time.perf_counter()
+    from lakehouse_jobs.defs import clickstream, customers, orders
+    from lakehouse_jobs.lib import LakehouseResource, SparkResource, TableOutput
+
+    spark = SparkResource().get_session()
+    session_s = time.perf_counter() - started
+    lake = LakehouseResource(root=root)
+
+    def save(result, layer: str, table: str):  # noqa: ANN001, ANN202
+        df = result.df if isinstance(result, TableOutput) else result
+        path = str(lake.table_path(layer, table))
+        df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+        return spark.read.format("delta").load(path)
+
+    bronze_orders = save(_raw(orders.bronze_orders)(spark, lake), "bronze", "orders")
+    bronze_clicks = save(_raw(clickstream.bronze_clickstream)(spark, lake), "bronze", "clickstream")
+    bronze_customers = save(_raw(customers.bronze_customers)(spark, lake), "bronze", "customers")
+    silver_orders = save(_raw(orders.silver_orders)(bronze_orders), "silver", "orders")
+    silver_events = save(_raw(clickstream.silver_events)(bronze_clicks), "silver", "events")
+    silver_customers = save(_raw(customers.silver_customers)(bronze_customers), "silver", "customers")
+    save(_raw(orders.gold_daily_revenue)(silver_orders), "gold", "daily_revenue")
+    save(_raw(clickstream.gold_event_funnel)(silver_events), "gold", "event_funnel")
+    save(_raw(customers.gold_customer_features)(spark, silver_customers, silver_orders, silver_events), "gold", "customer_features")
+    return {"session_s": session_s, "total_s": time.perf_counter() - started}
+
+
+def _env(root: Path) -> dict[str, str]:
+    home = root / ".dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return {**os.environ, "LAKEHOUSE_ROOT": str(root), "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+
+
+def _command(variant: str, root: Path) -> list[str]:
+    dagster = [str(BIN / "dagster"), "asset", "materialize", "--select", "*"]
+    if variant == "L":
+        return [sys.executable, __file__, "--run-limit", str(root)]
+    if variant == "N":
+        return [*dagster, "-f", str(REPO / "bench" / "naive_defs.py")]
+    if variant == "J":
+        return [*dagster, "-f", str(REPO / "lakehouse_jobs_tests" / "compute" / "cluster_defs.py")]
+    return [*dagster, "-m", "lakehouse_jobs.definitions"]
+
+
+def run_variant(variant: str, workdir: Path, landing: Path) -> float:
+    root = workdir / variant
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    shutil.copytree(landing, root / "landing", copy_function=os.link)
+    log = workdir / f"{variant}.log"
+    started = time.perf_counter()
+    with log.open("w") as handle:
+        proc = subprocess.run(_command(variant, root), cwd=REPO, env=_env(root), stdout=handle, stderr=subprocess.STDOUT)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.exit(f"variant {variant} failed (exit {proc.returncode}); see {log}")
+    return wall
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--customers", type=int, help="default: orders/50 (at least 60)")
+    parser.add_argument("--events", type=int, help="default: as many as orders")
+    parser.add_argument("--files", type=int, default=4, help="landing files per source")
+    parser.add_argument("--variants", default="L,N,P", help="comma list of L,N,P,J (default L,N,P)")
+    parser.add_argument("--workdir", help="keep data and logs here (default: a temp folder, removed)")
+    parser.add_argument("--run-limit", metavar="ROOT", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.run_limit:
+        print(json.dumps(run_limit(args.run_limit)))
+        return 0
+
+    variants = [v.strip().upper() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="lakehouse_bench_"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    landing_root = workdir / "source"
+    customers = args.customers or max(60, args.orders // 50)
+    events = args.events or args.orders
+    started = time.perf_counter()
+    subprocess.run(
+        [str(BIN / "lakehouse-jobs"), "generate", "--orders", str(args.orders), "--customers", str(customers),
+         "--events", str(events), "--files", str(args.files), "--root", str(landing_root)],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+    subprocess.run([str(BIN / "lakehouse-jobs"), "prepare"], check=True, stdout=subprocess.DEVNULL)
+    print(f"data: {args.orders} orders, {events} events, {customers} customers, {args.files} files/source "
+          f"(generated in {time.perf_counter() - started:.1f}s); {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}")
+
+    walls: dict[str, float] = {}
+    try:
+        for variant in variants:
+            walls[variant] = run_variant(variant, workdir, landing_root / "landing")
+            print(f"{variant}  {walls[variant]:8.1f}s  {VARIANTS[variant]}", flush=True)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    base = walls.get("P")
+    parts = []
+    if base is not None and "L" in walls:
+        parts.append(f"P/L={base / walls['L']:.2f}")
+    if base is not None and "N" in walls:
+        parts.append(f"P/N={base / walls['N']:.2f}")
+    if base is not None and "L" in walls:
+        parts.append(f"overhead_per_task_s={(base - walls['L']) / TASKS:.2f}")
+    print(" ".join(parts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""Job clusters: one warm Spark Connect server shared by every task of a run.
+
+Databricks starts one job cluster per run and terminates it afterwards; here the
+cluster is a local Spark Connect server (one JVM, Delta configured, bound to
+127.0.0.1). The first Spark task of a run starts it; every task attaches as a
+thin client. A watchdog process owns the JVM and stops it when no run holds a
+lease on it any more (plus `autotermination_s` of idle time, for reuse by later
+runs), so nothing is left behind when a run crashes or is SIGKILLed:
+
+    <state_dir>/<cluster key>/
+        lock         flock: serialises start, lease and shutdown decisions
+        spec.json    the server command, environment and port (written by the starter)
+        state.json   {"status": "starting"|"ready", port, watchdog_pid, jvm_pid}
+        leases/      one file per run: {"pid": run process, "start": its /proc start time}
+        server.log   the JVM's output
+
+The watchdog is this file run as a script (stdlib only, no package import), and
+the JVM gets PR_SET_PDEATHSIG so even a SIGKILLed watchdog takes it along.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CONNECT_SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+POLL_S = 0.2
+STOP_GRACE_S = 10.0
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """What makes two clusters interchangeable (mirrors `job_clusters[].new_cluster`)."""
+
+    conf: dict[str, str]
+    env: dict[str, str] = field(default_factory=dict)
+    jars: tuple[str, ...] = ()
+    autotermination_s: float = 0.0  # idle time after the last run left; 0 = stop at run end
+    start_timeout_s: float = 300.0
+
+    def key(self, run_id: str) -> str:
+        """Reusable clusters are shared by identical specs; per-run ones by one run only."""
+        body = json.dumps([self.conf, self.env, list(self.jars), self.autotermination_s], sort_keys=True)
+        scope = "shared" if self.autotermination_s > 0 else f"run-{run_id}"
+        return f"{scope}-{hashlib.sha256(body.encode()).hexdigest()[:12]}"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    url: str
+    port: int
+    watchdog_pid: int
+    jvm_pid: int
+    directory: Path
+
+
+class ClusterStartError(RuntimeError):
+    """The server did not come up; the message carries the end of its log."""
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"
+    return Path(base) / f"lakehouse_jobs-{os.getuid()}" / "clusters"
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def proc_start(pid: int) -> str | None:
+    """The kernel start time of `pid` (guards against PID reuse), or None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return None if fields[0] == "Z" else fields[19]
+
+
+def alive(pid: int | None, start: str | None = None) -> bool:
+    if not pid:
+        return False
+    current = proc_start(pid)
+    return current is not None and (start is None or current == start)
+
+
+@contextlib.contextmanager
+def locked(directory: Path) -> Iterator[None]:
+    with open(directory / "lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def live_leases(directory: Path) -> list[str]:
+    """Names of leases whose run process still exists; stale ones are removed."""
+    names = []
+    for lease in (directory / "leases").glob("*.json"):
+        data = read_json(lease) or {}
+        if alive(data.get("pid"), data.get("start")):
+            names.append(lease.stem)
+        else:
+            lease.unlink(missing_ok=True)
+    return names
+
+
+# ---------------------------------------------------------------- client side
+
+
+def server_command(spark_home: str, conf: dict[str, str], jars: tuple[str, ...], port: int) -> list[str]:
+    conf = {
+        **conf,
+        "spark.connect.grpc.binding.address": "127.0.0.1",
+        "spark.connect.grpc.binding.port": str(port),
+    }
+    command = [os.path.join(spark_home, "bin", "spark-submit"), "--class", CONNECT_SERVER_CLASS]
+    if jars:
+        command += ["--jars", ",".join(jars)]
+    for key, value in sorted(conf.items()):
+        if key != "spark.jars":
+            command += ["--conf", f"{key}={value}"]
+    return [*command, "spark-internal"]
+
+
+def _start(directory: Path, spec: ClusterSpec, spark_home: str) -> dict:
+    port = free_port()
+    env = {"SPARK_HOME": spark_home, "SPARK_LOCAL_IP": "127.0.0.1", **spec.env}
+    write_json(
+        directory / "spec.json",
+        {"command": server_command(spark_home, spec.conf, spec.jars, port), "env": env, "port": port,
+         "autotermination_s": spec.autotermination_s, "start_timeout_s": spec.start_timeout_s},
+    )
+    with open(directory / "server.log", "ab") as log:
+        watchdog = subprocess.Popen(
+            [sys.executable, "-S", os.path.abspath(__file__), "watch", str(directory)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+        )
+    state = {"status": "starting", "port": port, "watchdog_pid": watchdog.pid, "watchdog_start": proc_start(watchdog.pid)}
+    write_json(directory / "state.json", state)
+    return state
+
+
+def attach(spec: ClusterSpec, state_dir: Path, run_id: str, owner_pid: int, spark_home: str) -> Endpoint:
+    """Lease the run's cluster (starting it if needed) and wait until it serves."""
+    directory = Path(state_dir) / spec.key(run_id)
+    (directory / "leases").mkdir(parents=True, exist_ok=True)
+    with locked(directory):
+        state = read_json(directory / "state.json")
+        if state is None or not alive(state.get("watchdog_pid"), state.get("watchdog_start")):
+            state = _start(directory, spec, spark_home)
+        write_json(directory / "leases" / f"{run_id}.json", {"pid": owner_pid, "start": proc_start(owner_pid)})
+    deadline = time.monotonic() + spec.start_timeout_s
+    while True:
+        state = read_json(directory / "state.json") or state
+        if state.get("status") == "ready":
+            return Endpoint(f"sc://127.0.0.1:{state['port']}", state["port"], state["watchdog_pid"], state["jvm_pid"], directory)
+        if not alive(state.get("watchdog_pid"), state.get("watchdog_start")) or time.monotonic() > deadline:
+            raise ClusterStartError(f"the Spark Connect server did not start; end of {directory / 'server.log'}:\n{log_tail(directory)}")
+        time.sleep(POLL_S / 2)
+
+
+def release(state_dir: Path, spec: ClusterSpec, run_id: str) -> None:
+    """The run is over: drop its lease (the watchdog stops an unleased cluster)."""
+    directory = Path(state_dir) / spec.key(run_id)
+    if directory.is_dir():
+        with locked(directory):
+            (directory / "leases" / f"{run_id}.json").unlink(missing_ok=True)
+
+
+def stop(directory: Path, timeout_s: float = 30.0) -> None:
+    """Terminate a cluster now (its watchdog stops the JVM) and wait for it."""
+    state = read_json(Path(directory) / "state.json") or {}
+    pid, start = state.get("watchdog_pid"), state.get("watchdog_start")
+    if alive(pid, start):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while alive(pid, start) or alive(state.get("jvm_pid"), state.get("jvm_start")):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"cluster {directory} did not stop within {timeout_s}s")
+        time.sleep(POLL_S)
+
+
+def log_tail(directory: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join((Path(directory) / "server.log").read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+# ---------------------------------------------------------------- the watchdog
+
+
+def _die_with_parent() -> None:
+    """In the JVM's child: ask the kernel for SIGKILL when the watchdog dies (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _terminate(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def watch(directory: Path) -> int:
+    """Run the JVM; stop it when no live run holds a lease for `autotermination_s` seconds."""
+    spec = read_json(directory / "spec.json") or {}
+    stopping: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda signum, _frame: stopping.append(signum))
+    jvm = subprocess.Popen(
+        spec["command"], env={**os.environ, **spec["env"]}, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, close_fds=True
+    )
+    me = {"watchdog_pid": os.getpid(), "watchdog_start": proc_start(os.getpid())}
+    try:
+        deadline = time.monotonic() + float(spec.get("start_timeout_s", 300))
+        while not port_open(spec["port"]):
+            if jvm.poll() is not None or stopping or time.monotonic() > deadline:
+                print(f"watchdog: the server exited or did not open port {spec['port']}", flush=True)
+                return 1
+            time.sleep(POLL_S / 2)
+        with locked(directory):
+            write_json(directory / "state.json", {"status": "ready", "port": spec["port"], **me,
+                                                  "jvm_pid": jvm.pid, "jvm_start": proc_start(jvm.pid)})
+        idle_since: float | None = None
+        while jvm.poll() is None and not stopping:
+            with locked(directory):
+                if live_leases(directory):
+                    idle_since = None
+                else:
+                    idle_since = idle_since or time.monotonic()
+                    if time.monotonic() - idle_since >= float(spec.get("autotermination_s", 0)):
+                        (directory / "state.json").unlink(missing_ok=True)  # no new client may attach now
+                        break
+            time.sleep(POLL_S)
+        return 0
+    finally:
+        with locked(directory):
+            state = read_json(directory / "state.json") or {}
+            if state.get("watchdog_pid") == me["watchdog_pid"]:
+                (directory / "state.json").unlink(missing_ok=True)
+        _terminate(jvm)
+
+
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "watch":
+    sys.exit(watch(Path(sys.argv[2])))

@@ -1,0 +1,40 @@
+"""SparkResource settings: job-cluster shape, remote URLs, one session per process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lakehouse_jobs.lib.errors import SetupError
+from lakehouse_jobs.lib.spark import SparkResource, active_session, process_session
+
+
+def test_num_workers_sets_the_job_cluster_cores_and_spark_conf_wins():
+    resource = SparkResource(job_cluster=True, num_workers=3, spark_conf={"spark.sql.shuffle.partitions": "7"})
+    conf = resource.conf()
+    assert conf["spark.master"] == "local[3]"
+    assert conf["spark.sql.shuffle.partitions"] == "7"
+    assert conf["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    assert SparkResource(num_workers=3).conf()["spark.master"] == "local[*]"  # only shapes job clusters
+
+
+def test_cluster_spec_mirrors_new_cluster_settings():
+    spec = SparkResource(job_cluster=True, spark_env_vars={"TZ": "UTC"}, autotermination_minutes=2).cluster_spec()
+    assert spec.env == {"TZ": "UTC"}
+    assert spec.autotermination_s == 120
+    assert any("delta-spark" in jar for jar in spec.jars)
+
+
+@pytest.mark.parametrize("bad", ["spark://127.0.0.1:7077", "http://127.0.0.1:15002"])
+def test_remote_must_be_a_spark_connect_url(bad: str):
+    with pytest.raises(SetupError, match=r"sc://127\.0\.0\.1:15002"):
+        SparkResource(remote=bad).get_session()
+
+
+def test_job_cluster_in_a_process_with_a_classic_session_shares_it(spark, tmp_path: Path):
+    """Tests share one classic JVM; a job-cluster resource there must not start a second one."""
+    resource = SparkResource(job_cluster=True, cluster_state_dir=str(tmp_path / "clusters"))
+    assert resource.get_session() is spark
+    assert active_session() is spark and process_session() is spark
+    assert not (tmp_path / "clusters").exists()
