@@ -86,25 +86,35 @@ def resolve_selections(job: JobSpec, assets: Sequence[Any]) -> dict[str, dg.Asse
     return result
 
 
-def _task_op(runtime: JobRuntime, task: TaskSpec, name: str, upstream: Sequence[str]) -> dg.OpDefinition:
-    @dg.op(
-        name=name,
-        ins={f"after_{up}": dg.In(dg.Any) for up in upstream},
-        out={"result": dg.Out(dg.Any, description="This task's result state and values, and those of its upstream tasks.")},
-        required_resource_keys={PARAMETERS_KEY},
-        description=task.description or f"{task.kind} {task.task_key}",
-        tags={"lakehouse_jobs/task_key": task.task_key, "lakehouse_jobs/task_type": task.kind},
-    )
-    def _op(context, **results: Any):
-        yield from execute_task(context, runtime, task, list(results.values()))
+def _task_ops(runtime: JobRuntime, job_name: str, tasks_by_node: Mapping[str, TaskSpec]) -> tuple[dg.OpDefinition, dg.OpDefinition]:
+    """Two op definitions serve every task of the job (with and without upstream tasks).
 
-    return _op
+    Each task is a node aliased by its name; the node's name picks the task. One
+    definition per task would cost Dagster's decorator work 500 times on a
+    500-task job (several seconds); aliases of shared definitions cost nothing.
+    """
+
+    def run(context, results: Sequence[Any]):
+        yield from execute_task(context, runtime, tasks_by_node[context.op_handle.name], list(results))
+
+    out = {"result": dg.Out(dg.Any, description="This task's result state and values, and those of its upstream tasks.")}
+
+    @dg.op(name=f"{job_name}__task", out=out, required_resource_keys={PARAMETERS_KEY}, description="A task with no upstream task.")
+    def root_task(context):
+        yield from run(context, [])
+
+    @dg.op(name=f"{job_name}__dependent_task", ins={"upstream": dg.In(list)}, out=out, required_resource_keys={PARAMETERS_KEY}, description="A task after its depends_on tasks.")
+    def dependent_task(context, upstream: list):
+        yield from run(context, upstream)
+
+    return root_task, dependent_task
 
 
-def _result_op(job: JobSpec, def_name: str, leaves: Sequence[str]) -> dg.OpDefinition:
-    @dg.op(name=def_name, ins={f"after_{leaf}": dg.In(dg.Any) for leaf in leaves}, description="The job's result state, decided by its leaf tasks.")
-    def _op(context, **results: Any) -> dict:
-        states = {key: record["result_state"] for key, record in merge_states(list(results.values())).items()}
+def _result_op(job: JobSpec, def_name: str) -> dg.OpDefinition:
+    @dg.op(name=def_name, ins={"leaves": dg.In(list)}, description="The job's result state, decided by its leaf tasks.")
+    def _op(context, leaves: list) -> dict:
+        results = leaves
+        states = {key: record["result_state"] for key, record in merge_states(list(results)).items()}
         timed_out = bool(job.timeout_seconds) and time.time() >= run_start(context) + job.timeout_seconds
         result = job_result_state(states, job.leaves, timed_out=timed_out)
         context.instance.add_run_tags(context.run_id, {JOB_RESULT_TAG: result})
@@ -144,17 +154,17 @@ def compile_job(job: JobSpec, *, assets: Sequence[Any] = (), resources: Mapping[
     names = op_names(job)
     name = dagster_job_name(job.key)
     runtime = JobRuntime(job, tuple(assets), resources, resolve_selections(job, assets))
-    # Op definitions are named per job (Dagster wants them unique in a code location);
-    # the nodes, steps and UI boxes carry the task's own name.
-    node_defs, deps = [], {}
+    root_task, dependent_task = _task_ops(runtime, name, {names[t.task_key]: t for t in job.tasks})
+    result_op = _result_op(job, f"{name}__{RESULT_OP}")
+    deps: dict[dg.NodeInvocation, dict[str, Any]] = {}
     for task in job.tasks:
-        upstream = [names[d.task_key] for d in task.depends_on]
-        op = _task_op(runtime, task, f"{name}__{names[task.task_key]}", upstream)
-        node_defs.append(op)
-        deps[dg.NodeInvocation(op.name, alias=names[task.task_key])] = {f"after_{up}": dg.DependencyDefinition(up, "result") for up in upstream}
-    result_op = _result_op(job, f"{name}__{RESULT_OP}", [names[leaf] for leaf in job.leaves])
-    node_defs.append(result_op)
-    deps[dg.NodeInvocation(result_op.name, alias=RESULT_OP)] = {f"after_{names[leaf]}": dg.DependencyDefinition(names[leaf], "result") for leaf in job.leaves}
+        node_tags = {"lakehouse_jobs/task_key": task.task_key, "lakehouse_jobs/task_type": task.kind}
+        upstream = [dg.DependencyDefinition(names[d.task_key], "result") for d in task.depends_on]
+        op = dependent_task if upstream else root_task
+        deps[dg.NodeInvocation(op.name, alias=names[task.task_key], tags=node_tags)] = {"upstream": dg.MultiDependencyDefinition(upstream)} if upstream else {}
+    deps[dg.NodeInvocation(result_op.name, alias=RESULT_OP)] = {"leaves": dg.MultiDependencyDefinition([dg.DependencyDefinition(names[leaf], "result") for leaf in job.leaves])}
+    used = {invocation.name for invocation in deps}
+    node_defs = [op for op in (root_task, dependent_task, result_op) if op.name in used]
     graph = dg.GraphDefinition(name=name, node_defs=node_defs, dependencies=deps, description=job.description)
     return graph.to_job(
         name=name,
@@ -162,7 +172,11 @@ def compile_job(job: JobSpec, *, assets: Sequence[Any] = (), resources: Mapping[
         resource_defs={PARAMETERS_KEY: JobParameters()},
         executor_def=executor_def or EXECUTOR,
         tags=_job_tags(job),
-        metadata={"lakehouse_jobs/job_name": job.name, "lakehouse_jobs/parameters": dg.MetadataValue.json(job.parameters)},
+        metadata={
+            "lakehouse_jobs/job_name": job.name,
+            "lakehouse_jobs/parameters": dg.MetadataValue.json(job.parameters),
+            "lakehouse_jobs/tasks": dg.MetadataValue.json({t.task_key: names[t.task_key] for t in job.tasks}),
+        },
     )
 
 

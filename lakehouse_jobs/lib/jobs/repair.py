@@ -34,10 +34,13 @@ class RepairPlan:
 
 
 def job_tasks(job_def: dg.JobDefinition) -> dict[str, str]:
-    """task_key -> op name, read from the compiled job's op tags."""
+    """task_key -> op name, in the spec's order (recorded in the compiled job's metadata)."""
+    recorded = job_def.metadata.get("lakehouse_jobs/tasks")
+    if recorded is not None:
+        return dict(recorded.value)
     tasks: dict[str, str] = {}
     for node in job_def.graph.nodes:
-        key = node.definition.tags.get("lakehouse_jobs/task_key")
+        key = node.tags.get("lakehouse_jobs/task_key")
         if key is not None:
             tasks[key] = node.name
     return tasks

@@ -28,6 +28,9 @@ LATER_TASK_TYPES = (
 )  # fmt: skip
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class SpecValidationError(SpecError):
     """Every problem of a spec, each as (path, message)."""
 
@@ -189,7 +192,7 @@ def read_spec_file(path: str | Path) -> Any:
     except OSError as exc:
         raise SpecValidationError([("", f"cannot read the file: {exc.strerror or exc}")], str(path)) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (libyaml's when installed)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
