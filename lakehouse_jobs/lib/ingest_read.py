@@ -1,0 +1,208 @@
+"""Read a batch of landing files and sort every record into "loadable" or "refused".
+
+Spark does the reading (CSV in PERMISSIVE mode with a corrupt-record column, JSON
+lines as text parsed with `from_json` into a map), so a 1M-row file is read by
+Spark, not by a Python loop. Python only looks at what Spark cannot judge: whole
+files that are empty, binary or broken gzip (checked on their first bytes; gzip
+streams to the end) and CSV headers (first line). Line numbers of refused records
+come from a Python pass over the few files that have one.
+
+Every record comes out as a `map<string,string>` of field -> raw text (`_record`),
+so schema decisions (known, new, rescued columns) are made once, in ingestion.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .quarantine import Rejected
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+CORRUPT = "_corrupt_record"
+REPLACEMENT = "\ufffd"  # what a wrong-encoding byte decodes to
+_LINES = re.compile(r"\r\n|\r|\n")  # Hadoop's line reader splits on exactly these
+
+
+@dataclass
+class Parsed:
+    """A batch read: `frame` has _record, _source_file, _raw, _bad (reason or null)."""
+
+    frame: DataFrame | None
+    rejected: list[Rejected] = field(default_factory=list)
+    headers: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _open(path: Path):
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
+
+
+def precheck(path: Path) -> Rejected | None:
+    """A whole-file problem (empty, binary, broken gzip), or None when the file is readable."""
+    try:
+        if path.stat().st_size == 0:
+            return Rejected(str(path), None, None, "empty file")
+        with _open(path) as handle:
+            head = handle.read(8192)
+            if path.name.endswith(".gz"):
+                while handle.read(1 << 20):  # a truncated gzip only fails at its end
+                    pass
+    except (OSError, EOFError, zlib.error) as exc:
+        return Rejected(str(path), None, None, f"unreadable file ({type(exc).__name__}: {exc})")
+    if not head.strip():
+        return Rejected(str(path), None, head.decode("utf-8", "replace"), "empty file")
+    if b"\x00" in head:
+        return Rejected(str(path), None, head[:200].decode("utf-8", "replace"), "binary file (NUL bytes), not text")
+    return None
+
+
+def file_lines(path: Path) -> list[str]:
+    with _open(path) as handle:
+        return _LINES.split(handle.read().decode("utf-8", "replace"))
+
+
+def csv_header(path: Path, delimiter: str) -> list[str]:
+    """The first line's fields, made unique and non-empty (they become map keys)."""
+    with _open(path) as handle:
+        first = handle.readline().decode("utf-8", "replace").rstrip("\r\n")
+    fields = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
+    names: list[str] = []
+    for index, name in enumerate(fields):
+        name = name.strip() or f"_c{index}"
+        while name.lower() in {n.lower() for n in names}:
+            name = f"{name}_{index}"
+        names.append(name)
+    return names
+
+
+def whole_file(path: Path, reason: str, skip_header: bool) -> list[Rejected]:
+    """Every non-blank line of a file refused as a whole (e.g. a header of another shape)."""
+    lines = file_lines(path)
+    start = 1 if skip_header else 0
+    return [Rejected(str(path), n + 1, text, reason) for n, text in enumerate(lines) if n >= start and text.strip()]
+
+
+def read_csv(spark: SparkSession, groups: dict[tuple[str, ...], list[Path]], delimiter: str) -> DataFrame | None:
+    """One Spark read per distinct header; fields mapped by the header's names."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    frames = []
+    for header, paths in groups.items():
+        slots = [f"_c{i}" for i in range(len(header))]
+        corrupt = CORRUPT
+        while corrupt.lower() in {h.lower() for h in header}:
+            corrupt = f"_{corrupt}"
+        # Named as the header (so Spark's header check stays quiet), then renamed by position.
+        schema = StructType([StructField(s, StringType(), True) for s in [*header, corrupt]])
+        df = (
+            spark.read.schema(schema)
+            .options(header="true", multiLine="true", mode="PERMISSIVE", columnNameOfCorruptRecord=corrupt, sep=delimiter, escape='"', enforceSchema="true")
+            .csv([str(p) for p in paths])
+            .toDF(*slots, CORRUPT)
+        )
+        record = F.create_map(*[x for name, slot in zip(header, slots) for x in (F.lit(name), F.col(slot))])
+        frames.append(
+            df.select(
+                record.alias("_record"),
+                F.col("_metadata.file_path").alias("_source_file"),
+                F.coalesce(F.col(CORRUPT), F.concat_ws(delimiter, *[F.coalesce(F.col(s), F.lit("")) for s in slots])).alias("_raw"),
+                F.when(F.col(CORRUPT).isNotNull(), F.lit(f"malformed CSV record (expected {len(header)} fields)")).alias("_bad"),
+            )
+        )
+    return _union(frames)
+
+
+def read_json(spark: SparkSession, paths: Sequence[Path]) -> DataFrame | None:
+    """JSON lines: each non-blank line must be one JSON object."""
+    from pyspark.sql import functions as F
+
+    if not paths:
+        return None
+    text = spark.read.text([str(p) for p in paths]).select("value", F.col("_metadata.file_path").alias("_source_file"))
+    text = text.filter(F.trim("value") != "")
+    record = F.from_json("value", "map<string,string>")
+    return text.select(
+        record.alias("_record"),
+        "_source_file",
+        F.col("value").alias("_raw"),
+        F.when(record.isNull(), F.lit("malformed JSON record (not a JSON object)")).alias("_bad"),
+    )
+
+
+def _union(frames: list[DataFrame]) -> DataFrame | None:
+    if not frames:
+        return None
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.unionByName(frame)
+    return out
+
+
+def read_batch(spark: SparkSession, files: Sequence[Path], fmt: str, delimiter: str, known: Sequence[str]) -> Parsed:
+    """Parse `files`; whole-file rejections come back in Python, record-level ones in `_bad`."""
+    from pyspark.sql import functions as F
+
+    rejected: list[Rejected] = []
+    readable = []
+    for path in files:
+        problem = precheck(path)
+        if problem:
+            rejected.append(problem)
+        else:
+            readable.append(path)
+    if fmt == "json":
+        return Parsed(_flag_encoding(read_json(spark, readable)), rejected)
+    groups: dict[tuple[str, ...], list[Path]] = {}
+    headers = {}
+    for path in readable:
+        header = csv_header(path, delimiter)
+        if known and not set(header) & set(known):
+            reason = f"header {header[:5]} shares no column with the table (wrong delimiter, or not this source?)"
+            rejected.extend(whole_file(path, reason, skip_header=True) or [Rejected(str(path), 1, ",".join(header), reason)])
+            continue
+        headers[str(path)] = header
+        groups.setdefault(tuple(header), []).append(path)
+    frame = _flag_encoding(read_csv(spark, groups, delimiter))
+    return Parsed(frame if frame is not None else None, rejected, headers)
+
+
+def _flag_encoding(frame: DataFrame | None) -> DataFrame | None:
+    from pyspark.sql import functions as F
+
+    if frame is None:
+        return None
+    wrong = F.col("_raw").contains(REPLACEMENT)
+    return frame.withColumn("_bad", F.coalesce(F.col("_bad"), F.when(wrong, F.lit("not valid UTF-8 text (wrong encoding?)"))))
+
+
+def number_lines(bad_rows: list[tuple[str, str, str]], local_path) -> list[Rejected]:
+    """Give Spark's refused records (file uri, raw, reason) their 1-based line numbers."""
+    by_file: dict[str, list[tuple[str, str]]] = {}
+    for uri, raw, reason in bad_rows:
+        by_file.setdefault(uri, []).append((raw or "", reason))
+    out = []
+    for uri, rows in by_file.items():
+        path = local_path(uri)
+        try:
+            lines = file_lines(path)
+        except OSError:
+            lines = []
+        positions: dict[str, list[int]] = {}
+        for index, text in enumerate(lines):
+            positions.setdefault(text, []).append(index + 1)
+        for raw, reason in rows:
+            first = _LINES.split(raw, 1)[0]
+            candidates = positions.get(first) or []
+            line = candidates.pop(0) if candidates else None
+            out.append(Rejected(str(path), line, raw, reason))
+    return out

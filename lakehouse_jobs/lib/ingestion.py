@@ -1,0 +1,386 @@
+"""Auto Loader-style incremental ingestion: landing files -> a bronze Delta table, exactly once.
+
+    orders = ingestion_asset(IngestSpec(source="orders", table="orders", format="csv", columns=ORDER_COLUMNS))
+
+A run ingests the files it is given (a file-arrival sensor's batch) or, when run by
+hand, every file of `landing/<source>/` not ingested yet. Guarantees:
+- exactly once: the batch is appended with Delta's idempotent-write options
+  (`txnAppId` = the table's ingestion app id, `txnVersion` = batch number) and the
+  batch's file list rides in the same commit (`ingest_manifest`); a retried,
+  relaunched or racing run either finds its files already committed or loses the
+  Delta commit race and starts over with what is still missing;
+- every record ends in bronze or in the quarantine (`quarantine`), counted in the
+  run's metadata; quarantine rows of a batch are written after its data commit,
+  idempotently, and re-derived by the next run if a crash came in between;
+- a path is ingested once: a file rewritten under the same name is not re-read.
+
+Schema modes (Auto Loader's names): `addNewColumns` (default without declared
+columns: new fields become new string columns), `rescue` (schema fixed, unknown
+fields and type mismatches go to `_rescued_data` as JSON), `failOnNewColumns`
+(the run fails, nothing is committed), `none` (unknown fields are ignored).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+from .errors import LakehouseError, SpecError
+from .ingest_manifest import Manifest, commit_metadata, committed_tag, load_manifest, save_cache
+from .ingest_read import read_batch
+from .names import quote, validate_column, validate_columns, validate_layer, validate_table_name
+from .quarantine import Rejected, quarantined_version, rejected_frame, write_quarantine
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+SCHEMA_MODES = ("addNewColumns", "rescue", "failOnNewColumns", "none")
+RESCUED = "_rescued_data"
+LINEAGE = ("_rescued_data", "_source_file", "_ingested_at")
+SUFFIXES = {"csv": (".csv", ".csv.gz", ".txt"), "json": (".json", ".jsonl", ".json.gz", ".jsonl.gz")}
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class IngestSpec:
+    """One landing source feeding one table. `columns`: names (strings) or name -> Spark type."""
+
+    source: str
+    table: str
+    format: str = "csv"
+    columns: Sequence[str] | Mapping[str, str] | None = None
+    schema_mode: str | None = None
+    layer: str = "bronze"
+    delimiter: str = ","
+    suffixes: Sequence[str] | None = None
+    wait_after_last_change_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        validate_table_name(self.source, "source")
+        validate_table_name(self.table, "table")
+        validate_layer(self.layer)
+        if self.format not in SUFFIXES:
+            raise SpecError("format", f"unknown format {self.format!r}; expected one of {', '.join(SUFFIXES)}")
+        if self.mode not in SCHEMA_MODES:
+            raise SpecError("schema_mode", f"unknown schema mode {self.schema_mode!r}; expected one of {', '.join(SCHEMA_MODES)}")
+        validate_columns(list(self.types), "columns")
+        if set(self.types) & set(LINEAGE):
+            raise SpecError("columns", f"{sorted(set(self.types) & set(LINEAGE))} are reserved for lineage")
+        if len(self.delimiter) != 1:
+            raise SpecError("delimiter", f"must be one character, got {self.delimiter!r}")
+
+    @property
+    def types(self) -> dict[str, str]:
+        if self.columns is None:
+            return {}
+        if isinstance(self.columns, Mapping):
+            return dict(self.columns)
+        return {c: "string" for c in self.columns}
+
+    @property
+    def mode(self) -> str:
+        return self.schema_mode or ("rescue" if self.columns is not None else "addNewColumns")
+
+    @property
+    def app_id(self) -> str:
+        return f"lakehouse_jobs.ingest:{self.layer}.{self.table}"
+
+    @property
+    def source_table(self) -> str:
+        return f"{self.layer}.{self.table}"
+
+
+@dataclass
+class IngestResult:
+    batch: int | None = None
+    delta_version: int | None = None
+    files: list[str] = field(default_factory=list)
+    rows_ingested: int = 0
+    records_quarantined: int = 0
+    files_already_ingested: int = 0
+    files_not_settled: int = 0
+    files_missing: int = 0
+    new_columns: list[str] = field(default_factory=list)
+    attempts: int = 0
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "ingest_batch": self.batch,
+            "files_ingested": len(self.files),
+            "rows_ingested": self.rows_ingested,
+            "records_quarantined": self.records_quarantined,
+            "files_already_ingested": self.files_already_ingested,
+            "files_not_settled": self.files_not_settled,
+            "files_missing": self.files_missing,
+            "new_columns": self.new_columns,
+        }
+
+
+def manifest_cache(lakehouse: Any, spec: IngestSpec) -> Path:
+    return lakehouse.system_path("ingest", spec.layer, spec.table) / "manifest.json"
+
+
+def discover(landing: Path, spec: IngestSpec) -> list[Path]:
+    """Data files below the landing folder (recursive; hidden/_ files skipped)."""
+    from .file_arrival import scan
+
+    suffixes = tuple(spec.suffixes or SUFFIXES[spec.format])
+    return sorted(landing / rel for rel, _ in scan(landing) if rel.endswith(suffixes))
+
+
+def _local(uri: str) -> Path:
+    return Path(unquote(urlparse(uri).path)) if "://" in uri or uri.startswith("file:") else Path(uri)
+
+
+def _candidates(lakehouse: Any, spec: IngestSpec, landing: Path, files: Sequence[str] | None) -> list[Path]:
+    if files is None:
+        return discover(landing, spec)
+    out = []
+    for index, name in enumerate(files):
+        path = _local(name)
+        path = path if path.is_absolute() else landing / path
+        resolved = path.resolve()
+        if landing not in resolved.parents:
+            raise SpecError(f"files[{index}]", f"{name} is not inside the landing folder {landing}")
+        out.append(resolved)
+    return sorted(set(out))
+
+
+def table_columns(spark: SparkSession, table: Path) -> list[str]:
+    from .delta_io import is_delta_table, read_delta
+
+    if not is_delta_table(table):
+        return []
+    return [c for c in read_delta(spark, table).columns if c not in LINEAGE]
+
+
+def ingest(
+    spark: SparkSession, lakehouse: Any, spec: IngestSpec, files: Sequence[str] | None = None, *, run_id: str | None = None
+) -> IngestResult:
+    """Ingest new landing files into `<layer>/<table>`; see the module docstring for the guarantees."""
+    table = lakehouse.table_path(spec.layer, spec.table)
+    landing = lakehouse.landing_path(spec.source)
+    cache = manifest_cache(lakehouse, spec)
+    result = IngestResult()
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        result.attempts = attempt
+        manifest = load_manifest(table, cache, spec.app_id, landing)
+        recover_quarantine(spark, lakehouse, spec, manifest, landing, run_id)
+        candidates = _candidates(lakehouse, spec, landing, files)
+        todo, result = _select(candidates, landing, manifest, spec, result)
+        if not todo:
+            save_cache(cache, manifest)
+            return result
+        batch = manifest.batch + 1
+        tag = uuid.uuid4().hex
+        prepared = _prepare(spark, spec, table, todo)
+        entries = [(str(p.relative_to(landing)), *_stat(p)) for p in todo]
+        try:
+            writer = prepared.data.write.format("delta").mode("append").option("txnAppId", spec.app_id).option("txnVersion", batch)
+            writer = writer.option("userMetadata", commit_metadata(batch, tag, entries)).option("mergeSchema", "true")
+            writer.save(str(table))
+        except Exception as exc:
+            if _lost_race(exc):
+                continue  # a racing run committed first: start over with what is still missing
+            raise
+        finally:
+            prepared.frame.unpersist()
+        version = committed_tag(table, manifest.version, tag)
+        if version is None:
+            continue  # our write was skipped: another run already committed batch `batch`
+        _quarantine_once(spark, lakehouse, spec, prepared.rejected, batch, run_id)
+        result.batch, result.delta_version, result.new_columns = batch, version, prepared.new_columns
+        result.files = [e[0] for e in entries]
+        result.records_quarantined = len(prepared.rejected)
+        result.rows_ingested = _output_rows(table, version)
+        after_commit(cache, table, spec, landing)
+        return result
+    raise LakehouseError(f"{spec.source_table}: gave up after {MAX_ATTEMPTS} attempts; other runs kept committing the same files")
+
+
+_RACE_MARKERS = ("DELTA_CONCURRENT", "ConcurrentAppend", "ConcurrentTransaction", "ConcurrentWrite", "DELTA_PROTOCOL_CHANGED", "DELTA_METADATA_CHANGED", "ProtocolChanged", "MetadataChanged")
+
+
+def _lost_race(exc: Exception) -> bool:
+    text = f"{type(exc).__name__} {str(exc)[:2000]}"
+    return any(marker in text for marker in _RACE_MARKERS)
+
+
+def after_commit(cache: Path, table: Path, spec: IngestSpec, landing: Path) -> None:
+    """Refresh the manifest cache. A crash before this line loses nothing: the log is the truth."""
+    save_cache(cache, load_manifest(table, cache, spec.app_id, landing))
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+        return st.st_size, st.st_mtime_ns
+    except FileNotFoundError:
+        return -1, -1
+
+
+def _select(candidates: list[Path], landing: Path, manifest: Manifest, spec: IngestSpec, result: IngestResult) -> tuple[list[Path], IngestResult]:
+    todo, now = [], time.time()
+    result.files_already_ingested = result.files_not_settled = result.files_missing = 0
+    for path in candidates:
+        rel = str(path.relative_to(landing))
+        if rel in manifest.files:
+            result.files_already_ingested += 1
+        elif not path.is_file():
+            result.files_missing += 1
+        elif now - path.stat().st_mtime < spec.wait_after_last_change_seconds:
+            result.files_not_settled += 1
+        else:
+            todo.append(path)
+    return todo, result
+
+
+def _output_rows(table: Path, version: int) -> int:
+    import json
+
+    with (table / "_delta_log" / f"{version:020d}.json").open(encoding="utf-8") as handle:
+        for line in handle:
+            info = json.loads(line).get("commitInfo")
+            if info:
+                return int((info.get("operationMetrics") or {}).get("numOutputRows", 0))
+    return 0
+
+
+@dataclass
+class Prepared:
+    """A batch ready to commit: bronze rows (lazy), refused records, new columns."""
+
+    data: DataFrame
+    rejected: list[Rejected]
+    new_columns: list[str]
+    frame: DataFrame  # the persisted parse, released after the commit
+
+
+def _prepare(spark: SparkSession, spec: IngestSpec, table: Path, todo: list[Path]) -> Prepared:
+    """Parse a batch once (persisted) and split it into bronze rows and refused records."""
+    from pyspark.sql import functions as F
+
+    existing = table_columns(spark, table)
+    known = list(spec.types) or existing
+    parsed = read_batch(spark, todo, spec.format, spec.delimiter, known)
+    frame = parsed.frame
+    if frame is None:
+        frame = spark.createDataFrame([], "_record map<string,string>, _source_file string, _raw string, _bad string")
+    frame = frame.persist()
+    good = frame.filter(F.col("_bad").isNull())
+    extras = _extra_fields(good, parsed, spec, known)
+    new_columns: list[str] = []
+    if extras and spec.mode == "failOnNewColumns":
+        frame.unpersist()
+        raise LakehouseError(f"{spec.source_table}: new columns {extras} in this batch and schema_mode is failOnNewColumns; add them to the declared columns or remove the files")
+    if spec.mode == "addNewColumns":
+        new_columns = [c for c in extras if _valid(c)]
+        known = [*known, *new_columns]
+    for column in existing:
+        if column not in known:
+            known.append(column)  # keep the table's columns even when a declared list shrank
+    data = good.select(*_columns(spec, known), F.col("_source_file"), F.current_timestamp().alias("_ingested_at"))
+    bad_rows = [(r["_source_file"], r["_raw"], r["_bad"]) for r in frame.filter(F.col("_bad").isNotNull()).select("_source_file", "_raw", "_bad").collect()]
+    from .ingest_read import number_lines
+
+    return Prepared(data, [*parsed.rejected, *number_lines(bad_rows, _local)], new_columns, frame)
+
+
+def _valid(name: str) -> bool:
+    try:
+        validate_column(name)
+        return name not in LINEAGE
+    except SpecError:
+        return False
+
+
+def _extra_fields(good: DataFrame, parsed: Any, spec: IngestSpec, known: list[str]) -> list[str]:
+    """Fields of this batch the table does not know yet (only computed when the mode needs them)."""
+    from pyspark.sql import functions as F
+
+    if spec.mode not in ("addNewColumns", "failOnNewColumns"):
+        return []
+    if spec.format == "csv":
+        seen: list[str] = []
+        for header in parsed.headers.values():
+            seen.extend(h for h in header if h not in seen)
+    else:
+        seen = sorted(r[0] for r in good.select(F.explode(F.map_keys("_record"))).distinct().collect())
+    return [name for name in seen if name not in known]
+
+
+def _columns(spec: IngestSpec, known: list[str]) -> list[Any]:
+    """The bronze projection: known fields (typed when declared) and `_rescued_data`."""
+    from pyspark.sql import functions as F
+
+    types = spec.types
+    out, mismatches = [], []
+    for name in known:
+        raw = F.col("_record").getItem(name)
+        kind = types.get(name, "string")
+        if kind == "string":
+            out.append(raw.alias(name))
+            continue
+        typed = F.expr(f"try_to_timestamp(_record[{_lit(name)}])") if kind == "timestamp" else raw.try_cast(kind)
+        out.append(typed.alias(name))
+        mismatches.extend([F.lit(name), F.when(raw.isNotNull() & typed.isNull(), raw)])
+    rescued = F.create_map().cast("map<string,string>")
+    if spec.mode in ("rescue", "addNewColumns"):
+        known_array = F.array(*[F.lit(k) for k in known]) if known else F.array().cast("array<string>")
+        rescued = F.map_filter("_record", lambda k, v: ~F.array_contains(known_array, k) & v.isNotNull())
+        if mismatches:
+            rescued = F.map_concat(rescued, F.map_filter(F.create_map(*mismatches), lambda k, v: v.isNotNull()))
+    out.append(F.when(F.size(rescued) > 0, F.to_json(rescued)).cast("string").alias(RESCUED))
+    return out
+
+
+def _lit(name: str) -> str:
+    quote(name)  # validates
+    return f"'{name}'"
+
+
+def _quarantine_once(spark: SparkSession, lakehouse: Any, spec: IngestSpec, rows: list[Rejected], batch: int, run_id: str | None) -> None:
+    """Quarantine a batch's refused records, at most once (a retry after a lost race is a no-op
+    when the winner wrote this very batch, and a real append when it was another table's)."""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            write_quarantine(spark, rejected_frame(spark, rows, spec.source_table, batch, run_id), lakehouse, app_id=spec.app_id, version=batch)
+            return
+        except Exception as exc:
+            if not _lost_race(exc) or attempt == MAX_ATTEMPTS - 1:
+                raise
+
+
+def recover_quarantine(spark: SparkSession, lakehouse: Any, spec: IngestSpec, manifest: Manifest, landing: Path, run_id: str | None) -> int:
+    """Write the quarantine rows of committed batches that a crash kept out of it (idempotent)."""
+    done = quarantined_version(lakehouse, spec.app_id)
+    repaired = 0
+    for batch in range(max(done, 0) + 1, manifest.batch + 1):
+        files = [landing / rel for rel in manifest.batch_files(batch) if (landing / rel).is_file()]
+        rows: list[Rejected] = []
+        if files:
+            prepared = _prepare(spark, spec, lakehouse.table_path(spec.layer, spec.table), files)
+            rows = prepared.rejected
+            prepared.frame.unpersist()
+        _quarantine_once(spark, lakehouse, spec, rows, batch, run_id)
+        repaired += 1
+    return repaired
+
+
+def op_name(spec: IngestSpec) -> str:
+    """The op behind the asset `<layer>/<table>` (run config goes under `ops.<this>`)."""
+    return f"{spec.layer}__{spec.table}"
+
+
+def files_run_config(spec: IngestSpec) -> Any:
+    """For `file_arrival_sensor(run_config_for_files=...)`: hand the batch to this asset."""
+
+    def build(files: list[str], location: str) -> dict:
+        return {"ops": {op_name(spec): {"config": {"files": list(files), "location": location}}}}
+
+    return build

@@ -1,0 +1,186 @@
+"""Exactly-once incremental ingestion into bronze: reruns, crashes, races, schema modes."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from lakehouse_jobs.lib import ingestion
+from lakehouse_jobs.lib.delta_io import read_delta
+from lakehouse_jobs.lib.errors import LakehouseError, SpecError
+from lakehouse_jobs.lib.ingest_manifest import read_cache
+from lakehouse_jobs.lib.ingestion import IngestSpec, ingest, manifest_cache
+
+from .helpers import quarantined, rows, write_csv
+
+SPEC = IngestSpec(source="src", table="events", format="csv", columns=["id", "name"])
+
+
+def _land(lakehouse, name: str, n: int, start: int = 0) -> Path:
+    return write_csv(lakehouse.landing_path("src") / name, ["id", "name"], [[str(i), f"n{i}"] for i in range(start, start + n)])
+
+
+def _ids(spark, lakehouse) -> list[str]:
+    return sorted(r["id"] for r in read_delta(spark, lakehouse.table_path("bronze", "events")).select("id").collect())
+
+
+def test_ingests_only_new_files_and_a_rerun_adds_nothing(spark, lakehouse):
+    _land(lakehouse, "a.csv", 3)
+    first = ingest(spark, lakehouse, SPEC)
+    assert (first.batch, first.files, first.rows_ingested) == (1, ["a.csv"], 3)
+    again = ingest(spark, lakehouse, SPEC)
+    assert again.batch is None and again.files_already_ingested == 1
+    _land(lakehouse, "sub/b.csv", 2, start=3)
+    second = ingest(spark, lakehouse, SPEC)
+    assert (second.batch, second.files, second.rows_ingested) == (2, ["sub/b.csv"], 2)
+    assert _ids(spark, lakehouse) == sorted(str(i) for i in range(5))
+    df = read_delta(spark, lakehouse.table_path("bronze", "events"))
+    assert {"_rescued_data", "_source_file", "_ingested_at"} <= set(df.columns)
+
+
+def test_rerunning_a_finished_batch_with_its_file_list_duplicates_nothing(spark, lakehouse):
+    path = _land(lakehouse, "a.csv", 4)
+    ingest(spark, lakehouse, SPEC, [str(path)])
+    replay = ingest(spark, lakehouse, SPEC, [str(path)])  # e.g. the run re-executed from the UI
+    assert replay.batch is None and replay.files_already_ingested == 1
+    assert _ids(spark, lakehouse) == ["0", "1", "2", "3"]
+
+
+def test_a_crash_between_data_commit_and_manifest_update_loses_and_duplicates_nothing(spark, lakehouse, monkeypatch):
+    _land(lakehouse, "a.csv", 3)
+    (lakehouse.landing_path("src") / "bad.csv").write_text("id,name\n1,2,3,4\n", encoding="utf-8")
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("process killed right after the Delta commit")
+
+    monkeypatch.setattr(ingestion, "after_commit", crash)
+    monkeypatch.setattr(ingestion, "write_quarantine", crash)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(spark, lakehouse, SPEC)
+    assert read_cache(manifest_cache(lakehouse, SPEC)) is None  # the manifest cache never saw batch 1
+    assert rows(spark, lakehouse, "bronze", "events") == 3 and quarantined(spark, lakehouse, "bronze.events") == 0
+    monkeypatch.undo()
+    _land(lakehouse, "b.csv", 2, start=3)
+    result = ingest(spark, lakehouse, SPEC)  # the relaunched run
+    assert result.batch == 2 and result.files == ["b.csv"]
+    assert _ids(spark, lakehouse) == sorted(str(i) for i in range(5))
+    assert quarantined(spark, lakehouse, "bronze.events") == 1  # batch 1's refused line, recovered once
+    ingest(spark, lakehouse, SPEC)
+    assert quarantined(spark, lakehouse, "bronze.events") == 1
+    assert sorted(read_cache(manifest_cache(lakehouse, SPEC)).files) == ["a.csv", "b.csv", "bad.csv"]
+
+
+def test_a_stale_manifest_cache_is_caught_up_from_the_delta_log(spark, lakehouse):
+    _land(lakehouse, "a.csv", 2)
+    ingest(spark, lakehouse, SPEC)
+    cache = manifest_cache(lakehouse, SPEC)
+    stale = cache.read_text()
+    _land(lakehouse, "b.csv", 2, start=2)
+    ingest(spark, lakehouse, SPEC)
+    cache.write_text(stale)  # a slower racing run overwrote the cache with an older state
+    assert ingest(spark, lakehouse, SPEC).batch is None
+    cache.unlink()  # or the cache was deleted
+    assert ingest(spark, lakehouse, SPEC).batch is None
+    assert _ids(spark, lakehouse) == ["0", "1", "2", "3"]
+
+
+def test_two_racing_runs_on_the_same_files_ingest_them_once(spark, lakehouse):
+    for i in range(4):
+        _land(lakehouse, f"f{i}.csv", 5, start=i * 5)
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(ingest(spark, lakehouse, SPEC))
+        except Exception as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert _ids(spark, lakehouse) == sorted(str(i) for i in range(20))
+    assert sum(len(r.files) for r in results) == 4
+
+
+def test_a_rewritten_file_is_not_reingested(spark, lakehouse):
+    path = _land(lakehouse, "a.csv", 2)
+    ingest(spark, lakehouse, SPEC)
+    _land(lakehouse, "a.csv", 5, start=10)
+    os.utime(path, None)
+    assert ingest(spark, lakehouse, SPEC).batch is None
+    assert _ids(spark, lakehouse) == ["0", "1"]
+
+
+def test_files_still_being_written_wait_for_the_next_run(spark, lakehouse):
+    _land(lakehouse, "a.csv", 2)
+    spec = IngestSpec(source="src", table="events", columns=["id", "name"], wait_after_last_change_seconds=3600)
+    assert ingest(spark, lakehouse, spec).files_not_settled == 1
+    assert rows(spark, lakehouse, "bronze", "events") == 0
+
+
+def test_files_outside_the_landing_folder_are_refused(spark, lakehouse, tmp_path):
+    outside = write_csv(tmp_path / "elsewhere.csv", ["id", "name"], [["1", "x"]])
+    with pytest.raises(SpecError, match=r"files\[0\]"):
+        ingest(spark, lakehouse, SPEC, [str(outside)])
+
+
+def test_rescue_mode_keeps_unknown_fields_in_rescued_data(spark, lakehouse):
+    write_csv(lakehouse.landing_path("src") / "a.csv", ["id", "name", "extra"], [["1", "x", "e1"]])
+    ingest(spark, lakehouse, SPEC)
+    row = read_delta(spark, lakehouse.table_path("bronze", "events")).first()
+    assert (row["id"], row["name"], json.loads(row["_rescued_data"])) == ("1", "x", {"extra": "e1"})
+
+
+def test_rescue_mode_rescues_values_that_do_not_fit_a_declared_type(spark, lakehouse):
+    spec = IngestSpec(source="src", table="events", columns={"id": "int", "name": "string"})
+    write_csv(lakehouse.landing_path("src") / "a.csv", ["id", "name"], [["1", "x"], ["two", "y"]])
+    ingest(spark, lakehouse, spec)
+    got = {r["name"]: (r["id"], r["_rescued_data"]) for r in read_delta(spark, lakehouse.table_path("bronze", "events")).collect()}
+    assert got["x"] == (1, None)
+    assert got["y"][0] is None and json.loads(got["y"][1]) == {"id": "two"}
+
+
+def test_add_new_columns_mode_infers_and_evolves_the_schema(spark, lakehouse):
+    spec = IngestSpec(source="src", table="events", format="json")
+    folder = lakehouse.landing_path("src")
+    folder.mkdir(parents=True)
+    (folder / "a.jsonl").write_text('{"id": 1, "name": "x"}\n', encoding="utf-8")
+    ingest(spark, lakehouse, spec)
+    (folder / "b.jsonl").write_text('{"id": 2, "name": "y", "country": "DE", "bad name": 1}\n', encoding="utf-8")
+    result = ingest(spark, lakehouse, spec)
+    assert result.new_columns == ["country"]
+    df = read_delta(spark, lakehouse.table_path("bronze", "events"))
+    got = {r["id"]: (r["country"], r["_rescued_data"]) for r in df.collect()}
+    assert got == {"1": (None, None), "2": ("DE", '{"bad name":"1"}')}
+
+
+def test_fail_on_new_columns_fails_the_run_and_commits_nothing(spark, lakehouse):
+    spec = IngestSpec(source="src", table="events", columns=["id", "name"], schema_mode="failOnNewColumns")
+    write_csv(lakehouse.landing_path("src") / "a.csv", ["id", "name", "extra"], [["1", "x", "e"]])
+    with pytest.raises(LakehouseError, match=r"new columns \['extra'\]"):
+        ingest(spark, lakehouse, spec)
+    assert rows(spark, lakehouse, "bronze", "events") == 0
+
+
+def test_none_mode_ignores_unknown_fields(spark, lakehouse):
+    spec = IngestSpec(source="src", table="events", columns=["id", "name"], schema_mode="none")
+    write_csv(lakehouse.landing_path("src") / "a.csv", ["id", "name", "extra"], [["1", "x", "e"]])
+    ingest(spark, lakehouse, spec)
+    row = read_delta(spark, lakehouse.table_path("bronze", "events")).first()
+    assert (row["id"], row["_rescued_data"]) == ("1", None) and "extra" not in row.asDict()
+
+
+def test_bad_specs_name_the_field():
+    with pytest.raises(SpecError, match="schema_mode"):
+        IngestSpec(source="src", table="t", schema_mode="evolve")
+    with pytest.raises(SpecError, match="format"):
+        IngestSpec(source="src", table="t", format="xml")
+    with pytest.raises(SpecError, match="columns"):
+        IngestSpec(source="src", table="t", columns=["ok", "not ok"])
