@@ -23,9 +23,9 @@ PARAM_NAME = re.compile(r"^[A-Za-z0-9_\-.]{1,255}$")
 TAG_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,63}$")
 TASK_FIELDS = {
     "task_key", "description", "depends_on", "run_if", "max_retries", "min_retry_interval_millis", "retry_on_timeout",
-    "timeout_seconds", "disabled", "email_notifications", "webhook_notifications", "notification_settings", "health",
-    *TASK_TYPES, *LATER_TASK_TYPES,
+    "timeout_seconds", "disabled", *TASK_TYPES, *LATER_TASK_TYPES,
 }  # fmt: skip
+TASK_NOTIFICATIONS = {"email_notifications", "webhook_notifications", "notification_settings", "health"}
 # Databricks fields about clusters, libraries, permissions...: meaningless locally, accepted and ignored.
 IGNORED_TASK_FIELDS = {"job_cluster_key", "existing_cluster_id", "new_cluster", "libraries", "environment_key", "compute", "disable_auto_optimization"}
 JOB_FIELDS = {
@@ -214,7 +214,9 @@ def _task(task: Any, where: str, nested: bool) -> Problems:
     if not isinstance(task, Mapping):
         return [(where, f"expected a task object, got {type(task).__name__}")]
     problems: Problems = []
-    _unknown(problems, task, where, TASK_FIELDS, IGNORED_TASK_FIELDS)
+    _unknown(problems, task, where, TASK_FIELDS | TASK_NOTIFICATIONS, IGNORED_TASK_FIELDS)
+    for name in TASK_NOTIFICATIONS & set(task):
+        problems.append((f"{where}.{name}", "task-level notifications are not supported yet; declare them on the job"))
     key = task.get("task_key")
     if key is None:
         problems.append((f"{where}.task_key", "missing: every task has a task_key"))
