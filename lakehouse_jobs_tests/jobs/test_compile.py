@@ -53,7 +53,7 @@ def test_definitions_jobs_ops_and_executor():
 def test_pipeline_task_materializes_the_selection():
     CALLS.clear()
     with dg.instance_for_test() as instance:
-        with dg.execute_job(dg.reconstructable(_assets_job), instance, raise_on_error=False) as result:
+        with dg.execute_job(dg.build_reconstructable_job(__name__, "_assets_job"), instance, raise_on_error=False) as result:
             run = read_run(instance, result.run_id, ["bronze", "silver", "gold"])
         assert run.states == {"bronze": SUCCESS, "silver": SUCCESS, "gold": FAILED}
         assert CALLS == ["bronze/things", "silver/things"]
@@ -93,7 +93,7 @@ def test_medallion_assets_on_spark(spark, sample_lakehouse, monkeypatch):
     """The example lakehouse's bronze orders table, built by a job task on the shared SparkSession."""
     monkeypatch.setenv("LAKEHOUSE_ROOT", sample_lakehouse.root)
     with dg.instance_for_test() as instance:
-        with dg.execute_job(dg.reconstructable(_medallion_job), instance, raise_on_error=False) as result:
+        with dg.execute_job(dg.build_reconstructable_job(__name__, "_medallion_job"), instance, raise_on_error=False) as result:
             run = read_run(instance, result.run_id, ["bronze_orders"])
     assert run.states == {"bronze_orders": SUCCESS}, run.outputs
     assert run.outputs["bronze_orders"]["materialized"] == ["bronze/orders"]

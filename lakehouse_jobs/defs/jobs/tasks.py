@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from lakehouse_jobs.defs.paths import lakehouse_root
 from lakehouse_jobs.lib import LakehouseResource, SparkResource, read_table
 from lakehouse_jobs.lib.jobs import task_values
 
@@ -18,7 +19,7 @@ def log_refresh(run_date: str, gold_state: str) -> None:
 def count_rows(table: str) -> None:
     """Publish a table's row count as the task value `rows` (read by the condition downstream)."""
     spark = SparkResource().get_session()
-    task_values.set("rows", read_table(spark, LakehouseResource(), table).count())
+    task_values.set("rows", read_table(spark, LakehouseResource(root=lakehouse_root()), table).count())
 
 
 def train_placeholder(features: str) -> None:
