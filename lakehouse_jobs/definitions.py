@@ -10,7 +10,7 @@ import dagster as dg
 
 from lakehouse_jobs.defs import clickstream, customers, orders
 from lakehouse_jobs.defs import dbt as dbt_marts
-from lakehouse_jobs.defs import ml
+from lakehouse_jobs.defs import ml, sensors
 from lakehouse_jobs.defs.jobs import job_definitions
 from lakehouse_jobs.defs.paths import lakehouse_root
 from lakehouse_jobs.lib import LakehouseResource, SparkResource
@@ -25,7 +25,8 @@ resources = {"spark": SparkResource(), "lakehouse": LakehouseResource(root=lakeh
 defs = dg.Definitions.merge(
     dg.Definitions(
         assets=medallion_assets,
-        jobs=[refresh_all],
+        jobs=[refresh_all, *sensors.jobs],
+        sensors=sensors.sensors,  # one file-arrival sensor per landing source (on by default)
         resources=resources,
         executor=dg.in_process_executor,
     ),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse_jobs.lib import TableOutput, cast_columns, medallion_asset, read_landing
-from lakehouse_jobs.lib.landing import CORRUPT, landing_files
-from lakehouse_jobs.lib.lakehouse import LakehouseResource
+from lakehouse_jobs.lib import TableOutput, cast_columns, medallion_asset
+from lakehouse_jobs.lib.ingestion import IngestSpec
+from lakehouse_jobs.lib.ingestion_asset import ingestion_asset
 
 from .generate import EVENT_COLUMNS
 from .quality import dedup_latest, typed_split
@@ -15,17 +15,19 @@ from .quality import dedup_latest, typed_split
 EVENT_TYPES = {"customer_id": "bigint", "event_ts": "timestamp"}
 
 
-@medallion_asset(layer="bronze", name="clickstream", owners=["team:data-eng"], tags={"source": "clickstream"})
-def bronze_clickstream(spark, lakehouse: LakehouseResource) -> DataFrame:
-    """Raw events as received; a line that is not JSON keeps its text in `_corrupt_record`."""
-    return read_landing(spark, landing_files(lakehouse.landing_path("clickstream"), [".json", ".jsonl"]), "json", EVENT_COLUMNS)
+INGEST = IngestSpec(source="clickstream", table="clickstream", format="json", columns=EVENT_COLUMNS)
+
+bronze_clickstream = ingestion_asset(
+    INGEST, owners=["team:data-eng"], description="Raw events as received, ingested exactly once; a line that is not a JSON object goes to the quarantine."
+)
 
 
 @medallion_asset(layer="silver", name="events", write_mode="merge", merge_keys=["event_id"], owners=["team:data-eng"])
 def silver_events(bronze_clickstream: DataFrame) -> TableOutput:
-    """Typed events, one per event_id; broken lines and unparsable values are dropped and counted."""
+    """Typed events, one per event_id; unparsable values are dropped and counted (broken lines never
+    reach bronze: ingestion quarantines them)."""
     typed = cast_columns(bronze_clickstream, EVENT_TYPES)
-    valid, counts = typed_split(typed, required=["event_id", "customer_id", "event_ts"], keys=["event_id"], corrupt_column=CORRUPT)
+    valid, counts = typed_split(typed, required=["event_id", "customer_id", "event_ts"], keys=["event_id"])
     result = dedup_latest(valid, ["event_id"]).select(
         "event_id",
         "customer_id",

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from lakehouse_jobs.lib import TableOutput, cast_columns, medallion_asset, read_landing
-from lakehouse_jobs.lib.landing import landing_files
-from lakehouse_jobs.lib.lakehouse import LakehouseResource
+from lakehouse_jobs.lib import TableOutput, cast_columns, medallion_asset
+from lakehouse_jobs.lib.cdc import changes_asset
+from lakehouse_jobs.lib.ingestion import IngestSpec
+from lakehouse_jobs.lib.ingestion_asset import ingestion_asset
 
 from .generate import CUSTOMER_COLUMNS
 from .quality import dedup_latest, typed_split
@@ -16,25 +17,38 @@ CHANGE_TYPES = {"customer_id": "bigint", "sequence_num": "bigint", "changed_at":
 LABEL_WINDOW_DAYS = 30
 
 
-@medallion_asset(layer="bronze", name="customers", owners=["team:data-eng"], tags={"source": "customers"})
-def bronze_customers(spark, lakehouse: LakehouseResource) -> DataFrame:
-    """The raw customer change feed (INSERT/UPDATE/DELETE with a sequence number)."""
-    return read_landing(spark, landing_files(lakehouse.landing_path("customers"), [".csv"]), "csv", CUSTOMER_COLUMNS)
+INGEST = IngestSpec(source="customers", table="customers", format="csv", columns=CUSTOMER_COLUMNS)
+IS_DELETE = "upper(trim(operation)) = 'DELETE'"
+CDC = dict(source="bronze/customers", keys=["customer_id"], sequence_by="sequence_num", apply_as_deletes=IS_DELETE, except_column_list=["operation"])
 
-
-@medallion_asset(
-    layer="silver", name="customers", write_mode="merge", merge_keys=["customer_id"], delete_unmatched=True, owners=["team:data-eng"]
+bronze_customers = ingestion_asset(
+    INGEST, owners=["team:data-eng"], description="The raw customer change feed (INSERT/UPDATE/DELETE with a sequence number), ingested exactly once."
 )
-def silver_customers(bronze_customers: DataFrame) -> TableOutput:
-    """Current customers: the highest sequence_num per customer wins; a DELETE removes the customer."""
+
+
+def change_feed(bronze_customers: DataFrame) -> TableOutput:
+    """Typed change events; unparsable ones are dropped and counted."""
     valid, counts = typed_split(cast_columns(bronze_customers, CHANGE_TYPES), required=["customer_id", "sequence_num"])
     latest = dedup_latest(valid, ["customer_id"], Window.partitionBy("customer_id").orderBy(F.col("sequence_num").desc()))
-    operation = F.upper(F.trim("operation"))
-    current = latest.filter(operation != "DELETE").select(
-        "customer_id", "name", "email", "country", "segment", F.col("changed_at").alias("updated_at"), "sequence_num"
+    counts["customers_deleted"] = latest.filter(F.expr(IS_DELETE)).count()
+    feed = valid.select(
+        "customer_id", "name", "email", "country", "segment", F.col("changed_at").alias("updated_at"), "sequence_num", "operation"
     )
-    counts["customers_deleted"] = latest.filter(operation == "DELETE").count()
-    return TableOutput(current, counts)
+    return TableOutput(feed, counts)
+
+
+@changes_asset(layer="silver", name="customers", stored_as_scd_type=1, owners=["team:data-eng"], **CDC)
+def silver_customers(bronze_customers: DataFrame) -> TableOutput:
+    """Current customers (SCD1 via apply_changes): the highest sequence_num per customer wins, even
+    when events arrive late or twice; a DELETE removes the customer."""
+    return change_feed(bronze_customers)
+
+
+@changes_asset(layer="silver", name="customers_history", stored_as_scd_type=2, owners=["team:data-eng"], **CDC)
+def silver_customers_history(bronze_customers: DataFrame) -> TableOutput:
+    """Every version of every customer (SCD2 via apply_changes): `__START_AT`/`__END_AT` are the
+    sequence numbers between which the version was current; a DELETE closes the last one."""
+    return change_feed(bronze_customers)
 
 
 def _per_customer(df: DataFrame, date_col: str, cutoff: F.Column, *aggs: F.Column) -> DataFrame:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from lakehouse_jobs.lib import TableOutput, cast_columns, medallion_asset, read_landing
-from lakehouse_jobs.lib.landing import landing_files
-from lakehouse_jobs.lib.lakehouse import LakehouseResource
+from lakehouse_jobs.lib import TableOutput, cast_columns, medallion_asset
+from lakehouse_jobs.lib.ingestion import IngestSpec
+from lakehouse_jobs.lib.ingestion_asset import ingestion_asset
 
 from .generate import ORDER_COLUMNS
 from .quality import dedup_latest, typed_split
@@ -15,10 +15,11 @@ from .quality import dedup_latest, typed_split
 ORDER_TYPES = {"order_id": "bigint", "customer_id": "bigint", "order_ts": "timestamp", "quantity": "int", "unit_price": "decimal(10,2)"}
 
 
-@medallion_asset(layer="bronze", name="orders", owners=["team:data-eng"], tags={"source": "orders"})
-def bronze_orders(spark, lakehouse: LakehouseResource) -> DataFrame:
-    """Raw order lines as received, every field a string, with source file and ingestion time."""
-    return read_landing(spark, landing_files(lakehouse.landing_path("orders"), [".csv"]), "csv", ORDER_COLUMNS)
+INGEST = IngestSpec(source="orders", table="orders", format="csv", columns=ORDER_COLUMNS)
+
+bronze_orders = ingestion_asset(
+    INGEST, owners=["team:data-eng"], description="Raw order lines as received, every field a string, ingested exactly once with source file and ingestion time."
+)
 
 
 @medallion_asset(layer="silver", name="orders", write_mode="merge", merge_keys=["order_id"], owners=["team:data-eng"])

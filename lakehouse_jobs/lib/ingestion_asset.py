@@ -6,7 +6,6 @@ folder not ingested yet. Counts (rows ingested, records quarantined, files
 skipped) appear in the materialization's metadata.
 """
 
-from __future__ import annotations
 
 from collections.abc import Sequence
 
