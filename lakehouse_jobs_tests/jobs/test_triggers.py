@@ -173,3 +173,45 @@ def test_file_arrival_watches_a_landing_folder_inside_the_root(tmp_path: Path):
         assert request.tags["lakehouse_jobs/job_key"] == "k"
     with pytest.raises(SpecError, match="trigger.file_arrival.url"):
         compile_trigger("refresh", {"file_arrival": {"url": "../elsewhere"}}, job_key="k", lakehouse_root=tmp_path)
+
+
+def test_table_update_in_the_sensor_daemon_launches_the_spec_job(tmp_path: Path, monkeypatch):
+    """End to end: real code server, the daemons' sensor and run-queue iterations, a real run reading {{job.trigger.type}}."""
+    import logging
+
+    from dagster._core.test_utils import create_test_daemon_workspace_context
+    from dagster._core.workspace.load_target import PythonFileTarget
+    from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
+    from dagster._daemon.sensor import execute_sensor_iteration
+
+    from lakehouse_jobs.lib.jobs.concurrency import run_coordinator_config
+
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path))
+    monkeypatch.setenv("LAKEHOUSE_JOBS_SENSOR_INTERVAL_SECONDS", "1")
+    defs_file = Path(__file__).with_name("trigger_defs.py")
+    target = PythonFileTarget(python_file=str(defs_file), attribute="defs", working_directory=str(defs_file.parents[2]), location_name="trigger_defs")
+    logger, queue = logging.getLogger("sensor-daemon-test"), QueuedRunCoordinatorDaemon(interval_seconds=1)
+    overrides = {"run_coordinator": run_coordinator_config()}
+    with dg.instance_for_test(overrides=overrides) as instance, create_test_daemon_workspace_context(target, instance) as context:
+
+        def sensor_tick():
+            time.sleep(1.1)  # the sensor's minimum interval
+            list(execute_sensor_iteration(context, logger, None, None))
+
+        sensor_tick()  # baseline
+        assert instance.get_runs() == []
+        append(tmp_path, "silver.orders")
+        sensor_tick()
+        [run] = instance.get_runs()
+        deadline = time.monotonic() + 120
+        while instance.get_run_by_id(run.run_id).status not in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE):
+            assert time.monotonic() < deadline, instance.get_run_by_id(run.run_id).status
+            list(queue.run_iteration(context))
+            time.sleep(0.2)
+        run = instance.get_run_by_id(run.run_id)
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        assert run.tags[TYPE] == "table_update" and run.tags["lakehouse_jobs/trigger.table_update.updated_tables"] == "silver.orders"
+        assert (tmp_path / "seen_trigger.txt").read_text() == "table_update"
+        sensor_tick()  # no new version: no new run
+        assert len(instance.get_runs()) == 1
+        instance.run_launcher.join()

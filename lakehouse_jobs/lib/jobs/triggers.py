@@ -35,7 +35,17 @@ from .schedules import trigger_tags
 UNITS = {"HOURS": 3600, "DAYS": 86400, "WEEKS": 604800}
 CONDITIONS = ("ANY_UPDATED", "ALL_UPDATED")
 UPDATED_TABLES_TAG = "lakehouse_jobs/trigger.table_update.updated_tables"
-SENSOR_INTERVAL = 30  # seconds between ticks of the table/periodic sensors
+INTERVAL_ENV = "LAKEHOUSE_JOBS_SENSOR_INTERVAL_SECONDS"
+
+
+def sensor_interval(default: int) -> int:
+    """Seconds between ticks: `default`, or $LAKEHOUSE_JOBS_SENSOR_INTERVAL_SECONDS when set."""
+    value = os.environ.get(INTERVAL_ENV)
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise SpecError(INTERVAL_ENV, f"must be a whole number of seconds >= 1, got {value!r}")
+    return int(value)
 
 
 def _sensor_status(trigger: Mapping, path: str) -> dg.DefaultSensorStatus:
@@ -95,7 +105,7 @@ def _table_update_sensor(name: str, job_name: str, section: Mapping, *, root: Pa
     min_between = _seconds(section, "min_time_between_triggers_seconds", path)
     wait_after = _seconds(section, "wait_after_last_change_seconds", path)
 
-    @dg.sensor(name=name, job_name=job_name, minimum_interval_seconds=SENSOR_INTERVAL, default_status=status, description=f"Runs {job_name} when {condition} of {', '.join(tables)}.")
+    @dg.sensor(name=name, job_name=job_name, minimum_interval_seconds=sensor_interval(30), default_status=status, description=f"Runs {job_name} when {condition} of {', '.join(tables)}.")
     def _sensor(context: dg.SensorEvaluationContext):
         state = json.loads(context.cursor) if context.cursor else None
         now = time.time()
@@ -131,7 +141,7 @@ def _periodic_sensor(name: str, job_name: str, section: Mapping, *, path: str, s
         raise SpecError(f"{path}.unit", f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
     every = interval * UNITS[unit]
 
-    @dg.sensor(name=name, job_name=job_name, minimum_interval_seconds=SENSOR_INTERVAL, default_status=status, description=f"Runs {job_name} every {interval} {unit.lower()}.")
+    @dg.sensor(name=name, job_name=job_name, minimum_interval_seconds=sensor_interval(30), default_status=status, description=f"Runs {job_name} every {interval} {unit.lower()}.")
     def _sensor(context: dg.SensorEvaluationContext):
         now = time.time()
         last = float(context.cursor) if context.cursor else None
@@ -184,7 +194,7 @@ def compile_continuous(job_name: str, continuous: Mapping, *, job_key: str, job:
     status = _sensor_status(continuous, "continuous")
     tags = {**concurrency_policy(job or {}, job_key=job_key).tags, **trigger_tags("continuous", job_key)}
 
-    @dg.sensor(name=f"{job_name}_continuous", job_name=job_name, minimum_interval_seconds=5, default_status=status, description=f"Keeps one run of {job_name} going.")
+    @dg.sensor(name=f"{job_name}_continuous", job_name=job_name, minimum_interval_seconds=sensor_interval(5), default_status=status, description=f"Keeps one run of {job_name} going.")
     def _sensor(context: dg.SensorEvaluationContext):
         if context.instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.NOT_STARTED, *ACTIVE_STATUSES]), limit=1):
             return dg.SkipReason("a run is already active")
