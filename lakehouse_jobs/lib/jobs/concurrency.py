@@ -9,7 +9,7 @@ tags (put them on the job, so UI, CLI, schedule and sensor runs all get them):
 
 `LakehouseRunCoordinator` (a QueuedRunCoordinator, set in dagster.yaml) adds a
 tag concurrency rule "at most N in-progress runs per value of
-lakehouse_jobs/max_concurrent_runs.<N>" for every N Databricks allows (0..1000),
+lakehouse_jobs/max_concurrent_runs.<N>" for every N the instance's runs carry,
 so the daemon's own dequeue loop holds the extra runs — that is the queue. When
 queueing is off, it refuses the run at submission instead: the run ends
 CANCELED with tag lakehouse_jobs/result_state=SKIPPED. Schedules and sensors
@@ -88,9 +88,14 @@ def policy_from_tags(tags: Mapping[str, str]) -> ConcurrencyPolicy | None:
     return None
 
 
-def limit_rules() -> list[dict]:
+def limit_rules(limits) -> list[dict]:
     """Tag concurrency rules: at most N active runs per job carrying the limit-N tag."""
-    return [{"key": f"{LIMIT_TAG_PREFIX}{n}", "value": {"applyLimitPerUniqueValue": True}, "limit": n} for n in range(MAX_LIMIT + 1)]
+    return [{"key": f"{LIMIT_TAG_PREFIX}{n}", "value": {"applyLimitPerUniqueValue": True}, "limit": n} for n in sorted(limits)]
+
+
+def limits_in_use(tag_keys) -> set[int]:
+    """The N of every lakehouse_jobs/max_concurrent_runs.<N> tag key the instance's runs carry."""
+    return {int(key[len(LIMIT_TAG_PREFIX) :]) for key in tag_keys if key.startswith(LIMIT_TAG_PREFIX) and key[len(LIMIT_TAG_PREFIX) :].isdigit()}
 
 
 class LakehouseRunCoordinator(QueuedRunCoordinator):
@@ -104,8 +109,10 @@ class LakehouseRunCoordinator(QueuedRunCoordinator):
     """
 
     def get_run_queue_config(self):
+        """The configured queue plus one rule per limit that runs in storage use (one DISTINCT query)."""
         config = super().get_run_queue_config()
-        return config._replace(tag_concurrency_limits=[*config.tag_concurrency_limits, *limit_rules()])
+        rules = limit_rules(limits_in_use(self._instance.get_run_tag_keys()))
+        return config._replace(tag_concurrency_limits=[*config.tag_concurrency_limits, *rules])
 
     def submit_run(self, context: SubmitRunContext) -> DagsterRun:
         run = context.dagster_run
