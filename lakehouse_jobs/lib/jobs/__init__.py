@@ -11,18 +11,33 @@ from .compile import build_definitions, compile_job, dagster_job_name, reconstru
 from .result_states import JOB_RESULT_TAG, task_tag
 from .spec import JobsDocument, JobSpec, SpecValidationError, TaskSpec, load_spec, load_spec_file
 from .validate import validate_document
+from .component import LakehouseJobsComponent
+from .concurrency import LakehouseRunCoordinator, compile_concurrency, concurrency_tags
+from .notifications import compile_notifications
+from .schedules import compile_schedule, quartz_problems, quartz_to_cron
+from .triggers import compile_continuous, compile_trigger
 
 __all__ = [
     "JOB_RESULT_TAG",
     "JobSpec",
     "JobsDocument",
+    "LakehouseJobsComponent",
+    "LakehouseRunCoordinator",
     "SpecValidationError",
     "TaskSpec",
     "build_definitions",
+    "compile_concurrency",
+    "compile_continuous",
+    "compile_notifications",
+    "compile_schedule",
+    "compile_trigger",
+    "concurrency_tags",
     "compile_job",
     "dagster_job_name",
     "load_spec",
     "load_spec_file",
+    "quartz_problems",
+    "quartz_to_cron",
     "reconstructable_job",
     "task_tag",
     "task_values",
