@@ -31,7 +31,10 @@ defs = dg.Definitions.merge(
         executor=dg.in_process_executor,
     ),
     # Lakeflow-style jobs declared in lakehouse_jobs/defs/jobs/lakehouse.yml
-    job_definitions(medallion_assets, resources),
+    job_definitions(
+        [*medallion_assets, ml.churn_model, ml.churn_predictions, dbt_marts.dbt_marts, ml.champion_gate],
+        {**resources, "mlflow": MLflowResource(root=lakehouse_root())},
+    ),
     # gold -> churn model (MLflow, gated by a blocking check) -> predictions; silver/gold -> dbt marts
     dg.Definitions(
         assets=[ml.churn_model, ml.churn_predictions, dbt_marts.dbt_marts],

@@ -18,7 +18,8 @@ def test_example_spec_validates(capsys):
     for job in document.jobs.values():
         assert job.raw["webhook_notifications"]["on_failure"] == [{"id": "env:LAKEHOUSE_FAILURE_WEBHOOK_URL"}]
     retrain = document.job("weekly_retrain")
-    assert retrain.task_by_key["features"].body["selection"] == "gold/customer_features"
+    assert retrain.task_by_key["train"].body["selection"] == "ml/churn_model"
+    assert retrain.task_by_key["train"].depends_on[0].outcome == "true"
 
 
 def test_code_location_has_the_jobs_schedules_and_sensors():

@@ -11,18 +11,12 @@ from lakehouse_jobs.lib.jobs import task_values
 log = logging.getLogger("lakehouse_jobs.example")
 
 
-def log_refresh(run_date: str, gold_state: str) -> None:
-    log.warning("nightly refresh for %s: gold tables %s", run_date, gold_state)
-    task_values.set("gold_state", gold_state)
+def log_refresh(run_date: str, gold_state: str, marts_state: str) -> None:
+    log.warning("nightly refresh for %s: gold tables %s, marts %s", run_date, gold_state, marts_state)
+    task_values.set("states", {"gold": gold_state, "marts": marts_state})
 
 
 def count_rows(table: str) -> None:
     """Publish a table's row count as the task value `rows` (read by the condition downstream)."""
     spark = SparkResource().get_session()
     task_values.set("rows", read_table(spark, LakehouseResource(root=lakehouse_root()), table).count())
-
-
-def train_placeholder(features: str) -> None:
-    """Stands in for the churn model training (a later issue) so the job's shape is real today."""
-    log.warning("would train the churn model on %s", features)
-    task_values.set("model", "placeholder")

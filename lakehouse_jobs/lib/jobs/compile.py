@@ -230,7 +230,7 @@ def _definitions_parts(definitions: str | None) -> tuple[Sequence[Any], Mapping[
 
     module, _, attr = definitions.partition(":")
     defs = getattr(importlib.import_module(module), attr or "defs")
-    return list(defs.assets or ()), dict(defs.resources or {})
+    return [*(defs.assets or ()), *(defs.asset_checks or ())], dict(defs.resources or {})
 
 
 def job_from_source(spec: Mapping[str, Any] | None = None, path: str | None = None, job_key: str | None = None, definitions: str | None = None) -> dg.JobDefinition:
