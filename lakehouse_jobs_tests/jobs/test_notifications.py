@@ -172,7 +172,7 @@ def slow():
 
 def test_duration_warning_is_sent_once_per_run(smtp: Inbox, webhook: list, tmp_path: Path):
     job = {
-        "health": {"rules": [{"metric": "RUN_DURATION_SECONDS", "op": "GREATER_THAN", "value": 1}]},
+        "health": {"rules": [{"metric": "RUN_DURATION_SECONDS", "op": "GREATER_THAN", "value": 3}]},
         "email_notifications": {"on_duration_warning_threshold_exceeded": ["ops@lakehouse.test"]},
         "webhook_notifications": {"on_duration_warning_threshold_exceeded": [{"id": "env:TEST_FAILURE_WEBHOOK"}]},
     }
@@ -183,11 +183,14 @@ def test_duration_warning_is_sent_once_per_run(smtp: Inbox, webhook: list, tmp_p
         thread = threading.Thread(target=slow.execute_in_process, kwargs={"instance": instance, "run_config": config})
         thread.start()
         try:
+            deadline = time.monotonic() + 60
             while not instance.get_runs(dg.RunsFilter(job_name="slow", statuses=[dg.DagsterRunStatus.STARTED])):
+                assert time.monotonic() < deadline, "the run never started"
                 time.sleep(0.05)
             sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
             assert webhook == []  # under the threshold yet
-            time.sleep(1.2)
+            [record] = instance.get_run_records(dg.RunsFilter(job_name="slow"))
+            time.sleep(max(0.0, record.start_time + 3.2 - time.time()))
             for _ in range(2):  # over it: warned once, not once per tick
                 sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
         finally:
@@ -195,7 +198,7 @@ def test_duration_warning_is_sent_once_per_run(smtp: Inbox, webhook: list, tmp_p
             thread.join()
         [run_record] = instance.get_run_records(dg.RunsFilter(job_name="slow"))
         assert [body["run"]["run_id"] for _, _, body in webhook] == [run_record.dagster_run.run_id]
-        assert webhook[0][2]["event_type"] == "jobs.on_duration_warning_threshold_exceeded" and webhook[0][2]["run"]["duration_seconds"] > 1
+        assert webhook[0][2]["event_type"] == "jobs.on_duration_warning_threshold_exceeded" and webhook[0][2]["run"]["duration_seconds"] > 3
         assert [subject(m) for _, m in smtp.messages] == [f"[lakehouse_jobs] slow: on_duration_warning_threshold_exceeded (run {run_record.dagster_run.run_id[:8]})"]
         assert ALERTED_TAG in run_record.dagster_run.tags
 
