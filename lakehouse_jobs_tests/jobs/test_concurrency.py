@@ -25,8 +25,10 @@ class Queue:
     def __init__(self, instance, context, tmp_path: Path):
         self.instance, self.context, self.tmp_path = instance, context, tmp_path
         self.daemon = QueuedRunCoordinatorDaemon(interval_seconds=1)
+        self.release_names: set[str] = set()
 
     def submit(self, job_name: str, release: str) -> str:
+        self.release_names.add(release)
         request = self.context.create_request_context()
         location = request.get_code_location("queue_defs")
         remote_job = location.get_repository("__repository__").get_full_job(job_name)
@@ -76,7 +78,10 @@ def queue(tmp_path_factory):
     with dg.instance_for_test(overrides=overrides) as instance:
         target = PythonFileTarget(python_file=str(DEFS_FILE), attribute="defs", working_directory=str(DEFS_FILE.parent), location_name="queue_defs")
         with create_test_daemon_workspace_context(target, instance) as context:
-            yield Queue(instance, context, tmp_path_factory.mktemp("release"))
+            queue = Queue(instance, context, tmp_path_factory.mktemp("release"))
+            yield queue
+            for name in queue.release_names:  # let every run end, even after a failed test
+                queue.release(name)
             instance.run_launcher.join()
 
 
