@@ -127,7 +127,7 @@ def champion_gate(context: dg.AssetCheckExecutionContext, mlflow: MLflowResource
     reasons = []
     if candidate_auc < MIN_AUC:
         reasons.append(f"{GATE_METRIC} {candidate_auc:.3f} is below the threshold {MIN_AUC}")
-    if previous is not None and previous.version != version and previous_auc is not None and candidate_auc < previous_auc:
+    if previous is not None and str(previous.version) != version and previous_auc is not None and candidate_auc < previous_auc:
         reasons.append(f"{GATE_METRIC} {candidate_auc:.3f} is worse than champion v{previous.version}'s {previous_auc:.3f}")
     if not reasons:
         client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 PROJECT_FILES = ("*.yml", "*.sql", "*.md")
 ANSI_CONF = "spark.sql.ansi.enabled"
+KEEP_RUN_ARTIFACTS = 20
 
 
 class LakehouseDbtTranslator(DagsterDbtTranslator):
@@ -142,6 +143,13 @@ def _register(spark: SparkSession, schema: str, table: str, path: Path) -> bool:
     return True
 
 
+def _prune(folder: Path, keep: int) -> None:
+    """Keep the artifacts (run_results.json, dbt.log) of the `keep` most recent dbt runs."""
+    runs = sorted((p for p in folder.glob("run_*") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in runs[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def _run_in_process(args: list[str]) -> tuple[bool, list[dict[str, Any]], BaseException | None]:
     """dbtRunner.invoke with every structured event collected as dagster-dbt's JSON log dicts."""
     from dbt.cli.main import dbtRunner
@@ -167,6 +175,7 @@ def dbt_build(
     manifest, translator = params.manifest, params.dagster_dbt_translator
     target = lakehouse.system_path("dbt", "run_" + context.run_id.replace("-", "_"))
     target.mkdir(parents=True, exist_ok=True)
+    _prune(target.parent, KEEP_RUN_ARTIFACTS)
     partial = project.project_dir / project.target_path / "partial_parse.msgpack"
     if partial.exists():
         shutil.copy(partial, target / partial.name)  # dbt re-parses only what changed
