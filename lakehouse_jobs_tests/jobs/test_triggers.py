@@ -13,7 +13,7 @@ import pytest
 from deltalake import write_deltalake
 
 from lakehouse_jobs.lib.errors import SpecError
-from lakehouse_jobs.lib.jobs.triggers import compile_continuous, compile_trigger, delta_version
+from lakehouse_jobs.lib.jobs.triggers import backoff_seconds, compile_continuous, compile_trigger, delta_version
 
 TYPE = "lakehouse_jobs/trigger.type"
 
@@ -158,6 +158,26 @@ def test_continuous_keeps_exactly_one_run_going():
         instance.create_run_for_job(refresh, status=dg.DagsterRunStatus.STARTED)
         runs, skip, _ = tick(sensor, instance, None)
         assert not runs and skip == "a run is already active"
+
+
+def test_continuous_backs_off_after_consecutive_failures():
+    sensor = compile_continuous("refresh", {}, job_key="refresh_key")
+    with dg.instance_for_test() as instance:
+
+        def fail_one():
+            run = instance.create_run_for_job(refresh, status=dg.DagsterRunStatus.STARTED)
+            instance.report_run_failed(run)
+
+        fail_one()
+        runs, skip, _ = tick(sensor, instance, None)
+        assert not runs and ("next run in 10s" in skip or "next run in 9s" in skip)
+        fail_one()
+        runs, skip, _ = tick(sensor, instance, None)
+        assert not runs and ("next run in 20s" in skip or "next run in 19s" in skip)
+        records = instance.get_run_records(dg.RunsFilter(job_name="refresh"))
+        assert backoff_seconds(records, time.time() + 21) == 0  # the delay passed: restart
+        assert refresh.execute_in_process(instance=instance).success
+        [request], _, _ = tick(sensor, instance, None)  # a success resets the back-off
 
 
 def test_file_arrival_watches_a_landing_folder_inside_the_root(tmp_path: Path):

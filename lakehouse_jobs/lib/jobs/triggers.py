@@ -189,6 +189,27 @@ def compile_trigger(job_name: str, trigger: Mapping, *, job_key: str, lakehouse_
     )
 
 
+BACKOFF_WINDOW = 10
+BACKOFF_BASE, BACKOFF_MAX = 10.0, 600.0
+
+
+def backoff_seconds(recent_runs, now: float) -> float:
+    """Seconds left before restarting a continuous job after consecutive failures (newest run first).
+
+    10 s after one failure, doubling per further failure, at most 10 min; a
+    success resets it. (Databricks also backs off; its exact delays are not public.)
+    """
+    failures = 0
+    for record in recent_runs:
+        if record.dagster_run.status != dg.DagsterRunStatus.FAILURE:
+            break
+        failures += 1
+    if not failures or recent_runs[0].end_time is None:
+        return 0.0
+    delay = min(BACKOFF_BASE * 2 ** (failures - 1), BACKOFF_MAX)
+    return max(0.0, recent_runs[0].end_time + delay - now)
+
+
 def compile_continuous(job_name: str, continuous: Mapping, *, job_key: str, job: Mapping | None = None) -> dg.SensorDefinition:
     """"Always one run": launch the job whenever none of its runs is queued or in progress."""
     status = _sensor_status(continuous, "continuous")
@@ -198,8 +219,11 @@ def compile_continuous(job_name: str, continuous: Mapping, *, job_key: str, job:
     def _sensor(context: dg.SensorEvaluationContext):
         if context.instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.NOT_STARTED, *ACTIVE_STATUSES]), limit=1):
             return dg.SkipReason("a run is already active")
-        last = context.instance.get_runs(dg.RunsFilter(job_name=job_name), limit=1)
-        after = last[0].run_id if last else "none"
+        recent = context.instance.get_run_records(dg.RunsFilter(job_name=job_name), limit=BACKOFF_WINDOW)
+        wait = backoff_seconds(recent, time.time())
+        if wait > 0:
+            return dg.SkipReason(f"{job_name} keeps failing: next run in {wait:.0f}s (back-off)")
+        after = recent[0].dagster_run.run_id if recent else "none"
         return dg.RunRequest(run_key=f"continuous:after:{after}", tags=tags)  # one new run per finished run
 
     return _sensor
