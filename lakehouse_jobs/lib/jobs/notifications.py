@@ -44,7 +44,11 @@ RETRY_DELAYS = (0.5, 1.0)
 
 
 class DeliveryError(LakehouseError):
-    """A notification could not be delivered (the sensor tick fails and is retried)."""
+    """A notification could not be delivered (recorded on the sensor tick)."""
+
+
+class NotConfigured(DeliveryError):
+    """The destination's environment variable is unset: retrying cannot help."""
 
 
 @dataclass
@@ -132,7 +136,7 @@ def send_email(recipients: list[str], subject: str, body: str) -> None:
 def post_webhook(variable: str, payload: Mapping) -> None:
     url = os.environ.get(variable)
     if not url:
-        raise DeliveryError(f"webhook destination env:{variable}: environment variable {variable} is not set")
+        raise NotConfigured(f"webhook destination env:{variable}: environment variable {variable} is not set")
     request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -165,6 +169,8 @@ def _with_retries(send: Callable[[], None], delays=RETRY_DELAYS) -> None:
     for delay in delays:
         try:
             return send()
+        except NotConfigured:
+            raise
         except DeliveryError:
             time.sleep(delay)
     send()
