@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse_jobs.lib import TableOutput, cast_columns, medallion_asset
+from lakehouse_jobs.lib.expectations import expect
 from lakehouse_jobs.lib.ingestion import IngestSpec
 from lakehouse_jobs.lib.ingestion_asset import ingestion_asset
 
@@ -22,7 +23,10 @@ bronze_clickstream = ingestion_asset(
 )
 
 
-@medallion_asset(layer="silver", name="events", write_mode="merge", merge_keys=["event_id"], owners=["team:data-eng"])
+@medallion_asset(
+    layer="silver", name="events", write_mode="merge", merge_keys=["event_id"], owners=["team:data-eng"],
+    expectations=[expect("known_event_type", "event_type IN ('page_view', 'add_to_cart', 'purchase')")],
+)  # fmt: skip
 def silver_events(bronze_clickstream: DataFrame) -> TableOutput:
     """Typed events, one per event_id; unparsable values are dropped and counted (broken lines never
     reach bronze: ingestion quarantines them)."""

@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from lakehouse_jobs.lib import TableOutput, cast_columns, medallion_asset
+from lakehouse_jobs.lib.expectations import expect, expect_or_fail
 from lakehouse_jobs.lib.ingestion import IngestSpec
 from lakehouse_jobs.lib.ingestion_asset import ingestion_asset
 
@@ -22,7 +23,10 @@ bronze_orders = ingestion_asset(
 )
 
 
-@medallion_asset(layer="silver", name="orders", write_mode="merge", merge_keys=["order_id"], owners=["team:data-eng"])
+@medallion_asset(
+    layer="silver", name="orders", write_mode="merge", merge_keys=["order_id"], owners=["team:data-eng"],
+    expectations=[expect("positive_quantity", "quantity > 0"), expect("known_status", "status IN ('completed', 'cancelled')")],
+)  # fmt: skip
 def silver_orders(bronze_orders: DataFrame) -> TableOutput:
     """Typed orders, one row per order_id; rows with unparsable fields are dropped and counted."""
     valid, counts = typed_split(cast_columns(bronze_orders, ORDER_TYPES), required=["order_id", "customer_id", "order_ts"], keys=["order_id"])
@@ -42,7 +46,7 @@ def silver_orders(bronze_orders: DataFrame) -> TableOutput:
     return TableOutput(result, counts)
 
 
-@medallion_asset(layer="gold", name="daily_revenue", owners=["team:analytics"])
+@medallion_asset(layer="gold", name="daily_revenue", owners=["team:analytics"], expectations=[expect_or_fail("revenue_not_negative", "revenue >= 0")])
 def gold_daily_revenue(silver_orders: DataFrame) -> DataFrame:
     """Completed orders per day: order count, distinct customers, revenue, average order value."""
     return (

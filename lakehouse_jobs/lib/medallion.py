@@ -22,6 +22,7 @@ import dagster as dg
 
 from .delta_io import WriteSpec, describe, read_delta, write_delta
 from .errors import LakehouseError, SpecError
+from .expectations import Expectation, apply_expectations, check_specs
 from .names import LAYERS, validate_layer, validate_table_name
 
 if TYPE_CHECKING:
@@ -99,9 +100,12 @@ def medallion_asset(
     tags: Mapping[str, str] | None = None,
     group_name: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    expectations: Sequence[Expectation] = (),
     **asset_kwargs: Any,
 ) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
-    """Declare a Delta table asset `<layer>/<name>` written with `write_mode`."""
+    """Declare a Delta table asset `<layer>/<name>` written with `write_mode`.
+
+    `expectations` (lib/expectations.py) become asset checks evaluated before the write."""
     validate_layer(layer)
     spec = WriteSpec(write_mode, tuple(merge_keys), tuple(partition_by), delete_unmatched, merge_schema)
 
@@ -128,6 +132,7 @@ def medallion_asset(
                 "partition_by": list(spec.partition_by),
                 **(metadata or {}),
             },
+            check_specs=check_specs(key, expectations) or None,
             **asset_kwargs,
         )
         def _materialize(context) -> dg.MaterializeResult:  # noqa: ANN001 - dagster inspects the hint
@@ -141,8 +146,11 @@ def medallion_asset(
             output = result if isinstance(result, TableOutput) else TableOutput(result)
             if not hasattr(output.df, "write"):
                 raise LakehouseError(f"{key.to_user_string()}: the function must return a Spark DataFrame, got {type(output.df).__name__}")
-            commit = write_delta(spark, output.df, lakehouse.table_path(layer, table), spec)
-            return dg.MaterializeResult(metadata={**describe(spark, commit), **output.metadata})
+            rows, checks = apply_expectations(context, spark, lakehouse, key, output.df, expectations)
+            if rows is None:  # a violated expect_or_fail: not written; its failed blocking check fails the step
+                return dg.MaterializeResult(metadata={"written": False, **output.metadata}, check_results=checks)
+            commit = write_delta(spark, rows, lakehouse.table_path(layer, table), spec)
+            return dg.MaterializeResult(metadata={**describe(spark, commit), **output.metadata}, check_results=checks)
 
         return _materialize
 

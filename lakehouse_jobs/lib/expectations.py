@@ -1,0 +1,138 @@
+"""DLT-style expectations on a medallion table, shown as Dagster asset checks.
+
+    @medallion_asset(layer="silver", expectations=[
+        expect("has_email", "email IS NOT NULL"),                 # warn: keep the rows, report them
+        expect_or_drop("positive_amount", "amount > 0"),          # drop: rows go to the quarantine
+        expect_or_fail("known_status", "status IN ('completed', 'cancelled')"),  # fail: nothing written
+    ])
+
+Each expectation is a SQL boolean expression over the asset's result rows; a row
+satisfies it only when the expression is TRUE (NULL counts as a violation, like a
+WHERE clause). All expectations are counted in one aggregation before the write.
+Every expectation becomes an asset check named after it, with the violating-row
+count in its metadata. `expect_or_fail` checks are blocking: when one is violated
+the table is not written (DLT's behaviour; Dagster still records the step's
+materialization event, with `written: false`), the check fails with ERROR
+severity, Dagster fails the step, and nothing downstream runs. Rows dropped by `expect_or_drop` are appended to the
+quarantine with the expectation's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+from .errors import LakehouseError, SpecError
+from .names import validate_column
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+ACTIONS = ("warn", "drop", "fail")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    name: str
+    condition: str
+    action: str = "warn"
+
+    def __post_init__(self) -> None:
+        validate_column(self.name, "expectations.name")
+        if self.action not in ACTIONS:
+            raise SpecError(f"expectations.{self.name}.action", f"expected one of {', '.join(ACTIONS)}, got {self.action!r}")
+        if not isinstance(self.condition, str) or not self.condition.strip():
+            raise SpecError(f"expectations.{self.name}.condition", "expected a SQL boolean expression")
+
+
+def expect(name: str, condition: str) -> Expectation:
+    return Expectation(name, condition, "warn")
+
+
+def expect_or_drop(name: str, condition: str) -> Expectation:
+    return Expectation(name, condition, "drop")
+
+
+def expect_or_fail(name: str, condition: str) -> Expectation:
+    return Expectation(name, condition, "fail")
+
+
+def check_specs(key: dg.AssetKey, expectations: Sequence[Expectation]) -> list[dg.AssetCheckSpec]:
+    """One asset check per expectation; `expect_or_fail` ones block downstream assets."""
+    names = [e.name for e in expectations]
+    if len(set(names)) != len(names):
+        raise SpecError("expectations", f"duplicate expectation names in {names}")
+    return [
+        dg.AssetCheckSpec(name=e.name, asset=key, blocking=e.action == "fail", description=f"expect{'' if e.action == 'warn' else '_or_' + e.action}: {e.condition}")
+        for e in expectations
+    ]
+
+
+def _satisfied(expectation: Expectation):
+    from pyspark.sql import functions as F
+
+    return F.coalesce(F.expr(expectation.condition).cast("boolean"), F.lit(False))
+
+
+def _count(df: DataFrame, key: dg.AssetKey, expectations: Sequence[Expectation]) -> tuple[int, dict[str, int]]:
+    from pyspark.sql import functions as F
+
+    aggregates = [F.count(F.lit(1)).alias("__total")]
+    for index, e in enumerate(expectations):
+        aggregates.append(F.sum(F.when(~_satisfied(e), 1).otherwise(0)).alias(f"__e{index}"))
+    for e in expectations:  # analysis only (no job): name the expectation whose SQL does not fit the result
+        try:
+            df.select(F.expr(e.condition)).schema  # noqa: B018
+        except Exception as exc:  # noqa: BLE001 - Spark's analysis/parse errors differ by runtime
+            raise LakehouseError(f"{key.to_user_string()}: expectation {e.name!r} ({e.condition!r}) is not valid SQL over the result: {str(exc).splitlines()[0]}") from None
+    row = df.agg(*aggregates).first()
+    return int(row["__total"]), {e.name: int(row[f"__e{i}"] or 0) for i, e in enumerate(expectations)}
+
+
+def _result(key: dg.AssetKey, e: Expectation, violations: int, total: int) -> dg.AssetCheckResult:
+    severity = dg.AssetCheckSeverity.ERROR if e.action == "fail" else dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=e.name,
+        passed=violations == 0,
+        severity=severity,
+        metadata={"violating_rows": violations, "total_rows": total, "condition": e.condition, "action": e.action, **({"dropped_rows": violations} if e.action == "drop" else {})},
+    )
+
+
+def apply_expectations(context: Any, spark: Any, lakehouse: Any, key: dg.AssetKey, df: DataFrame, expectations: Sequence[Expectation]) -> tuple[DataFrame | None, list[dg.AssetCheckResult]]:
+    """(rows to write, check results); rows are None when an expect_or_fail is violated."""
+    if not expectations:
+        return df, []
+    total, violations = _count(df, key, expectations)
+    results = [_result(key, e, violations[e.name], total) for e in expectations]
+    if any(e.action == "fail" and violations[e.name] for e in expectations):
+        return None, results  # nothing is written; the failed blocking check fails the step
+    drops = [e for e in expectations if e.action == "drop" and violations[e.name]]
+    if drops:
+        _quarantine_dropped(spark, lakehouse, key, df, drops, getattr(context, "run_id", None))
+        keep = _satisfied(drops[0])
+        for e in drops[1:]:
+            keep = keep & _satisfied(e)
+        df = df.filter(keep)
+    return df, results
+
+
+def _quarantine_dropped(spark: Any, lakehouse: Any, key: dg.AssetKey, df: DataFrame, drops: Sequence[Expectation], run_id: str | None) -> None:
+    """Dropped rows, as JSON, with the names of the expectations they failed."""
+    from pyspark.sql import functions as F
+
+    from .quarantine import conform, write_quarantine
+
+    failed = F.concat_ws(",", *[F.when(~_satisfied(e), F.lit(e.name)) for e in drops])
+    source_file = F.col("_source_file").cast("string") if "_source_file" in df.columns else F.lit(None).cast("string")
+    rejected = df.filter(failed != "").select(
+        source_file.alias("file"),
+        F.to_json(F.struct(*[F.col(f"`{c}`") for c in df.columns])).alias("raw"),
+        F.concat(F.lit("expectation failed: "), failed).alias("reason"),
+        failed.alias("expectation"),
+    )
+    write_quarantine(spark, conform(rejected, ".".join(key.path), None, run_id), lakehouse)

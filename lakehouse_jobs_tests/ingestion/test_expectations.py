@@ -1,0 +1,92 @@
+"""Expectations as asset checks: warn keeps rows, drop quarantines them, fail blocks the write and downstream."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from lakehouse_jobs.lib import WriteSpec, medallion_asset, write_delta
+from lakehouse_jobs.lib.delta_io import is_delta_table, read_delta
+from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib.expectations import expect, expect_or_drop, expect_or_fail
+from lakehouse_jobs.lib.quarantine import read_quarantine
+
+ITEMS = [(1, "a", 5), (2, None, 7), (3, "c", -1), (4, "d", None)]
+
+
+@pytest.fixture
+def items(spark, lakehouse):
+    df = spark.createDataFrame(ITEMS, "id int, name string, qty int")
+    write_delta(spark, df, lakehouse.table_path("bronze", "items"), WriteSpec())
+    return lakehouse
+
+
+def _assets(*expectations):
+    @medallion_asset(layer="silver", name="items", expectations=list(expectations))
+    def silver_items(bronze_items):
+        return bronze_items
+
+    @medallion_asset(layer="gold", name="item_count")
+    def gold_item_count(silver_items):
+        return silver_items.groupBy().count()
+
+    return [silver_items, gold_item_count]
+
+
+def _run(spark_resource, lakehouse, assets, instance):
+    return dg.materialize(assets, resources={"spark": spark_resource, "lakehouse": lakehouse}, instance=instance, raise_on_error=False)
+
+
+def _checks(result) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.event_specific_data.check_name: e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+
+
+def test_warn_keeps_rows_and_drop_quarantines_them_with_the_expectation_name(spark, spark_resource, items):
+    assets = _assets(expect("has_name", "name IS NOT NULL"), expect_or_drop("positive_qty", "qty > 0"))
+    with dg.instance_for_test() as instance:
+        result = _run(spark_resource, items, assets, instance)
+        assert result.success
+        checks = _checks(result)
+    assert checks["has_name"].passed is False and checks["has_name"].metadata["violating_rows"].value == 1
+    assert checks["positive_qty"].metadata["violating_rows"].value == 2  # -1 and NULL
+    assert sorted(r["id"] for r in read_delta(spark, items.table_path("silver", "items")).collect()) == [1, 2]
+    dropped = read_quarantine(spark, items, "silver.items").collect()
+    assert sorted((r["expectation"], '"id":3' in r["raw"] or '"id":4' in r["raw"]) for r in dropped) == [("positive_qty", True)] * 2
+    assert read_delta(spark, items.table_path("gold", "item_count")).first()[0] == 2
+
+
+def test_a_violated_expect_or_fail_writes_nothing_and_blocks_downstream(spark, spark_resource, items):
+    assets = _assets(expect_or_fail("positive_qty", "qty > 0"))
+    with dg.instance_for_test() as instance:
+        result = _run(spark_resource, items, assets, instance)
+        assert not result.success
+        check = _checks(result)["positive_qty"]
+        assert check.passed is False and check.metadata["violating_rows"].value == 2
+        assert check.severity == dg.AssetCheckSeverity.ERROR
+    assert not is_delta_table(items.table_path("silver", "items"))
+    assert not is_delta_table(items.table_path("gold", "item_count"))  # downstream did not run
+
+
+def test_a_passing_expect_or_fail_is_a_blocking_check_that_lets_downstream_run(spark, spark_resource, items):
+    assets = _assets(expect_or_fail("has_id", "id IS NOT NULL"))
+    spec = next(iter(assets[0].check_specs))
+    assert spec.blocking
+    with dg.instance_for_test() as instance:
+        result = _run(spark_resource, items, assets, instance)
+        assert result.success and _checks(result)["has_id"].passed
+    assert read_delta(spark, items.table_path("gold", "item_count")).first()[0] == 4
+
+
+def test_an_invalid_condition_fails_with_one_clear_message(spark, spark_resource, items):
+    assets = _assets(expect("broken", "no_such_column > 1"))
+    with dg.instance_for_test() as instance:
+        result = _run(spark_resource, items, assets, instance)
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "expectation 'broken' ('no_such_column > 1') is not valid SQL over the result" in failure.event_specific_data.error.to_string()
+
+
+def test_bad_declarations_name_the_field():
+    with pytest.raises(SpecError, match="expectations"):
+        _assets(expect("same", "id > 0"), expect_or_drop("same", "id > 1"))
+    with pytest.raises(SpecError, match="expectations.name"):
+        expect("not a name", "id > 0")
