@@ -28,7 +28,7 @@ def _max_parallel(log: str) -> int:
 
 
 def _loop(log: str, inputs, concurrency: int, *deps: str) -> dict:
-    nested = {"task_key": "each", "python_callable_task": {"callable": fn("iteration"), "parameters": [log, "{{input}}", "0.6"]}}
+    nested = {"task_key": "each", "python_callable_task": {"callable": fn("iteration"), "parameters": [log, "{{input}}", "1.0"]}}
     return task("loop", {"for_each_task": {"inputs": inputs, "concurrency": concurrency, "task": nested}}, *deps)
 
 
@@ -59,6 +59,16 @@ def test_inputs_from_a_task_value_and_a_failing_iteration(instance, tmp_path):
     states = {it["input"]: it["result_state"] for it in result.outputs["loop"]["iteration_states"]}
     assert states == {"x": SUCCESS, "bad": FAILED, "y": SUCCESS}
     assert "1 of 3 iterations" in result.outputs["loop"]["error"]
+
+
+def test_nested_task_retries_each_iteration(instance, tmp_path):
+    log = str(tmp_path / "log.jsonl")
+    nested = {"task_key": "each", "max_retries": 1, "min_retry_interval_millis": 200,
+              "python_callable_task": {"callable": fn("fail_times"), "parameters": [log, "{{input}}", "1"]}}  # fmt: skip
+    result = run_spec(instance, {"name": "loop", "tasks": [task("loop", {"for_each_task": {"inputs": '["p", "q"]', "concurrency": 2, "task": nested}})]})
+    assert result.states == {"loop": SUCCESS}
+    assert sorted(e["label"] for e in read_log(log)) == ["p", "p", "q", "q"]  # each failed once, then succeeded
+    assert [it["attempts"] for it in result.outputs["loop"]["iteration_states"]] == [2, 2]
 
 
 def test_parse_inputs():
