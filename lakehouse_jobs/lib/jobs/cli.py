@@ -97,7 +97,10 @@ def _run(args: argparse.Namespace) -> int:
     definitions = args.definitions or (DEFAULT_DEFINITIONS if uses_assets else None)
     recon = reconstructable_job(path=str(Path(args.file).resolve()), job_key=job.key, definitions=definitions)
     inst = instance()
-    run_config = {"resources": {PARAMETERS_KEY: {"config": {"values": params}}}}
+    run_config = {
+        "resources": {PARAMETERS_KEY: {"config": {"values": params}}},
+        "loggers": {"console": {"config": {"log_level": "DEBUG" if args.verbose else "INFO"}}},
+    }
     with dg.execute_job(recon, inst, run_config=run_config, tags={"lakehouse_jobs/trigger.type": "manual"}, raise_on_error=False) as result:
         return print_run(inst, result.run_id, [t.task_key for t in job.tasks])
 
@@ -125,6 +128,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("file")
     run.add_argument("--job", help="job key (required when the file declares several jobs)")
     run.add_argument("--param", action="append", metavar="NAME=VALUE", help="job parameter value for this run (repeatable)")
+    run.add_argument("--verbose", action="store_true", help="show Dagster's debug events (step starts, outputs...) too")
     run.add_argument("--definitions", help=f"module:attr of the Definitions whose assets pipeline tasks select (default {DEFAULT_DEFINITIONS})")
     run.set_defaults(func=_run)
 
