@@ -171,6 +171,8 @@ def dbt_build(
     from dagster_dbt.asset_utils import get_updated_cli_invocation_params_for_context
     from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
+    if type(spark).__module__.startswith("pyspark.sql.connect"):
+        raise SetupError("dbt runs on the process's classic SparkSession (dbt-spark `session` method); it cannot use a Spark Connect session.")
     params = get_updated_cli_invocation_params_for_context(context=context, manifest={}, dagster_dbt_translator=LakehouseDbtTranslator())
     manifest, translator = params.manifest, params.dagster_dbt_translator
     target = lakehouse.system_path("dbt", "run_" + context.run_id.replace("-", "_"))
