@@ -8,7 +8,7 @@ Three pieces:
 - `dbt_project()` returns a `DbtProject` whose manifest is (re)built with
   `dbt parse` when missing or older than the project files: `make dev`,
   `make materialize`, the tests and a fresh clone all get one, not only `dagster dev`.
-- `dbt_build()` runs dbt *in this process* (dbtRunner) with dbt-spark's `session`
+- `dbt_build()` runs dbt *in this process* (dbtRunner, in a worker thread) with dbt-spark's `session`
   method, so dbt shares the run's SparkSession instead of starting a second JVM
   (6+ s, and a Hive/Derby metastore that admits one JVM); dbt's events become
   the same Dagster events dagster-dbt yields for a subprocess run (outputs, asset
@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from queue import Queue
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -85,14 +87,15 @@ def dbt_project(project_dir: str | Path) -> DbtProject:
 
 def _parse(project: DbtProject) -> None:
     """`dbt parse` in this process (dagster-dbt's preparer needs `dbt` on PATH, an unactivated venv lacks it)."""
-    success, events, exception = _run_in_process(
+    target = str(project.project_dir / project.target_path)
+    invocation = _Invocation(
         ["parse", "--quiet", "--no-send-anonymous-usage-stats", "--project-dir", str(project.project_dir),
-         "--profiles-dir", str(project.profiles_dir), "--target-path", str(project.project_dir / project.target_path),
-         "--log-path", str(project.project_dir / project.target_path)]
-    )
-    if not success:
-        errors = [e["info"]["msg"] for e in events if e.get("info", {}).get("level") == "error"]
-        raise SetupError(f"dbt parse failed: {'; '.join(errors) or exception}")
+         "--profiles-dir", str(project.profiles_dir), "--target-path", target, "--log-path", target]
+    )  # fmt: skip
+    for _ in invocation.events():
+        pass
+    if not invocation.success:
+        raise SetupError(f"dbt parse failed: {invocation.failure()}")
 
 
 def _sql_location(path: Path) -> str:
@@ -150,14 +153,41 @@ def _prune(folder: Path, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _run_in_process(args: list[str]) -> tuple[bool, list[dict[str, Any]], BaseException | None]:
-    """dbtRunner.invoke with every structured event collected as dagster-dbt's JSON log dicts."""
-    from dbt.cli.main import dbtRunner
-    from dbt_common.events.functions import msg_to_dict
+class _Invocation:
+    """`dbtRunner.invoke` in a worker thread; its structured events (the dicts dagster-dbt reads from
+    `dbt --log-format json`) stream out while dbt runs, so the UI sees each model as it finishes."""
 
-    events: list[dict[str, Any]] = []
-    result = dbtRunner(callbacks=[lambda msg: events.append(msg_to_dict(msg))]).invoke(args)
-    return bool(result.success), events, result.exception
+    def __init__(self, args: list[str]):
+        self.args = args
+        self.success = False
+        self.exception: BaseException | None = None
+        self.errors: list[str] = []
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        from dbt.cli.main import dbtRunner
+        from dbt_common.events.functions import msg_to_dict
+
+        queue: Queue[dict[str, Any] | None] = Queue()
+
+        def work() -> None:
+            try:
+                result = dbtRunner(callbacks=[lambda msg: queue.put(msg_to_dict(msg))]).invoke(self.args)
+                self.success, self.exception = bool(result.success), result.exception
+            except BaseException as exc:  # noqa: BLE001 - reported by the caller
+                self.exception = exc
+            finally:
+                queue.put(None)
+
+        thread = threading.Thread(target=work, name="dbt", daemon=True)
+        thread.start()
+        while (event := queue.get()) is not None:
+            if event.get("info", {}).get("level") == "error":
+                self.errors.append(event["info"]["msg"])
+            yield event
+        thread.join()
+
+    def failure(self) -> str:
+        return "\n".join(self.errors) or (f"{type(self.exception).__name__}: {self.exception}" if self.exception else "see the dbt log")
 
 
 def dbt_build(
@@ -198,20 +228,16 @@ def dbt_build(
     # dbt-spark's session cursor re-enters SparkSession.builder for every statement (a WARN each) and
     # Delta logs a whole snapshot when dbt's CREATE OR REPLACE gives a mart a new table id: quiet both.
     spark.sparkContext.setLogLevel("ERROR")
+    invocation = _Invocation(args)
     try:
-        success, events, exception = _run_in_process(args)
+        for raw in invocation.events():
+            event = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
+            yield from event.to_default_asset_events(manifest=manifest, dagster_dbt_translator=translator, context=context, project=project)
     finally:  # dbt-spark forces ANSI mode off on the shared session: give the run its setting back
         spark.sparkContext.setLogLevel("WARN")
         if ansi is None:
             spark.conf.unset(ANSI_CONF)
         else:
             spark.conf.set(ANSI_CONF, ansi)
-    errors = []
-    for raw in events:
-        if raw.get("info", {}).get("level") == "error":
-            errors.append(raw["info"]["msg"])
-        event = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
-        yield from event.to_default_asset_events(manifest=manifest, dagster_dbt_translator=translator, context=context, project=project)
-    if not success:
-        detail = "\n".join(errors) or (f"{type(exception).__name__}: {exception}" if exception else "see the dbt log")
-        raise dg.Failure(description=f"dbt {command} failed (log: {target / 'dbt.log'}):\n{detail}")
+    if not invocation.success:
+        raise dg.Failure(description=f"dbt {command} failed (log: {target / 'dbt.log'}):\n{invocation.failure()}")

@@ -14,7 +14,7 @@ from deltalake import DeltaTable
 from lakehouse_jobs.defs.dbt import DBT_PROJECT, dbt_marts
 from lakehouse_jobs.defs.paths import REPO_ROOT
 from lakehouse_jobs.lib.dbt import LakehouseDbtTranslator, dbt_project, register_tables
-from lakehouse_jobs.lib.errors import LakehouseError
+from lakehouse_jobs.lib.errors import LakehouseError, SetupError
 from lakehouse_jobs_tests.ml.example_run import ExampleRun
 
 MARTS = {dg.AssetKey(["gold", "revenue_by_segment_day"]), dg.AssetKey(["gold", "customer_360"])}
@@ -92,3 +92,34 @@ def test_manifest_is_prepared_on_a_fresh_clone_and_after_edits(tmp_path: Path):
     (clone / "models" / "marts" / "orders_per_day.sql").write_text("select order_date, count(*) as n from {{ source('silver', 'orders') }} group by 1\n")
     manifest = dbt_project(clone).manifest_path.read_text()
     assert "model.lakehouse_marts.orders_per_day" in manifest
+    (clone / "models" / "marts" / "broken.sql").write_text("select {{ source('silver', }}\n")
+    with pytest.raises(SetupError, match=r"(?s)dbt parse failed: .*Compilation Error in model broken"):
+        dbt_project(clone)
+
+
+def test_a_failing_dbt_test_is_a_failed_asset_check_and_marts_follow_the_current_root(spark, example: ExampleRun, tmp_path: Path):
+    """Bad data in silver: dbt's accepted_values tests fail as asset checks, the run fails with dbt's
+    message; the marts land under the new root while the example root's marts stay untouched."""
+    from pyspark.sql import functions as F
+
+    from lakehouse_jobs.lib import LakehouseResource, SparkResource, WriteSpec, write_delta
+
+    other = LakehouseResource(root=str(tmp_path / "other"))
+    for layer, name in (("silver", "orders"), ("silver", "customers"), ("gold", "customer_features")):
+        shutil.copytree(example.lakehouse.table_path(layer, name), other.table_path(layer, name))
+    customers = spark.read.format("delta").load(str(example.lakehouse.table_path("silver", "customers")))
+    orders = spark.read.format("delta").load(str(example.lakehouse.table_path("silver", "orders"))).filter("status = 'completed'")
+    first = customers.join(orders, "customer_id").agg(F.min("customer_id")).first()[0]  # a buyer: in both marts
+    vip = customers.withColumn("segment", F.when(F.col("customer_id") == first, F.lit("vip")).otherwise(F.col("segment")))
+    write_delta(spark, vip, other.table_path("silver", "customers"), WriteSpec())
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([dbt_marts], resources={"spark": SparkResource(), "lakehouse": other}, instance=instance, raise_on_error=False)
+    assert not result.success
+    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    failed = {name for name, passed in evaluations.items() if not passed}
+    assert failed == {"accepted_values_customer_360_segment__consumer__smb__enterprise", "accepted_values_revenue_by_segment_day_segment__consumer__smb__enterprise"}
+    assert len(evaluations) == 10
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert "dbt build failed" in failure.step_failure_data.error.message
+    assert "vip" in set(_table(ExampleRun(other, example.tracking_uri, result, None), "gold", "customer_360")["segment"])
+    assert "vip" not in set(_table(example, "gold", "customer_360")["segment"])
