@@ -67,7 +67,10 @@ class LakehouseDbtTranslator(DagsterDbtTranslator):
 
 
 def _newest_mtime(project_dir: Path) -> float:
-    files = [p for pattern in PROJECT_FILES for p in project_dir.rglob(pattern) if "target" not in p.relative_to(project_dir).parts]
+    files = [
+        p for pattern in PROJECT_FILES for p in project_dir.rglob(pattern)
+        if not p.name.startswith(".") and not {"target", "logs"} & set(p.relative_to(project_dir).parts)
+    ]  # fmt: skip - dbt's own .user.yml, artifacts and logs do not make the manifest stale
     return max((p.stat().st_mtime for p in files), default=0.0)
 
 
