@@ -33,13 +33,16 @@ class Manifest:
     version: int = -1
     batch: int = 0
     files: dict[str, list] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)  # batch -> records it refused (non-zero only)
 
     def batch_files(self, batch: int) -> list[str]:
         return sorted(rel for rel, info in self.files.items() if info[2] == batch)
 
 
-def commit_metadata(batch: int, tag: str, files: list[tuple[str, int, int]]) -> str:
-    return json.dumps({META_KEY: {"batch": batch, "tag": tag, "files": [list(f) for f in files]}}, separators=(",", ":"))
+def commit_metadata(batch: int, tag: str, files: list[tuple[str, int, int]], rejected: int = 0) -> str:
+    """What rides in the data commit: the batch, its files, and how many records it refused
+    (so a crash before the quarantine write is detected; batches refusing nothing need no write)."""
+    return json.dumps({META_KEY: {"batch": batch, "tag": tag, "files": [list(f) for f in files], "rejected": rejected}}, separators=(",", ":"))
 
 
 def _log_versions(log: Path) -> list[int]:
@@ -79,7 +82,7 @@ def _table_id(table: Path, versions: list[int]) -> str:
 def read_cache(cache: Path) -> Manifest | None:
     try:
         data = json.loads(cache.read_text(encoding="utf-8"))
-        return Manifest(data["table_id"], int(data["version"]), int(data["batch"]), dict(data["files"]))
+        return Manifest(data["table_id"], int(data["version"]), int(data["batch"]), dict(data["files"]), dict(data.get("rejected", {})))
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         return None
 
@@ -87,7 +90,7 @@ def read_cache(cache: Path) -> Manifest | None:
 def save_cache(cache: Path, manifest: Manifest) -> None:
     """Atomic replace: a reader sees the old or the new cache, never half of one."""
     cache.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"table_id": manifest.table_id, "version": manifest.version, "batch": manifest.batch, "files": manifest.files}
+    payload = {"table_id": manifest.table_id, "version": manifest.version, "batch": manifest.batch, "files": manifest.files, "rejected": manifest.rejected}
     fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=".manifest-", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(payload, handle, separators=(",", ":"))
@@ -104,6 +107,8 @@ def apply_commits(manifest: Manifest, log: Path, versions: list[int], app_id: st
         if meta:
             for rel, size, mtime in meta["files"]:
                 manifest.files[rel] = [size, mtime, int(meta["batch"])]
+            if meta.get("rejected"):
+                manifest.rejected[str(meta["batch"])] = int(meta["rejected"])
         manifest.version = version
     return manifest
 

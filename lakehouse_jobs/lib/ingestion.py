@@ -182,7 +182,7 @@ def ingest(
         entries = [(str(p.relative_to(landing)), *_stat(p)) for p in todo]
         try:
             writer = prepared.data.write.format("delta").mode("append").option("txnAppId", spec.app_id).option("txnVersion", batch)
-            writer = writer.option("userMetadata", commit_metadata(batch, tag, entries)).option("mergeSchema", "true")
+            writer = writer.option("userMetadata", commit_metadata(batch, tag, entries, len(prepared.rejected))).option("mergeSchema", "true")
             writer.save(str(table))
         except Exception as exc:
             if _lost_race(exc):
@@ -193,7 +193,8 @@ def ingest(
         version = committed_tag(table, manifest.version, tag)
         if version is None:
             continue  # our write was skipped: another run already committed batch `batch`
-        _quarantine_once(spark, lakehouse, spec, prepared.rejected, batch, run_id)
+        if prepared.rejected:
+            _quarantine_once(spark, lakehouse, spec, prepared.rejected, batch, run_id)
         result.batch, result.delta_version, result.new_columns = batch, version, prepared.new_columns
         result.files = [e[0] for e in entries]
         result.records_quarantined = len(prepared.rejected)
@@ -357,12 +358,21 @@ def _quarantine_once(spark: SparkSession, lakehouse: Any, spec: IngestSpec, rows
 
 
 def recover_quarantine(spark: SparkSession, lakehouse: Any, spec: IngestSpec, manifest: Manifest, landing: Path, run_id: str | None) -> int:
-    """Write the quarantine rows of committed batches that a crash kept out of it (idempotent)."""
+    """Write the quarantine rows of committed batches that a crash kept out of it (idempotent).
+
+    Only batches whose commit says they refused records are looked at, in batch order
+    (the quarantine's idempotency marker for this table only moves forward)."""
+    missing = sorted(b for b in map(int, manifest.rejected) if b > 0)
+    if not missing:
+        return 0
     done = quarantined_version(lakehouse, spec.app_id)
+    for batch in missing:
+        if batch <= done:
+            manifest.rejected.pop(str(batch), None)  # confirmed in the quarantine: stop checking it
     repaired = 0
-    for batch in range(max(done, 0) + 1, manifest.batch + 1):
-        files = [landing / rel for rel in manifest.batch_files(batch) if (landing / rel).is_file()]
+    for batch in (b for b in missing if b > done):
         rows: list[Rejected] = []
+        files = [landing / rel for rel in manifest.batch_files(batch) if (landing / rel).is_file()]
         if files:
             prepared = _prepare(spark, spec, lakehouse.table_path(spec.layer, spec.table), files)
             rows = prepared.rejected
