@@ -43,6 +43,8 @@ materialize: prepare dagster-home
 
 bench: prepare
 	$(BIN)/python bench/medallion.py
+	$(BIN)/python bench/ingest_scaling.py
+	$(BIN)/python bench/file_arrival_latency.py
 
 ## MLflow UI (127.0.0.1:5000) on the store the assets log to ($$MLFLOW_TRACKING_URI, else sqlite in $$LAKEHOUSE_ROOT/mlflow).
 MLFLOW_PORT ?= 5000
