@@ -150,8 +150,6 @@ def _union(frames: list[DataFrame]) -> DataFrame | None:
 
 def read_batch(spark: SparkSession, files: Sequence[Path], fmt: str, delimiter: str, known: Sequence[str]) -> Parsed:
     """Parse `files`; whole-file rejections come back in Python, record-level ones in `_bad`."""
-    from pyspark.sql import functions as F
-
     rejected: list[Rejected] = []
     readable = []
     for path in files:
@@ -173,7 +171,7 @@ def read_batch(spark: SparkSession, files: Sequence[Path], fmt: str, delimiter: 
         headers[str(path)] = header
         groups.setdefault(tuple(header), []).append(path)
     frame = _flag_encoding(read_csv(spark, groups, delimiter))
-    return Parsed(frame if frame is not None else None, rejected, headers)
+    return Parsed(frame, rejected, headers)
 
 
 def _flag_encoding(frame: DataFrame | None) -> DataFrame | None:
