@@ -13,8 +13,8 @@ champion's; otherwise the alias stays and scoring does not run.
 import dagster as dg
 import pandas as pd
 
-from lakehouse_jobs.lib import LakehouseResource, SparkResource, WriteSpec, read_table, write_delta
-from lakehouse_jobs.lib.delta_io import describe, last_commit
+from lakehouse_jobs.lib import LakehouseResource, SparkResource, TableOutput, medallion_asset, read_table
+from lakehouse_jobs.lib.delta_io import last_commit
 from lakehouse_jobs.lib.errors import LakehouseError
 from lakehouse_jobs.lib.mlflow import MLflowResource
 
@@ -145,26 +145,14 @@ def champion_gate(context: dg.AssetCheckExecutionContext, mlflow: MLflowResource
     return dg.AssetCheckResult(passed=not reasons, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata, description=description)
 
 
-@dg.asset(
-    key=PREDICTIONS,
-    deps=[CHURN_MODEL, CUSTOMER_FEATURES],
-    group_name="gold",
-    kinds={"spark", "delta", "gold", "mlflow"},
-    owners=["team:ml"],
-    metadata={"dagster/table_name": "gold.churn_predictions", "write_mode": "overwrite"},
-)
-def churn_predictions(context: dg.AssetExecutionContext, spark: SparkResource, lakehouse: LakehouseResource, mlflow: MLflowResource) -> dg.MaterializeResult:
-    """Every current customer scored by the @champion model, with the model version that scored it.
-
-    A plain asset rather than @medallion_asset (which injects only spark/lakehouse); it commits
-    through the same write_delta/describe, so it reports the same table metadata.
-    """
-    session = spark.get_session()
+@medallion_asset(layer="gold", name="churn_predictions", deps=[CHURN_MODEL], resources=["mlflow"], owners=["team:ml"])
+def churn_predictions(context, spark, mlflow: MLflowResource, gold_customer_features) -> TableOutput:  # noqa: ANN001
+    """Every current customer scored by the @champion model, with the model version that scored it."""
     champion = mlflow.version_by_alias(MODEL_NAME, CHAMPION)
     if champion is None:
         raise LakehouseError(f"no @{CHAMPION} version of {MODEL_NAME} yet: materialize {CHURN_MODEL.to_user_string()} and let its gate pass.")
     model = mlflow.load_model(f"models:/{MODEL_NAME}/{champion.version}")
-    frame = feature_frame(read_table(session, lakehouse, CUSTOMER_FEATURES))
+    frame = feature_frame(gold_customer_features)
     probability = model.predict_proba(frame[FEATURES])[:, 1] if len(frame) else []
     scored = pd.DataFrame({
         "customer_id": frame["customer_id"].astype("int64"),
@@ -176,14 +164,13 @@ def churn_predictions(context: dg.AssetExecutionContext, spark: SparkResource, l
         "feature_cutoff_date": frame["feature_cutoff_date"],
     })  # fmt: skip
     schema = "customer_id bigint, churn_probability double, churn_predicted int, model_name string, model_version int, mlflow_run_id string, feature_cutoff_date date"
-    commit = write_delta(session, session.createDataFrame(scored, schema=schema), lakehouse.table_path(*PREDICTIONS.path), WriteSpec())
     context.log.info(f"scored {len(scored)} customers with {MODEL_NAME} v{champion.version}")
-    return dg.MaterializeResult(
-        metadata={
-            **describe(session, commit),
+    return TableOutput(
+        spark.createDataFrame(scored, schema=schema),
+        {
             "model_version": dg.MetadataValue.int(int(champion.version)),
             "mlflow_run_id": dg.MetadataValue.text(champion.run_id),
             "predicted_churners": dg.MetadataValue.int(int(scored["churn_predicted"].sum())),
             "mean_churn_probability": dg.MetadataValue.float(float(scored["churn_probability"].mean()) if len(scored) else 0.0),
-        }
+        },
     )

@@ -56,11 +56,11 @@ def table_key(spec: str | Sequence[str] | dg.AssetKey, path: str = "inputs") -> 
     return dg.AssetKey(parts)
 
 
-def _param_inputs(fn: Callable[..., Any], explicit: Mapping[str, Any]) -> dict[str, dg.AssetKey]:
+def _param_inputs(fn: Callable[..., Any], explicit: Mapping[str, Any], injected: Sequence[str] = ()) -> dict[str, dg.AssetKey]:
     """Map each non-injected parameter to the upstream table it reads."""
     resolved: dict[str, dg.AssetKey] = {}
     for name in inspect.signature(fn).parameters:
-        if name in _INJECTED:
+        if name in _INJECTED or name in injected:
             continue
         if name in explicit:
             resolved[name] = table_key(explicit[name], f"inputs.{name}")
@@ -69,7 +69,7 @@ def _param_inputs(fn: Callable[..., Any], explicit: Mapping[str, Any]) -> dict[s
         if layer not in LAYERS or not table:
             raise SpecError(
                 f"{fn.__name__}({name})",
-                "parameter is neither context/spark/lakehouse, an entry of inputs=, nor named <layer>_<table>",
+                "parameter is neither context/spark/lakehouse, a resource of resources=, an entry of inputs=, nor named <layer>_<table>",
             )
         resolved[name] = table_key([layer, table], f"{fn.__name__}({name})")
     unknown = set(explicit) - set(resolved)
@@ -101,18 +101,23 @@ def medallion_asset(
     group_name: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     expectations: Sequence[Expectation] = (),
+    resources: Sequence[str] = (),
     **asset_kwargs: Any,
 ) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
     """Declare a Delta table asset `<layer>/<name>` written with `write_mode`.
 
-    `expectations` (lib/expectations.py) become asset checks evaluated before the write."""
+    `expectations` (lib/expectations.py) become asset checks evaluated before the write;
+    `resources` names further Dagster resources injected by parameter name (e.g. "mlflow")."""
     validate_layer(layer)
+    for index, resource in enumerate(resources):
+        if not resource.isidentifier():
+            raise SpecError(f"resources[{index}]", f"{resource!r} is not a resource key")
     spec = WriteSpec(write_mode, tuple(merge_keys), tuple(partition_by), delete_unmatched, merge_schema)
 
     def decorator(fn: Callable[..., Any]) -> dg.AssetsDefinition:
         table = name or fn.__name__.removeprefix(f"{layer}_")
         validate_table_name(table, f"{fn.__name__}.name")
-        upstream = _param_inputs(fn, inputs or {})
+        upstream = _param_inputs(fn, inputs or {}, resources)
         params = inspect.signature(fn).parameters
         key = dg.AssetKey([layer, table])
 
@@ -124,7 +129,7 @@ def medallion_asset(
             description=description or inspect.getdoc(fn),
             owners=list(owners) if owners else None,
             tags=dict(tags or {}),
-            required_resource_keys={SPARK_KEY, LAKEHOUSE_KEY},
+            required_resource_keys={SPARK_KEY, LAKEHOUSE_KEY, *resources},
             metadata={
                 "dagster/table_name": f"{layer}.{table}",
                 "write_mode": spec.mode,
@@ -138,7 +143,7 @@ def medallion_asset(
         def _materialize(context) -> dg.MaterializeResult:  # noqa: ANN001 - dagster inspects the hint
             spark = getattr(context.resources, SPARK_KEY).get_session()
             lakehouse = getattr(context.resources, LAKEHOUSE_KEY)
-            available = {"context": context, SPARK_KEY: spark, LAKEHOUSE_KEY: lakehouse}
+            available = {"context": context, SPARK_KEY: spark, LAKEHOUSE_KEY: lakehouse, **{r: getattr(context.resources, r) for r in resources}}
             kwargs = {p: available[p] for p in params if p in available}
             for param, upstream_key in upstream.items():
                 kwargs[param] = read_table(spark, lakehouse, upstream_key)

@@ -94,3 +94,20 @@ def test_bad_declarations_are_refused_with_the_field(make, message):
 
 def test_lakehouse_error_is_a_plain_exception_type():
     assert issubclass(SpecError, LakehouseError)
+
+
+class Labels(dg.ConfigurableResource):
+    prefix: str = "row-"
+
+
+def test_extra_resources_are_injected_by_name(spark_resource, lakehouse):
+    @medallion_asset(layer="gold", name="labelled", resources=["labels"])
+    def labelled(spark, labels: Labels):
+        return spark.createDataFrame([(f"{labels.prefix}1",)], "label string")
+
+    assert labelled.required_resource_keys >= {"labels", "spark", "lakehouse"}
+    result = _materialize([labelled], {"spark": spark_resource, "lakehouse": lakehouse, "labels": Labels(prefix="x-")})
+    assert result.success
+    assert [r.label for r in spark_resource.get_session().read.format("delta").load(str(lakehouse.table_path("gold", "labelled"))).collect()] == ["x-1"]
+    with pytest.raises(SpecError, match=r"resources\[0\]: 'not a key' is not a resource key"):
+        medallion_asset(layer="gold", resources=["not a key"])
