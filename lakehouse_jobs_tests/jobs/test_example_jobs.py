@@ -31,4 +31,7 @@ def test_code_location_has_the_jobs_schedules_and_sensors():
     nightly = repo.get_schedule_def("nightly_refresh_schedule")
     assert (nightly.cron_schedule, nightly.execution_timezone) == ("0 1 * * *", "Europe/Paris")
     assert repo.has_sensor_def("ingest_orders_file_arrival")
+    # declared PAUSED: the per-source sensor orders_file_arrival ingests landing/orders, one run per batch
+    assert repo.get_sensor_def("ingest_orders_file_arrival").default_status == dg.DefaultSensorStatus.STOPPED
+    assert repo.get_sensor_def("orders_file_arrival").default_status == dg.DefaultSensorStatus.RUNNING
     assert any(name.startswith("nightly_refresh_on_failure") for name in (s.name for s in repo.sensor_defs))
