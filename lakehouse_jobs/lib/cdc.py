@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .delta_io import DeltaCommit, is_delta_table, last_commit, read_delta, sql_path
+from .delta_io import DeltaCommit, is_delta_table, last_commit, merge_sql, read_delta
 from .errors import SpecError
 from .names import quote, validate_column, validate_columns
 
@@ -83,20 +83,7 @@ def apply_changes(
 
 
 def _merge(spark: SparkSession, df: DataFrame, path: str, statement: str) -> DeltaCommit:
-    tag = f"lakehouse_jobs:{uuid.uuid4().hex}"
-    view = f"_lakehouse_cdc_{tag.rsplit(':', 1)[-1]}"
-    df.createOrReplaceTempView(view)
-    previous = spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None)
-    spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", tag)
-    try:
-        spark.sql(statement.format(target=sql_path(path), source=view))
-    finally:
-        spark.catalog.dropTempView(view)
-        if previous is None:
-            spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
-        else:
-            spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", previous)
-    return last_commit(spark, path, tag)
+    return last_commit(spark, path, merge_sql(spark, df, path, statement))
 
 
 def _create(spark: SparkSession, df: DataFrame, path: str) -> DeltaCommit:

@@ -97,26 +97,37 @@ def sql_path(path: str | Path) -> str:
 
 def _merge(spark: SparkSession, df: DataFrame, path: str, spec: WriteSpec, tag: str) -> None:
     """MERGE INTO in SQL, so it works the same on classic Spark and over Spark Connect."""
-    view = f"_lakehouse_merge_{tag.rsplit(':', 1)[-1]}"
     condition = " AND ".join(f"t.{quote(k)} <=> s.{quote(k)}" for k in spec.merge_keys)
     statement = (
-        f"MERGE {'WITH SCHEMA EVOLUTION ' if spec.merge_schema else ''}INTO {sql_path(path)} t USING {view} s ON {condition} "
+        f"MERGE {'WITH SCHEMA EVOLUTION ' if spec.merge_schema else ''}INTO {{target}} t USING {{source}} s ON {condition} "
         "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
         + (" WHEN NOT MATCHED BY SOURCE THEN DELETE" if spec.delete_unmatched else "")
     )
+    try:
+        merge_sql(spark, df, path, statement, tag)
+    except Exception as exc:
+        raise _explain(exc, path, spec.merge_keys) from exc
+
+
+def merge_sql(spark: SparkSession, df: DataFrame, path: str | Path, statement: str, tag: str | None = None) -> str:
+    """Run a MERGE `statement` whose `{target}`/`{source}` name the table and `df`; return the commit tag.
+
+    The tag goes into the commit's userMetadata so `last_commit` finds this very commit.
+    """
+    tag = tag or f"lakehouse_jobs:{uuid.uuid4().hex}"
+    view = f"_lakehouse_merge_{tag.rsplit(':', 1)[-1]}"
     df.createOrReplaceTempView(view)
     previous = spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None)
     spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", tag)
     try:
-        spark.sql(statement)
-    except Exception as exc:
-        raise _explain(exc, path, spec.merge_keys) from exc
+        spark.sql(statement.format(target=sql_path(path), source=view))
     finally:
         spark.catalog.dropTempView(view)
         if previous is None:
             spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
         else:
             spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", previous)
+    return tag
 
 
 def _explain(exc: Exception, path: str, keys: Sequence[str] = ()) -> Exception:
