@@ -141,11 +141,34 @@ def _explain(exc: Exception, path: str, keys: Sequence[str] = ()) -> Exception:
 
 
 def last_commit(spark: SparkSession, path: str, tag: str | None = None) -> DeltaCommit:
-    """The commit carrying `tag` (or the latest one) with its operation metrics as ints."""
-    rows = spark.sql(f"DESCRIBE HISTORY {sql_path(path)} LIMIT 20").select("version", "operation", "operationMetrics", "userMetadata").collect()
-    match = next((r for r in rows if tag is None or r["userMetadata"] == tag), rows[0])
-    metrics = {k: int(v) for k, v in (match["operationMetrics"] or {}).items() if str(v).lstrip("-").isdigit()}
+    """The commit carrying `tag` (or the latest one) with its operation metrics as ints.
+
+    Read from the table's _delta_log with delta-rs (milliseconds); Spark's
+    DESCRIBE HISTORY (a Spark job) only when delta-rs cannot read the table.
+    """
+    try:
+        from deltalake import DeltaTable
+
+        rows = DeltaTable(str(path)).history(20)
+    except Exception:  # noqa: BLE001 - a table feature delta-rs lacks: ask Spark
+        rows = [r.asDict() for r in spark.sql(f"DESCRIBE HISTORY {sql_path(path)} LIMIT 20").collect()]
+    match = next((r for r in rows if tag is None or r.get("userMetadata") == tag), rows[0])
+    metrics = {k: int(v) for k, v in (match.get("operationMetrics") or {}).items() if str(v).lstrip("-").isdigit()}
     return DeltaCommit(path=path, version=int(match["version"]), operation=match["operation"], metrics=metrics)
+
+
+def _log_row_count(path: str | Path) -> int | None:
+    """Rows of the current version from the log's per-file statistics, or None if they can't say."""
+    try:
+        from deltalake import DeltaTable
+
+        table = DeltaTable(str(path))
+        if "deletionVectors" in (table.protocol().reader_features or []):
+            return None  # file stats count rows a deletion vector has removed
+        counts = table.get_add_actions(flatten=True).column("num_records").to_pylist()
+    except Exception:  # noqa: BLE001 - unreadable by delta-rs: let Spark count
+        return None
+    return None if any(c is None for c in counts) else int(sum(counts))
 
 
 def read_delta(spark: SparkSession, path: str | Path, version: int | None = None) -> DataFrame:
@@ -158,8 +181,9 @@ def read_delta(spark: SparkSession, path: str | Path, version: int | None = None
 
 
 def table_row_count(spark: SparkSession, path: str | Path) -> int:
-    """Row count of the current version (Delta answers it from file statistics)."""
-    return read_delta(spark, path).count()
+    """Row count of the current version: from Delta's file statistics, else a Spark count."""
+    count = _log_row_count(path)
+    return count if count is not None else read_delta(spark, path).count()
 
 
 def describe(spark: SparkSession, commit: DeltaCommit) -> dict[str, Any]:
@@ -168,10 +192,10 @@ def describe(spark: SparkSession, commit: DeltaCommit) -> dict[str, Any]:
 
     from .schema import table_schema
 
-    df = read_delta(spark, commit.path)
+    schema = read_delta(spark, commit.path).schema  # resolved from the log, no Spark job
     return {
-        "dagster/row_count": dg.MetadataValue.int(df.count()),
-        "dagster/column_schema": dg.MetadataValue.table_schema(table_schema(df.schema)),
+        "dagster/row_count": dg.MetadataValue.int(table_row_count(spark, commit.path)),
+        "dagster/column_schema": dg.MetadataValue.table_schema(table_schema(schema)),
         "dagster/uri": dg.MetadataValue.url(Path(commit.path).as_uri()),
         "path": dg.MetadataValue.path(commit.path),
         "delta_version": dg.MetadataValue.int(commit.version),

@@ -93,3 +93,20 @@ def test_keys_missing_from_the_result_are_named(spark, tmp_path):
 def test_reading_a_missing_table_says_what_to_do(spark, tmp_path):
     with pytest.raises(LakehouseError, match="materialize its asset first"):
         read_delta(spark, tmp_path / "nope")
+
+
+def test_row_count_from_log_statistics_matches_spark_even_with_deletion_vectors(spark, tmp_path):
+    from lakehouse_jobs.lib.delta_io import _log_row_count, sql_path, table_row_count
+
+    plain = tmp_path / "plain"
+    spec = WriteSpec("merge", merge_keys=("id",), delete_unmatched=True)
+    write_delta(spark, spark.range(100), plain, spec)
+    write_delta(spark, spark.range(30, 80), plain, spec)
+    assert _log_row_count(plain) == 50 == table_row_count(spark, plain)
+
+    dv = tmp_path / "dv"
+    write_delta(spark, spark.range(100), dv, WriteSpec())
+    spark.sql(f"ALTER TABLE {sql_path(dv)} SET TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')")
+    spark.sql(f"DELETE FROM {sql_path(dv)} WHERE id < 10")
+    assert _log_row_count(dv) is None  # file statistics would still say 100
+    assert table_row_count(spark, dv) == 90
