@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse_jobs.lib import TableOutput, cast_columns, medallion_asset
@@ -30,7 +30,7 @@ bronze_orders = ingestion_asset(
 def silver_orders(bronze_orders: DataFrame) -> TableOutput:
     """Typed orders, one row per order_id; rows with unparsable fields are dropped and counted."""
     valid, counts = typed_split(cast_columns(bronze_orders, ORDER_TYPES), required=["order_id", "customer_id", "order_ts"], keys=["order_id"])
-    latest = dedup_latest(valid, ["order_id"], Window.partitionBy("order_id").orderBy(F.col("_ingested_at").desc(), F.col("_source_file").desc()))
+    latest = dedup_latest(valid, ["order_id"])
     result = latest.select(
         "order_id",
         "customer_id",

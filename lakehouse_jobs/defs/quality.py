@@ -32,6 +32,10 @@ def typed_split(
 
 
 def dedup_latest(df: DataFrame, keys: Sequence[str], order: WindowSpec | None = None) -> DataFrame:
-    """One row per key: the first by `order` (re-sent duplicates collapse)."""
-    window = order or Window.partitionBy(*keys).orderBy(F.col("_ingested_at").desc())
+    """One row per key: the first by `order` (re-sent duplicates collapse).
+
+    By default the latest ingestion wins, ties broken by source file, so the same
+    input gives the same row on any cluster layout.
+    """
+    window = order or Window.partitionBy(*keys).orderBy(F.col("_ingested_at").desc(), F.col("_source_file").desc())
     return df.withColumn("_rank", F.row_number().over(window)).filter(F.col("_rank") == 1).drop("_rank")
