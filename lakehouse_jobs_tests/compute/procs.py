@@ -6,9 +6,9 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from ..waiting import wait_for  # noqa: F401 - re-exported for the tests of this area
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -27,16 +27,6 @@ def materialize(select: str, env: dict[str, str], log: Path, **popen: object) ->
     """`dagster asset materialize` on cluster_defs.py, as the daemon would launch a run."""
     command = [DAGSTER, "asset", "materialize", "-f", str(HERE / "cluster_defs.py"), "--select", select]
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, **popen)
-
-
-def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.2) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def probes(path: Path) -> list[dict]:

@@ -19,6 +19,8 @@ import yaml
 
 from lakehouse_jobs.defs.paths import REPO_ROOT
 
+from ..waiting import wait_for  # noqa: F401 - re-exported for the tests of this area
+
 
 def write_instance(home: Path) -> Path:
     config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
@@ -66,17 +68,6 @@ def stop(process: subprocess.Popen, grace: float = 15.0) -> None:
     except ProcessLookupError:
         pass
     process.wait(timeout=30)
-
-
-def wait_for(predicate, timeout: float, what: str, log: Path | None = None, interval: float = 0.5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    tail = log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n--- daemon log tail ---\n{tail}")
 
 
 def delta_rows(path: Path) -> int:
