@@ -96,3 +96,30 @@ def test_run_refuses_unknown_parameters(tmp_path, capsys, dagster_home):
     path = _spec_file(tmp_path, tmp_path / "flag")
     assert main(["run", path, "--param", "nope=1"]) == 1
     assert "declares no such parameter" in capsys.readouterr().err
+
+
+def test_run_honours_max_concurrent_runs(tmp_path, capsys, dagster_home):
+    """An active run of the job: `run` is SKIPPED when the queue is off, and waits when it is on."""
+    import threading
+
+    import dagster as dg
+    from dagster._core.test_utils import create_run_for_test
+
+    from lakehouse_jobs.lib.jobs.cli import instance
+
+    log = str(tmp_path / "log.jsonl")
+    spec = {"name": "limited", "max_concurrent_runs": 1, "tasks": [task("only", py("ok", log, "only"))]}
+    path = tmp_path / "limited.yml"
+    path.write_text(yaml.safe_dump(spec))
+    inst = instance()
+    active = create_run_for_test(inst, job_name="limited", status=dg.DagsterRunStatus.STARTED)
+
+    assert main(["run", str(path)]) == 1
+    assert "SKIPPED" in capsys.readouterr().out and not (tmp_path / "log.jsonl").exists()
+
+    path.write_text(yaml.safe_dump({**spec, "queue": {"enabled": True}}))
+    threading.Timer(3.0, lambda: inst.report_run_canceled(inst.get_run_by_id(active.run_id))).start()
+    assert main(["run", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("limited: queued, max_concurrent_runs=1 reached") and "only" in out
+    assert (tmp_path / "log.jsonl").exists()

@@ -83,6 +83,31 @@ def _parse_params(pairs: list[str], declared: dict[str, str]) -> dict[str, str]:
     return values
 
 
+def _admit(inst, job) -> str | None:  # noqa: ANN001 - DagsterInstance, JobSpec
+    """Apply max_concurrent_runs to a run started from the CLI, as Databricks' "run now" does.
+
+    Queue disabled and the limit reached: the reason to skip. Queue enabled: wait (polling)
+    until a slot frees up, then None.
+    """
+    import time
+
+    from .compile import dagster_job_name
+    from .concurrency import ACTIVE_STATUSES, RunsFilter, compile_concurrency
+
+    name = dagster_job_name(job.key)
+    policy = compile_concurrency(name, job.raw, job_key=job.key)
+    reason = policy.skip_reason(inst, name)
+    if reason or not policy.queue_enabled:
+        return reason
+    announced = False
+    while len(inst.get_runs(RunsFilter(job_name=name, statuses=ACTIVE_STATUSES))) >= policy.max_concurrent_runs:
+        if not announced:
+            print(f"{job.key}: queued, max_concurrent_runs={policy.max_concurrent_runs} reached; waiting for a run to finish", flush=True)
+            announced = True
+        time.sleep(2)
+    return None
+
+
 def _run(args: argparse.Namespace) -> int:
     import dagster as dg
 
@@ -97,6 +122,10 @@ def _run(args: argparse.Namespace) -> int:
     definitions = args.definitions or (DEFAULT_DEFINITIONS if uses_assets else None)
     recon = reconstructable_job(path=str(Path(args.file).resolve()), job_key=job.key, definitions=definitions)
     inst = instance()
+    skipped = _admit(inst, job)
+    if skipped:
+        print(f"job  SKIPPED  ({skipped})")
+        return 1
     run_config = {
         "resources": {PARAMETERS_KEY: {"config": {"values": params}}},
         "loggers": {"console": {"config": {"log_level": "DEBUG" if args.verbose else "INFO"}}},
