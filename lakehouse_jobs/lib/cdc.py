@@ -194,30 +194,21 @@ def changes_asset(
     import dagster as dg
 
     from .delta_io import describe
-    from .medallion import LAKEHOUSE_KEY, SPARK_KEY, TableOutput, read_table, table_key
+    from .medallion import TableOutput, read_table, runtime, table_asset_args, table_key
 
     upstream = table_key(source, "source")
-    target_key = table_key([layer, name], "name")
+    table_key([layer, name], "name")  # refuses a bad layer or table name at declaration
 
     def decorator(fn):
         @dg.asset(
-            key=target_key,
+            **table_asset_args(
+                layer, name, description=description or inspect.getdoc(fn), owners=owners,
+                metadata={"write_mode": f"apply_changes (SCD type {stored_as_scd_type})", "merge_keys": list(keys), "sequence_by": sequence_by},
+            ),  # fmt: skip
             deps=[upstream],
-            group_name=layer,
-            kinds={"spark", "delta", layer},
-            description=description or inspect.getdoc(fn),
-            owners=list(owners) if owners else None,
-            required_resource_keys={SPARK_KEY, LAKEHOUSE_KEY},
-            metadata={
-                "dagster/table_name": f"{layer}.{name}",
-                "write_mode": f"apply_changes (SCD type {stored_as_scd_type})",
-                "merge_keys": list(keys),
-                "sequence_by": sequence_by,
-            },
         )
         def _asset(context):  # noqa: ANN001, ANN202 - dg is imported locally
-            spark = getattr(context.resources, SPARK_KEY).get_session()
-            lakehouse = getattr(context.resources, LAKEHOUSE_KEY)
+            spark, lakehouse = runtime(context)
             result = fn(read_table(spark, lakehouse, upstream))
             output = result if isinstance(result, TableOutput) else TableOutput(result)
             commit = apply_changes(

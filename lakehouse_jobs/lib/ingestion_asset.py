@@ -14,7 +14,7 @@ from pydantic import Field
 
 from .delta_io import DeltaCommit, describe, is_delta_table, last_commit
 from .ingestion import IngestSpec, ingest
-from .medallion import LAKEHOUSE_KEY, SPARK_KEY
+from .medallion import runtime, table_asset_args
 
 
 class IngestConfig(dg.Config):
@@ -41,24 +41,14 @@ def ingestion_asset(
     """A Dagster asset that ingests `landing/<spec.source>/` into `<spec.layer>/<spec.table>`."""
 
     @dg.asset(
-        key=dg.AssetKey([spec.layer, spec.table]),
-        group_name=group_name or spec.layer,
-        kinds={"spark", "delta", spec.layer},
-        description=description or f"Files of landing/{spec.source}/ ingested exactly once ({spec.format}, schema mode {spec.mode}).",
-        owners=list(owners) if owners else None,
-        tags={"source": spec.source, **(tags or {})},
-        required_resource_keys={SPARK_KEY, LAKEHOUSE_KEY},
-        metadata={
-            "dagster/table_name": f"{spec.layer}.{spec.table}",
-            "source": spec.source,
-            "format": spec.format,
-            "schema_mode": spec.mode,
-            "write_mode": "append (exactly once)",
-        },
+        **table_asset_args(
+            spec.layer, spec.table, owners=owners, tags={"source": spec.source, **(tags or {})}, group_name=group_name,
+            description=description or f"Files of landing/{spec.source}/ ingested exactly once ({spec.format}, schema mode {spec.mode}).",
+            metadata={"source": spec.source, "format": spec.format, "schema_mode": spec.mode, "write_mode": "append (exactly once)"},
+        ),  # fmt: skip
     )
     def _ingest(context: dg.AssetExecutionContext, config: IngestConfig) -> dg.MaterializeResult:
-        spark = getattr(context.resources, SPARK_KEY).get_session()
-        lakehouse = getattr(context.resources, LAKEHOUSE_KEY)
+        spark, lakehouse = runtime(context)
         result = ingest(spark, lakehouse, spec, config.files, run_id=context.run_id)
         path = lakehouse.table_path(spec.layer, spec.table)
         metadata = dict(result.metadata())

@@ -84,6 +84,39 @@ def read_table(spark: Any, lakehouse: Any, key: str | Sequence[str] | dg.AssetKe
     return read_delta(spark, lakehouse.table_path(*asset_key.path), version)
 
 
+def table_asset_args(
+    layer: str,
+    table: str,
+    *,
+    description: str | None = None,
+    owners: Sequence[str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    group_name: str | None = None,
+    resources: Sequence[str] = (),
+    metadata: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The `dg.asset` arguments every Delta table asset shares (medallion, ingestion, CDC).
+
+    Key `<layer>/<table>`, group = layer, kinds spark/delta/layer, the spark and
+    lakehouse resources, and `dagster/table_name` — so the UI reads as a medallion.
+    """
+    return {
+        "key": dg.AssetKey([layer, table]),
+        "group_name": group_name or layer,
+        "kinds": {"spark", "delta", layer},
+        "description": description,
+        "owners": list(owners) if owners else None,
+        "tags": dict(tags or {}),
+        "required_resource_keys": {SPARK_KEY, LAKEHOUSE_KEY, *resources},
+        "metadata": {"dagster/table_name": f"{layer}.{table}", **(metadata or {})},
+    }
+
+
+def runtime(context: Any) -> tuple[Any, Any]:
+    """(SparkSession, LakehouseResource) of a running table asset."""
+    return getattr(context.resources, SPARK_KEY).get_session(), getattr(context.resources, LAKEHOUSE_KEY)
+
+
 def medallion_asset(
     *,
     layer: str,
@@ -122,27 +155,17 @@ def medallion_asset(
         key = dg.AssetKey([layer, table])
 
         @dg.asset(
-            key=key,
+            **table_asset_args(
+                layer, table, description=description or inspect.getdoc(fn), owners=owners, tags=tags, group_name=group_name,
+                resources=resources,
+                metadata={"write_mode": spec.mode, "merge_keys": list(spec.merge_keys), "partition_by": list(spec.partition_by), **(metadata or {})},
+            ),  # fmt: skip
             deps=[*upstream.values(), *deps],
-            group_name=group_name or layer,
-            kinds={"spark", "delta", layer},
-            description=description or inspect.getdoc(fn),
-            owners=list(owners) if owners else None,
-            tags=dict(tags or {}),
-            required_resource_keys={SPARK_KEY, LAKEHOUSE_KEY, *resources},
-            metadata={
-                "dagster/table_name": f"{layer}.{table}",
-                "write_mode": spec.mode,
-                "merge_keys": list(spec.merge_keys),
-                "partition_by": list(spec.partition_by),
-                **(metadata or {}),
-            },
             check_specs=check_specs(key, expectations) or None,
             **asset_kwargs,
         )
         def _materialize(context) -> dg.MaterializeResult:  # noqa: ANN001 - dagster inspects the hint
-            spark = getattr(context.resources, SPARK_KEY).get_session()
-            lakehouse = getattr(context.resources, LAKEHOUSE_KEY)
+            spark, lakehouse = runtime(context)
             available = {"context": context, SPARK_KEY: spark, LAKEHOUSE_KEY: lakehouse, **{r: getattr(context.resources, r) for r in resources}}
             kwargs = {p: available[p] for p in params if p in available}
             for param, upstream_key in upstream.items():
