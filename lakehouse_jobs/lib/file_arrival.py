@@ -21,7 +21,9 @@ Timers, as Databricks defines them but allowed below its 60 s minimum:
 `wait_after_last_change_seconds` (debounce: each new or changed file restarts the
 wait) and `min_time_between_triggers_seconds` (files keep accumulating meanwhile).
 A batch is launched with `run_key=<sensor>:<batch>:<digest>`, so a tick replayed
-after a crash launches it at most once.
+after a crash launches it at most once. Dagster's sensor daemon evaluates sensors
+about every 5 s at best, so a timer due within `IN_TICK_WAIT_SECONDS` is waited out
+inside the tick (the folder is listed again) instead of costing a whole loop.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import dagster as dg
 from .errors import SpecError
 
 LAG_SECONDS = 2.0
+IN_TICK_WAIT_SECONDS = 2.0
 TRIGGER_TYPE_TAG = "lakehouse_jobs/trigger.type"
 LOCATION_TAG = "lakehouse_jobs/trigger.file_arrival.location"
 FILE_COUNT_TAG = "lakehouse_jobs/trigger.file_arrival.files"
@@ -121,6 +124,7 @@ class Decision:
     state: ArrivalState
     files: list[str]
     reason: str = ""
+    wait_s: float = 0.0  # when a timer holds the batch back: how long until it may fire
 
 
 def decide(
@@ -146,10 +150,12 @@ def decide(
         return Decision(new, [], "no new files")
     quiet_for = now - max(pending.values())
     if quiet_for < wait_after_last_change_seconds:
-        return Decision(new, [], f"{len(pending)} new file(s); waiting {wait_after_last_change_seconds - quiet_for:.1f}s more after the last change")
+        left = wait_after_last_change_seconds - quiet_for
+        return Decision(new, [], f"{len(pending)} new file(s); waiting {left:.1f}s more after the last change", left)
     since_trigger = now - state.last_trigger
     if since_trigger < min_time_between_triggers_seconds:
-        return Decision(new, [], f"{len(pending)} new file(s); next trigger allowed in {min_time_between_triggers_seconds - since_trigger:.1f}s")
+        left = min_time_between_triggers_seconds - since_trigger
+        return Decision(new, [], f"{len(pending)} new file(s); next trigger allowed in {left:.1f}s", left)
     files = sorted(pending)
     new.recent.update({rel: ctime for rel, ctime in pending.items() if ctime > hw})
     new.pending = {}
@@ -195,17 +201,23 @@ def file_arrival_sensor(
         description=description or f"Launches {job_name} when new files land below {shown}.",
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        state = ArrivalState.from_cursor(context.cursor)
-        listed_at = time.time()
-        listing = dict(scan(folder))
-        decision = decide(
-            state,
-            listing,
-            listed_at=listed_at,
-            now=time.time(),
-            min_time_between_triggers_seconds=min_time_between_triggers_seconds,
-            wait_after_last_change_seconds=wait_after_last_change_seconds,
-        )
+        decision = Decision(ArrivalState.from_cursor(context.cursor), [])
+        waited = 0.0
+        while True:
+            listed_at = time.time()
+            listing = dict(scan(folder))
+            decision = decide(
+                decision.state,
+                listing,
+                listed_at=listed_at,
+                now=time.time(),
+                min_time_between_triggers_seconds=min_time_between_triggers_seconds,
+                wait_after_last_change_seconds=wait_after_last_change_seconds,
+            )
+            if decision.files or not decision.wait_s or waited + decision.wait_s > IN_TICK_WAIT_SECONDS:
+                break
+            time.sleep(decision.wait_s + 0.05)  # then list again: a file still changing restarts the wait
+            waited += decision.wait_s + 0.05
         cursor = decision.state.to_cursor()
         if not decision.files:
             return dg.SensorResult(skip_reason=decision.reason, cursor=cursor)

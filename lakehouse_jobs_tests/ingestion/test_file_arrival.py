@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from lakehouse_jobs.lib.errors import SpecError
-from lakehouse_jobs.lib.file_arrival import LAG_SECONDS, ArrivalState, decide, file_arrival_sensor
+from lakehouse_jobs.lib.file_arrival import IN_TICK_WAIT_SECONDS, LAG_SECONDS, ArrivalState, decide, file_arrival_sensor
 
 
 def _sensor(folder: Path | str, **kwargs) -> dg.SensorDefinition:
@@ -68,6 +68,27 @@ def test_wait_after_last_change_restarts_with_each_new_file():
     assert not d.files  # b restarted the wait
     d = decide(d.state, {"a": t0, "a2": t0 - 50, "b": t0 + 1.5}, listed_at=t0 + 3.6, now=t0 + 3.6, **kw)
     assert d.files == ["a", "b"]  # a2's ctime is below the watermark: it was there before the sensor's first look
+
+
+def test_timers_report_how_long_until_the_batch_may_fire():
+    d = decide(ArrivalState(), {"a": 10.0}, listed_at=10.5, now=10.5, wait_after_last_change_seconds=2.0)
+    assert d.wait_s == pytest.approx(1.5)
+    fired = decide(ArrivalState(), {"a": 10.0}, listed_at=13.0, now=13.0, wait_after_last_change_seconds=2.0)
+    d = decide(fired.state, {"a": 10.0, "b": 14.0}, listed_at=15.0, now=15.0, min_time_between_triggers_seconds=10.0)
+    assert not d.files and d.wait_s == pytest.approx(8.0)
+
+
+def test_a_short_debounce_is_waited_out_within_the_tick_not_a_daemon_loop_later(tmp_path):
+    _touch(tmp_path / "a.csv")
+    started = time.monotonic()
+    result = _tick(_sensor(tmp_path, wait_after_last_change_seconds=1.0))
+    assert [len(r.run_config["ops"]["bronze__t"]["config"]["files"]) for r in result.run_requests] == [1]
+    assert time.monotonic() - started >= 1.0  # the file was quiet for the whole debounce before it was taken
+    _touch(tmp_path / "b.csv")
+    started = time.monotonic()
+    longer = _tick(_sensor(tmp_path, wait_after_last_change_seconds=IN_TICK_WAIT_SECONDS + 3))
+    assert not longer.run_requests and "waiting" in longer.skip_reason.skip_message
+    assert time.monotonic() - started < IN_TICK_WAIT_SECONDS  # a long timer is left to a later tick
 
 
 def test_a_file_still_being_written_restarts_the_wait():
