@@ -55,4 +55,5 @@ mlflow: $(STAMP)
 		--default-artifact-root "file://$(LAKEHOUSE_ROOT)/mlflow/artifacts"
 
 clean:
+	@test ! -x $(BIN)/lakehouse-jobs || $(BIN)/lakehouse-jobs clusters --stop  # warm job clusters of file-arrival runs
 	rm -rf .dagster_home data/bronze data/silver data/gold data/_system

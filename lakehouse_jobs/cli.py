@@ -36,6 +36,24 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clusters(args: argparse.Namespace) -> int:
+    """List the job clusters alive (warm ones wait for their auto-termination), or stop them."""
+    from lakehouse_jobs.lib import job_cluster
+
+    state_dir = Path(args.state_dir) if args.state_dir else job_cluster.default_state_dir()
+    clusters = job_cluster.running(state_dir)
+    for cluster in clusters:
+        runs = ", ".join(cluster["leases"]) or "none (idle)"
+        print(f"{cluster['directory'].name}: {cluster.get('status')} on 127.0.0.1:{cluster.get('port')}, "
+              f"jvm pid {cluster.get('jvm_pid', '-')}, runs attached: {runs}")
+    if args.stop:
+        for directory in job_cluster.stop_all(state_dir):
+            print(f"stopped {directory.name}")
+    elif not clusters:
+        print(f"no job cluster running under {state_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lakehouse-jobs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     prep = commands.add_parser("prepare", help="check Java and fetch the Delta jars once")
     prep.set_defaults(func=_prepare)
+
+    clusters = commands.add_parser("clusters", help="list the running job clusters (Spark Connect servers); --stop terminates them")
+    clusters.add_argument("--stop", action="store_true", help="terminate them now instead of at their auto-termination")
+    clusters.add_argument("--state-dir", help="job-cluster state folder (default $LAKEHOUSE_CLUSTER_STATE_DIR or a private temp folder)")
+    clusters.set_defaults(func=_clusters)
 
     from lakehouse_jobs.lib.jobs.cli import add_commands as add_job_commands
 

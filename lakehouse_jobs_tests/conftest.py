@@ -14,18 +14,21 @@ from pathlib import Path
 import pytest
 
 from lakehouse_jobs.defs.paths import REPO_ROOT
-from lakehouse_jobs.lib import LakehouseResource, SparkResource
+from lakehouse_jobs.lib import LakehouseResource, SparkResource, job_cluster
 
 SAMPLE_LANDING = REPO_ROOT / "data" / "landing"
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_env(tmp_path_factory: pytest.TempPathFactory):
-    """Never touch the repo's data/ or a developer's DAGSTER_HOME from tests."""
-    saved = {k: os.environ.get(k) for k in ("LAKEHOUSE_ROOT", "DAGSTER_HOME")}
+    """Never touch the repo's data/, a developer's DAGSTER_HOME or their warm job clusters from tests."""
+    saved = {k: os.environ.get(k) for k in ("LAKEHOUSE_ROOT", "DAGSTER_HOME", job_cluster.STATE_DIR_ENV)}
     os.environ["LAKEHOUSE_ROOT"] = str(tmp_path_factory.mktemp("default_lakehouse"))
     os.environ.pop("DAGSTER_HOME", None)
+    clusters = tmp_path_factory.mktemp("clusters")
+    os.environ[job_cluster.STATE_DIR_ENV] = str(clusters)
     yield
+    job_cluster.stop_all(clusters)  # a warm cluster some test left for its auto-termination
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)

@@ -69,7 +69,13 @@ class ClusterStartError(RuntimeError):
     """The server did not come up; the message carries the end of its log."""
 
 
+STATE_DIR_ENV = "LAKEHOUSE_CLUSTER_STATE_DIR"
+
+
 def default_state_dir() -> Path:
+    """`$LAKEHOUSE_CLUSTER_STATE_DIR`, else a private folder under the runtime/temp dir."""
+    if os.environ.get(STATE_DIR_ENV):
+        return Path(os.environ[STATE_DIR_ENV])
     base = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"
     return Path(base) / f"lakehouse_jobs-{os.getuid()}" / "clusters"
 
@@ -217,6 +223,25 @@ def stop(directory: Path, timeout_s: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"cluster {directory} did not stop within {timeout_s}s")
         time.sleep(POLL_S)
+
+
+def running(state_dir: Path) -> list[dict]:
+    """The clusters alive under `state_dir`: directory, status, port, pids, runs holding a lease."""
+    found = []
+    for directory in sorted(Path(state_dir).glob("*/")):
+        state = read_json(directory / "state.json") or {}
+        if alive(state.get("watchdog_pid"), state.get("watchdog_start")):
+            leases = sorted(p.stem for p in (directory / "leases").glob("*.json"))
+            found.append({"directory": directory, **state, "leases": leases})
+    return found
+
+
+def stop_all(state_dir: Path) -> list[Path]:
+    """Terminate every cluster under `state_dir` (warm ones included); the stopped directories."""
+    stopped = [cluster["directory"] for cluster in running(state_dir)]
+    for directory in stopped:
+        stop(directory)
+    return stopped
 
 
 def log_tail(directory: Path, lines: int = 15) -> str:

@@ -124,3 +124,27 @@ def test_a_reusable_cluster_serves_later_runs_then_terminates_when_idle(tmp_path
             owner.kill()
         if "one" in locals():
             job_cluster.stop(one.directory)
+
+
+def test_lakehouse_jobs_clusters_lists_warm_clusters_and_stops_them(tmp_path: Path, capsys):
+    from lakehouse_jobs.cli import main
+
+    spec = job_cluster.ClusterSpec(conf=SparkResource(job_cluster=True, num_workers=1).conf(), jars=tuple(resolve_delta_jars()),
+                                   autotermination_s=600)
+    owner = subprocess.Popen(["sleep", "600"])
+    try:
+        endpoint = job_cluster.attach(spec, tmp_path, "run-1", owner.pid, SPARK_HOME)
+        assert main(["clusters", "--state-dir", str(tmp_path)]) == 0
+        listed = capsys.readouterr().out
+        assert f"ready on 127.0.0.1:{endpoint.port}, jvm pid {endpoint.jvm_pid}, runs attached: run-1" in listed
+        owner.kill()
+        owner.wait()
+        assert main(["clusters", "--state-dir", str(tmp_path), "--stop"]) == 0
+        assert f"stopped {endpoint.directory.name}" in capsys.readouterr().out
+        assert _gone(endpoint.jvm_pid, endpoint.watchdog_pid)  # warm for 10 more minutes, but stopped on request
+        assert job_cluster.running(tmp_path) == []
+        main(["clusters", "--state-dir", str(tmp_path)])
+        assert "no job cluster running" in capsys.readouterr().out
+    finally:
+        owner.kill()
+        job_cluster.stop_all(tmp_path)
