@@ -13,9 +13,11 @@ import urllib.request
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from lakehouse_jobs.definitions import defs
 from lakehouse_jobs.defs.paths import REPO_ROOT
+from lakehouse_jobs.lib.errors import SetupError
 
 BIN = Path(sys.executable).parent
 MEDALLION = {
@@ -36,6 +38,22 @@ def test_medallion_graph_has_layers_as_groups_and_expected_lineage():
     assert parents("silver/orders") == {"bronze/orders"}
     assert parents("silver/events") == {"bronze/clickstream"}
     assert {"silver/customers", "silver/orders", "silver/events"} <= parents("gold/customer_features")
+
+
+def test_file_arrival_runs_default_to_a_warm_job_cluster_and_other_runs_do_not(monkeypatch):
+    from lakehouse_jobs.defs.sensors import arrival_cluster
+
+    for source in ("orders", "clickstream", "customers"):
+        spark = defs.resolve_job_def(f"{source}_arrival").run_config_schema.config_type.fields["resources"].config_type.fields["spark"]
+        assert spark.default_value["config"] == {"job_cluster": True, "autotermination_minutes": 10.0}
+    refresh = defs.resolve_job_def("lakehouse_refresh").run_config_schema.config_type.fields["resources"].config_type.fields["spark"]
+    assert refresh.default_value["config"]["job_cluster"] is False  # make materialize: one embedded JVM, no server
+    monkeypatch.setenv("LAKEHOUSE_CLUSTER_IDLE_MINUTES", "0")
+    assert arrival_cluster()["autotermination_minutes"] == 0  # a cluster per run, stopped at its end
+    for bad in ("ten", "-1", "nan"):
+        monkeypatch.setenv("LAKEHOUSE_CLUSTER_IDLE_MINUTES", bad)
+        with pytest.raises(SetupError, match="LAKEHOUSE_CLUSTER_IDLE_MINUTES must be a number of minutes >= 0"):
+            arrival_cluster()
 
 
 def _free_port() -> int:

@@ -4,13 +4,18 @@ A file dropped in `$LAKEHOUSE_ROOT/landing/<source>/` launches `<source>_arrival
 which ingests exactly that batch into bronze and refreshes the source's silver and
 gold tables. Timers are far below Databricks' 60 s minimum: a 1 s debounce (a file
 still being copied keeps changing, so it is not read half-written) and no minimum
-gap between runs.
+gap between runs. The runs share a warm job cluster (a Spark Connect server kept
+`$LAKEHOUSE_CLUSTER_IDLE_MINUTES` after the last run), so a file costs a Python
+process start and the ingestion itself, not a JVM start.
 """
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
+from lakehouse_jobs.lib.errors import SetupError
 from lakehouse_jobs.lib.file_arrival import file_arrival_sensor
 from lakehouse_jobs.lib.ingestion import files_run_config
 from lakehouse_jobs.lib.lakehouse import LakehouseResource
@@ -19,6 +24,8 @@ from . import clickstream, customers, orders
 from .paths import lakehouse_root
 
 WAIT_AFTER_LAST_CHANGE_SECONDS = 1.0
+IDLE_MINUTES_ENV = "LAKEHOUSE_CLUSTER_IDLE_MINUTES"
+DEFAULT_IDLE_MINUTES = 10
 
 # source -> (its ingestion spec, the tables its run refreshes after bronze)
 SOURCES = {
@@ -28,9 +35,30 @@ SOURCES = {
 }
 
 
+def arrival_cluster() -> dict:
+    """The arrival runs' Spark: a job cluster kept warm between runs (no JVM start per file).
+
+    `$LAKEHOUSE_CLUSTER_IDLE_MINUTES` (default 10) is its auto-termination; 0 gives
+    each run its own cluster, stopped at run end.
+    """
+    text = os.environ.get(IDLE_MINUTES_ENV) or str(DEFAULT_IDLE_MINUTES)
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = -1.0
+    if not minutes >= 0:
+        raise SetupError(f"{IDLE_MINUTES_ENV} must be a number of minutes >= 0, got {text!r}.")
+    return {"job_cluster": True, "autotermination_minutes": minutes}
+
+
 def _job(source: str, downstream: list[str]) -> dg.UnresolvedAssetJobDefinition:
     keys = [dg.AssetKey(["bronze", source]), *(dg.AssetKey(t.split("/")) for t in downstream)]
-    return dg.define_asset_job(f"{source}_arrival", selection=dg.AssetSelection.assets(*keys), description=f"New {source} files -> bronze -> silver/gold.")
+    return dg.define_asset_job(
+        f"{source}_arrival",
+        selection=dg.AssetSelection.assets(*keys),
+        description=f"New {source} files -> bronze -> silver/gold.",
+        config={"resources": {"spark": {"config": arrival_cluster()}}},
+    )
 
 
 jobs = [_job(source, downstream) for source, (_, downstream) in SOURCES.items()]

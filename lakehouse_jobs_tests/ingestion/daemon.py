@@ -1,8 +1,10 @@
 """A real `dagster-daemon run` on a temporary DAGSTER_HOME, for end-to-end tests and the benchmark.
 
 The instance is the repo's dagster.yaml seed with the queue polled every second.
-Everything the daemon starts (code server, run processes and their JVMs) shares
-its process group, which `stop()` terminates and then kills.
+Everything the daemon starts (code server, run processes) shares its process
+group, which `stop()` terminates and then kills. The warm job cluster of the
+file-arrival runs lives in its own session (it outlives runs by design); it is
+kept under `<home>/clusters` and stopped on exit too.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from lakehouse_jobs.defs.paths import REPO_ROOT
+from lakehouse_jobs.lib import job_cluster
 
 from ..waiting import wait_for  # noqa: F401 - re-exported for the tests of this area
 
@@ -39,7 +42,8 @@ OTHER_SENSORS: tuple[str, ...] = ()
 def running_daemon(home: Path, lakehouse_root: Path, log: Path, stop_sensors=OTHER_SENSORS):
     """Start the daemon (sensors + run queue) and stop it, and all it launched, on exit."""
     write_instance(home)
-    env = {**os.environ, "DAGSTER_HOME": str(home), "LAKEHOUSE_ROOT": str(lakehouse_root), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "DAGSTER_HOME": str(home), "LAKEHOUSE_ROOT": str(lakehouse_root), "PYTHONUNBUFFERED": "1",
+           job_cluster.STATE_DIR_ENV: str(clusters_dir(home))}
     daemon = str(Path(sys.executable).with_name("dagster-daemon"))
     workspace = str(REPO_ROOT / "workspace.yaml")
     dagster = str(Path(sys.executable).with_name("dagster"))
@@ -53,6 +57,11 @@ def running_daemon(home: Path, lakehouse_root: Path, log: Path, stop_sensors=OTH
             yield process
         finally:
             stop(process)
+            job_cluster.stop_all(clusters_dir(home))
+
+
+def clusters_dir(home: Path) -> Path:
+    return home / "clusters"
 
 
 def stop(process: subprocess.Popen, grace: float = 15.0) -> None:

@@ -9,10 +9,12 @@ import pytest
 
 from lakehouse_jobs.defs.generate import CUSTOMER_COLUMNS, ORDER_COLUMNS
 
-from .daemon import delta_rows, running_daemon, wait_for
+from lakehouse_jobs.lib import job_cluster
+
+from .daemon import clusters_dir, delta_rows, running_daemon, wait_for
 from .helpers import write_csv
 
-TIMEOUT = 300  # per wait; ~30 s on an idle 2-core machine (each run starts its own JVM)
+TIMEOUT = 300  # per wait; ~30 s on an idle 2-core machine for the first runs (they start the job cluster)
 
 
 def _orders(start: int, n: int) -> list[list[str]]:
@@ -34,10 +36,13 @@ def test_files_dropped_in_landing_reach_bronze_and_silver_through_the_daemon(tmp
         assert delta_rows(root / "bronze/orders") == 5
         wait_for(lambda: delta_rows(root / "silver/customers") == 2, TIMEOUT, "2 customers in silver", log)
         wait_for(lambda: delta_rows(root / "silver/customers_history") == 3, TIMEOUT, "3 customer versions", log)
+        (cluster,) = job_cluster.running(clusters_dir(home))  # both sources' runs used one JVM, kept warm
 
         write_csv(root / "landing/orders/2026/02/batch-2.csv", ORDER_COLUMNS, _orders(6, 3))  # a second batch
         wait_for(lambda: delta_rows(root / "silver/orders") == 8, TIMEOUT, "8 orders in silver", log)
         assert delta_rows(root / "bronze/orders") == 8  # each file once, though runs were relaunched
+        (again,) = job_cluster.running(clusters_dir(home))
+        assert again["jvm_pid"] == cluster["jvm_pid"]  # the second batch's run found the cluster warm
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs(dg.RunsFilter(job_name="orders_arrival"))
