@@ -35,7 +35,7 @@ _LINES = re.compile(r"\r\n|\r|\n")  # Hadoop's line reader splits on exactly the
 
 @dataclass
 class Parsed:
-    """A batch read: `frame` has _record, _source_file, _raw, _bad (reason or null)."""
+    """A batch read: `frame` has _record, _source_file, _bad (reason or null), _raw (refused records only)."""
 
     frame: DataFrame | None
     rejected: list[Rejected] = field(default_factory=list)
@@ -67,7 +67,8 @@ def precheck(path: Path) -> Rejected | None:
 
 def file_lines(path: Path) -> list[str]:
     with _open(path) as handle:
-        return _LINES.split(handle.read().decode("utf-8", "replace"))
+        text = handle.read().decode("utf-8", "replace")
+    return text.split("\n") if "\r" not in text else _LINES.split(text)  # plain split is ~10x faster
 
 
 def csv_header(path: Path, delimiter: str) -> list[str]:
@@ -180,7 +181,9 @@ def _flag_encoding(frame: DataFrame | None) -> DataFrame | None:
     if frame is None:
         return None
     wrong = F.col("_raw").contains(REPLACEMENT)
-    return frame.withColumn("_bad", F.coalesce(F.col("_bad"), F.when(wrong, F.lit("not valid UTF-8 text (wrong encoding?)"))))
+    frame = frame.withColumn("_bad", F.coalesce(F.col("_bad"), F.when(wrong, F.lit("not valid UTF-8 text (wrong encoding?)"))))
+    # Only refused records need their raw text: the batch is persisted, so loadable rows carry none.
+    return frame.withColumn("_raw", F.when(F.col("_bad").isNotNull(), F.col("_raw")))
 
 
 def number_lines(bad_rows: list[tuple[str, str, str]], local_path) -> list[Rejected]:
@@ -195,9 +198,11 @@ def number_lines(bad_rows: list[tuple[str, str, str]], local_path) -> list[Rejec
             lines = file_lines(path)
         except OSError:
             lines = []
+        wanted = {_LINES.split(raw, 1)[0] for raw, _ in rows}
         positions: dict[str, list[int]] = {}
         for index, text in enumerate(lines):
-            positions.setdefault(text, []).append(index + 1)
+            if text in wanted:  # only the refused records' lines are indexed
+                positions.setdefault(text, []).append(index + 1)
         for raw, reason in rows:
             first = _LINES.split(raw, 1)[0]
             candidates = positions.get(first) or []
