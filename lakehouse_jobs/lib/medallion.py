@@ -174,17 +174,10 @@ def medallion_asset(
             output = result if isinstance(result, TableOutput) else TableOutput(result)
             if not hasattr(output.df, "write"):
                 raise LakehouseError(f"{key.to_user_string()}: the function must return a Spark DataFrame, got {type(output.df).__name__}")
-            # Expectations count over the result before it is written: persisted, the write
-            # reads it back instead of computing the whole transformation a second time.
-            result_df = output.df.persist() if expectations else output.df
-            try:
-                rows, checks = apply_expectations(context, spark, lakehouse, key, result_df, expectations)
-                if rows is None:  # a violated expect_or_fail: not written; its failed blocking check fails the step
-                    return dg.MaterializeResult(metadata={"written": False, **output.metadata}, check_results=checks)
-                commit = write_delta(spark, rows, lakehouse.table_path(layer, table), spec)
-            finally:
-                if expectations:
-                    result_df.unpersist()
+            rows, checks = apply_expectations(context, spark, lakehouse, key, output.df, expectations)
+            if rows is None:  # a violated expect_or_fail: not written; its failed blocking check fails the step
+                return dg.MaterializeResult(metadata={"written": False, **output.metadata}, check_results=checks)
+            commit = write_delta(spark, rows, lakehouse.table_path(layer, table), spec)
             return dg.MaterializeResult(metadata={**describe(spark, commit), **output.metadata}, check_results=checks)
 
         return _materialize

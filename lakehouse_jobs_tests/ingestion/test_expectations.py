@@ -90,21 +90,3 @@ def test_bad_declarations_name_the_field():
         _assets(expect("same", "id > 0"), expect_or_drop("same", "id > 1"))
     with pytest.raises(SpecError, match="expectations.name"):
         expect("not a name", "id > 0")
-
-
-def test_expectations_and_the_write_share_one_computation_of_the_result(spark, spark_resource, items, monkeypatch):
-    from lakehouse_jobs.lib import medallion
-
-    written_from_cache = []
-
-    def recording_write(spark_, rows, path, spec):
-        written_from_cache.append(rows.is_cached)  # the counted result, not a recomputation of it
-        return write_delta(spark_, rows, path, spec)
-
-    monkeypatch.setattr(medallion, "write_delta", recording_write)
-    cache = spark._jsparkSession.sharedState().cacheManager()  # DataFrame.persist registers here
-    assert cache.isEmpty()
-    with dg.instance_for_test() as instance:
-        assert _run(spark_resource, items, _assets(expect("has_name", "name IS NOT NULL")), instance).success
-    assert written_from_cache == [True, False]  # silver (with an expectation) from its cache; gold has none
-    assert cache.isEmpty()  # released after the write
