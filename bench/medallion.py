@@ -115,12 +115,6 @@ def _warm_config(workdir: Path) -> Path:
     return path
 
 
-def _stop_clusters(workdir: Path) -> None:
-    from lakehouse_jobs.lib import job_cluster
-
-    for directory in (workdir / "clusters").glob("*"):
-        job_cluster.stop(directory)
-
 
 def _command(variant: str, root: Path, keys: list[str]) -> list[str]:
     dagster = [str(BIN / "dagster"), "asset", "materialize", "--select", ",".join(keys)]
@@ -196,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
             limit = json.loads((workdir / "L.log").read_text().strip().splitlines()[-1])
             print(f"L's SparkSession start: {limit['session_s']:.1f}s")
     finally:
-        _stop_clusters(workdir)
+        from lakehouse_jobs.lib import job_cluster
+
+        job_cluster.stop_all(workdir / "clusters")  # W's warm cluster
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     base = walls.get("P")
