@@ -119,7 +119,7 @@ def event_funnel(events_df: pd.DataFrame) -> pd.DataFrame:
     out = frame.groupby("event_date").agg(
         page_views=("page_views", "sum"), add_to_carts=("add_to_carts", "sum"), purchases=("purchases", "sum"), sessions=("session_id", "nunique")
     )
-    out["view_to_purchase_rate"] = (out["purchases"] / out["page_views"]).round(4)
+    out["view_to_purchase_rate"] = (out["purchases"] / out["page_views"].where(out["page_views"] > 0)).round(4)  # NaN without views
     return out.reset_index().sort_values("event_date").reset_index(drop=True)
 
 

@@ -150,3 +150,19 @@ def test_materialization_metadata_describes_the_delta_commit(materialized):
     columns = [c.name for c in meta["dagster/column_schema"].schema.columns]
     assert columns[:3] == ["order_id", "customer_id", "order_ts"]
     assert meta["path"].value.endswith("silver/orders")
+
+
+def test_a_day_without_page_views_has_no_view_to_purchase_rate_instead_of_failing(spark, spark_resource, lakehouse):
+    from lakehouse_jobs.lib import WriteSpec, write_delta
+
+    events = spark.createDataFrame(
+        [("2026-02-01", "purchase", "s1"), ("2026-02-02", "page_view", "s2"), ("2026-02-02", "purchase", "s2")],
+        "event_date string, event_type string, session_id string",
+    )
+    write_delta(spark, events, lakehouse.table_path("silver", "events"), WriteSpec())
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([clickstream.gold_event_funnel], resources={"spark": spark_resource, "lakehouse": lakehouse}, instance=instance)
+    assert result.success
+    rows = {r["event_date"]: r for r in _delta(Path(lakehouse.root), "gold/event_funnel").to_dict("records")}
+    assert rows["2026-02-01"]["purchases"] == 1 and pd.isna(rows["2026-02-01"]["view_to_purchase_rate"])
+    assert rows["2026-02-02"]["view_to_purchase_rate"] == 1.0

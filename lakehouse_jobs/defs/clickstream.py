@@ -52,6 +52,6 @@ def gold_event_funnel(silver_events: DataFrame) -> DataFrame:
     return (
         silver_events.groupBy("event_date")
         .agg(count_of("page_view"), count_of("add_to_cart"), count_of("purchase"), F.countDistinct("session_id").alias("sessions"))
-        .withColumn("view_to_purchase_rate", F.round(F.col("purchases") / F.col("page_views"), 4))
+        .withColumn("view_to_purchase_rate", F.round(F.try_divide(F.col("purchases"), F.col("page_views")), 4))  # null on a day without views
         .orderBy("event_date")
     )
