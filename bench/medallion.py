@@ -68,10 +68,15 @@ def run_limit(root: str) -> dict[str, float]:
     session_s = time.perf_counter() - started
     lake = LakehouseResource(root=root)
 
+    steps: dict[str, float] = {}
+    mark = [time.perf_counter()]
+
     def save(result, layer: str, table: str):  # noqa: ANN001, ANN202
         df = result.df if isinstance(result, TableOutput) else result
         path = str(lake.table_path(layer, table))
         df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+        now = time.perf_counter()
+        steps[f"{layer}/{table}"], mark[0] = now - mark[0], now
         return spark.read.format("delta").load(path)
 
     def bronze(source: str, fmt: str, suffixes: list[str], columns: list[str]):  # noqa: ANN202
@@ -87,11 +92,13 @@ def run_limit(root: str) -> dict[str, float]:
     for name, scd in (("customers", 1), ("customers_history", 2)):
         feed = customers.change_feed(bronze_customers).df
         apply_changes(spark, feed, lake.table_path("silver", name), stored_as_scd_type=scd, **cdc)
+        now = time.perf_counter()
+        steps[f"silver/{name}"], mark[0] = now - mark[0], now
     silver_customers = spark.read.format("delta").load(str(lake.table_path("silver", "customers")))
     save(_raw(orders.gold_daily_revenue)(silver_orders), "gold", "daily_revenue")
     save(_raw(clickstream.gold_event_funnel)(silver_events), "gold", "event_funnel")
     save(_raw(customers.gold_customer_features)(spark, silver_customers, silver_orders, silver_events), "gold", "customer_features")
-    return {"session_s": session_s, "total_s": time.perf_counter() - started}
+    return {"session_s": session_s, "total_s": time.perf_counter() - started, "steps": steps}
 
 
 def medallion_keys() -> list[str]:

@@ -147,6 +147,18 @@ def test_rescue_mode_rescues_values_that_do_not_fit_a_declared_type(spark, lakeh
     assert got["y"][0] is None and json.loads(got["y"][1]) == {"id": "two"}
 
 
+def test_rescue_mode_finds_unknown_fields_in_records_that_lack_a_known_one(spark, lakehouse):
+    """The cheap "anything to rescue?" test counts keys: a missing known field must not hide an extra one."""
+    spec = IngestSpec(source="src", table="events", format="json", columns=["id", "name", "page"])
+    folder = lakehouse.landing_path("src")
+    folder.mkdir(parents=True)
+    lines = ['{"id": "1", "name": "x", "page": "/"}', '{"id": "2", "extra": "e2"}', '{"id": "3", "name": "z", "page": "/", "gone": null}']
+    (folder / "a.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ingest(spark, lakehouse, spec)
+    got = {r["id"]: r["_rescued_data"] for r in read_delta(spark, lakehouse.table_path("bronze", "events")).collect()}
+    assert {k: v and json.loads(v) for k, v in got.items()} == {"1": None, "2": {"extra": "e2"}, "3": None}
+
+
 def test_add_new_columns_mode_infers_and_evolves_the_schema(spark, lakehouse):
     spec = IngestSpec(source="src", table="events", format="json")
     folder = lakehouse.landing_path("src")
