@@ -8,7 +8,9 @@
 
 Each expectation is a SQL boolean expression over the asset's result rows; a row
 satisfies it only when the expression is TRUE (NULL counts as a violation, like a
-WHERE clause). All expectations are counted in one aggregation before the write.
+WHERE clause). All expectations are counted in one aggregation: while the table is
+written when all of them only warn (a Spark Observation, no second pass over the
+data), before the write when one drops or fails rows.
 Every expectation becomes an asset check named after it, with the violating-row
 count in its metadata. `expect_or_fail` checks are blocking: when one is violated
 the table is not written (DLT's behaviour; Dagster still records the step's
@@ -77,19 +79,43 @@ def _satisfied(expectation: Expectation):
     return F.coalesce(F.expr(expectation.condition).cast("boolean"), F.lit(False))
 
 
-def _count(df: DataFrame, key: dg.AssetKey, expectations: Sequence[Expectation]) -> tuple[int, dict[str, int]]:
+def _aggregates(expectations: Sequence[Expectation]) -> list[Any]:
     from pyspark.sql import functions as F
 
     aggregates = [F.count(F.lit(1)).alias("__total")]
     for index, e in enumerate(expectations):
         aggregates.append(F.sum(F.when(~_satisfied(e), 1).otherwise(0)).alias(f"__e{index}"))
-    for e in expectations:  # analysis only (no job): name the expectation whose SQL does not fit the result
+    return aggregates
+
+
+def _validate(df: DataFrame, key: dg.AssetKey, expectations: Sequence[Expectation]) -> None:
+    """Analysis only (no job): name the expectation whose SQL does not fit the result."""
+    from pyspark.sql import functions as F
+
+    for e in expectations:
         try:
             df.select(F.expr(e.condition)).schema  # noqa: B018
         except Exception as exc:  # noqa: BLE001 - Spark's analysis/parse errors differ by runtime
             raise LakehouseError(f"{key.to_user_string()}: expectation {e.name!r} ({e.condition!r}) is not valid SQL over the result: {str(exc).splitlines()[0]}") from None
-    row = df.agg(*aggregates).first()
+
+
+def _counts(row: Any, expectations: Sequence[Expectation]) -> tuple[int, dict[str, int]]:
     return int(row["__total"]), {e.name: int(row[f"__e{i}"] or 0) for i, e in enumerate(expectations)}
+
+
+def _observed(observation: Any) -> dict[str, Any] | None:
+    """The metrics an Observation collected, or None when its plan has not run.
+
+    Classic `Observation.get` blocks until the observed plan runs, so it is only
+    asked once the JVM says the result is there; over Spark Connect a plan run
+    inside a command (a MERGE) reports no metrics and `get` returns {}."""
+    handle = getattr(observation, "_jo", None)
+    try:
+        if handle is not None and not handle.future().isCompleted():
+            return None
+        return observation.get or None
+    except Exception:  # noqa: BLE001 - an internal of pyspark's Observation changed: count instead
+        return None
 
 
 def _result(key: dg.AssetKey, e: Expectation, violations: int, total: int) -> dg.AssetCheckResult:
@@ -103,14 +129,45 @@ def _result(key: dg.AssetKey, e: Expectation, violations: int, total: int) -> dg
     )
 
 
-def apply_expectations(context: Any, spark: Any, lakehouse: Any, key: dg.AssetKey, df: DataFrame, expectations: Sequence[Expectation]) -> tuple[DataFrame | None, list[dg.AssetCheckResult]]:
-    """(rows to write, check results); rows are None when an expect_or_fail is violated."""
+@dataclass
+class Evaluation:
+    """What to write, and the asset check results once it is written.
+
+    Warn-only expectations ride along the write as an Observation (one pass over
+    the data instead of a count and then the write); drop and fail ones are
+    counted first, because they decide what is written."""
+
+    key: dg.AssetKey
+    expectations: Sequence[Expectation]
+    rows: DataFrame | None
+    results: list[dg.AssetCheckResult] | None = None
+    observation: Any = None
+    unobserved: DataFrame | None = None
+
+    def check_results(self) -> list[dg.AssetCheckResult]:
+        if self.results is None:
+            metrics = _observed(self.observation)
+            if metrics is None:  # the write ran the plan without reporting (e.g. a MERGE over Spark Connect)
+                metrics = self.unobserved.agg(*_aggregates(self.expectations)).first().asDict()
+            total, violations = _counts(metrics, self.expectations)
+            self.results = [_result(self.key, e, violations[e.name], total) for e in self.expectations]
+        return self.results
+
+
+def apply_expectations(context: Any, spark: Any, lakehouse: Any, key: dg.AssetKey, df: DataFrame, expectations: Sequence[Expectation]) -> Evaluation:
+    """Evaluate `expectations` on `df`; `rows` is None when an expect_or_fail is violated."""
     if not expectations:
-        return df, []
-    total, violations = _count(df, key, expectations)
+        return Evaluation(key, expectations, df, results=[])
+    _validate(df, key, expectations)
+    if all(e.action == "warn" for e in expectations):
+        from pyspark.sql import Observation
+
+        observation = Observation()
+        return Evaluation(key, expectations, df.observe(observation, *_aggregates(expectations)), observation=observation, unobserved=df)
+    total, violations = _counts(df.agg(*_aggregates(expectations)).first(), expectations)
     results = [_result(key, e, violations[e.name], total) for e in expectations]
     if any(e.action == "fail" and violations[e.name] for e in expectations):
-        return None, results  # nothing is written; the failed blocking check fails the step
+        return Evaluation(key, expectations, None, results)  # nothing is written; the failed blocking check fails the step
     drops = [e for e in expectations if e.action == "drop" and violations[e.name]]
     if drops:
         _quarantine_dropped(spark, lakehouse, key, df, drops, getattr(context, "run_id", None))
@@ -118,7 +175,7 @@ def apply_expectations(context: Any, spark: Any, lakehouse: Any, key: dg.AssetKe
         for e in drops[1:]:
             keep = keep & _satisfied(e)
         df = df.filter(keep)
-    return df, results
+    return Evaluation(key, expectations, df, results)
 
 
 def _quarantine_dropped(spark: Any, lakehouse: Any, key: dg.AssetKey, df: DataFrame, drops: Sequence[Expectation], run_id: str | None) -> None:

@@ -174,11 +174,11 @@ def medallion_asset(
             output = result if isinstance(result, TableOutput) else TableOutput(result)
             if not hasattr(output.df, "write"):
                 raise LakehouseError(f"{key.to_user_string()}: the function must return a Spark DataFrame, got {type(output.df).__name__}")
-            rows, checks = apply_expectations(context, spark, lakehouse, key, output.df, expectations)
-            if rows is None:  # a violated expect_or_fail: not written; its failed blocking check fails the step
-                return dg.MaterializeResult(metadata={"written": False, **output.metadata}, check_results=checks)
-            commit = write_delta(spark, rows, lakehouse.table_path(layer, table), spec)
-            return dg.MaterializeResult(metadata={**describe(spark, commit), **output.metadata}, check_results=checks)
+            evaluation = apply_expectations(context, spark, lakehouse, key, output.df, expectations)
+            if evaluation.rows is None:  # a violated expect_or_fail: not written; its failed blocking check fails the step
+                return dg.MaterializeResult(metadata={"written": False, **output.metadata}, check_results=evaluation.check_results())
+            commit = write_delta(spark, evaluation.rows, lakehouse.table_path(layer, table), spec)
+            return dg.MaterializeResult(metadata={**describe(spark, commit), **output.metadata}, check_results=evaluation.check_results())
 
         return _materialize
 

@@ -8,7 +8,7 @@ import pytest
 from lakehouse_jobs.lib import WriteSpec, medallion_asset, write_delta
 from lakehouse_jobs.lib.delta_io import is_delta_table, read_delta
 from lakehouse_jobs.lib.errors import SpecError
-from lakehouse_jobs.lib.expectations import expect, expect_or_drop, expect_or_fail
+from lakehouse_jobs.lib.expectations import _observed, apply_expectations, expect, expect_or_drop, expect_or_fail
 from lakehouse_jobs.lib.quarantine import read_quarantine
 
 ITEMS = [(1, "a", 5), (2, None, 7), (3, "c", -1), (4, "d", None)]
@@ -90,3 +90,33 @@ def test_bad_declarations_name_the_field():
         _assets(expect("same", "id > 0"), expect_or_drop("same", "id > 1"))
     with pytest.raises(SpecError, match="expectations.name"):
         expect("not a name", "id > 0")
+
+
+def test_warn_only_expectations_are_counted_by_the_write_itself(spark, lakehouse):
+    """One pass: the table write reports the counts (an Observation), no aggregation before it."""
+    df = spark.createDataFrame(ITEMS, "id int, name string, qty int")
+    key = dg.AssetKey(["silver", "items"])
+    evaluation = apply_expectations(None, spark, lakehouse, key, df, [expect("has_name", "name IS NOT NULL"), expect("positive_qty", "qty > 0")])
+    assert _observed(evaluation.observation) is None  # nothing has run yet
+    write_delta(spark, evaluation.rows, lakehouse.table_path("silver", "items"), WriteSpec())
+    assert _observed(evaluation.observation) == {"__total": 4, "__e0": 1, "__e1": 2}
+    got = {r.check_name: (r.passed, r.metadata["violating_rows"].value, r.metadata["total_rows"].value) for r in evaluation.check_results()}
+    assert got == {"has_name": (False, 1, 4), "positive_qty": (False, 2, 4)}
+
+
+def test_warn_counts_without_a_write_and_after_a_merge(spark, spark_resource, items):
+    """Counts never wait for a plan that did not run, and a merge into an existing table counts its own result."""
+    df = spark.createDataFrame(ITEMS, "id int, name string, qty int")
+    evaluation = apply_expectations(None, spark, items, dg.AssetKey(["silver", "x"]), df, [expect("has_name", "name IS NOT NULL")])
+    assert [r.metadata["violating_rows"].value for r in evaluation.check_results()] == [1]
+
+    @medallion_asset(layer="silver", name="items", write_mode="merge", merge_keys=["id"], expectations=[expect("positive_qty", "qty > 0")])
+    def silver_items(bronze_items):
+        return bronze_items
+
+    with dg.instance_for_test() as instance:
+        for _ in range(2):  # the second run merges into the table the first created
+            result = _run(spark_resource, items, [silver_items], instance)
+            assert result.success
+            check = _checks(result)["positive_qty"]
+            assert (check.metadata["violating_rows"].value, check.metadata["total_rows"].value) == (2, 4)
