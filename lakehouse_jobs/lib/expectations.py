@@ -29,6 +29,7 @@ import dagster as dg
 
 from .errors import LakehouseError, SpecError
 from .names import validate_column
+from .observation import observed_metrics
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -103,21 +104,6 @@ def _counts(row: Any, expectations: Sequence[Expectation]) -> tuple[int, dict[st
     return int(row["__total"]), {e.name: int(row[f"__e{i}"] or 0) for i, e in enumerate(expectations)}
 
 
-def _observed(observation: Any) -> dict[str, Any] | None:
-    """The metrics an Observation collected, or None when its plan has not run.
-
-    Classic `Observation.get` blocks until the observed plan runs, so it is only
-    asked once the JVM says the result is there; over Spark Connect a plan run
-    inside a command (a MERGE) reports no metrics and `get` returns {}."""
-    handle = getattr(observation, "_jo", None)
-    try:
-        if handle is not None and not handle.future().isCompleted():
-            return None
-        return observation.get or None
-    except Exception:  # noqa: BLE001 - an internal of pyspark's Observation changed: count instead
-        return None
-
-
 def _result(key: dg.AssetKey, e: Expectation, violations: int, total: int) -> dg.AssetCheckResult:
     severity = dg.AssetCheckSeverity.ERROR if e.action == "fail" else dg.AssetCheckSeverity.WARN
     return dg.AssetCheckResult(
@@ -146,7 +132,7 @@ class Evaluation:
 
     def check_results(self) -> list[dg.AssetCheckResult]:
         if self.results is None:
-            metrics = _observed(self.observation)
+            metrics = observed_metrics(self.observation)
             if metrics is None:  # the write ran the plan without reporting (e.g. a MERGE over Spark Connect)
                 metrics = self.unobserved.agg(*_aggregates(self.expectations)).first().asDict()
             total, violations = _counts(metrics, self.expectations)

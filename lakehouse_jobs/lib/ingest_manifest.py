@@ -41,7 +41,8 @@ class Manifest:
 
 def commit_metadata(batch: int, tag: str, files: list[tuple[str, int, int]], rejected: int = 0) -> str:
     """What rides in the data commit: the batch, its files, and how many records it refused
-    (so a crash before the quarantine write is detected; batches refusing nothing need no write)."""
+    (so a crash before the quarantine write is detected; batches refusing nothing need no write;
+    -1: counted after the commit, so the batch is settled by its quarantine write, even an empty one)."""
     return json.dumps({META_KEY: {"batch": batch, "tag": tag, "files": [list(f) for f in files], "rejected": rejected}}, separators=(",", ":"))
 
 

@@ -28,20 +28,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlparse
 
 from .errors import LakehouseError, SpecError
 from .ingest_manifest import Manifest, commit_metadata, committed_tag, load_manifest, save_cache
-from .ingest_read import read_batch
-from .names import quote, validate_column, validate_columns, validate_layer, validate_table_name
-from .quarantine import Rejected, quarantined_version, rejected_frame, write_quarantine
+from .ingest_batch import LINEAGE, REFUSED_PENDING, local_path, prepare_batch
+from .names import validate_columns, validate_layer, validate_table_name
+from .quarantine import Rejected, append_rejected, quarantined_version
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 SCHEMA_MODES = ("addNewColumns", "rescue", "failOnNewColumns", "none")
-RESCUED = "_rescued_data"
-LINEAGE = ("_rescued_data", "_source_file", "_ingested_at")
 SUFFIXES = {"csv": (".csv", ".csv.gz", ".txt"), "json": (".json", ".jsonl", ".json.gz", ".jsonl.gz")}
 MAX_ATTEMPTS = 5
 
@@ -133,30 +130,18 @@ def discover(landing: Path, spec: IngestSpec) -> list[Path]:
     return sorted(landing / rel for rel, _ in scan(landing) if rel.endswith(suffixes))
 
 
-def _local(uri: str) -> Path:
-    return Path(unquote(urlparse(uri).path)) if "://" in uri or uri.startswith("file:") else Path(uri)
-
-
 def _candidates(lakehouse: Any, spec: IngestSpec, landing: Path, files: Sequence[str] | None) -> list[Path]:
     if files is None:
         return discover(landing, spec)
     out = []
     for index, name in enumerate(files):
-        path = _local(name)
+        path = local_path(name)
         path = path if path.is_absolute() else landing / path
         resolved = path.resolve()
         if landing not in resolved.parents:
             raise SpecError(f"files[{index}]", f"{name} is not inside the landing folder {landing}")
         out.append(resolved)
     return sorted(set(out))
-
-
-def table_columns(spark: SparkSession, table: Path) -> list[str]:
-    from .delta_io import is_delta_table, read_delta
-
-    if not is_delta_table(table):
-        return []
-    return [c for c in read_delta(spark, table).columns if c not in LINEAGE]
 
 
 def ingest(
@@ -178,33 +163,37 @@ def ingest(
             return result
         batch = manifest.batch + 1
         tag = uuid.uuid4().hex
-        prepared = _prepare(spark, spec, table, todo)
+        prepared = prepare_batch(spark, spec, table, todo)
         entries = [(str(p.relative_to(landing)), *_stat(p)) for p in todo]
         try:
             writer = prepared.data.write.format("delta").mode("append").option("txnAppId", spec.app_id).option("txnVersion", batch)
-            writer = writer.option("userMetadata", commit_metadata(batch, tag, entries, len(prepared.rejected))).option("mergeSchema", "true")
+            writer = writer.option("userMetadata", commit_metadata(batch, tag, entries, prepared.refused_before_commit)).option("mergeSchema", "true")
             writer.save(str(table))
+            version = committed_tag(table, manifest.version, tag)
+            rejected = prepared.all_rejected() if version is not None else []
         except Exception as exc:
             if _lost_race(exc):
                 continue  # a racing run committed first: start over with what is still missing
             raise
         finally:
-            prepared.frame.unpersist()
-        version = committed_tag(table, manifest.version, tag)
+            prepared.release()
         if version is None:
             continue  # our write was skipped: another run already committed batch `batch`
-        if prepared.rejected:
-            _quarantine_once(spark, lakehouse, spec, prepared.rejected, batch, run_id)
+        if rejected or prepared.refused_before_commit == REFUSED_PENDING:  # a pending count is settled by a write, even an empty one
+            _quarantine_once(lakehouse, spec, rejected, batch, run_id)
         result.batch, result.delta_version, result.new_columns = batch, version, prepared.new_columns
         result.files = [e[0] for e in entries]
-        result.records_quarantined = len(prepared.rejected)
+        result.records_quarantined = len(rejected)
         result.rows_ingested = _output_rows(table, version)
         after_commit(cache, table, spec, landing)
         return result
     raise LakehouseError(f"{spec.source_table}: gave up after {MAX_ATTEMPTS} attempts; other runs kept committing the same files")
 
 
-_RACE_MARKERS = ("DELTA_CONCURRENT", "ConcurrentAppend", "ConcurrentTransaction", "ConcurrentWrite", "DELTA_PROTOCOL_CHANGED", "DELTA_METADATA_CHANGED", "ProtocolChanged", "MetadataChanged")
+_RACE_MARKERS = (
+    "DELTA_CONCURRENT", "ConcurrentAppend", "ConcurrentTransaction", "ConcurrentWrite", "DELTA_PROTOCOL_CHANGED", "DELTA_METADATA_CHANGED",
+    "ProtocolChanged", "MetadataChanged", "CommitFailedError",  # the last: delta-rs (quarantine appends)
+)  # fmt: skip
 
 
 def _lost_race(exc: Exception) -> bool:
@@ -252,112 +241,12 @@ def _output_rows(table: Path, version: int) -> int:
     return 0
 
 
-@dataclass
-class Prepared:
-    """A batch ready to commit: bronze rows (lazy), refused records, new columns."""
-
-    data: DataFrame
-    rejected: list[Rejected]
-    new_columns: list[str]
-    frame: DataFrame  # the persisted parse, released after the commit
-
-
-def _prepare(spark: SparkSession, spec: IngestSpec, table: Path, todo: list[Path]) -> Prepared:
-    """Parse a batch once (persisted) and split it into bronze rows and refused records."""
-    from pyspark.sql import functions as F
-
-    existing = table_columns(spark, table)
-    known = list(spec.types) or existing
-    parsed = read_batch(spark, todo, spec.format, spec.delimiter, known)
-    frame = parsed.frame
-    if frame is None:
-        frame = spark.createDataFrame([], "_record map<string,string>, _source_file string, _raw string, _bad string")
-    frame = frame.persist()
-    good = frame.filter(F.col("_bad").isNull())
-    extras = _extra_fields(good, parsed, spec, known)
-    new_columns: list[str] = []
-    if extras and spec.mode == "failOnNewColumns":
-        frame.unpersist()
-        raise LakehouseError(f"{spec.source_table}: new columns {extras} in this batch and schema_mode is failOnNewColumns; add them to the declared columns or remove the files")
-    if spec.mode == "addNewColumns":
-        new_columns = [c for c in extras if _valid(c)]
-        known = [*known, *new_columns]
-    for column in existing:
-        if column not in known:
-            known.append(column)  # keep the table's columns even when a declared list shrank
-    data = good.select(*_columns(spec, known), F.col("_source_file"), F.current_timestamp().alias("_ingested_at"))
-    bad_rows = [(r["_source_file"], r["_raw"], r["_bad"]) for r in frame.filter(F.col("_bad").isNotNull()).select("_source_file", "_raw", "_bad").collect()]
-    from .ingest_read import number_lines
-
-    return Prepared(data, [*parsed.rejected, *number_lines(bad_rows, _local)], new_columns, frame)
-
-
-def _valid(name: str) -> bool:
-    try:
-        validate_column(name)
-        return name not in LINEAGE
-    except SpecError:
-        return False
-
-
-def _extra_fields(good: DataFrame, parsed: Any, spec: IngestSpec, known: list[str]) -> list[str]:
-    """Fields of this batch the table does not know yet (only computed when the mode needs them)."""
-    from pyspark.sql import functions as F
-
-    if spec.mode not in ("addNewColumns", "failOnNewColumns"):
-        return []
-    if spec.format == "csv":
-        seen: list[str] = []
-        for header in parsed.headers.values():
-            seen.extend(h for h in header if h not in seen)
-    else:
-        seen = sorted(r[0] for r in good.select(F.explode(F.map_keys("_record"))).distinct().collect())
-    return [name for name in seen if name not in known]
-
-
-def _columns(spec: IngestSpec, known: list[str]) -> list[Any]:
-    """The bronze projection: known fields (typed when declared) and `_rescued_data`."""
-    from pyspark.sql import functions as F
-
-    types = spec.types
-    out, mismatches = [], []
-    for name in known:
-        raw = F.col("_record").getItem(name)
-        kind = types.get(name, "string")
-        if kind == "string":
-            out.append(raw.alias(name))
-            continue
-        typed = F.expr(f"try_to_timestamp(_record[{_lit(name)}])") if kind == "timestamp" else raw.try_cast(kind)
-        out.append(typed.alias(name))
-        mismatches.extend([F.lit(name), F.when(raw.isNotNull() & typed.isNull(), raw)])
-    if spec.mode not in ("rescue", "addNewColumns"):
-        out.append(F.lit(None).cast("string").alias(RESCUED))
-        return out
-    known_array = F.array(*[F.lit(k) for k in known]) if known else F.array().cast("array<string>")
-    rescued = F.map_filter("_record", lambda k, v: ~F.array_contains(known_array, k) & v.isNotNull())
-    if mismatches:
-        rescued = F.map_concat(rescued, F.map_filter(F.create_map(*mismatches), lambda k, v: v.isNotNull()))
-    # map_filter is a lambda Spark interprets row by row (~2 s per 1M rows); most rows have
-    # nothing to rescue, and a key count plus the type checks say so without it.
-    present = sum((F.map_contains_key("_record", k).cast("int") for k in known), F.lit(0))
-    may_rescue = F.size("_record") > present
-    for mismatch in mismatches[1::2]:
-        may_rescue = may_rescue | mismatch.isNotNull()
-    out.append(F.when(may_rescue, F.when(F.size(rescued) > 0, F.to_json(rescued))).cast("string").alias(RESCUED))
-    return out
-
-
-def _lit(name: str) -> str:
-    quote(name)  # validates
-    return f"'{name}'"
-
-
-def _quarantine_once(spark: SparkSession, lakehouse: Any, spec: IngestSpec, rows: list[Rejected], batch: int, run_id: str | None) -> None:
+def _quarantine_once(lakehouse: Any, spec: IngestSpec, rows: list[Rejected], batch: int, run_id: str | None) -> None:
     """Quarantine a batch's refused records, at most once (a retry after a lost race is a no-op
     when the winner wrote this very batch, and a real append when it was another table's)."""
     for attempt in range(MAX_ATTEMPTS):
         try:
-            write_quarantine(spark, rejected_frame(spark, rows, spec.source_table, batch, run_id), lakehouse, app_id=spec.app_id, version=batch)
+            append_rejected(lakehouse, rows, spec.source_table, batch, run_id, app_id=spec.app_id)
             return
         except Exception as exc:
             if not _lost_race(exc) or attempt == MAX_ATTEMPTS - 1:
@@ -381,10 +270,10 @@ def recover_quarantine(spark: SparkSession, lakehouse: Any, spec: IngestSpec, ma
         rows: list[Rejected] = []
         files = [landing / rel for rel in manifest.batch_files(batch) if (landing / rel).is_file()]
         if files:
-            prepared = _prepare(spark, spec, lakehouse.table_path(spec.layer, spec.table), files)
+            prepared = prepare_batch(spark, spec, lakehouse.table_path(spec.layer, spec.table), files, allow_single_pass=False)
             rows = prepared.rejected
-            prepared.frame.unpersist()
-        _quarantine_once(spark, lakehouse, spec, rows, batch, run_id)
+            prepared.release()
+        _quarantine_once(lakehouse, spec, rows, batch, run_id)
         repaired += 1
     return repaired
 

@@ -24,7 +24,7 @@ class IngestConfig(dg.Config):
 
 def _create_empty(spark, path, spec: IngestSpec) -> None:
     """Declared columns and no file yet: an empty table, so downstream assets can run."""
-    from .ingestion import RESCUED
+    from .ingest_batch import RESCUED
 
     columns = ", ".join(f"`{c}` {t}" for c, t in spec.types.items())
     spark.createDataFrame([], f"{columns}, {RESCUED} string, _source_file string, _ingested_at timestamp").write.format("delta").mode("append").save(str(path))

@@ -4,8 +4,9 @@ Lives at `$LAKEHOUSE_ROOT/_system/quarantine` (plugin state, not a medallion lay
 so it never shows up as an input of silver). Each row says where the record came
 from (`source_table`, `file`, `line`), what it was (`raw`, the text as read) and
 why it was refused (`reason`, plus `expectation` when an expect_or_drop rule
-dropped it). Ingestion writes a batch's rows idempotently (`txnAppId` per bronze
-table, `txnVersion` = the batch number), so a retried batch is quarantined once.
+dropped it). Ingestion writes a batch's rows idempotently (a Delta app transaction:
+the bronze table's app id, version = the batch number), so a retried batch is
+quarantined once.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,15 +49,46 @@ def quarantine_schema():
     return StructType([StructField(c, types.get(c, StringType()), True) for c in QUARANTINE_COLUMNS])
 
 
-def rejected_frame(spark: SparkSession, rows: Iterable[Rejected], source_table: str, batch: int | None, run_id: str | None) -> DataFrame:
-    """A quarantine-shaped DataFrame from Python-side rejections."""
-    from pyspark.sql import functions as F
+def append_rejected(lakehouse: Any, rows: Iterable[Rejected], source_table: str, batch: int, run_id: str | None, *, app_id: str) -> bool:
+    """Append Python-side rejections at most once per (`app_id`, `batch`); False when already there.
 
-    data = [
-        (source_table, batch, r.file, r.line, None if r.raw is None else r.raw[:RAW_LIMIT], r.reason, r.expectation, run_id, None)
-        for r in rows
-    ]
-    return spark.createDataFrame(data, quarantine_schema()).withColumn("quarantined_at", F.current_timestamp())
+    Written with delta-rs from Arrow, not with Spark: the rows are already in Python,
+    and a Spark job for a few rows costs seconds on a cold JVM. The app transaction
+    is the same Delta `txn` action Spark's txnAppId writes, checked against the very
+    snapshot the commit builds on, so a racing writer of the same batch makes this
+    commit fail (and the caller retry and find it there) instead of duplicating it."""
+    import pyarrow as pa
+    from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+
+    path = quarantine_path(lakehouse)
+    target: Any = str(path)
+    if is_delta_table(path):
+        target = DeltaTable(str(path))
+        if (target.transaction_version(app_id) or -1) >= batch:
+            return False
+    rows = list(rows)
+    now = datetime.now(timezone.utc)
+    columns = {
+        "source_table": [source_table] * len(rows),
+        "batch": [batch] * len(rows),
+        "file": [r.file for r in rows],
+        "line": [r.line for r in rows],
+        "raw": [None if r.raw is None else r.raw[:RAW_LIMIT] for r in rows],
+        "reason": [r.reason for r in rows],
+        "expectation": [r.expectation for r in rows],
+        "run_id": [run_id] * len(rows),
+        "quarantined_at": [now] * len(rows),
+    }
+    data = pa.table(columns, schema=_arrow_schema())
+    write_deltalake(target, data, mode="append", commit_properties=CommitProperties(app_transactions=[Transaction(app_id, batch)]))
+    return True
+
+
+def _arrow_schema():
+    import pyarrow as pa
+
+    types = {"batch": pa.int64(), "line": pa.int64(), "quarantined_at": pa.timestamp("us", tz="UTC")}
+    return pa.schema([pa.field(c, types.get(c, pa.string()), nullable=True) for c in QUARANTINE_COLUMNS])
 
 
 def conform(df: DataFrame, source_table: str, batch: int | None, run_id: str | None) -> DataFrame:
@@ -80,12 +113,9 @@ def conform(df: DataFrame, source_table: str, batch: int | None, run_id: str | N
     return df.select(*columns)
 
 
-def write_quarantine(spark: SparkSession, df: DataFrame, lakehouse: Any, *, app_id: str | None = None, version: int | None = None) -> None:
-    """Append rows to the quarantine; with `app_id`/`version` the append happens at most once."""
-    writer = df.write.format("delta").mode("append")
-    if app_id is not None and version is not None:
-        writer = writer.option("txnAppId", app_id).option("txnVersion", int(version))
-    writer.save(str(quarantine_path(lakehouse)))
+def write_quarantine(spark: SparkSession, df: DataFrame, lakehouse: Any) -> None:
+    """Append a Spark DataFrame of rejections (quarantine-shaped, see `conform`) to the quarantine."""
+    df.write.format("delta").mode("append").save(str(quarantine_path(lakehouse)))
 
 
 def read_quarantine(spark: SparkSession, lakehouse: Any, source_table: str | None = None) -> DataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from contextlib import contextmanager
 from pathlib import Path
 
 from lakehouse_jobs.lib.delta_io import is_delta_table, read_delta
@@ -27,3 +28,16 @@ def rows(spark, lakehouse, layer: str, table: str) -> int:
 
 def quarantined(spark, lakehouse, source_table: str) -> int:
     return read_quarantine(spark, lakehouse, source_table).count()
+
+
+@contextmanager
+def batch_mode(single_pass: bool):
+    """Force ingestion's one-pass (observed) or two-pass (cached) batch mode, whatever the batch size."""
+    from lakehouse_jobs.lib import ingest_batch
+
+    saved = ingest_batch.SINGLE_PASS_MIN_BYTES
+    ingest_batch.SINGLE_PASS_MIN_BYTES = 0 if single_pass else 1 << 62
+    try:
+        yield
+    finally:
+        ingest_batch.SINGLE_PASS_MIN_BYTES = saved

@@ -8,7 +8,8 @@ import pytest
 from lakehouse_jobs.lib import WriteSpec, medallion_asset, write_delta
 from lakehouse_jobs.lib.delta_io import is_delta_table, read_delta
 from lakehouse_jobs.lib.errors import SpecError
-from lakehouse_jobs.lib.expectations import _observed, apply_expectations, expect, expect_or_drop, expect_or_fail
+from lakehouse_jobs.lib.expectations import apply_expectations, expect, expect_or_drop, expect_or_fail
+from lakehouse_jobs.lib.observation import observed_metrics
 from lakehouse_jobs.lib.quarantine import read_quarantine
 
 ITEMS = [(1, "a", 5), (2, None, 7), (3, "c", -1), (4, "d", None)]
@@ -97,9 +98,9 @@ def test_warn_only_expectations_are_counted_by_the_write_itself(spark, lakehouse
     df = spark.createDataFrame(ITEMS, "id int, name string, qty int")
     key = dg.AssetKey(["silver", "items"])
     evaluation = apply_expectations(None, spark, lakehouse, key, df, [expect("has_name", "name IS NOT NULL"), expect("positive_qty", "qty > 0")])
-    assert _observed(evaluation.observation) is None  # nothing has run yet
+    assert observed_metrics(evaluation.observation) is None  # nothing has run yet
     write_delta(spark, evaluation.rows, lakehouse.table_path("silver", "items"), WriteSpec())
-    assert _observed(evaluation.observation) == {"__total": 4, "__e0": 1, "__e1": 2}
+    assert observed_metrics(evaluation.observation) == {"__total": 4, "__e0": 1, "__e1": 2}
     got = {r.check_name: (r.passed, r.metadata["violating_rows"].value, r.metadata["total_rows"].value) for r in evaluation.check_results()}
     assert got == {"has_name": (False, 1, 4), "positive_qty": (False, 2, 4)}
 

@@ -15,7 +15,7 @@ from lakehouse_jobs.lib.errors import LakehouseError, SpecError
 from lakehouse_jobs.lib.ingest_manifest import read_cache
 from lakehouse_jobs.lib.ingestion import IngestSpec, ingest, manifest_cache
 
-from .helpers import quarantined, rows, write_csv
+from .helpers import batch_mode, quarantined, rows, write_csv
 
 SPEC = IngestSpec(source="src", table="events", format="csv", columns=["id", "name"])
 
@@ -50,7 +50,8 @@ def test_rerunning_a_finished_batch_with_its_file_list_duplicates_nothing(spark,
     assert _ids(spark, lakehouse) == ["0", "1", "2", "3"]
 
 
-def test_a_crash_between_data_commit_and_manifest_update_loses_and_duplicates_nothing(spark, lakehouse, monkeypatch):
+@pytest.mark.parametrize("single_pass", [False, True], ids=["counted-before-commit", "counted-by-the-write"])
+def test_a_crash_between_data_commit_and_manifest_update_loses_and_duplicates_nothing(spark, lakehouse, monkeypatch, single_pass):
     _land(lakehouse, "a.csv", 3)
     (lakehouse.landing_path("src") / "bad.csv").write_text("id,name\n1,2,3,4\n", encoding="utf-8")
 
@@ -58,8 +59,8 @@ def test_a_crash_between_data_commit_and_manifest_update_loses_and_duplicates_no
         raise KeyboardInterrupt("process killed right after the Delta commit")
 
     monkeypatch.setattr(ingestion, "after_commit", crash)
-    monkeypatch.setattr(ingestion, "write_quarantine", crash)
-    with pytest.raises(KeyboardInterrupt):
+    monkeypatch.setattr(ingestion, "append_rejected", crash)
+    with pytest.raises(KeyboardInterrupt), batch_mode(single_pass):
         ingest(spark, lakehouse, SPEC)
     assert read_cache(manifest_cache(lakehouse, SPEC)) is None  # the manifest cache never saw batch 1
     assert rows(spark, lakehouse, "bronze", "events") == 3 and quarantined(spark, lakehouse, "bronze.events") == 0
@@ -72,6 +73,31 @@ def test_a_crash_between_data_commit_and_manifest_update_loses_and_duplicates_no
     ingest(spark, lakehouse, SPEC)
     assert quarantined(spark, lakehouse, "bronze.events") == 1
     assert sorted(read_cache(manifest_cache(lakehouse, SPEC)).files) == ["a.csv", "b.csv", "bad.csv"]
+
+
+def test_a_big_batch_is_read_once_and_a_clean_one_is_settled_for_good(spark, lakehouse, monkeypatch):
+    """One pass: the refused line comes from the write itself; a batch refusing nothing still marks the
+    quarantine, so later runs never parse its files again to find out."""
+    from lakehouse_jobs.lib import ingest_batch
+    from lakehouse_jobs.lib.quarantine import quarantined_version, read_quarantine
+
+    _land(lakehouse, "a.csv", 3)
+    (lakehouse.landing_path("src") / "bad.csv").write_text("id,name\n1,2,3,4\n9,z\n", encoding="utf-8")
+    with batch_mode(True):
+        first = ingest(spark, lakehouse, SPEC)
+        assert (first.rows_ingested, first.records_quarantined) == (4, 1)
+        _land(lakehouse, "b.csv", 2, start=3)
+        second = ingest(spark, lakehouse, SPEC)
+    assert (second.batch, second.records_quarantined) == (2, 0)
+    assert quarantined_version(lakehouse, SPEC.app_id) == 2 and quarantined(spark, lakehouse, "bronze.events") == 1
+    (line,) = [(r["line"], r["raw"]) for r in read_quarantine(spark, lakehouse, "bronze.events").collect()]
+    assert line == (2, "1,2,3,4")
+
+    def parse(*args, **kwargs):
+        raise AssertionError("a settled batch was parsed again")
+
+    monkeypatch.setattr(ingest_batch, "read_batch", parse)
+    assert ingest(spark, lakehouse, SPEC).files_already_ingested == 3
 
 
 def test_a_stale_manifest_cache_is_caught_up_from_the_delta_log(spark, lakehouse):

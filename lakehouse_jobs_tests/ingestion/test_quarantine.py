@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,7 @@ from lakehouse_jobs.lib.file_arrival import file_arrival_sensor
 from lakehouse_jobs.lib.ingestion import IngestSpec, ingest
 from lakehouse_jobs.lib.quarantine import read_quarantine
 
-from .helpers import quarantined, rows
+from .helpers import batch_mode, quarantined, rows
 
 WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789 ", min_size=0, max_size=6).map(lambda s: s.strip() or "v")
 CSV_LINE = st.one_of(
@@ -74,8 +75,9 @@ def landing(draw) -> tuple[str, list[tuple[str, bytes, int]]]:
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(case=landing())
-def test_every_input_record_ends_in_bronze_or_quarantine(spark, case):
+@given(case=landing(), single_pass=st.booleans())
+def test_every_input_record_ends_in_bronze_or_quarantine(spark, case, single_pass):
+    """In both batch modes: refused records counted before the commit (cached parse) or by the write (one pass)."""
     fmt, files = case
     root = Path(tempfile.mkdtemp(prefix="lake_"))
     try:
@@ -89,7 +91,8 @@ def test_every_input_record_ends_in_bronze_or_quarantine(spark, case):
             (request,) = sensor(dg.build_sensor_context(instance=instance)).run_requests
         assert len(request.run_config["files"]) == len(files)
         spec = IngestSpec(source="src", table="raw", format=fmt, columns=["id", "name"])
-        result = ingest(spark, lakehouse, spec, request.run_config["files"])
+        with batch_mode(single_pass):
+            result = ingest(spark, lakehouse, spec, request.run_config["files"])
         expected = sum(records for _, _, records in files)
         assert rows(spark, lakehouse, "bronze", "raw") + quarantined(spark, lakehouse, "bronze.raw") == expected
         assert result.rows_ingested + result.records_quarantined == expected
@@ -110,3 +113,60 @@ def test_quarantine_rows_say_file_line_raw_text_and_reason(spark, lakehouse):
     assert (refused["a.csv"]["line"], refused["a.csv"]["raw"], refused["a.csv"]["reason"]) == (3, "2,y,z", "malformed CSV record (expected 2 fields)")
     assert (refused["b.csv"]["line"], refused["b.csv"]["reason"]) == (None, "empty file")
     assert rows(spark, lakehouse, "bronze", "raw") == 2
+
+
+def test_a_batch_is_quarantined_once_and_spark_and_delta_rs_writers_share_the_table(spark, lakehouse):
+    """Ingestion appends with delta-rs (no Spark job), expectations with Spark: one table, both readable."""
+    from lakehouse_jobs.lib.quarantine import Rejected, append_rejected, conform, quarantined_version, write_quarantine
+
+    rows = [Rejected("/l/a.csv", 3, "2,y,z", "malformed"), Rejected("/l/b.csv", None, None, "empty file")]
+    assert append_rejected(lakehouse, rows, "bronze.raw", 1, "run-1", app_id="app") is True
+    assert append_rejected(lakehouse, rows, "bronze.raw", 1, "run-2", app_id="app") is False  # a retry of batch 1
+    dropped = spark.createDataFrame([("/l/c.csv", "{}", "expectation failed: x", "x")], "file string, raw string, reason string, expectation string")
+    write_quarantine(spark, conform(dropped, "silver.items", None, "run-3"), lakehouse)
+    assert append_rejected(lakehouse, rows[:1], "bronze.raw", 2, "run-4", app_id="app") is True
+    got = sorted(((r["source_table"], r["batch"], r["line"], r["reason"], r["run_id"]) for r in read_quarantine(spark, lakehouse).collect()), key=str)
+    assert got == [
+        ("bronze.raw", 1, 3, "malformed", "run-1"),
+        ("bronze.raw", 1, None, "empty file", "run-1"),
+        ("bronze.raw", 2, 3, "malformed", "run-4"),
+        ("silver.items", None, None, "expectation failed: x", "run-3"),
+    ]
+    assert quarantined_version(lakehouse, "app") == 2
+    assert read_quarantine(spark, lakehouse).schema["quarantined_at"].dataType.typeName() == "timestamp"
+
+
+def test_a_writer_that_raced_for_the_same_batch_fails_its_commit_instead_of_duplicating(spark, lakehouse, monkeypatch):
+    """The app-transaction check and the commit use one snapshot: a batch committed in between is a conflict."""
+    import deltalake
+
+    from lakehouse_jobs.lib import ingestion
+    from lakehouse_jobs.lib.quarantine import Rejected, append_rejected, quarantine_path
+
+    row = [Rejected("/l/a.csv", 1, "x", "malformed")]
+    append_rejected(lakehouse, row, "bronze.raw", 1, "run-0", app_id="other")  # the table exists at version 0
+    real = deltalake.DeltaTable
+    monkeypatch.setattr(deltalake, "DeltaTable", lambda path, **kw: real(path, version=0))  # our check saw version 0 ...
+    append_rejected_by_winner = real(str(quarantine_path(lakehouse)))
+    deltalake.write_deltalake(  # ... and the winner committed batch 1 right after
+        append_rejected_by_winner, _arrow_rows(), mode="append",
+        commit_properties=deltalake.CommitProperties(app_transactions=[deltalake.Transaction("app", 1)]),
+    )  # fmt: skip
+    with pytest.raises(Exception, match="CommitFailedError|Concurrent") as failure:
+        append_rejected(lakehouse, row, "bronze.raw", 1, "run-1", app_id="app")
+    assert ingestion._lost_race(failure.value)  # so _quarantine_once retries, and finds batch 1 there
+    monkeypatch.undo()
+    assert append_rejected(lakehouse, row, "bronze.raw", 1, "run-1", app_id="app") is False
+    assert read_quarantine(spark, lakehouse, "bronze.raw").filter("run_id = 'run-1'").count() == 0
+
+
+def _arrow_rows():
+    import datetime
+
+    import pyarrow as pa
+
+    from lakehouse_jobs.lib.quarantine import _arrow_schema
+
+    values = {"source_table": ["bronze.raw"], "batch": [1], "file": ["/l/a.csv"], "line": [1], "raw": ["x"], "reason": ["malformed"],
+              "expectation": [None], "run_id": ["winner"], "quarantined_at": [datetime.datetime.now(datetime.timezone.utc)]}  # fmt: skip
+    return pa.table(values, schema=_arrow_schema())
