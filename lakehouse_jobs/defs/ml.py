@@ -10,13 +10,17 @@ only when its cross-validated AUC clears MIN_AUC and is not below the current
 champion's; otherwise the alias stays and scoring does not run.
 """
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
-import pandas as pd
 
 from lakehouse_jobs.lib import LakehouseResource, SparkResource, TableOutput, medallion_asset, read_table
 from lakehouse_jobs.lib.delta_io import last_commit
 from lakehouse_jobs.lib.errors import LakehouseError
 from lakehouse_jobs.lib.mlflow import MLflowResource
+
+if TYPE_CHECKING:  # pandas is imported where used: loading the definitions (every run, the UI) need not pay ~0.5 s
+    import pandas as pd
 
 CUSTOMER_FEATURES = dg.AssetKey(["gold", "customer_features"])
 CHURN_MODEL = dg.AssetKey(["ml", "churn_model"])
@@ -35,7 +39,7 @@ CV_FOLDS = 5
 THRESHOLD = 0.5
 
 
-def feature_frame(features) -> pd.DataFrame:  # noqa: ANN001 - a Spark DataFrame
+def feature_frame(features) -> "pd.DataFrame":  # noqa: ANN001 - a Spark DataFrame
     """Collect id, float features, label and cutoff, ordered by customer (stable for training)."""
     from pyspark.sql import functions as F
 
@@ -44,7 +48,7 @@ def feature_frame(features) -> pd.DataFrame:  # noqa: ANN001 - a Spark DataFrame
     return rows.orderBy("customer_id").toPandas()
 
 
-def train(frame: pd.DataFrame):  # noqa: ANN201 - (sklearn Pipeline, metrics)
+def train(frame: "pd.DataFrame"):  # noqa: ANN201 - (sklearn Pipeline, metrics)
     """Fit a scaled logistic regression; metrics are out-of-fold (stratified CV), so tiny data stays honest."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_score, recall_score, roc_auc_score
@@ -151,6 +155,8 @@ def churn_predictions(context, spark, mlflow: MLflowResource, gold_customer_feat
     champion = mlflow.version_by_alias(MODEL_NAME, CHAMPION)
     if champion is None:
         raise LakehouseError(f"no @{CHAMPION} version of {MODEL_NAME} yet: materialize {CHURN_MODEL.to_user_string()} and let its gate pass.")
+    import pandas as pd
+
     model = mlflow.load_model(f"models:/{MODEL_NAME}/{champion.version}")
     frame = feature_frame(gold_customer_features)
     probability = model.predict_proba(frame[FEATURES])[:, 1] if len(frame) else []
