@@ -25,7 +25,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -108,11 +110,18 @@ def medallion_keys() -> list[str]:
     return sorted(key.to_user_string() for asset in medallion_assets for key in asset.keys)
 
 
-def _env(root: Path) -> dict[str, str]:
-    home = root / ".dagster_home"
+def _env(root: Path, home: Path) -> dict[str, str]:
+    return {**os.environ, "LAKEHOUSE_ROOT": str(root), "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+
+
+def dagster_home(workdir: Path) -> Path:
+    """One DAGSTER_HOME for the Dagster variants, its sqlite storage created before any timing
+    (like the jars `prepare` fetches: one-time setup, not part of a materialization)."""
+    home = workdir / ".dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    return {**os.environ, "LAKEHOUSE_ROOT": str(root), "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    subprocess.run([str(BIN / "dagster"), "instance", "migrate"], env=_env(workdir, home), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return home
 
 
 def _warm_config(workdir: Path) -> Path:
@@ -120,7 +129,6 @@ def _warm_config(workdir: Path) -> Path:
     path.write_text(json.dumps({"resources": {"spark": {"config": {
         "job_cluster": True, "autotermination_minutes": 10, "cluster_state_dir": str(workdir / "clusters")}}}}))
     return path
-
 
 
 def _command(variant: str, root: Path, keys: list[str]) -> list[str]:
@@ -136,7 +144,7 @@ def _command(variant: str, root: Path, keys: list[str]) -> list[str]:
     return [*dagster, "-m", "lakehouse_jobs.definitions"]
 
 
-def run_variant(variant: str, workdir: Path, landing: Path, keys: list[str]) -> float:
+def run_variant(variant: str, workdir: Path, landing: Path, keys: list[str], home: Path) -> float:
     root = workdir / variant
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
@@ -144,11 +152,20 @@ def run_variant(variant: str, workdir: Path, landing: Path, keys: list[str]) -> 
     log = workdir / f"{variant}.log"
     started = time.perf_counter()
     with log.open("w") as handle:
-        proc = subprocess.run(_command(variant, root, keys), cwd=REPO, env=_env(root), stdout=handle, stderr=subprocess.STDOUT)
+        proc = subprocess.run(_command(variant, root, keys), cwd=REPO, env=_env(root, home), stdout=handle, stderr=subprocess.STDOUT)
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         sys.exit(f"variant {variant} failed (exit {proc.returncode}); see {log}")
     return wall
+
+
+def step_times(workdir: Path, variant: str) -> dict[str, float]:
+    """Seconds per table of the variant's last run: L reports them, Dagster logs STEP_SUCCESS."""
+    text = (workdir / f"{variant}.log").read_text()
+    if variant == "L":
+        return json.loads(text.strip().splitlines()[-1])["steps"]
+    found = re.findall(r'- ([a-z0-9_]+)__([a-z0-9_]+) - STEP_SUCCESS - Finished execution of step "[^"]+" in ([0-9.]+)(m?s)', text)
+    return {f"{layer}/{table}": float(value) / (1000 if unit == "ms" else 1) for layer, table, value, unit in found}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, help="default: as many as orders")
     parser.add_argument("--files", type=int, default=4, help="landing files per source")
     parser.add_argument("--variants", default="L,N,P", help="comma list of L,N,P,J,W (default L,N,P)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of all variants, in turn; figures are per-variant medians (default 1)")
     parser.add_argument("--workdir", help="keep data and logs here (default: a temp folder, removed)")
     parser.add_argument("--run-limit", metavar="ROOT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -169,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="lakehouse_bench_"))
     workdir.mkdir(parents=True, exist_ok=True)
     landing_root = workdir / "source"
@@ -181,39 +201,62 @@ def main(argv: list[str] | None = None) -> int:
         check=True, stdout=subprocess.DEVNULL,
     )
     subprocess.run([str(BIN / "lakehouse-jobs"), "prepare"], check=True, stdout=subprocess.DEVNULL)
+    home = dagster_home(workdir)
     print(f"data: {args.orders} orders, {events} events, {customers} customers, {args.files} files/source "
           f"(generated in {time.perf_counter() - started:.1f}s); {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}")
 
     keys = medallion_keys()
-    walls: dict[str, float] = {}
+    walls: dict[str, list[float]] = {v: [] for v in variants}
+    sessions: list[float] = []
+    steps: dict[str, dict[str, float]] = {}
     try:
-        for variant in variants:
-            if variant == "W":
-                cold = run_variant("W0", workdir, landing_root / "landing", keys)
-                print(f"W0 {cold:8.1f}s  (starts the reusable job cluster)", flush=True)
-            walls[variant] = run_variant(variant, workdir, landing_root / "landing", keys)
-            print(f"{variant}  {walls[variant]:8.1f}s  {VARIANTS[variant]}", flush=True)
-        if "L" in walls:
-            limit = json.loads((workdir / "L.log").read_text().strip().splitlines()[-1])
-            print(f"L's SparkSession start: {limit['session_s']:.1f}s")
+        for round_ in range(1, args.repeat + 1):
+            for variant in variants:
+                if variant == "W" and round_ == 1:
+                    cold = run_variant("W0", workdir, landing_root / "landing", keys, home)
+                    print(f"W0 {cold:8.1f}s  (starts the reusable job cluster)", flush=True)
+                walls[variant].append(run_variant(variant, workdir, landing_root / "landing", keys, home))
+                steps[variant] = step_times(workdir, variant) if variant in ("L", "P", "W") else {}
+                if variant == "L":
+                    sessions.append(json.loads((workdir / "L.log").read_text().strip().splitlines()[-1])["session_s"])
+                print(f"{variant}  {walls[variant][-1]:8.1f}s  {VARIANTS[variant]}" + (f"  (round {round_})" if args.repeat > 1 else ""), flush=True)
     finally:
         from lakehouse_jobs.lib import job_cluster
 
         job_cluster.stop_all(workdir / "clusters")  # W's warm cluster
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
-    base = walls.get("P")
+    wall = {v: statistics.median(times) for v, times in walls.items()}
+    if args.repeat > 1:
+        for v, times in walls.items():
+            print(f"{v}  median {wall[v]:8.1f}s  of {' '.join(f'{t:.1f}' for t in times)}")
+    _print_steps(steps)
+    session = statistics.median(sessions) if sessions else None
+    if session is not None:
+        print(f"L's SparkSession start: {session:.1f}s")
+    base = wall.get("P")
     parts = []
-    if base is not None and "L" in walls:
-        parts.append(f"P/L={base / walls['L']:.2f}")
-    if base is not None and "N" in walls:
-        parts.append(f"P/N={base / walls['N']:.2f}")
-    if "W" in walls and "L" in walls:
-        parts.append(f"overhead_per_task_s={(walls['W'] - (walls['L'] - limit['session_s'])) / len(keys):.2f}")
-    elif base is not None and "L" in walls:
-        parts.append(f"overhead_per_task_s={(base - walls['L']) / len(keys):.2f}")
+    if base is not None and "L" in wall:
+        parts.append(f"P/L={base / wall['L']:.2f}")
+    if base is not None and "N" in wall:
+        parts.append(f"P/N={base / wall['N']:.2f}")
+    if "W" in wall and session is not None:
+        parts.append(f"overhead_per_task_s={(wall['W'] - (wall['L'] - session)) / len(keys):.2f}")
+    elif base is not None and "L" in wall:
+        parts.append(f"overhead_per_task_s={(base - wall['L']) / len(keys):.2f}")
     print(" ".join(parts))
     return 0
+
+
+def _print_steps(steps: dict[str, dict[str, float]]) -> None:
+    """Per-table seconds of the last round, side by side (the first table also pays the JVM's warm-up)."""
+    shown = [v for v in ("L", "P", "W") if steps.get(v)]
+    if len(shown) < 2:
+        return
+    tables = sorted({t for v in shown for t in steps[v]})
+    print("seconds per table (last round): " + "  ".join(f"{v:>6}" for v in shown))
+    for table in tables:
+        print(f"  {table:<29}" + "  ".join(f"{steps[v][table]:6.1f}" if table in steps[v] else "     -" for v in shown))
 
 
 if __name__ == "__main__":
