@@ -63,10 +63,10 @@ class Prepared:
 
         metrics = observed_metrics(self.observation)
         if metrics is None:  # the runtime reported nothing: read the refused records again
-            refused = self.frame.filter("_bad IS NOT NULL").select(*_REFUSED).collect()
+            refused = self.frame.filter("_bad IS NOT NULL").selectExpr(*_REFUSED).collect()
         else:
             refused = metrics["refused"]
-        return [*self.rejected, *number_lines([(r["_source_file"], r["_raw"], r["_bad"]) for r in refused], local_path)]
+        return [*self.rejected, *_numbered(refused)]
 
     def release(self) -> None:
         if self.observation is None:
@@ -74,6 +74,11 @@ class Prepared:
 
 
 _REFUSED = ("_source_file", f"substring(_raw, 1, {RAW_LIMIT}) AS _raw", "_bad")
+
+
+def _numbered(refused: list[Any]) -> list[Rejected]:
+    """Spark's refused rows (file uri, raw text, reason) as quarantine records with line numbers."""
+    return number_lines([(r["_source_file"], r["_raw"], r["_bad"]) for r in refused], local_path)
 
 
 def prepare_batch(spark: SparkSession, spec: IngestSpec, table: Path, todo: list[Path], *, allow_single_pass: bool = True) -> Prepared:
@@ -110,8 +115,7 @@ def prepare_batch(spark: SparkSession, spec: IngestSpec, table: Path, todo: list
         refused = F.when(F.col("_bad").isNotNull(), F.struct(*[F.expr(c) for c in _REFUSED]))
         source = frame.observe(observation, F.collect_list(refused).alias("refused"))
     else:
-        refused_rows = frame.filter(F.col("_bad").isNotNull()).selectExpr(*_REFUSED).collect()
-        rejected.extend(number_lines([(r["_source_file"], r["_raw"], r["_bad"]) for r in refused_rows], local_path))
+        rejected.extend(_numbered(frame.filter(F.col("_bad").isNotNull()).selectExpr(*_REFUSED).collect()))
     good = source.filter(F.col("_bad").isNull())
     data = good.select(*_columns(spec, known), F.col("_source_file"), F.current_timestamp().alias("_ingested_at"))
     return Prepared(data, rejected, new_columns, frame, observation)

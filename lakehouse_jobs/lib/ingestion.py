@@ -36,7 +36,7 @@ from .names import validate_columns, validate_layer, validate_table_name
 from .quarantine import Rejected, append_rejected, quarantined_version
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import SparkSession
 
 SCHEMA_MODES = ("addNewColumns", "rescue", "failOnNewColumns", "none")
 SUFFIXES = {"csv": (".csv", ".csv.gz", ".txt"), "json": (".json", ".jsonl", ".json.gz", ".jsonl.gz")}

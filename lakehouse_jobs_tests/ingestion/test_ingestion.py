@@ -100,6 +100,21 @@ def test_a_big_batch_is_read_once_and_a_clean_one_is_settled_for_good(spark, lak
     assert ingest(spark, lakehouse, SPEC).files_already_ingested == 3
 
 
+def test_a_big_batch_whose_write_reports_no_metrics_reads_its_refused_records_again(spark, lakehouse, monkeypatch):
+    """A runtime that reports no observed metrics loses no refused record: they are read a second time."""
+    from lakehouse_jobs.lib import observation
+
+    monkeypatch.setattr(observation, "observed_metrics", lambda _: None)
+    _land(lakehouse, "a.csv", 3)
+    (lakehouse.landing_path("src") / "bad.csv").write_text("id,name\n1,2,3,4\n", encoding="utf-8")
+    with batch_mode(True):
+        result = ingest(spark, lakehouse, SPEC)
+    assert (result.rows_ingested, result.records_quarantined) == (3, 1)
+    from lakehouse_jobs.lib.quarantine import read_quarantine
+
+    assert [(r["line"], r["raw"]) for r in read_quarantine(spark, lakehouse, "bronze.events").collect()] == [(2, "1,2,3,4")]
+
+
 def test_a_stale_manifest_cache_is_caught_up_from_the_delta_log(spark, lakehouse):
     _land(lakehouse, "a.csv", 2)
     ingest(spark, lakehouse, SPEC)
