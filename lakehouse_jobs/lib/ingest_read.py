@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 CORRUPT = "_corrupt_record"
-REPLACEMENT = "\ufffd"  # what a wrong-encoding byte decodes to
+REPLACEMENT = "\ufffd"  # what the CSV reader decodes a wrong-encoding byte to
+WRONG_ENCODING = "not valid UTF-8 text (wrong encoding?)"
 _LINES = re.compile(r"\r\n|\r|\n")  # Hadoop's line reader splits on exactly these
 
 
@@ -40,6 +41,12 @@ class Parsed:
     frame: DataFrame | None
     rejected: list[Rejected] = field(default_factory=list)
     headers: dict[str, list[str]] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)  # the files `frame` reads
+
+    def max_records(self) -> int:
+        """CSV: at most this many records are in `frame`, its files' lines without headers
+        (every record Spark makes, loadable or refused, holds a line of its own)."""
+        return sum(count_lines(path) - 1 for path in self.files)
 
 
 def _open(path: Path):
@@ -71,10 +78,25 @@ def file_lines(path: Path) -> list[str]:
     return text.split("\n") if "\r" not in text else _LINES.split(text)  # plain split is ~10x faster
 
 
+def count_lines(path: Path, chunk: int = 16 << 20) -> int:
+    """Lines as Hadoop's reader splits them (on \\r\\n, \\r or \\n), streamed: a C-speed byte count."""
+    lines = 0
+    last = b""
+    with _open(path) as handle:
+        while block := handle.read(chunk):
+            joined = last + block  # a \\r\\n may straddle two blocks
+            lines += block.count(b"\n") + block.count(b"\r") - joined.count(b"\r\n")
+            last = block[-1:]
+    return lines + (1 if last and last not in b"\r\n" else 0)
+
+
 def csv_header(path: Path, delimiter: str) -> list[str]:
     """The first line's fields, made unique and non-empty (they become map keys)."""
-    with _open(path) as handle:
-        first = handle.readline().decode("utf-8", "replace").rstrip("\r\n")
+    head = b""
+    with _open(path) as handle:  # the first line, ended by \\r\\n, \\n or a lone \\r (old Mac files)
+        while (block := handle.read(1 << 16)) and not any(c in head for c in b"\r\n"):
+            head += block
+    first = _LINES.split(head.decode("utf-8", "replace"), 1)[0]
     fields = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
     names: list[str] = []
     for index, name in enumerate(fields):
@@ -112,14 +134,11 @@ def read_csv(spark: SparkSession, groups: dict[tuple[str, ...], list[Path]], del
             .toDF(*slots, CORRUPT)
         )
         record = F.create_map(*[x for name, slot in zip(header, slots) for x in (F.lit(name), F.col(slot))])
-        frames.append(
-            df.select(
-                record.alias("_record"),
-                F.col("_metadata.file_path").alias("_source_file"),
-                F.coalesce(F.col(CORRUPT), F.concat_ws(delimiter, *[F.coalesce(F.col(s), F.lit("")) for s in slots])).alias("_raw"),
-                F.when(F.col(CORRUPT).isNotNull(), F.lit(f"malformed CSV record (expected {len(header)} fields)")).alias("_bad"),
-            )
-        )
+        raw = F.coalesce(F.col(CORRUPT), F.concat_ws(delimiter, *[F.coalesce(F.col(s), F.lit("")) for s in slots]))
+        # Field by field: no per-row concatenation just to look for a replacement character.
+        wrong = F.col(CORRUPT).isNull() & _any([F.col(s).contains(REPLACEMENT) for s in slots])
+        bad = F.when(F.col(CORRUPT).isNotNull(), F.lit(f"malformed CSV record (expected {len(header)} fields)")).when(wrong, F.lit(WRONG_ENCODING))
+        frames.append(_frame(df.select(record.alias("_record"), F.col("_metadata.file_path").alias("_source_file"), raw.alias("_raw"), bad.alias("_bad"))))
     return _union(frames)
 
 
@@ -132,12 +151,9 @@ def read_json(spark: SparkSession, paths: Sequence[Path]) -> DataFrame | None:
     text = spark.read.text([str(p) for p in paths]).select("value", F.col("_metadata.file_path").alias("_source_file"))
     text = text.filter(F.trim("value") != "")
     record = F.from_json("value", "map<string,string>")
-    return text.select(
-        record.alias("_record"),
-        "_source_file",
-        F.col("value").alias("_raw"),
-        F.when(record.isNull(), F.lit("malformed JSON record (not a JSON object)")).alias("_bad"),
-    )
+    # The text reader keeps a line's bytes as they are (no decoding, no replacement character).
+    bad = F.when(record.isNull(), F.lit("malformed JSON record (not a JSON object)")).when(~F.is_valid_utf8("value"), F.lit(WRONG_ENCODING))
+    return _frame(text.select(record.alias("_record"), "_source_file", F.col("value").alias("_raw"), bad.alias("_bad")))
 
 
 def _union(frames: list[DataFrame]) -> DataFrame | None:
@@ -160,7 +176,7 @@ def read_batch(spark: SparkSession, files: Sequence[Path], fmt: str, delimiter: 
         else:
             readable.append(path)
     if fmt == "json":
-        return Parsed(_flag_encoding(read_json(spark, readable)), rejected)
+        return Parsed(read_json(spark, readable), rejected, files=readable)
     groups: dict[tuple[str, ...], list[Path]] = {}
     headers = {}
     for path in readable:
@@ -171,19 +187,24 @@ def read_batch(spark: SparkSession, files: Sequence[Path], fmt: str, delimiter: 
             continue
         headers[str(path)] = header
         groups.setdefault(tuple(header), []).append(path)
-    frame = _flag_encoding(read_csv(spark, groups, delimiter))
-    return Parsed(frame, rejected, headers)
+    frame = read_csv(spark, groups, delimiter)
+    return Parsed(frame, rejected, headers, [p for paths in groups.values() for p in paths])
 
 
-def _flag_encoding(frame: DataFrame | None) -> DataFrame | None:
+def _any(conditions: list):  # noqa: ANN202 - a Column
     from pyspark.sql import functions as F
 
-    if frame is None:
-        return None
-    wrong = F.col("_raw").contains(REPLACEMENT)
-    frame = frame.withColumn("_bad", F.coalesce(F.col("_bad"), F.when(wrong, F.lit("not valid UTF-8 text (wrong encoding?)"))))
-    # Only refused records need their raw text: the batch is persisted, so loadable rows carry none.
-    return frame.withColumn("_raw", F.when(F.col("_bad").isNotNull(), F.col("_raw")))
+    out = F.lit(False)
+    for condition in conditions:
+        out = out | condition
+    return out
+
+
+def _frame(df: DataFrame) -> DataFrame:
+    """Only refused records need their raw text: loadable rows carry none."""
+    from pyspark.sql import functions as F
+
+    return df.withColumn("_raw", F.when(F.col("_bad").isNotNull(), F.col("_raw")))
 
 
 def number_lines(bad_rows: list[tuple[str, str, str]], local_path) -> list[Rejected]:

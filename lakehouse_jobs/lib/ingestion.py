@@ -170,7 +170,7 @@ def ingest(
             writer = writer.option("userMetadata", commit_metadata(batch, tag, entries, prepared.refused_before_commit)).option("mergeSchema", "true")
             writer.save(str(table))
             version = committed_tag(table, manifest.version, tag)
-            rejected = prepared.all_rejected() if version is not None else []
+            rejected = prepared.all_rejected(_output_rows(table, version)) if version is not None else []
         except Exception as exc:
             if _lost_race(exc):
                 continue  # a racing run committed first: start over with what is still missing

@@ -76,7 +76,7 @@ def test_a_crash_between_data_commit_and_manifest_update_loses_and_duplicates_no
 
 
 def test_a_big_batch_is_read_once_and_a_clean_one_is_settled_for_good(spark, lakehouse, monkeypatch):
-    """One pass: the refused line comes from the write itself; a batch refusing nothing still marks the
+    """One pass: the refused line is found after the write; a batch refusing nothing still marks the
     quarantine, so later runs never parse its files again to find out."""
     from lakehouse_jobs.lib import ingest_batch
     from lakehouse_jobs.lib.quarantine import quarantined_version, read_quarantine
@@ -100,19 +100,43 @@ def test_a_big_batch_is_read_once_and_a_clean_one_is_settled_for_good(spark, lak
     assert ingest(spark, lakehouse, SPEC).files_already_ingested == 3
 
 
-def test_a_big_batch_whose_write_reports_no_metrics_reads_its_refused_records_again(spark, lakehouse, monkeypatch):
-    """A runtime that reports no observed metrics loses no refused record: they are read a second time."""
-    from lakehouse_jobs.lib import observation
-
-    monkeypatch.setattr(observation, "observed_metrics", lambda _: None)
-    _land(lakehouse, "a.csv", 3)
-    (lakehouse.landing_path("src") / "bad.csv").write_text("id,name\n1,2,3,4\n", encoding="utf-8")
-    with batch_mode(True):
-        result = ingest(spark, lakehouse, SPEC)
-    assert (result.rows_ingested, result.records_quarantined) == (3, 1)
+def test_a_big_csv_batch_reads_its_parse_again_only_when_rows_fall_short_of_lines(spark, lakehouse, monkeypatch):
+    """One pass, then a line count decides: all lines loaded = nothing refused (no second read); fewer rows
+    than lines (a refused record, a blank line, a quoted line break) = read again, and only the refused
+    records are quarantined."""
+    from lakehouse_jobs.lib import ingest_batch
     from lakehouse_jobs.lib.quarantine import read_quarantine
 
-    assert [(r["line"], r["raw"]) for r in read_quarantine(spark, lakehouse, "bronze.events").collect()] == [(2, "1,2,3,4")]
+    folder = lakehouse.landing_path("src")
+    _land(lakehouse, "a.csv", 3)
+    second_reads = []
+    numbered = ingest_batch._numbered
+    monkeypatch.setattr(ingest_batch, "_numbered", lambda refused: second_reads.append(len(refused)) or numbered(refused))
+    with batch_mode(True):
+        assert (ingest(spark, lakehouse, SPEC).rows_ingested, second_reads) == (3, [])
+        (folder / "b.csv").write_bytes(b'id,name\r\n10,"two\r\nlines"\r\n\r\n11,y\r\n')
+        result = ingest(spark, lakehouse, SPEC)
+        assert (result.rows_ingested, result.records_quarantined, second_reads) == (2, 0, [0])
+        (folder / "c.csv").write_text("id,name\n20,x\n1,2,3,4\n\n21,y", encoding="utf-8")
+        (folder / "d.csv").write_bytes(b"id,name\r22,z\r")  # old Mac line ends
+        result = ingest(spark, lakehouse, SPEC)
+    assert (result.rows_ingested, result.records_quarantined, second_reads) == (3, 1, [0, 1])
+    assert sorted(_ids(spark, lakehouse)) == sorted(["0", "1", "2", "10", "11", "20", "21", "22"])
+    assert [(r["line"], r["raw"]) for r in read_quarantine(spark, lakehouse, "bronze.events").collect()] == [(3, "1,2,3,4")]
+
+
+def test_a_big_json_batch_whose_write_reports_no_metrics_reads_its_refused_records_again(spark, lakehouse, monkeypatch):
+    """JSON refused records ride along the write (an Observation); a runtime that reports none loses none."""
+    from lakehouse_jobs.lib import observation
+    from lakehouse_jobs.lib.quarantine import read_quarantine
+
+    monkeypatch.setattr(observation, "observed_metrics", lambda _: None)
+    (lakehouse.landing_path("src")).mkdir(parents=True)
+    (lakehouse.landing_path("src") / "a.jsonl").write_text('{"id": "1"}\n\nnot json\n{"id": "2"}\n', encoding="utf-8")
+    with batch_mode(True):
+        result = ingest(spark, lakehouse, IngestSpec(source="src", table="events", format="json", columns=["id", "name"]))
+    assert (result.rows_ingested, result.records_quarantined) == (2, 1)
+    assert [(r["line"], r["raw"]) for r in read_quarantine(spark, lakehouse, "bronze.events").collect()] == [(3, "not json")]
 
 
 def test_a_stale_manifest_cache_is_caught_up_from_the_delta_log(spark, lakehouse):
@@ -198,6 +222,31 @@ def test_rescue_mode_finds_unknown_fields_in_records_that_lack_a_known_one(spark
     ingest(spark, lakehouse, spec)
     got = {r["id"]: r["_rescued_data"] for r in read_delta(spark, lakehouse.table_path("bronze", "events")).collect()}
     assert {k: v and json.loads(v) for k, v in got.items()} == {"1": None, "2": {"extra": "e2"}, "3": None}
+
+
+@pytest.mark.parametrize("single_pass", [False, True])
+def test_a_column_only_some_files_of_a_batch_carry_is_rescued_for_their_rows_only(spark, lakehouse, single_pass):
+    """CSV headers say up front which fields a batch can carry; a file without extras rescues nothing."""
+    write_csv(lakehouse.landing_path("src") / "a.csv", ["id", "name"], [["1", "x"]])
+    write_csv(lakehouse.landing_path("src") / "b.csv", ["name", "extra", "id"], [["y", "e2", "2"], ["z", "", "3"]])
+    with batch_mode(single_pass):
+        ingest(spark, lakehouse, SPEC)
+    got = {r["id"]: (r["name"], r["_rescued_data"] and json.loads(r["_rescued_data"])) for r in read_delta(spark, lakehouse.table_path("bronze", "events")).collect()}
+    assert got == {"1": ("x", None), "2": ("y", {"extra": "e2"}), "3": ("z", None)}
+
+
+@pytest.mark.parametrize("single_pass", [False, True])
+def test_columns_named_like_the_parsers_own_fields_land_intact(spark, lakehouse, single_pass):
+    """The parse carries a record's raw text and refusal reason next to the data: a column called
+    `_raw` or `_bad` must neither clash with them nor be taken for them."""
+    spec = IngestSpec(source="src", table="events", columns=["id", "_raw", "_bad"])
+    (lakehouse.landing_path("src")).mkdir(parents=True)
+    (lakehouse.landing_path("src") / "a.csv").write_text("id,_raw,_bad\n1,r1,b1\n2,r2\n3,,\n", encoding="utf-8")
+    with batch_mode(single_pass):
+        result = ingest(spark, lakehouse, spec)
+    got = sorted((r["id"], r["_raw"], r["_bad"]) for r in read_delta(spark, lakehouse.table_path("bronze", "events")).collect())
+    assert got == [("1", "r1", "b1"), ("3", None, None)]
+    assert result.records_quarantined == 1 and quarantined(spark, lakehouse, "bronze.events") == 1
 
 
 def test_add_new_columns_mode_infers_and_evolves_the_schema(spark, lakehouse):

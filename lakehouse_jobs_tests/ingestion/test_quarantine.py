@@ -115,6 +115,22 @@ def test_quarantine_rows_say_file_line_raw_text_and_reason(spark, lakehouse):
     assert rows(spark, lakehouse, "bronze", "raw") == 2
 
 
+@pytest.mark.parametrize("single_pass", [False, True])
+def test_a_record_in_a_wrong_encoding_is_refused_with_that_reason(spark, lakehouse, single_pass):
+    """Any field of a CSV record, or a JSON line, holding bytes that are not UTF-8 refuses that record only."""
+    folder = lakehouse.landing_path("src")
+    folder.mkdir(parents=True)
+    (folder / "a.csv").write_bytes("id,name\n1,x\n2,caf\u00e9\n\u00e9,y\n5,z\n".encode("latin-1"))
+    (folder / "b.jsonl").write_bytes('{"id": "3", "name": "ok"}\n{"id": "4", "name": "caf\u00e9"}\n'.encode("latin-1"))
+    with batch_mode(single_pass):
+        ingest(spark, lakehouse, IngestSpec(source="src", table="raw", columns=["id", "name"]))
+        ingest(spark, lakehouse, IngestSpec(source="src", table="rawj", format="json", columns=["id", "name"]))
+    refused = sorted((Path(r["file"]).name, r["line"], r["reason"]) for r in read_quarantine(spark, lakehouse).collect())
+    reason = "not valid UTF-8 text (wrong encoding?)"
+    assert refused == [("a.csv", 3, reason), ("a.csv", 4, reason), ("b.jsonl", 2, reason)]
+    assert rows(spark, lakehouse, "bronze", "raw") == 2 and rows(spark, lakehouse, "bronze", "rawj") == 1
+
+
 def test_a_batch_is_quarantined_once_and_spark_and_delta_rs_writers_share_the_table(spark, lakehouse):
     """Ingestion appends with delta-rs (no Spark job), expectations with Spark: one table, both readable."""
     from lakehouse_jobs.lib.quarantine import Rejected, append_rejected, conform, quarantined_version, write_quarantine
