@@ -54,7 +54,11 @@ class DeltaCommit:
 
 
 def is_delta_table(path: str | Path) -> bool:
-    return (Path(path) / "_delta_log").is_dir()
+    """A `_delta_log` with a commit in it (a first write that failed leaves an empty one)."""
+    try:
+        return any(p.name.endswith(".json") or ".checkpoint" in p.name for p in (Path(path) / "_delta_log").iterdir())
+    except OSError:
+        return False
 
 
 def _check_columns(df: DataFrame, spec: WriteSpec) -> None:

@@ -9,8 +9,9 @@
 Each expectation is a SQL boolean expression over the asset's result rows; a row
 satisfies it only when the expression is TRUE (NULL counts as a violation, like a
 WHERE clause). All expectations are counted in one aggregation: while the table is
-written when all of them only warn (a Spark Observation, no second pass over the
-data), before the write when one drops or fails rows.
+written (a Spark Observation, no second pass over the data; an expect_or_fail is a
+guard that stops that write at its first violating row), or before the write when
+one drops rows.
 Every expectation becomes an asset check named after it, with the violating-row
 count in its metadata. `expect_or_fail` checks are blocking: when one is violated
 the table is not written (DLT's behaviour; Dagster still records the step's
@@ -119,9 +120,11 @@ def _result(key: dg.AssetKey, e: Expectation, violations: int, total: int) -> dg
 class Evaluation:
     """What to write, and the asset check results once it is written.
 
-    Warn-only expectations ride along the write as an Observation (one pass over
-    the data instead of a count and then the write); drop and fail ones are
-    counted first, because they decide what is written."""
+    Without expect_or_drop, every expectation is counted by the write itself (an
+    Observation: one pass over the data instead of a count and then the write), and
+    an expect_or_fail is a guard in that write: the first violating row fails it
+    before anything is committed, and only then are the violations counted. Drop
+    expectations are counted first, because they decide which rows are written."""
 
     key: dg.AssetKey
     expectations: Sequence[Expectation]
@@ -139,17 +142,46 @@ class Evaluation:
             self.results = [_result(self.key, e, violations[e.name], total) for e in self.expectations]
         return self.results
 
+    def stopped_write(self, exc: BaseException) -> bool:
+        """Whether `exc` is an expect_or_fail guard stopping the write (then nothing was committed)."""
+        seen: BaseException | None = exc
+        while seen is not None:
+            if _GUARD in str(seen):
+                self.observation, self.rows = None, None  # the aborted write's metrics are partial: count instead
+                return True
+            seen = seen.__cause__ or seen.__context__
+        return False
+
+
+_GUARD = "lakehouse_jobs: expect_or_fail violated"
+
+
+def _guarded(df: DataFrame, fails: Sequence[Expectation]) -> DataFrame:
+    """`df`, failing the job at the first row that violates one of `fails` (Spark's raise_error).
+
+    Applied above the Observation, which Spark does not push filters through, so the
+    guard only ever sees the result's own rows."""
+    from pyspark.sql import functions as F
+
+    guard = F.lit(True)
+    for e in fails:
+        guard = guard & F.when(~_satisfied(e), F.raise_error(F.lit(f"{_GUARD}: {e.name}"))).otherwise(F.lit(True))
+    return df.filter(guard)
+
 
 def apply_expectations(context: Any, spark: Any, lakehouse: Any, key: dg.AssetKey, df: DataFrame, expectations: Sequence[Expectation]) -> Evaluation:
-    """Evaluate `expectations` on `df`; `rows` is None when an expect_or_fail is violated."""
+    """Evaluate `expectations` on `df`. Without drops the returned rows carry the counting (and
+    the guards of expect_or_fail): write them, and on an error ask `stopped_write` first."""
     if not expectations:
         return Evaluation(key, expectations, df, results=[])
     _validate(df, key, expectations)
-    if all(e.action == "warn" for e in expectations):
+    if not any(e.action == "drop" for e in expectations):
         from pyspark.sql import Observation
 
         observation = Observation()
-        return Evaluation(key, expectations, df.observe(observation, *_aggregates(expectations)), observation=observation, unobserved=df)
+        rows = df.observe(observation, *_aggregates(expectations))
+        fails = [e for e in expectations if e.action == "fail"]
+        return Evaluation(key, expectations, _guarded(rows, fails) if fails else rows, observation=observation, unobserved=df)
     total, violations = _counts(df.agg(*_aggregates(expectations)).first(), expectations)
     results = [_result(key, e, violations[e.name], total) for e in expectations]
     if any(e.action == "fail" and violations[e.name] for e in expectations):

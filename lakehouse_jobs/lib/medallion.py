@@ -177,7 +177,12 @@ def medallion_asset(
             evaluation = apply_expectations(context, spark, lakehouse, key, output.df, expectations)
             if evaluation.rows is None:  # a violated expect_or_fail: not written; its failed blocking check fails the step
                 return dg.MaterializeResult(metadata={"written": False, **output.metadata}, check_results=evaluation.check_results())
-            commit = write_delta(spark, evaluation.rows, lakehouse.table_path(layer, table), spec)
+            try:
+                commit = write_delta(spark, evaluation.rows, lakehouse.table_path(layer, table), spec)
+            except Exception as exc:
+                if not evaluation.stopped_write(exc):
+                    raise
+                return dg.MaterializeResult(metadata={"written": False, **output.metadata}, check_results=evaluation.check_results())
             return dg.MaterializeResult(metadata={**describe(spark, commit), **output.metadata}, check_results=evaluation.check_results())
 
         return _materialize

@@ -78,6 +78,44 @@ def test_a_passing_expect_or_fail_is_a_blocking_check_that_lets_downstream_run(s
     assert read_delta(spark, items.table_path("gold", "item_count")).first()[0] == 4
 
 
+def test_expect_or_fail_is_a_guard_in_the_write_that_sees_only_the_results_rows(spark, spark_resource, items):
+    """One pass: the write counts and guards; rows the asset filtered out never trip the guard."""
+    @medallion_asset(layer="silver", name="items", expectations=[expect_or_fail("positive_qty", "qty > 0"), expect("has_name", "name IS NOT NULL")])
+    def silver_items(bronze_items):
+        return bronze_items.filter("qty > 0")
+
+    with dg.instance_for_test() as instance:
+        result = _run(spark_resource, items, [silver_items], instance)
+        assert result.success
+        checks = _checks(result)
+    assert (checks["positive_qty"].passed, checks["positive_qty"].metadata["total_rows"].value) == (True, 2)
+    assert checks["has_name"].metadata["violating_rows"].value == 1
+    assert sorted(r["id"] for r in read_delta(spark, items.table_path("silver", "items")).collect()) == [1, 2]
+    df = spark.createDataFrame(ITEMS, "id int, name string, qty int").filter("qty > 0")
+    evaluation = apply_expectations(None, spark, items, dg.AssetKey(["silver", "x"]), df, [expect_or_fail("positive_qty", "qty > 0")])
+    write_delta(spark, evaluation.rows, items.table_path("silver", "x"), WriteSpec())
+    assert observed_metrics(evaluation.observation) == {"__total": 2, "__e0": 0}  # counted by the write, not before
+
+
+def test_a_violated_expect_or_fail_leaves_a_merged_table_as_it_was(spark, spark_resource, items):
+    """The guard stops the MERGE before its commit: the table keeps its version, the check says how many rows."""
+    @medallion_asset(layer="silver", name="items", write_mode="merge", merge_keys=["id"], expectations=[expect_or_fail("positive_qty", "qty > 0")])
+    def silver_items(bronze_items):
+        return bronze_items
+
+    path = items.table_path("silver", "items")
+    write_delta(spark, spark.createDataFrame([(9, "z", 1)], "id int, name string, qty int"), path, WriteSpec())
+    with dg.instance_for_test() as instance:
+        result = _run(spark_resource, items, [silver_items], instance)
+        assert not result.success
+        check = _checks(result)["positive_qty"]
+    assert (check.passed, check.metadata["violating_rows"].value, check.metadata["total_rows"].value) == (False, 2, 4)
+    from deltalake import DeltaTable
+
+    assert DeltaTable(str(path)).version() == 0
+    assert [r["id"] for r in read_delta(spark, path).collect()] == [9]
+
+
 def test_an_invalid_condition_fails_with_one_clear_message(spark, spark_resource, items):
     assets = _assets(expect("broken", "no_such_column > 1"))
     with dg.instance_for_test() as instance:
