@@ -230,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat > 1:
         for v, times in walls.items():
             print(f"{v}  median {wall[v]:8.1f}s  of {' '.join(f'{t:.1f}' for t in times)}")
+        best = {v: min(times) for v, times in walls.items()}
+        if "P" in best:  # interference only ever adds time: the best round is the least disturbed one
+            print("best rounds: " + " ".join(f"P/{v}={best['P'] / best[v]:.2f}" for v in ("L", "N") if v in best))
     _print_steps(steps)
     session = statistics.median(sessions) if sessions else None
     if session is not None:
