@@ -135,8 +135,8 @@ class Evaluation:
 
     def check_results(self) -> list[dg.AssetCheckResult]:
         if self.results is None:
-            metrics = observed_metrics(self.observation)
-            if metrics is None:  # the write ran the plan without reporting (e.g. a MERGE over Spark Connect)
+            metrics = observed_metrics(self.observation) if self.observation is not None else None
+            if metrics is None:  # no write, or one that ran the plan without reporting (e.g. a MERGE over Spark Connect)
                 metrics = self.unobserved.agg(*_aggregates(self.expectations)).first().asDict()
             total, violations = _counts(metrics, self.expectations)
             self.results = [_result(self.key, e, violations[e.name], total) for e in self.expectations]
@@ -145,10 +145,12 @@ class Evaluation:
     def stopped_write(self, exc: BaseException) -> bool:
         """Whether `exc` is an expect_or_fail guard stopping the write (then nothing was committed)."""
         seen: BaseException | None = exc
-        while seen is not None:
+        visited: set[int] = set()
+        while seen is not None and id(seen) not in visited:
             if _GUARD in str(seen):
                 self.observation, self.rows = None, None  # the aborted write's metrics are partial: count instead
                 return True
+            visited.add(id(seen))
             seen = seen.__cause__ or seen.__context__
         return False
 
