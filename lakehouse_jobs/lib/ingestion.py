@@ -170,7 +170,8 @@ def ingest(
             writer = writer.option("userMetadata", commit_metadata(batch, tag, entries, prepared.refused_before_commit)).option("mergeSchema", "true")
             writer.save(str(table))
             version = committed_tag(table, manifest.version, tag)
-            rejected = prepared.all_rejected(_output_rows(table, version)) if version is not None else []
+            written = _output_rows(table, version) if version is not None else 0
+            rejected = prepared.all_rejected(written) if version is not None else []
         except Exception as exc:
             if _lost_race(exc):
                 continue  # a racing run committed first: start over with what is still missing
@@ -184,7 +185,7 @@ def ingest(
         result.batch, result.delta_version, result.new_columns = batch, version, prepared.new_columns
         result.files = [e[0] for e in entries]
         result.records_quarantined = len(rejected)
-        result.rows_ingested = _output_rows(table, version)
+        result.rows_ingested = written
         after_commit(cache, table, spec, landing)
         return result
     raise LakehouseError(f"{spec.source_table}: gave up after {MAX_ATTEMPTS} attempts; other runs kept committing the same files")
