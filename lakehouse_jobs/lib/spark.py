@@ -14,6 +14,7 @@ the first mode wins (so tests that share the classic `spark` fixture keep it).
 from __future__ import annotations
 
 import atexit
+import gc
 import multiprocessing
 import os
 import sys
@@ -150,6 +151,18 @@ def run_process_pid() -> int:
     return parent.pid if parent is not None and parent.pid else os.getpid()
 
 
+def _skip_final_collections() -> None:
+    """Freeze the heap so the interpreter's last garbage collections skip it.
+
+    With Dagster, dbt and Spark loaded, the collections Python runs while tearing
+    its modules down cost ~0.7 s per exit (every CLI call, run worker and step
+    process) to free memory the OS takes back anyway. Explicit shutdown hooks
+    (logging, this module's stop_session, Dagster's) still run.
+    """
+    gc.freeze()
+
+
+atexit.register(_skip_final_collections)  # handlers run last-in first-out: after stop_session
 atexit.register(stop_session)
 
 

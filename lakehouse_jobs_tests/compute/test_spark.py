@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,16 @@ def test_job_cluster_in_a_process_with_a_classic_session_shares_it(spark, tmp_pa
     assert resource.get_session() is spark
     assert active_session() is spark and process_session() is spark
     assert not (tmp_path / "clusters").exists()
+
+
+def test_exit_skips_the_final_collections_after_the_shutdown_hooks_ran():
+    """A process that imported lakehouse_jobs freezes its heap at exit, after stop_session and the
+    hooks registered later, and before those registered earlier (logging's flush)."""
+    code = (
+        "import atexit, gc\n"
+        "atexit.register(lambda: print('last', gc.get_freeze_count() > 0))\n"
+        "import lakehouse_jobs.lib.spark\n"
+        "atexit.register(lambda: print('first', gc.get_freeze_count() > 0))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[:2] == ["first False", "last True"]
