@@ -233,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         best = {v: min(times) for v, times in walls.items()}
         if "P" in best:  # interference only ever adds time: the best round is the least disturbed one
             print("best rounds: " + " ".join(f"P/{v}={best['P'] / best[v]:.2f}" for v in ("L", "N") if v in best))
+        for v in ("L", "N"):  # each round's own ratio: the spread the medians hide
+            if "P" in walls and v in walls:
+                pairs = [p / o for p, o in zip(walls["P"], walls[v])]
+                print(f"P/{v} by round: {' '.join(f'{r:.2f}' for r in pairs)} (median {statistics.median(pairs):.2f})")
     _print_steps(steps)
     session = statistics.median(sessions) if sessions else None
     if session is not None:
