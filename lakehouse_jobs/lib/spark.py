@@ -155,9 +155,9 @@ def _skip_final_collections() -> None:
     """Freeze the heap so the interpreter's last garbage collections skip it.
 
     With Dagster, dbt and Spark loaded, the collections Python runs while tearing
-    its modules down cost ~0.7 s per exit (every CLI call, run worker and step
-    process) to free memory the OS takes back anyway. Explicit shutdown hooks
-    (logging, this module's stop_session, Dagster's) still run.
+    its modules down cost 0.7-1 s per exit (every CLI call, run worker and test
+    process; multiprocess step children leave through os._exit) to free memory the
+    OS takes back anyway. Explicit shutdown hooks (logging, stop_session) still run.
     """
     gc.freeze()
 

@@ -43,8 +43,8 @@ def test_job_cluster_in_a_process_with_a_classic_session_shares_it(spark, tmp_pa
 
 
 def test_exit_skips_the_final_collections_after_the_shutdown_hooks_ran():
-    """A process that imported lakehouse_jobs freezes its heap at exit, after stop_session and the
-    hooks registered later, and before those registered earlier (logging's flush)."""
+    """A process that imported lakehouse_jobs freezes its heap at exit: after the hooks registered
+    later (stop_session is one), before those registered earlier (logging's flush is one)."""
     code = (
         "import atexit, gc\n"
         "atexit.register(lambda: print('last', gc.get_freeze_count() > 0))\n"
