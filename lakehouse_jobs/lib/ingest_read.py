@@ -84,8 +84,8 @@ def count_lines(path: Path, chunk: int = 16 << 20) -> int:
     last = b""
     with _open(path) as handle:
         while block := handle.read(chunk):
-            joined = last + block  # a \\r\\n may straddle two blocks
-            lines += block.count(b"\n") + block.count(b"\r") - joined.count(b"\r\n")
+            straddles = last == b"\r" and block[:1] == b"\n"  # a \\r\\n split between two blocks
+            lines += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n") - straddles
             last = block[-1:]
     return lines + (1 if last and last not in b"\r\n" else 0)
 

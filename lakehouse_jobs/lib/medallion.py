@@ -175,14 +175,17 @@ def medallion_asset(
             if not hasattr(output.df, "write"):
                 raise LakehouseError(f"{key.to_user_string()}: the function must return a Spark DataFrame, got {type(output.df).__name__}")
             evaluation = apply_expectations(context, spark, lakehouse, key, output.df, expectations)
-            if evaluation.rows is None:  # a violated expect_or_fail: not written; its failed blocking check fails the step
-                return dg.MaterializeResult(metadata={"written": False, **output.metadata}, check_results=evaluation.check_results())
+            # A violated expect_or_fail (counted first, or a guard stopping the write): not written;
+            # its failed blocking check fails the step.
+            not_written = lambda: dg.MaterializeResult(metadata={"written": False, **output.metadata}, check_results=evaluation.check_results())  # noqa: E731
+            if evaluation.rows is None:
+                return not_written()
             try:
                 commit = write_delta(spark, evaluation.rows, lakehouse.table_path(layer, table), spec)
             except Exception as exc:
                 if not evaluation.stopped_write(exc):
                     raise
-                return dg.MaterializeResult(metadata={"written": False, **output.metadata}, check_results=evaluation.check_results())
+                return not_written()
             return dg.MaterializeResult(metadata={**describe(spark, commit), **output.metadata}, check_results=evaluation.check_results())
 
         return _materialize
