@@ -22,13 +22,16 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    """Everything a run needs before Dagster starts: Java, Delta jars (fetched once)."""
+    """Everything a run needs before Dagster starts: Java, Delta jars (fetched once), the JVM's class archive."""
+    from lakehouse_jobs.lib import class_archive
     from lakehouse_jobs.lib.jars import resolve_delta_jars
     from lakehouse_jobs.lib.java import check_java
 
     major = check_java()
     jars = resolve_delta_jars()
     print(f"Java {major}; {len(jars)} Delta jars ready in {Path(jars[0]).parent}")
+    archive, status = class_archive.build()
+    print(f"Spark class archive {status}" + (f": {archive}" if archive else ""))
     from lakehouse_jobs.defs.paths import REPO_ROOT
     from lakehouse_jobs.lib.dbt import dbt_project
 
@@ -70,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--root", help="lakehouse root (default $LAKEHOUSE_ROOT or data/)")
     gen.set_defaults(func=_generate)
 
-    prep = commands.add_parser("prepare", help="check Java and fetch the Delta jars once")
+    prep = commands.add_parser("prepare", help="check Java, fetch the Delta jars and build the Spark class archive (once)")
     prep.set_defaults(func=_prepare)
 
     clusters = commands.add_parser("clusters", help="list the running job clusters (Spark Connect servers); --stop terminates them")

@@ -1,4 +1,4 @@
-"""SparkResource settings: job-cluster shape, remote URLs, one session per process."""
+"""SparkResource settings: job-cluster shape, remote URLs, one session per process, the driver JVM's flags."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse_jobs.lib.errors import SetupError
-from lakehouse_jobs.lib.spark import SparkResource, active_session, process_session
+from lakehouse_jobs.lib.spark import SparkResource, active_session, driver_java_options, process_session
 
 
 def test_num_workers_sets_the_job_cluster_cores_and_spark_conf_wins():
@@ -53,3 +53,18 @@ def test_exit_skips_the_final_collections_after_the_shutdown_hooks_ran():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[:2] == ["first False", "last True"]
+
+
+def test_the_driver_runs_the_parallel_collector(spark):
+    """G1's concurrent threads compete with Spark's tasks on small machines; the driver uses the throughput collector."""
+    beans = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()
+    assert {bean.getName() for bean in beans} == {"PS Scavenge", "PS MarkSweep"}
+
+
+@pytest.mark.parametrize("variable", ["JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS"])
+def test_a_collector_chosen_in_the_java_environment_wins(monkeypatch: pytest.MonkeyPatch, variable: str):
+    """Two collectors make the JVM refuse to start: ours steps back."""
+    assert "-XX:+UseParallelGC" in driver_java_options()
+    monkeypatch.setenv(variable, "-Xss4m -XX:+UseG1GC")
+    options = driver_java_options()
+    assert "UseParallelGC" not in options and options.startswith("-Dlog4j2.configurationFile=")
