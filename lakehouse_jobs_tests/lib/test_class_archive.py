@@ -51,10 +51,13 @@ def test_a_built_archive_is_mapped_by_the_next_driver_and_replaces_stale_ones(ar
     archive_dir.mkdir()
     stale = archive_dir / "spark-0000000000000000.jsa"
     stale.write_bytes(b"from an older java")
+    killed = archive_dir / ".building-killed.jsa"  # a build interrupted long ago
+    killed.write_bytes(b"half")
+    os.utime(killed, (0, 0))
 
     path, status = class_archive.build()
     assert status.startswith("built") and path == class_archive.archive_path() and path.stat().st_size > 10_000_000
-    assert not stale.exists() and not list(archive_dir.glob(".building-*"))
+    assert not stale.exists() and not killed.exists() and not list(archive_dir.glob(".building-*"))
     assert class_archive.build() == (path, "ready")  # once: later prepares find it
 
     code = (
