@@ -10,7 +10,8 @@ JVM; every embedded driver and job-cluster server started afterwards maps it.
 The file is only valid for the JVM and classpath that wrote it, so its name
 carries a key of both: a Java or pyspark/delta upgrade simply finds no archive
 (Spark starts as before) until the next `prepare`. Set
-`LAKEHOUSE_CLASS_ARCHIVE=off` to never build or use one.
+`LAKEHOUSE_CLASS_ARCHIVE=off` to never build or use one. The JVM runs the classes
+it maps without verifying them again: keep `LAKEHOUSE_CLASS_ARCHIVE_DIR` private.
 """
 
 from __future__ import annotations
@@ -64,7 +65,10 @@ def archive_key() -> str | None:
         return None
     real = os.path.realpath(java)
     stat = os.stat(real)
-    identity = [real, stat.st_size, stat.st_mtime_ns, package_version("pyspark"), sorted(os.listdir(spark_jars)), package_version("delta-spark")]
+    identity = [
+        real, stat.st_size, stat.st_mtime_ns,
+        package_version("pyspark"), sorted(os.listdir(spark_jars)), package_version("delta-spark"),
+    ]  # fmt: skip
     return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
 
 
@@ -96,7 +100,7 @@ def build(timeout: float = 600) -> tuple[Path | None, str]:
     if target.is_file():
         _remove_leftovers(target, timeout)
         return target, "ready"
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the JVM trusts the classes it maps
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".building-", suffix=".jsa")
     os.close(fd)
     os.unlink(tmp)  # the JVM writes it at exit
