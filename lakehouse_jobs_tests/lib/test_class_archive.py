@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,11 +15,12 @@ from lakehouse_jobs.lib import class_archive
 
 
 @pytest.fixture
-def archive_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def archive_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     directory = tmp_path / "jvm"
     monkeypatch.setenv(class_archive.DIR_ENV, str(directory))
     monkeypatch.delenv(class_archive.SWITCH_ENV, raising=False)
-    return directory
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)  # ~190 MB: not for pytest's kept temp folders
 
 
 def _fake_java(home: Path) -> Path:
