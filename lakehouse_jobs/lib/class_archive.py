@@ -34,6 +34,7 @@ DIR_ENV = "LAKEHOUSE_CLASS_ARCHIVE_DIR"
 # A mismatched archive (another JVM build, classpath or heap mode) is skipped with a
 # warning on the driver's stdout; the key avoids that case, these flags keep it quiet.
 _QUIET = ("-Xlog:cds=off", "-Xlog:cds+dynamic=off")
+WORKLOAD_VERSION = 1  # bump when _workload changes, so prepare rebuilds archives of the old one
 
 
 def enabled() -> bool:
@@ -67,7 +68,7 @@ def archive_key() -> str | None:
     stat = os.stat(real)
     identity = [
         real, stat.st_size, stat.st_mtime_ns,
-        package_version("pyspark"), sorted(os.listdir(spark_jars)), package_version("delta-spark"),
+        package_version("pyspark"), sorted(os.listdir(spark_jars)), package_version("delta-spark"), WORKLOAD_VERSION,
     ]  # fmt: skip
     return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
 
@@ -152,12 +153,15 @@ def _workload(spark, root: Path) -> None:  # noqa: ANN001 - a SparkSession
     observed = Observation("rows")
     table = str(root / "t")
     csv.observe(observed, F.count(F.lit(1)).alias("n")).write.format("delta").save(table)
+    observed.get  # noqa: B018 - reading the metrics loads their classes too
     parsed.drop("rest").write.format("delta").mode("append").save(table)
-    DeltaTable.forPath(spark, table).alias("t").merge(csv.alias("s"), "t.id = s.id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
+    merge = DeltaTable.forPath(spark, table).alias("t").merge(csv.alias("s"), "t.id = s.id")
+    merge.whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
     stored = spark.read.format("delta").load(table)
     window = Window.partitionBy("id").orderBy(F.col("amount").desc())
     ranked = stored.withColumn("rank", F.row_number().over(window)).filter("rank = 1")
-    ranked.join(csv.select("id", F.col("name").alias("source")), "id", "left").groupBy(F.to_date(F.current_timestamp())).agg(F.sum("amount"), F.countDistinct("id")).collect()
+    joined = ranked.join(csv.select("id", F.col("name").alias("source")), "id", "left")
+    joined.groupBy(F.to_date(F.current_timestamp())).agg(F.sum("amount"), F.countDistinct("id")).collect()
     ranked.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(str(root / "gold"))
     DeltaTable.forPath(spark, table).history().collect()
 
@@ -165,7 +169,8 @@ def _workload(spark, root: Path) -> None:  # noqa: ANN001 - a SparkSession
 def _dump(target: str) -> int:
     """Run the workload in a JVM that writes its loaded classes to `target` when it exits."""
     from . import spark as runtime
-    conf = runtime.local_conf("local[*]", 4, False, "2g")
+
+    conf = runtime.SparkResource().conf()  # the settings every default driver starts with
     conf["spark.driver.extraJavaOptions"] += f" -XX:ArchiveClassesAtExit={target} " + " ".join(_QUIET)
     session = runtime.get_or_create_session(conf)
     gateway = session.sparkContext._gateway
