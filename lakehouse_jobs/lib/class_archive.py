@@ -27,6 +27,7 @@ import time
 from importlib.metadata import version as package_version
 from pathlib import Path
 
+from .jars import user_cache_dir
 from .java import java_executable
 
 SWITCH_ENV = "LAKEHOUSE_CLASS_ARCHIVE"
@@ -42,10 +43,7 @@ def enabled() -> bool:
 
 
 def archive_dir() -> Path:
-    root = os.environ.get(DIR_ENV) or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lakehouse_jobs", "jvm"
-    )
-    return Path(root)
+    return user_cache_dir("jvm", DIR_ENV)
 
 
 def _spark_jars_dir() -> Path | None:

@@ -63,11 +63,16 @@ def delta_artifacts(delta_version: str | None = None, spark_line: str | None = N
     return [Artifact("io.delta", n, delta_version) for n in names]
 
 
-def cache_dir() -> Path:
-    root = os.environ.get("LAKEHOUSE_JARS_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lakehouse_jobs", "jars"
+def user_cache_dir(name: str, override_env: str) -> Path:
+    """`$override_env`, else lakehouse_jobs' folder `name` in the user's cache (XDG)."""
+    root = os.environ.get(override_env) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lakehouse_jobs", name
     )
     return Path(root)
+
+
+def cache_dir() -> Path:
+    return user_cache_dir("jars", "LAKEHOUSE_JARS_DIR")
 
 
 def _local_candidates(artifact: Artifact) -> list[Path]:
