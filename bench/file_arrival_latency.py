@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dagster as dg  # noqa: E402
 
 from lakehouse_jobs.defs.generate import ORDER_COLUMNS  # noqa: E402
-from lakehouse_jobs_tests.ingestion.daemon import delta_rows, running_daemon, wait_for  # noqa: E402
-from lakehouse_jobs_tests.ingestion.helpers import write_csv  # noqa: E402
+from lakehouse_jobs_tests.ingest.daemon import delta_rows, running_daemon, wait_for  # noqa: E402
+from lakehouse_jobs_tests.ingest.helpers import write_csv  # noqa: E402
 
 ROWS = 20
 

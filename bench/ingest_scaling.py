@@ -23,8 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dagster as dg  # noqa: E402
 
 from lakehouse_jobs.lib import LakehouseResource, SparkResource  # noqa: E402
-from lakehouse_jobs.lib.file_arrival import file_arrival_sensor  # noqa: E402
-from lakehouse_jobs.lib.ingestion import IngestSpec, ingest  # noqa: E402
+from lakehouse_jobs.lib.ingest.file_arrival import file_arrival_sensor  # noqa: E402
+from lakehouse_jobs.lib.ingest.ingest import ingest
+from lakehouse_jobs.lib.ingest.spec import IngestSpec# noqa: E402
 
 SPEC = IngestSpec(source="orders", table="orders", format="csv", columns=["id", "amount"])
 

@@ -63,8 +63,8 @@ def run_limit(root: str) -> dict[str, float]:
     started = time.perf_counter()
     from lakehouse_jobs.defs import clickstream, customers, generate, orders
     from lakehouse_jobs.lib import LakehouseResource, SparkResource, TableOutput, read_landing
-    from lakehouse_jobs.lib.cdc import apply_changes
-    from lakehouse_jobs.lib.landing import landing_files
+    from lakehouse_jobs.lib.tables.cdc import apply_changes
+    from lakehouse_jobs.lib.ingest.landing import landing_files
 
     spark = SparkResource().get_session()
     session_s = time.perf_counter() - started
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                     sessions.append(json.loads((workdir / "L.log").read_text().strip().splitlines()[-1])["session_s"])
                 print(f"{variant}  {walls[variant][-1]:8.1f}s  {VARIANTS[variant]}" + (f"  (round {round_})" if args.repeat > 1 else ""), flush=True)
     finally:
-        from lakehouse_jobs.lib import job_cluster
+        from lakehouse_jobs.lib.runtime import job_cluster
 
         job_cluster.stop_all(workdir / "clusters")  # W's warm cluster
         if not args.workdir:

@@ -13,7 +13,7 @@ from dagster_pyspark import PySparkResource
 from lakehouse_jobs.definitions import medallion_assets
 from lakehouse_jobs.defs.paths import lakehouse_root
 from lakehouse_jobs.lib import LakehouseResource, SparkResource
-from lakehouse_jobs.lib.jars import resolve_delta_jars
+from lakehouse_jobs.lib.runtime.jars import resolve_delta_jars
 
 
 class NaivePySpark(PySparkResource):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 from deltalake import DeltaTable, write_deltalake
 
-from lakehouse_jobs.lib.jobs.triggers import delta_version
+from lakehouse_jobs.lib.jobs.automation.triggers import delta_version
 
 REPEAT = 50
 

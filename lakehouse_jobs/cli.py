@@ -23,9 +23,9 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _prepare(args: argparse.Namespace) -> int:
     """Everything a run needs before Dagster starts: Java, Delta jars (fetched once), the JVM's class archive."""
-    from lakehouse_jobs.lib import class_archive
-    from lakehouse_jobs.lib.jars import resolve_delta_jars
-    from lakehouse_jobs.lib.java import check_java
+    from lakehouse_jobs.lib.runtime import class_archive
+    from lakehouse_jobs.lib.runtime.jars import resolve_delta_jars
+    from lakehouse_jobs.lib.runtime.java import check_java
 
     major = check_java()
     jars = resolve_delta_jars()
@@ -33,7 +33,7 @@ def _prepare(args: argparse.Namespace) -> int:
     archive, status = class_archive.build()
     print(f"Spark class archive {status}" + (f": {archive}" if archive else ""))
     from lakehouse_jobs.defs.paths import REPO_ROOT
-    from lakehouse_jobs.lib.dbt import dbt_project
+    from lakehouse_jobs.lib.integrations.dbt import dbt_project
 
     print(f"dbt manifest ready: {dbt_project(REPO_ROOT / 'dbt_project').manifest_path}")  # `dbt parse` when stale
     return 0
@@ -41,7 +41,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 def _clusters(args: argparse.Namespace) -> int:
     """List the job clusters alive (warm ones wait for their auto-termination), or stop them."""
-    from lakehouse_jobs.lib import job_cluster
+    from lakehouse_jobs.lib.runtime import job_cluster
 
     state_dir = Path(args.state_dir) if args.state_dir else job_cluster.default_state_dir()
     clusters = job_cluster.running(state_dir)

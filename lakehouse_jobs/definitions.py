@@ -14,7 +14,7 @@ from lakehouse_jobs.defs import ml, sensors
 from lakehouse_jobs.defs.jobs import job_definitions
 from lakehouse_jobs.defs.paths import lakehouse_root
 from lakehouse_jobs.lib import LakehouseResource, SparkResource
-from lakehouse_jobs.lib.mlflow import MLflowResource
+from lakehouse_jobs.lib.integrations.mlflow import MLflowResource
 
 medallion_assets = dg.load_assets_from_modules([orders, clickstream, customers])
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from lakehouse_jobs.defs.paths import REPO_ROOT
-from lakehouse_jobs.lib import LakehouseResource, SparkResource, job_cluster
+from lakehouse_jobs.lib import LakehouseResource, SparkResource
+from lakehouse_jobs.lib.runtime import job_cluster
 
 SAMPLE_LANDING = REPO_ROOT / "data" / "landing"
 

@@ -4,13 +4,13 @@ The small public API: declare medallion Delta assets, get a Spark runtime and a
 lakehouse root as Dagster resources, read landing files and typed columns.
 """
 
-from .delta_io import DeltaCommit, WriteSpec, read_delta, write_delta
-from .errors import LakehouseError, SetupError, SpecError
-from .lakehouse import LakehouseResource
-from .landing import read_landing
-from .medallion import TableOutput, medallion_asset, read_table
-from .schema import cast_columns, split_invalid, table_schema
-from .spark import SparkResource
+from lakehouse_jobs.lib.tables.delta_io import DeltaCommit, WriteSpec, read_delta, write_delta
+from lakehouse_jobs.lib.errors import LakehouseError, SetupError, SpecError
+from lakehouse_jobs.lib.tables.lakehouse import LakehouseResource
+from lakehouse_jobs.lib.ingest.landing import read_landing
+from lakehouse_jobs.lib.tables.medallion import TableOutput, medallion_asset, read_table
+from lakehouse_jobs.lib.tables.schema import cast_columns, split_invalid, table_schema
+from lakehouse_jobs.lib.runtime.spark import SparkResource
 
 __all__ = [
     "DeltaCommit",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .errors import SpecError
+from lakehouse_jobs.lib.errors import SpecError
 
 LAYERS = ("bronze", "silver", "gold")
 _TABLE = re.compile(r"^[a-z][a-z0-9_]{0,127}$")

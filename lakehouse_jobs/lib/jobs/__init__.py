@@ -6,16 +6,17 @@
 Inside a task: `from lakehouse_jobs.lib.jobs import task_values; task_values.set("n", 3)`.
 """
 
-from . import task_values
-from .compile import build_definitions, compile_job, dagster_job_name, reconstructable_job
-from .result_states import JOB_RESULT_TAG, task_tag
-from .spec import JobsDocument, JobSpec, SpecValidationError, TaskSpec, load_spec, load_spec_file
-from .validate import validate_document
-from .component import LakehouseJobsComponent
-from .concurrency import LakehouseRunCoordinator, compile_concurrency, concurrency_tags
-from .notifications import compile_notifications
-from .schedules import compile_schedule, quartz_problems, quartz_to_cron
-from .triggers import compile_continuous, compile_trigger
+from lakehouse_jobs.lib.jobs import task_values
+from lakehouse_jobs.lib.jobs.compile import build_definitions, compile_job, dagster_job_name, reconstructable_job
+from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG, task_tag
+from lakehouse_jobs.lib.jobs.spec import JobsDocument, JobSpec, TaskSpec
+from lakehouse_jobs.lib.jobs.load import SpecValidationError, load_spec, load_spec_file
+from lakehouse_jobs.lib.jobs.validate import validate_document
+from lakehouse_jobs.lib.jobs.component import LakehouseJobsComponent
+from lakehouse_jobs.lib.jobs.concurrency import LakehouseRunCoordinator, compile_concurrency, concurrency_tags
+from lakehouse_jobs.lib.jobs.automation.notifications import compile_notifications
+from lakehouse_jobs.lib.jobs.automation.schedules import compile_schedule, quartz_problems, quartz_to_cron
+from lakehouse_jobs.lib.jobs.automation.triggers import compile_continuous, compile_trigger
 
 __all__ = [
     "JOB_RESULT_TAG",

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from lakehouse_jobs.lib.errors import LakehouseError
 
-from .result_states import JOB_RESULT_TAG, SUCCESS, task_tag
-from .spec import SpecValidationError, read_spec_file
-from .validate import validate_document
+from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG, SUCCESS, task_tag
+from lakehouse_jobs.lib.jobs.load import SpecValidationError, read_spec_file
+from lakehouse_jobs.lib.jobs.validate import validate_document
 
 DEFAULT_DEFINITIONS = "lakehouse_jobs.definitions:defs"
 
@@ -36,7 +36,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .spec import load_spec_file
+    from lakehouse_jobs.lib.jobs.load import load_spec_file
 
     document = load_spec_file(args.file)
     for key, job in document.jobs.items():
@@ -91,8 +91,8 @@ def _admit(inst, job) -> str | None:  # noqa: ANN001 - DagsterInstance, JobSpec
     """
     import time
 
-    from .compile import dagster_job_name
-    from .concurrency import ACTIVE_STATUSES, RunsFilter, compile_concurrency
+    from lakehouse_jobs.lib.jobs.compile import dagster_job_name
+    from lakehouse_jobs.lib.jobs.concurrency import ACTIVE_STATUSES, RunsFilter, compile_concurrency
 
     name = dagster_job_name(job.key)
     policy = compile_concurrency(name, job.raw, job_key=job.key)
@@ -111,9 +111,9 @@ def _admit(inst, job) -> str | None:  # noqa: ANN001 - DagsterInstance, JobSpec
 def _run(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from .compile import reconstructable_job
-    from .execution import PARAMETERS_KEY
-    from .spec import load_spec_file
+    from lakehouse_jobs.lib.jobs.compile import reconstructable_job
+    from lakehouse_jobs.lib.jobs.execution import PARAMETERS_KEY
+    from lakehouse_jobs.lib.jobs.load import load_spec_file
 
     document = load_spec_file(args.file)
     job = document.job(args.job)
@@ -135,7 +135,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _repair(args: argparse.Namespace) -> int:
-    from .repair import repair_run
+    from lakehouse_jobs.lib.jobs.repair import repair_run
 
     inst = instance()
     plan, run_id = repair_run(inst, args.run_id)

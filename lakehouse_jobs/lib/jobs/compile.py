@@ -18,9 +18,14 @@ import dagster as dg
 
 from lakehouse_jobs.lib.errors import LakehouseError, SpecError
 
-from .execution import PARAMETERS_KEY, JobParameters, JobRuntime, run_start, execute_task, merge_states
-from .result_states import FAILED, FAILURES, JOB_KEY_TAG, JOB_RESULT_TAG, TIMEDOUT, job_result_state
-from .spec import JobsDocument, JobSpec, TaskSpec, load_spec, load_spec_file
+from lakehouse_jobs.lib.jobs.automation.notifications import compile_notifications
+from lakehouse_jobs.lib.jobs.automation.schedules import compile_schedule
+from lakehouse_jobs.lib.jobs.automation.triggers import compile_continuous, compile_trigger
+from lakehouse_jobs.lib.jobs.concurrency import concurrency_tags
+from lakehouse_jobs.lib.jobs.execution import PARAMETERS_KEY, JobParameters, JobRuntime, run_start, execute_task, merge_states
+from lakehouse_jobs.lib.jobs.result_states import FAILED, FAILURES, JOB_KEY_TAG, JOB_RESULT_TAG, TIMEDOUT, job_result_state
+from lakehouse_jobs.lib.jobs.spec import JobsDocument, JobSpec, TaskSpec
+from lakehouse_jobs.lib.jobs.load import load_spec, load_spec_file
 
 RESULT_OP = "lakehouse_job_result"
 STEP_CONFIG = {"step_dependency_config": {"require_upstream_step_success": False}}
@@ -131,22 +136,8 @@ def _job_tags(job: JobSpec) -> dict[str, str]:
     tags = {**job.tags, JOB_KEY_TAG: job.key}
     if job.timeout_seconds:
         tags["dagster/max_runtime"] = str(job.timeout_seconds)  # the run monitor also stops a stuck run
-    concurrency = _optional("concurrency")
-    if concurrency is not None:
-        tags.update(concurrency.concurrency_tags(job.raw, job_key=job.key))
+    tags.update(concurrency_tags(job.raw, job_key=job.key))
     return tags
-
-
-def _optional(module: str):
-    """Helper E's sibling module, or None while it does not exist."""
-    import importlib
-
-    try:
-        return importlib.import_module(f"{__package__}.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"{__package__}.{module}":
-            return None
-        raise
 
 
 def compile_job(job: JobSpec, *, assets: Sequence[Any] = (), resources: Mapping[str, Any] | None = None, executor_def: dg.ExecutorDefinition | None = None) -> dg.JobDefinition:
@@ -181,26 +172,17 @@ def compile_job(job: JobSpec, *, assets: Sequence[Any] = (), resources: Mapping[
 
 
 def _automation(job: JobSpec, job_name: str, lakehouse_root: str) -> tuple[list[Any], list[Any]]:
-    """Schedules and sensors for a job's schedule/trigger/continuous/notifications (helper E's compilers)."""
+    """Schedules and sensors for a job's schedule/trigger/continuous/notifications."""
     raw, schedules, sensors = job.raw, [], []
-    wanted = {
-        "schedules": "schedule" in raw,
-        "triggers": "trigger" in raw or "continuous" in raw,
-        "notifications": any(k in raw for k in ("email_notifications", "webhook_notifications", "health")),
-    }
-    modules = {name: _optional(name) for name, needed in wanted.items() if needed}
-    missing = [name for name, module in modules.items() if module is None]
-    if missing:
-        raise LakehouseError(f"job {job.key!r}: lakehouse_jobs.lib.jobs.{missing[0]} is not available to compile its {missing[0]}")
     try:
         if "schedule" in raw:
-            schedules.append(modules["schedules"].compile_schedule(job_name, raw["schedule"], job_key=job.key, job=raw))
+            schedules.append(compile_schedule(job_name, raw["schedule"], job_key=job.key, job=raw))
         if "trigger" in raw:
-            sensors.append(modules["triggers"].compile_trigger(job_name, raw["trigger"], job_key=job.key, lakehouse_root=lakehouse_root, job=raw))
+            sensors.append(compile_trigger(job_name, raw["trigger"], job_key=job.key, lakehouse_root=lakehouse_root, job=raw))
         if "continuous" in raw:
-            sensors.append(modules["triggers"].compile_continuous(job_name, raw["continuous"], job_key=job.key, job=raw))
-        if wanted["notifications"]:
-            sensors.extend(modules["notifications"].compile_notifications(job_name, raw, job_key=job.key))
+            sensors.append(compile_continuous(job_name, raw["continuous"], job_key=job.key, job=raw))
+        if any(k in raw for k in ("email_notifications", "webhook_notifications", "health")):
+            sensors.extend(compile_notifications(job_name, raw, job_key=job.key))
     except SpecError as exc:  # name the job in the path, as validate does
         raise SpecError(f"{job.key}.{exc.path}", exc.message) from None
     return schedules, sensors
@@ -208,7 +190,7 @@ def _automation(job: JobSpec, job_name: str, lakehouse_root: str) -> tuple[list[
 
 def build_definitions(document: JobsDocument, *, assets: Sequence[Any] = (), resources: Mapping[str, Any] | None = None, executor_def: dg.ExecutorDefinition | None = None) -> dg.Definitions:
     """Jobs, schedules and sensors for every job of the document (assets included when given)."""
-    from lakehouse_jobs.lib.lakehouse import LakehouseResource, default_root
+    from lakehouse_jobs.lib.tables.lakehouse import LakehouseResource, default_root
 
     lakehouse = (resources or {}).get("lakehouse")
     root = lakehouse.root if isinstance(lakehouse, LakehouseResource) else default_root()

@@ -21,9 +21,9 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from ..errors import SpecError
-from .compile import _definitions_parts, build_definitions
-from .spec import load_spec, load_spec_file
+from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib.jobs.compile import _definitions_parts, build_definitions
+from lakehouse_jobs.lib.jobs.load import load_spec, load_spec_file
 
 
 class LakehouseJobsComponent(dg.Component, dg.Model, dg.Resolvable):

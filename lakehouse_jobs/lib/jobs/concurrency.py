@@ -25,8 +25,8 @@ import dagster as dg
 from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, DagsterRun, DagsterRunStatus, RunsFilter
 
-from ..errors import SpecError
-from .result_states import JOB_RESULT_TAG
+from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG
 
 LIMIT_TAG_PREFIX = "lakehouse_jobs/max_concurrent_runs."
 QUEUE_TAG = "lakehouse_jobs/queue"

@@ -20,17 +20,17 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from . import references, task_values
-from .callables import resolve_callable
-from .condition import evaluate
-from .for_each import Iteration, parse_inputs, run_iterations, summary_error, summary_state
-from .result_states import (
+from lakehouse_jobs.lib.jobs import references, task_values
+from lakehouse_jobs.lib.jobs.tasks.python_callable import resolve_callable
+from lakehouse_jobs.lib.jobs.tasks.condition import evaluate
+from lakehouse_jobs.lib.jobs.tasks.for_each import Iteration, parse_inputs, run_iterations, summary_error, summary_state
+from lakehouse_jobs.lib.jobs.result_states import (
     DISABLED, FAILED, FILE_ARRIVAL_LOCATION_TAG, OWN_FAILURES, REPAIR_COUNT_TAG, SUCCESS, TIMEDOUT, TRIGGER_TYPE_TAG, task_tag,
 )  # fmt: skip
-from .retries import RetryPolicy
-from .run_if import decide, edge_state
-from .spec import JobSpec, TaskSpec
-from .timeouts import ChildTaskError, TaskTimeout, call_in_child, call_with_timeout
+from lakehouse_jobs.lib.jobs.retries import RetryPolicy
+from lakehouse_jobs.lib.jobs.run_if import decide, edge_state
+from lakehouse_jobs.lib.jobs.spec import JobSpec, TaskSpec
+from lakehouse_jobs.lib.jobs.timeouts import ChildTaskError, TaskTimeout, call_in_child, call_with_timeout
 
 PARAMETERS_KEY = "lakehouse_job_parameters"
 

@@ -17,8 +17,8 @@ from dagster._utils.hosted_user_process import recon_job_from_origin
 
 from lakehouse_jobs.lib.errors import LakehouseError
 
-from .compile import RESULT_OP
-from .result_states import FAILURES, JOB_RESULT_TAG, REPAIR_COUNT_TAG, task_tag
+from lakehouse_jobs.lib.jobs.compile import RESULT_OP
+from lakehouse_jobs.lib.jobs.result_states import FAILURES, JOB_RESULT_TAG, REPAIR_COUNT_TAG, task_tag
 
 
 @dataclass

@@ -16,8 +16,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lakehouse_jobs.lib.errors import SpecError
 
 TASK_TYPES = ("condition_task", "for_each_task", "python_callable_task", "pipeline_task")
@@ -28,19 +26,6 @@ LATER_TASK_TYPES = (
 )  # fmt: skip
 
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class SpecValidationError(SpecError):
-    """Every problem of a spec, each as (path, message)."""
-
-    def __init__(self, problems: list[tuple[str, str]], source: str = "<dict>"):
-        self.problems = list(problems)
-        self.source = source
-        lines = "\n".join(f"  {path}: {message}" if path else f"  {message}" for path, message in self.problems)
-        plural = "s" if len(self.problems) != 1 else ""
-        Exception.__init__(self, f"{source}: {len(self.problems)} problem{plural} in the job spec:\n{lines}")
-        self.path, self.message = source, str(self)
 
 
 @dataclass(frozen=True)
@@ -171,33 +156,3 @@ def job_entries(obj: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         jobs = (obj.get("resources") or {}).get("jobs") if isinstance(obj.get("resources"), Mapping) else None
         return "bundle", dict(jobs) if isinstance(jobs, Mapping) else {}
     return "job", {job_key_from_name(obj.get("name")): dict(obj)}
-
-
-def load_spec(obj: Mapping[str, Any], source: str = "<dict>") -> JobsDocument:
-    """Validate `obj` (job object or bundle document) and build the model, or raise every problem."""
-    from .validate import validate_document
-
-    problems = validate_document(obj)
-    if problems:
-        raise SpecValidationError(problems, source)
-    _, entries = job_entries(obj)
-    return JobsDocument({key: JobSpec.from_dict(key, job) for key, job in entries.items()}, source)
-
-
-def read_spec_file(path: str | Path) -> Any:
-    """The parsed YAML/JSON content of a spec file (JSON is YAML)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecValidationError([("", f"cannot read the file: {exc.strerror or exc}")], str(path)) from None
-    try:
-        return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (libyaml's when installed)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise SpecValidationError([("", f"not valid YAML/JSON{where}: {getattr(exc, 'problem', None) or exc}")], str(path)) from None
-
-
-def load_spec_file(path: str | Path) -> JobsDocument:
-    return load_spec(read_spec_file(path), str(path))

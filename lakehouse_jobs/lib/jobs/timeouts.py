@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from multiprocessing.connection import wait
 from typing import Any, TypeVar
 
-from . import task_values
+from lakehouse_jobs.lib.jobs import task_values
 
 T = TypeVar("T")
 _GRACE_SECONDS = 2.0
@@ -42,7 +42,7 @@ class ChildTaskError(Exception):
 
 
 def _spark_context():
-    from lakehouse_jobs.lib.spark import active_session
+    from lakehouse_jobs.lib.runtime.spark import active_session
 
     session = active_session()
     return getattr(session, "sparkContext", None) if session is not None else None

@@ -10,12 +10,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from . import references
-from .callables import resolve_callable
-from .condition import CONDITION_OPS, OUTCOMES
-from .run_if import RUN_IF_VALUES
-from .spec import LATER_TASK_TYPES, TASK_TYPES, job_entries
-from .sections import trigger_problems
+from lakehouse_jobs.lib.jobs import references
+from lakehouse_jobs.lib.jobs.tasks.python_callable import resolve_callable
+from lakehouse_jobs.lib.jobs.tasks.condition import CONDITION_OPS, OUTCOMES
+from lakehouse_jobs.lib.jobs.run_if import RUN_IF_VALUES
+from lakehouse_jobs.lib.jobs.spec import LATER_TASK_TYPES, TASK_TYPES, job_entries
+from lakehouse_jobs.lib.jobs.automation.sections import trigger_problems
 
 TASK_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
 JOB_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
@@ -271,7 +271,7 @@ def _for_each(body: Any, where: str, nested: bool) -> Problems:
         problems.append((f"{where}.inputs", "missing: a JSON array, a list, or a reference such as {{tasks.x.values.y}}"))
     elif isinstance(inputs, str):
         if not references.references(inputs):
-            from .for_each import parse_inputs
+            from lakehouse_jobs.lib.jobs.tasks.for_each import parse_inputs
 
             try:
                 parse_inputs(inputs)

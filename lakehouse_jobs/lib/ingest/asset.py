@@ -1,0 +1,70 @@
+"""The bronze asset of an ingestion: `ingestion_asset(IngestSpec(...))`.
+
+Run by a file-arrival sensor, it ingests exactly the batch in its run config
+(`files`); run by hand (`dagster asset materialize`), every file of the landing
+folder not ingested yet. Counts (rows ingested, records quarantined, files
+skipped) appear in the materialization's metadata.
+"""
+
+
+from collections.abc import Sequence
+
+import dagster as dg
+from pydantic import Field
+
+from lakehouse_jobs.lib.tables.delta_io import DeltaCommit, describe, is_delta_table, last_commit
+from lakehouse_jobs.lib.ingest.ingest import ingest
+from lakehouse_jobs.lib.ingest.spec import IngestSpec
+from lakehouse_jobs.lib.tables.medallion import runtime, table_asset_args
+
+
+class IngestConfig(dg.Config):
+    files: list[str] | None = Field(default=None, description="Files to ingest (a sensor's batch); default: every new file.")
+    location: str | None = Field(default=None, description="The folder the trigger watched (informational).")
+
+
+def _create_empty(spark, path, spec: IngestSpec) -> None:
+    """Declared columns and no file yet: an empty table, so downstream assets can run."""
+    from lakehouse_jobs.lib.ingest.spec import RESCUED
+
+    columns = ", ".join(f"`{c}` {t}" for c, t in spec.types.items())
+    spark.createDataFrame([], f"{columns}, {RESCUED} string, _source_file string, _ingested_at timestamp").write.format("delta").mode("append").save(str(path))
+
+
+def ingestion_asset(
+    spec: IngestSpec,
+    *,
+    description: str | None = None,
+    owners: Sequence[str] | None = None,
+    tags: dict[str, str] | None = None,
+    group_name: str | None = None,
+) -> dg.AssetsDefinition:
+    """A Dagster asset that ingests `landing/<spec.source>/` into `<spec.layer>/<spec.table>`."""
+
+    @dg.asset(
+        **table_asset_args(
+            spec.layer, spec.table, owners=owners, tags={"source": spec.source, **(tags or {})}, group_name=group_name,
+            description=description or f"Files of landing/{spec.source}/ ingested exactly once ({spec.format}, schema mode {spec.mode}).",
+            metadata={"source": spec.source, "format": spec.format, "schema_mode": spec.mode, "write_mode": "append (exactly once)"},
+        ),  # fmt: skip
+    )
+    def _ingest(context: dg.AssetExecutionContext, config: IngestConfig) -> dg.MaterializeResult:
+        spark, lakehouse = runtime(context)
+        result = ingest(spark, lakehouse, spec, config.files, run_id=context.run_id)
+        path = lakehouse.table_path(spec.layer, spec.table)
+        metadata = dict(result.metadata())
+        if result.delta_version is not None:
+            commit = DeltaCommit(str(path), result.delta_version, "WRITE")
+            metadata.update(describe(spark, commit))
+        else:
+            if not is_delta_table(path) and spec.types:
+                _create_empty(spark, path, spec)
+            if is_delta_table(path):
+                metadata.update(describe(spark, last_commit(spark, str(path))))
+        context.log.info(
+            f"{spec.layer}.{spec.table}: {len(result.files)} file(s), {result.rows_ingested} row(s) ingested, "
+            f"{result.records_quarantined} record(s) quarantined, {result.files_already_ingested} already ingested"
+        )
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _ingest

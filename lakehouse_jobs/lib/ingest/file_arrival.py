@@ -1,0 +1,233 @@
+"""File-arrival trigger: a Dagster sensor over a landing folder (Databricks `trigger.file_arrival`).
+
+Each tick lists the folder recursively (hidden and `_`-prefixed files and folders
+are skipped, so producers can write `_tmp`/`.part` files and rename them when
+done) and keeps its progress in the sensor's durable cursor:
+
+- `hw`: a watermark on the files' ctime (inode change time, set by the kernel when a
+  file is created, written or renamed into place, never copied from elsewhere);
+  files changed before it were seen by an earlier tick. The watermark trails the
+  listing's start by `LAG_SECONDS` so a file appearing while a tick lists is never
+  skipped;
+- `recent`: files already triggered whose ctime is still above the watermark;
+- `pending`: new files waiting for the timers.
+
+So the cursor stays small however many files were already ingested, and a tick's
+work is the listing itself. A file rewritten after the watermark passed it looks
+like a new arrival and fires the trigger again; the ingestion it launches does not
+re-ingest a path it already holds (Auto Loader's default).
+
+Timers, as Databricks defines them but allowed below its 60 s minimum:
+`wait_after_last_change_seconds` (debounce: each new or changed file restarts the
+wait) and `min_time_between_triggers_seconds` (files keep accumulating meanwhile).
+A batch is launched with `run_key=<sensor>:<batch>:<digest>`, so a tick replayed
+after a crash launches it at most once. Dagster's sensor daemon evaluates sensors
+about every 5 s at best, so a timer due within `IN_TICK_WAIT_SECONDS` is waited out
+inside the tick (the folder is listed again) instead of costing a whole loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import dagster as dg
+
+from lakehouse_jobs.lib.errors import SpecError
+
+LAG_SECONDS = 2.0
+IN_TICK_WAIT_SECONDS = 2.0
+TRIGGER_TYPE_TAG = "lakehouse_jobs/trigger.type"
+LOCATION_TAG = "lakehouse_jobs/trigger.file_arrival.location"
+FILE_COUNT_TAG = "lakehouse_jobs/trigger.file_arrival.files"
+
+
+def location_path(location: str | Path) -> Path:
+    """A local folder from a path or a `file://` URL (other schemes are refused clearly)."""
+    text = str(location)
+    if "://" in text:
+        parsed = urlparse(text)
+        if parsed.scheme != "file":
+            raise SpecError("location", f"only local folders and file:// URLs are supported, got {text!r}")
+        text = unquote(parsed.path)
+    return Path(text).expanduser().absolute()
+
+
+def scan(folder: Path) -> Iterator[tuple[str, float]]:
+    """(relative path, ctime) of every visible file below `folder`, recursively."""
+    stack = [folder]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+        for entry in entries:
+            if entry.name.startswith((".", "_")):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file():
+                    yield os.path.relpath(entry.path, folder), entry.stat().st_ctime
+            except FileNotFoundError:  # removed while listing
+                continue
+
+
+@dataclass
+class ArrivalState:
+    """The sensor's cursor: see the module docstring."""
+
+    hw: float = float("-inf")
+    recent: dict[str, float] = field(default_factory=dict)
+    pending: dict[str, float] = field(default_factory=dict)
+    last_trigger: float = float("-inf")
+    batch: int = 0
+
+    def to_cursor(self) -> str:
+        return json.dumps(
+            {"v": 1, "hw": _num(self.hw), "recent": self.recent, "pending": self.pending, "last_trigger": _num(self.last_trigger), "batch": self.batch}
+        )
+
+    @classmethod
+    def from_cursor(cls, cursor: str | None) -> ArrivalState:
+        if not cursor:
+            return cls()
+        data = json.loads(cursor)
+        return cls(
+            hw=_unnum(data.get("hw")),
+            recent=dict(data.get("recent", {})),
+            pending=dict(data.get("pending", {})),
+            last_trigger=_unnum(data.get("last_trigger")),
+            batch=int(data.get("batch", 0)),
+        )
+
+
+def _num(value: float) -> float | None:
+    return None if value == float("-inf") else value
+
+
+def _unnum(value: float | None) -> float:
+    return float("-inf") if value is None else float(value)
+
+
+@dataclass
+class Decision:
+    """What one tick decided: the new state, and the batch to launch (or why not)."""
+
+    state: ArrivalState
+    files: list[str]
+    reason: str = ""
+    wait_s: float = 0.0  # when a timer holds the batch back: how long until it may fire
+
+
+def decide(
+    state: ArrivalState,
+    listing: dict[str, float],
+    *,
+    listed_at: float,
+    now: float,
+    min_time_between_triggers_seconds: float = 0,
+    wait_after_last_change_seconds: float = 0,
+) -> Decision:
+    """Pure tick logic (no I/O), so the timers are testable to the millisecond."""
+    pending = {rel: ctime for rel, ctime in state.pending.items() if rel in listing}
+    for rel, ctime in listing.items():
+        if rel in pending:
+            pending[rel] = max(pending[rel], ctime)  # still being written: restarts the wait
+        elif ctime > state.hw and rel not in state.recent:
+            pending[rel] = ctime
+    hw = max(state.hw, listed_at - LAG_SECONDS)
+    recent = {rel: ctime for rel, ctime in state.recent.items() if ctime > hw}
+    new = ArrivalState(hw=hw, recent=recent, pending=pending, last_trigger=state.last_trigger, batch=state.batch)
+    if not pending:
+        return Decision(new, [], "no new files")
+    quiet_for = now - max(pending.values())
+    if quiet_for < wait_after_last_change_seconds:
+        left = wait_after_last_change_seconds - quiet_for
+        return Decision(new, [], f"{len(pending)} new file(s); waiting {left:.1f}s more after the last change", left)
+    since_trigger = now - state.last_trigger
+    if since_trigger < min_time_between_triggers_seconds:
+        left = min_time_between_triggers_seconds - since_trigger
+        return Decision(new, [], f"{len(pending)} new file(s); next trigger allowed in {left:.1f}s", left)
+    files = sorted(pending)
+    new.recent.update({rel: ctime for rel, ctime in pending.items() if ctime > hw})
+    new.pending = {}
+    new.last_trigger = now
+    new.batch += 1
+    return Decision(new, files)
+
+
+def run_key(name: str, batch: int, files: list[str]) -> str:
+    digest = hashlib.sha1("\n".join(files).encode()).hexdigest()[:12]
+    return f"{name}:{batch}:{digest}"
+
+
+def file_arrival_sensor(
+    *,
+    name: str,
+    location: str | Path,
+    job_name: str,
+    min_time_between_triggers_seconds: float = 0,
+    wait_after_last_change_seconds: float = 0,
+    minimum_interval_seconds: int = 1,
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
+    run_config_for_files: Callable[[list[str], str], dict] | None = None,
+    tags: dict | None = None,
+    description: str | None = None,
+) -> dg.SensorDefinition:
+    """A sensor launching `job_name` once per batch of new files below `location`.
+
+    `run_config_for_files(files, location)` builds the run's config from the batch's
+    absolute file paths; the run is tagged with the trigger type and location.
+    """
+    for label, value in (("min_time_between_triggers_seconds", min_time_between_triggers_seconds), ("wait_after_last_change_seconds", wait_after_last_change_seconds)):
+        if value < 0:
+            raise SpecError(label, f"must be >= 0, got {value}")
+    folder = location_path(location)
+    shown = str(location)
+
+    @dg.sensor(
+        name=name,
+        job_name=job_name,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=default_status,
+        description=description or f"Launches {job_name} when new files land below {shown}.",
+    )
+    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        decision = Decision(ArrivalState.from_cursor(context.cursor), [])
+        waited = 0.0
+        while True:
+            listed_at = time.time()
+            listing = dict(scan(folder))
+            decision = decide(
+                decision.state,
+                listing,
+                listed_at=listed_at,
+                now=time.time(),
+                min_time_between_triggers_seconds=min_time_between_triggers_seconds,
+                wait_after_last_change_seconds=wait_after_last_change_seconds,
+            )
+            if decision.files or not decision.wait_s or waited + decision.wait_s > IN_TICK_WAIT_SECONDS:
+                break
+            time.sleep(decision.wait_s + 0.05)  # then list again: a file still changing restarts the wait
+            waited += decision.wait_s + 0.05
+        cursor = decision.state.to_cursor()
+        if not decision.files:
+            return dg.SensorResult(skip_reason=decision.reason, cursor=cursor)
+        paths = [str(folder / rel) for rel in decision.files]
+        config = run_config_for_files(paths, shown) if run_config_for_files else {}
+        request = dg.RunRequest(
+            run_key=run_key(name, decision.state.batch, decision.files),
+            run_config=config,
+            tags={**(tags or {}), TRIGGER_TYPE_TAG: "file_arrival", LOCATION_TAG: shown, FILE_COUNT_TAG: str(len(paths))},
+        )
+        return dg.SensorResult(run_requests=[request], cursor=cursor)
+
+    return _sensor

@@ -1,0 +1,242 @@
+"""Auto Loader-style incremental ingestion: landing files -> a bronze Delta table, exactly once.
+
+    orders = ingestion_asset(IngestSpec(source="orders", table="orders", format="csv", columns=ORDER_COLUMNS))
+
+A run ingests the files it is given (a file-arrival sensor's batch) or, when run by
+hand, every file of `landing/<source>/` not ingested yet. Guarantees:
+- exactly once: the batch is appended with Delta's idempotent-write options
+  (`txnAppId` = the table's ingestion app id, `txnVersion` = batch number) and the
+  batch's file list rides in the same commit (`ingest_manifest`); a retried,
+  relaunched or racing run either finds its files already committed or loses the
+  Delta commit race and starts over with what is still missing;
+- every record ends in bronze or in the quarantine (`quarantine`), counted in the
+  run's metadata; quarantine rows of a batch are written after its data commit,
+  idempotently, and re-derived by the next run if a crash came in between;
+- a path is ingested once: a file rewritten under the same name is not re-read.
+
+Schema modes (Auto Loader's names): `addNewColumns` (default without declared
+columns: new fields become new string columns), `rescue` (schema fixed, unknown
+fields and type mismatches go to `_rescued_data` as JSON), `failOnNewColumns`
+(the run fails, nothing is committed), `none` (unknown fields are ignored).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lakehouse_jobs.lib.errors import LakehouseError, SpecError
+from lakehouse_jobs.lib.ingest.manifest import Manifest, commit_metadata, committed_tag, load_manifest, save_cache
+from lakehouse_jobs.lib.ingest.batch import REFUSED_PENDING, local_path, prepare_batch
+from lakehouse_jobs.lib.ingest.spec import LINEAGE, SUFFIXES, IngestSpec
+from lakehouse_jobs.lib.tables.quarantine import Rejected, append_rejected, quarantined_version
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass
+class IngestResult:
+    batch: int | None = None
+    delta_version: int | None = None
+    files: list[str] = field(default_factory=list)
+    rows_ingested: int = 0
+    records_quarantined: int = 0
+    files_already_ingested: int = 0
+    files_not_settled: int = 0
+    files_missing: int = 0
+    new_columns: list[str] = field(default_factory=list)
+    attempts: int = 0
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "ingest_batch": self.batch,
+            "files_ingested": len(self.files),
+            "rows_ingested": self.rows_ingested,
+            "records_quarantined": self.records_quarantined,
+            "files_already_ingested": self.files_already_ingested,
+            "files_not_settled": self.files_not_settled,
+            "files_missing": self.files_missing,
+            "new_columns": self.new_columns,
+        }
+
+
+def manifest_cache(lakehouse: Any, spec: IngestSpec) -> Path:
+    return lakehouse.system_path("ingest", spec.layer, spec.table) / "manifest.json"
+
+
+def discover(landing: Path, spec: IngestSpec) -> list[Path]:
+    """Data files below the landing folder (recursive; hidden/_ files skipped)."""
+    from lakehouse_jobs.lib.ingest.file_arrival import scan
+
+    suffixes = tuple(spec.suffixes or SUFFIXES[spec.format])
+    return sorted(landing / rel for rel, _ in scan(landing) if rel.endswith(suffixes))
+
+
+def _candidates(lakehouse: Any, spec: IngestSpec, landing: Path, files: Sequence[str] | None) -> list[Path]:
+    if files is None:
+        return discover(landing, spec)
+    out = []
+    for index, name in enumerate(files):
+        path = local_path(name)
+        path = path if path.is_absolute() else landing / path
+        resolved = path.resolve()
+        if landing not in resolved.parents:
+            raise SpecError(f"files[{index}]", f"{name} is not inside the landing folder {landing}")
+        out.append(resolved)
+    return sorted(set(out))
+
+
+def ingest(
+    spark: SparkSession, lakehouse: Any, spec: IngestSpec, files: Sequence[str] | None = None, *, run_id: str | None = None
+) -> IngestResult:
+    """Ingest new landing files into `<layer>/<table>`; see the module docstring for the guarantees."""
+    table = lakehouse.table_path(spec.layer, spec.table)
+    landing = lakehouse.landing_path(spec.source)
+    cache = manifest_cache(lakehouse, spec)
+    result = IngestResult()
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        result.attempts = attempt
+        manifest = load_manifest(table, cache, spec.app_id, landing)
+        recover_quarantine(spark, lakehouse, spec, manifest, landing, run_id)
+        candidates = _candidates(lakehouse, spec, landing, files)
+        todo, result = _select(candidates, landing, manifest, spec, result)
+        if not todo:
+            save_cache(cache, manifest)
+            return result
+        batch = manifest.batch + 1
+        tag = uuid.uuid4().hex
+        prepared = prepare_batch(spark, spec, table, todo)
+        entries = [(str(p.relative_to(landing)), *_stat(p)) for p in todo]
+        try:
+            writer = prepared.data.write.format("delta").mode("append").option("txnAppId", spec.app_id).option("txnVersion", batch)
+            writer = writer.option("userMetadata", commit_metadata(batch, tag, entries, prepared.refused_before_commit)).option("mergeSchema", "true")
+            writer.save(str(table))
+            version = committed_tag(table, manifest.version, tag)
+            written = _output_rows(table, version) if version is not None else 0
+            rejected = prepared.all_rejected(written) if version is not None else []
+        except Exception as exc:
+            if _lost_race(exc):
+                continue  # a racing run committed first: start over with what is still missing
+            raise
+        finally:
+            prepared.release()
+        if version is None:
+            continue  # our write was skipped: another run already committed batch `batch`
+        if rejected or prepared.refused_before_commit == REFUSED_PENDING:  # a pending count is settled by a write, even an empty one
+            _quarantine_once(lakehouse, spec, rejected, batch, run_id)
+        result.batch, result.delta_version, result.new_columns = batch, version, prepared.new_columns
+        result.files = [e[0] for e in entries]
+        result.records_quarantined = len(rejected)
+        result.rows_ingested = written
+        after_commit(cache, table, spec, landing)
+        return result
+    raise LakehouseError(f"{spec.source_table}: gave up after {MAX_ATTEMPTS} attempts; other runs kept committing the same files")
+
+
+_RACE_MARKERS = (
+    "DELTA_CONCURRENT", "ConcurrentAppend", "ConcurrentTransaction", "ConcurrentWrite", "DELTA_PROTOCOL_CHANGED", "DELTA_METADATA_CHANGED",
+    "ProtocolChanged", "MetadataChanged", "CommitFailedError",  # the last: delta-rs (quarantine appends)
+)  # fmt: skip
+
+
+def _lost_race(exc: Exception) -> bool:
+    text = f"{type(exc).__name__} {str(exc)[:2000]}"
+    return any(marker in text for marker in _RACE_MARKERS)
+
+
+def after_commit(cache: Path, table: Path, spec: IngestSpec, landing: Path) -> None:
+    """Refresh the manifest cache. A crash before this line loses nothing: the log is the truth."""
+    save_cache(cache, load_manifest(table, cache, spec.app_id, landing))
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+        return st.st_size, st.st_mtime_ns
+    except FileNotFoundError:
+        return -1, -1
+
+
+def _select(candidates: list[Path], landing: Path, manifest: Manifest, spec: IngestSpec, result: IngestResult) -> tuple[list[Path], IngestResult]:
+    todo, now = [], time.time()
+    result.files_already_ingested = result.files_not_settled = result.files_missing = 0
+    for path in candidates:
+        rel = str(path.relative_to(landing))
+        if rel in manifest.files:
+            result.files_already_ingested += 1
+        elif not path.is_file():
+            result.files_missing += 1
+        elif now - path.stat().st_mtime < spec.wait_after_last_change_seconds:
+            result.files_not_settled += 1
+        else:
+            todo.append(path)
+    return todo, result
+
+
+def _output_rows(table: Path, version: int) -> int:
+    import json
+
+    with (table / "_delta_log" / f"{version:020d}.json").open(encoding="utf-8") as handle:
+        for line in handle:
+            info = json.loads(line).get("commitInfo")
+            if info:
+                return int((info.get("operationMetrics") or {}).get("numOutputRows", 0))
+    return 0
+
+
+def _quarantine_once(lakehouse: Any, spec: IngestSpec, rows: list[Rejected], batch: int, run_id: str | None) -> None:
+    """Quarantine a batch's refused records, at most once (a retry after a lost race is a no-op
+    when the winner wrote this very batch, and a real append when it was another table's)."""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            append_rejected(lakehouse, rows, spec.source_table, batch, run_id, app_id=spec.app_id)
+            return
+        except Exception as exc:
+            if not _lost_race(exc) or attempt == MAX_ATTEMPTS - 1:
+                raise
+
+
+def recover_quarantine(spark: SparkSession, lakehouse: Any, spec: IngestSpec, manifest: Manifest, landing: Path, run_id: str | None) -> int:
+    """Write the quarantine rows of committed batches that a crash kept out of it (idempotent).
+
+    Only batches whose commit says they refused records are looked at, in batch order
+    (the quarantine's idempotency marker for this table only moves forward)."""
+    missing = sorted(b for b in map(int, manifest.rejected) if b > 0)
+    if not missing:
+        return 0
+    done = quarantined_version(lakehouse, spec.app_id)
+    for batch in missing:
+        if batch <= done:
+            manifest.rejected.pop(str(batch), None)  # confirmed in the quarantine: stop checking it
+    repaired = 0
+    for batch in (b for b in missing if b > done):
+        rows: list[Rejected] = []
+        files = [landing / rel for rel in manifest.batch_files(batch) if (landing / rel).is_file()]
+        if files:
+            prepared = prepare_batch(spark, spec, lakehouse.table_path(spec.layer, spec.table), files, allow_single_pass=False)
+            rows = prepared.rejected
+            prepared.release()
+        _quarantine_once(lakehouse, spec, rows, batch, run_id)
+        repaired += 1
+    return repaired
+
+
+def op_name(spec: IngestSpec) -> str:
+    """The op behind the asset `<layer>/<table>` (run config goes under `ops.<this>`)."""
+    return f"{spec.layer}__{spec.table}"
+
+
+def files_run_config(spec: IngestSpec) -> Any:
+    """For `file_arrival_sensor(run_config_for_files=...)`: hand the batch to this asset."""
+
+    def build(files: list[str], location: str) -> dict:
+        return {"ops": {op_name(spec): {"config": {"files": list(files), "location": location}}}}
+
+    return build

@@ -1,0 +1,65 @@
+"""Read raw landing files into bronze rows, with lineage columns.
+
+Bronze keeps every field as the producer sent it (strings), plus `_source_file`
+and `_ingested_at`; typing happens in silver, where a bad value can be counted
+instead of failing the load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib.names import validate_columns
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+FORMATS = ("csv", "json")
+CORRUPT = "_corrupt_record"
+
+
+def landing_files(folder: Path, suffixes: Sequence[str]) -> list[Path]:
+    """Data files below `folder` (recursive), hidden and temporary files excluded."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts) and p.suffix in suffixes
+    )
+
+
+def raw_schema(columns: Sequence[str], fmt: str):
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    fields = [StructField(c, StringType(), True) for c in columns]
+    if fmt == "json":
+        fields.append(StructField(CORRUPT, StringType(), True))
+    return StructType(fields)
+
+
+def read_landing(
+    spark: SparkSession,
+    files: Sequence[Path | str],
+    fmt: str,
+    columns: Sequence[str],
+) -> DataFrame:
+    """Read `files` with every column as a string, plus `_source_file` and `_ingested_at`."""
+    from pyspark.sql import functions as F
+
+    if fmt not in FORMATS:
+        raise SpecError("format", f"unknown landing format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    validate_columns(columns, "columns")
+    schema = raw_schema(columns, fmt)
+    if not files:
+        df = spark.createDataFrame([], schema)
+        return df.withColumn("_source_file", F.lit(None).cast("string")).withColumn("_ingested_at", F.current_timestamp())
+    paths = [str(f) for f in files]
+    if fmt == "csv":
+        df = spark.read.schema(schema).option("header", "true").option("mode", "PERMISSIVE").csv(paths)
+    else:
+        df = spark.read.schema(schema).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT).json(paths)
+    return df.withColumn("_source_file", F.col("_metadata.file_path")).withColumn("_ingested_at", F.current_timestamp())

@@ -1,0 +1,247 @@
+"""Job notifications: email (smtplib) and webhooks (HTTP POST JSON) from run-status sensors.
+
+Databricks fields: email_notifications / webhook_notifications with on_start,
+on_success, on_failure, on_duration_warning_threshold_exceeded;
+notification_settings.no_alert_for_skipped_runs / no_alert_for_canceled_runs;
+health.rules [{metric: RUN_DURATION_SECONDS, op: GREATER_THAN, value}].
+
+As in Databricks, on_failure also fires for canceled runs and for skipped runs
+(CANCELED + lakehouse_jobs/result_state=SKIPPED) unless the settings turn that off.
+
+No secret lives in the spec. A webhook destination is `{"id": "env:VAR"}`: the
+URL is read from environment variable VAR when the alert is sent. SMTP comes
+from LAKEHOUSE_SMTP_HOST (default 127.0.0.1), LAKEHOUSE_SMTP_PORT (25),
+LAKEHOUSE_SMTP_SENDER, and optional LAKEHOUSE_SMTP_USER/LAKEHOUSE_SMTP_PASSWORD
+(+ LAKEHOUSE_SMTP_STARTTLS=1). Each delivery is tried 3 times (0.5 s, 1 s
+apart); a final failure is recorded by Dagster on the sensor tick and in the
+run's event log ("Error occurred during the execution sensor"), and the alert is
+not retried later (Dagster's run-status sensors move their cursor on).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import smtplib
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+import dagster as dg
+
+from lakehouse_jobs.lib.errors import LakehouseError, SpecError
+from lakehouse_jobs.lib.jobs.concurrency import SKIPPED
+from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG
+
+EVENTS = ("on_start", "on_success", "on_failure", "on_duration_warning_threshold_exceeded")
+DURATION_EVENT = "on_duration_warning_threshold_exceeded"
+ALERTED_TAG = "lakehouse_jobs/duration_warning_sent"
+ENV_PREFIX = "env:"
+MAX_WEBHOOKS = 3  # per event, as in Databricks
+RETRY_DELAYS = (0.5, 1.0)
+
+
+class DeliveryError(LakehouseError):
+    """A notification could not be delivered (recorded on the sensor tick)."""
+
+
+class NotConfigured(DeliveryError):
+    """The destination's environment variable is unset: retrying cannot help."""
+
+
+@dataclass
+class Recipients:
+    emails: list[str] = field(default_factory=list)
+    webhook_vars: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.emails or self.webhook_vars)
+
+
+def _recipients(job: Mapping) -> dict[str, Recipients]:
+    emails = job.get("email_notifications") or {}
+    hooks = job.get("webhook_notifications") or {}
+    for name, section in (("email_notifications", emails), ("webhook_notifications", hooks)):
+        if not isinstance(section, Mapping):
+            raise SpecError(name, "expected an object with on_start/on_success/on_failure/on_duration_warning_threshold_exceeded")
+    result = {event: Recipients() for event in EVENTS}
+    for event in EVENTS:
+        addresses = emails.get(event) or []
+        if not isinstance(addresses, list) or not all(isinstance(a, str) and "@" in a for a in addresses):
+            raise SpecError(f"email_notifications.{event}", "expected a list of email addresses")
+        result[event].emails = list(addresses)
+        destinations = hooks.get(event) or []
+        if not isinstance(destinations, list) or len(destinations) > MAX_WEBHOOKS:
+            raise SpecError(f"webhook_notifications.{event}", f"expected a list of at most {MAX_WEBHOOKS} destinations [{{id: 'env:VAR'}}]")
+        for index, destination in enumerate(destinations):
+            result[event].webhook_vars.append(_webhook_var(destination, f"webhook_notifications.{event}[{index}].id"))
+    return result
+
+
+def _webhook_var(destination, path: str) -> str:
+    ident = destination.get("id") if isinstance(destination, Mapping) else None
+    if not isinstance(ident, str) or not ident.startswith(ENV_PREFIX) or not ident[len(ENV_PREFIX) :].replace("_", "a").isalnum():
+        shown = "a URL" if isinstance(ident, str) and "://" in ident else repr(ident)
+        raise SpecError(path, f"got {shown}; give the webhook URL through an environment variable: {{id: 'env:MY_WEBHOOK_URL'}} (never inline URLs, they carry secrets)")
+    return ident[len(ENV_PREFIX) :]
+
+
+def duration_threshold(job: Mapping) -> float | None:
+    """The RUN_DURATION_SECONDS GREATER_THAN value of the job's health rules (None if unset)."""
+    rules = (job.get("health") or {}).get("rules") or []
+    threshold = None
+    for index, rule in enumerate(rules):
+        path = f"health.rules[{index}]"
+        if not isinstance(rule, Mapping) or rule.get("metric") != "RUN_DURATION_SECONDS":
+            metric = rule.get("metric") if isinstance(rule, Mapping) else rule
+            raise SpecError(f"{path}.metric", f"{metric!r} is not supported locally; only RUN_DURATION_SECONDS (streaming backlog metrics have no local equivalent)")
+        if rule.get("op") != "GREATER_THAN":
+            raise SpecError(f"{path}.op", f"unknown op {rule.get('op')!r}; expected GREATER_THAN")
+        value = rule.get("value")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise SpecError(f"{path}.value", f"expected a positive number of seconds, got {value!r}")
+        threshold = float(value) if threshold is None else min(threshold, float(value))
+    return threshold
+
+
+def smtp_settings() -> dict:
+    return {
+        "host": os.environ.get("LAKEHOUSE_SMTP_HOST", "127.0.0.1"),
+        "port": int(os.environ.get("LAKEHOUSE_SMTP_PORT", "25")),
+        "sender": os.environ.get("LAKEHOUSE_SMTP_SENDER", "lakehouse-jobs@localhost"),
+        "user": os.environ.get("LAKEHOUSE_SMTP_USER"),
+        "password": os.environ.get("LAKEHOUSE_SMTP_PASSWORD"),
+        "starttls": os.environ.get("LAKEHOUSE_SMTP_STARTTLS") == "1",
+    }
+
+
+def send_email(recipients: list[str], subject: str, body: str) -> None:
+    settings = smtp_settings()
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = settings["sender"], ", ".join(recipients), subject
+    message.set_content(body)
+    try:
+        with smtplib.SMTP(settings["host"], settings["port"], timeout=30) as smtp:
+            if settings["starttls"]:
+                smtp.starttls()
+            if settings["user"]:
+                smtp.login(settings["user"], settings["password"] or "")
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as error:
+        raise DeliveryError(f"email to {', '.join(recipients)} via {settings['host']}:{settings['port']} failed: {error}") from None
+
+
+def post_webhook(variable: str, payload: Mapping) -> None:
+    url = os.environ.get(variable)
+    if not url:
+        raise NotConfigured(f"webhook destination env:{variable}: environment variable {variable} is not set")
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+    except OSError as error:  # URLError/HTTPError; the URL itself is never shown (it may hold a token)
+        raise DeliveryError(f"webhook env:{variable} failed: {getattr(error, 'code', '') or getattr(error, 'reason', error)}") from None
+
+
+def payload(event: str, job_name: str, job_key: str, run: dg.DagsterRun, record: dg.RunRecord | None, extra: str = "") -> dict:
+    """Databricks' webhook shape (event_type, run, job) plus what Dagster knows about the run."""
+    start = record.start_time if record else None
+    end = record.end_time if record else None
+    return {
+        "event_type": f"jobs.{event}",
+        "workspace_id": "lakehouse_jobs",
+        "job": {"job_id": job_key, "name": job_name},
+        "run": {
+            "run_id": run.run_id,
+            "status": run.status.value,
+            "result_state": run.tags.get(JOB_RESULT_TAG),
+            "start_time": start,
+            "end_time": end,
+            "duration_seconds": round((end or time.time()) - start, 3) if start else None,
+        },
+        "message": extra,
+    }
+
+
+def _with_retries(send: Callable[[], None], delays=RETRY_DELAYS) -> None:
+    for delay in delays:
+        try:
+            return send()
+        except NotConfigured:
+            raise
+        except DeliveryError:
+            time.sleep(delay)
+    send()
+
+
+def notify(recipients: Recipients, body: dict) -> None:
+    run, job = body["run"], body["job"]
+    subject = f"[lakehouse_jobs] {job['name']}: {body['event_type'].removeprefix('jobs.')} (run {run['run_id'][:8]})"
+    text = json.dumps(body, indent=2)
+    if recipients.emails:
+        _with_retries(lambda: send_email(recipients.emails, subject, text))
+    for variable in recipients.webhook_vars:
+        _with_retries(lambda variable=variable: post_webhook(variable, body))
+
+
+def _status_sensor(name: str, status: dg.DagsterRunStatus, job_name: str, handler: Callable) -> dg.SensorDefinition:
+    @dg.run_status_sensor(name=name, run_status=status, minimum_interval_seconds=10, default_status=dg.DefaultSensorStatus.RUNNING, description=f"Notifications for {job_name}.")
+    def _sensor(context: dg.RunStatusSensorContext):
+        # Return None, never a SkipReason: Dagster stops a tick at the first non-None result.
+        if context.dagster_run.job_name == job_name:
+            handler(context.instance, context.dagster_run)
+
+    return _sensor
+
+
+def compile_notifications(job_name: str, job: Mapping, *, job_key: str) -> list[dg.SensorDefinition]:
+    """The run-status sensors (and the duration watcher) that deliver the job's alerts."""
+    recipients = _recipients(job)
+    settings = job.get("notification_settings") or {}
+    legacy = (job.get("email_notifications") or {}).get("no_alert_for_skipped_runs", False)
+    no_skipped = bool(settings.get("no_alert_for_skipped_runs", legacy))
+    no_canceled = bool(settings.get("no_alert_for_canceled_runs", False))
+    threshold = duration_threshold(job)
+    if recipients[DURATION_EVENT] and threshold is None:
+        raise SpecError(f"email_notifications.{DURATION_EVENT}", "needs a health rule {metric: RUN_DURATION_SECONDS, op: GREATER_THAN, value: <seconds>}")
+
+    def sender(event: str):
+        def handle(instance: dg.DagsterInstance, run: dg.DagsterRun):
+            if run.status == dg.DagsterRunStatus.CANCELED:
+                skipped = run.tags.get(JOB_RESULT_TAG) == SKIPPED
+                if (skipped and no_skipped) or (not skipped and no_canceled):
+                    return  # turned off by notification_settings
+            [record] = instance.get_run_records(dg.RunsFilter(run_ids=[run.run_id]))
+            notify(recipients[event], payload(event, job_name, job_key, run, record))
+
+        return handle
+
+    sensors = []
+    statuses = {"on_start": [dg.DagsterRunStatus.STARTED], "on_success": [dg.DagsterRunStatus.SUCCESS], "on_failure": [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]}
+    for event, run_statuses in statuses.items():
+        if recipients[event]:
+            for status in run_statuses:
+                sensors.append(_status_sensor(f"{job_name}_{event}_{status.value.lower()}", status, job_name, sender(event)))
+    if recipients[DURATION_EVENT]:
+        sensors.append(_duration_sensor(job_name, job_key, threshold, recipients[DURATION_EVENT]))
+    return sensors
+
+
+def _duration_sensor(job_name: str, job_key: str, threshold: float, recipients: Recipients) -> dg.SensorDefinition:
+    @dg.sensor(name=f"{job_name}_{DURATION_EVENT}", minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING, description=f"Warns when a run of {job_name} exceeds {threshold:.0f}s.")
+    def _sensor(context: dg.SensorEvaluationContext):
+        """Alert once per run: the run gets a tag when its warning was sent."""
+        now, sent = time.time(), []
+        records = context.instance.get_run_records(dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.STARTED]))
+        for record in records:
+            run = record.dagster_run
+            if ALERTED_TAG in run.tags or not record.start_time or now - record.start_time <= threshold:
+                continue
+            notify(recipients, payload(DURATION_EVENT, job_name, job_key, run, record, f"run duration exceeded {threshold:.0f}s"))
+            context.instance.add_run_tags(run.run_id, {ALERTED_TAG: str(int(now))})
+            sent.append(run.run_id)
+        return dg.SkipReason(f"warned for {', '.join(sent)}" if sent else f"no run of {job_name} over {threshold:.0f}s")
+
+    return _sensor

@@ -1,0 +1,229 @@
+"""Databricks `trigger` and `continuous` -> Dagster sensors.
+
+- table_update: watches Delta table versions under the lakehouse root. A
+  version is the newest commit file name in the table's `_delta_log` (one
+  directory listing, no Spark); the commit file's mtime is when it changed.
+  The cursor holds the versions the last run was triggered for, so a restart
+  neither loses nor repeats an update.
+- periodic: every `interval` HOURS/DAYS/WEEKS from the first tick (cursor =
+  when the last run was requested).
+- continuous: "always one run" — a new run as soon as none of the job is
+  queued or in progress.
+- file_arrival: the landing-folder sensor of lakehouse_jobs.lib.ingest.file_arrival.
+
+Runs carry `lakehouse_jobs/trigger.type` (table_update|periodic|continuous|
+file_arrival) for `{{job.trigger.type}}`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import dagster as dg
+
+from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib.ingest.file_arrival import file_arrival_sensor, location_path
+from lakehouse_jobs.lib.tables.lakehouse import confine
+from lakehouse_jobs.lib.names import validate_layer, validate_table_name
+from lakehouse_jobs.lib.jobs.concurrency import ACTIVE_STATUSES, concurrency_policy
+from lakehouse_jobs.lib.jobs.automation.schedules import trigger_tags
+
+UNITS = {"HOURS": 3600, "DAYS": 86400, "WEEKS": 604800}
+CONDITIONS = ("ANY_UPDATED", "ALL_UPDATED")
+UPDATED_TABLES_TAG = "lakehouse_jobs/trigger.table_update.updated_tables"
+INTERVAL_ENV = "LAKEHOUSE_JOBS_SENSOR_INTERVAL_SECONDS"
+
+
+def sensor_interval(default: int) -> int:
+    """Seconds between ticks: `default`, or $LAKEHOUSE_JOBS_SENSOR_INTERVAL_SECONDS when set."""
+    value = os.environ.get(INTERVAL_ENV)
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise SpecError(INTERVAL_ENV, f"must be a whole number of seconds >= 1, got {value!r}")
+    return int(value)
+
+
+def _sensor_status(trigger: Mapping, path: str) -> dg.DefaultSensorStatus:
+    status = trigger.get("pause_status")
+    if status in (None, "UNPAUSED"):
+        return dg.DefaultSensorStatus.RUNNING
+    if status == "PAUSED":
+        return dg.DefaultSensorStatus.STOPPED
+    raise SpecError(f"{path}.pause_status", f"unknown pause_status {status!r}; expected PAUSED or UNPAUSED")
+
+
+def _seconds(section: Mapping, name: str, path: str) -> float:
+    value = section.get(name, 0) or 0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise SpecError(f"{path}.{name}", f"must be a number of seconds >= 0, got {value!r}")
+    return float(value)
+
+
+def table_location(name: str, root: Path, path: str) -> Path:
+    """`layer.table` -> <root>/<layer>/<table>; a path (relative to root or absolute) must stay inside root."""
+    if not isinstance(name, str) or not name:
+        raise SpecError(path, "expected a table name like 'silver.orders' or a path under the lakehouse root")
+    if "/" not in name and "\\" not in name:
+        parts = name.split(".")
+        if len(parts) != 2:
+            raise SpecError(path, f"{name!r}: expected <layer>.<table>, e.g. 'silver.orders'")
+        validate_layer(parts[0], path)
+        validate_table_name(parts[1], path)
+        return root / parts[0] / parts[1]
+    candidate = location_path(name)
+    candidate = candidate if Path(name).is_absolute() or "://" in name else root / name
+    return confine(root, candidate, path)
+
+
+def delta_version(table: Path) -> tuple[int, float] | None:
+    """(latest version, its commit time) from `_delta_log` file names; None if no table yet."""
+    latest, mtime = -1, 0.0
+    try:
+        with os.scandir(table / "_delta_log") as entries:
+            for entry in entries:
+                stem, dot, ext = entry.name.partition(".")
+                if ext == "json" and len(stem) == 20 and stem.isdigit() and int(stem) > latest:
+                    latest, mtime = int(stem), entry.stat().st_mtime
+    except FileNotFoundError:
+        return None
+    return (latest, mtime) if latest >= 0 else None
+
+
+def _table_update_sensor(name: str, job_name: str, section: Mapping, *, root: Path, path: str, status, tags, policy) -> dg.SensorDefinition:
+    names = section.get("table_names")
+    if not isinstance(names, list) or not names:
+        raise SpecError(f"{path}.table_names", "expected a non-empty list of tables ('silver.orders' or paths under the lakehouse root)")
+    tables = {table: table_location(table, root, f"{path}.table_names[{i}]") for i, table in enumerate(names)}
+    condition = section.get("condition", "ANY_UPDATED")
+    if condition not in CONDITIONS:
+        raise SpecError(f"{path}.condition", f"unknown condition {condition!r}; expected one of {', '.join(CONDITIONS)}")
+    min_between = _seconds(section, "min_time_between_triggers_seconds", path)
+    wait_after = _seconds(section, "wait_after_last_change_seconds", path)
+
+    @dg.sensor(name=name, job_name=job_name, minimum_interval_seconds=sensor_interval(30), default_status=status, description=f"Runs {job_name} when {condition} of {', '.join(tables)}.")
+    def _sensor(context: dg.SensorEvaluationContext):
+        state = json.loads(context.cursor) if context.cursor else None
+        now = time.time()
+        current = {table: delta_version(location) for table, location in tables.items()}
+        versions = {table: (v[0] if v else -1) for table, v in current.items()}
+        if state is None:  # first tick: the baseline, updates after it trigger
+            return dg.SensorResult(skip_reason="baseline recorded", cursor=json.dumps({"versions": versions, "last_trigger": 0}))
+        updated = [t for t in tables if versions[t] > state["versions"].get(t, -1)]
+        if not updated or (condition == "ALL_UPDATED" and len(updated) < len(tables)):
+            waiting = [t for t in tables if t not in updated]
+            return dg.SkipReason(f"no update of {', '.join(waiting)} yet" if updated else "no table updated")
+        last_change = max(current[t][1] for t in updated)
+        if now - last_change < wait_after:
+            return dg.SkipReason(f"waiting {wait_after:.0f}s after the last change")
+        if now - state["last_trigger"] < min_between:
+            return dg.SkipReason(f"less than {min_between:.0f}s since the last triggered run")
+        cursor = json.dumps({"versions": versions, "last_trigger": now})
+        reason = policy.skip_reason(context.instance, job_name)
+        if reason:
+            return dg.SensorResult(skip_reason=reason, cursor=cursor)
+        key = "table_update:" + ",".join(f"{t}={versions[t]}" for t in sorted(tables))
+        request = dg.RunRequest(run_key=key, tags={**tags, UPDATED_TABLES_TAG: ",".join(updated)[:250]})
+        return dg.SensorResult(run_requests=[request], cursor=cursor)
+
+    return _sensor
+
+
+def _periodic_sensor(name: str, job_name: str, section: Mapping, *, path: str, status, tags, policy) -> dg.SensorDefinition:
+    interval, unit = section.get("interval"), section.get("unit")
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+        raise SpecError(f"{path}.interval", f"must be a positive integer, got {interval!r}")
+    if unit not in UNITS:
+        raise SpecError(f"{path}.unit", f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
+    every = interval * UNITS[unit]
+
+    @dg.sensor(name=name, job_name=job_name, minimum_interval_seconds=sensor_interval(30), default_status=status, description=f"Runs {job_name} every {interval} {unit.lower()}.")
+    def _sensor(context: dg.SensorEvaluationContext):
+        now = time.time()
+        last = float(context.cursor) if context.cursor else None
+        if last is not None and now - last < every:
+            return dg.SkipReason(f"next run in {every - (now - last):.0f}s")
+        reason = policy.skip_reason(context.instance, job_name)
+        if reason:
+            return dg.SensorResult(skip_reason=reason, cursor=str(now))
+        return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"periodic:{now:.0f}", tags=tags)], cursor=str(now))
+
+    return _sensor
+
+
+def compile_trigger(job_name: str, trigger: Mapping, *, job_key: str, lakehouse_root: str | Path, job: Mapping | None = None) -> dg.SensorDefinition:
+    """The sensor for a Databricks `trigger` object (exactly one of file_arrival/table_update/periodic)."""
+    root = Path(lakehouse_root).expanduser().resolve()
+    kinds = [kind for kind in ("file_arrival", "table_update", "periodic") if trigger.get(kind) is not None]
+    if len(kinds) != 1:
+        raise SpecError("trigger", "expected exactly one of file_arrival, table_update, periodic")
+    kind = kinds[0]
+    section, path = trigger[kind], f"trigger.{kind}"
+    if not isinstance(section, Mapping):
+        raise SpecError(path, "expected an object")
+    status = _sensor_status(trigger, "trigger")
+    policy = concurrency_policy(job or {}, job_key=job_key)
+    tags = {**policy.tags, **trigger_tags(kind, job_key)}
+    name = f"{job_name}_{kind}"
+    if kind == "table_update":
+        return _table_update_sensor(name, job_name, section, root=root, path=path, status=status, tags=tags, policy=policy)
+    if kind == "periodic":
+        return _periodic_sensor(name, job_name, section, path=path, status=status, tags=tags, policy=policy)
+    url = section.get("url")
+    if not isinstance(url, str) or not url:
+        raise SpecError(f"{path}.url", "expected a folder under the lakehouse root, e.g. 'landing/orders'")
+    folder = location_path(url)
+    folder = confine(root, folder if Path(url).is_absolute() or "://" in url else root / url, f"{path}.url")
+    return file_arrival_sensor(
+        name=name,
+        location=folder,
+        job_name=job_name,
+        min_time_between_triggers_seconds=_seconds(section, "min_time_between_triggers_seconds", path),
+        wait_after_last_change_seconds=_seconds(section, "wait_after_last_change_seconds", path),
+        default_status=status,
+        tags=tags,
+    )
+
+
+BACKOFF_WINDOW = 10
+BACKOFF_BASE, BACKOFF_MAX = 10.0, 600.0
+
+
+def backoff_seconds(recent_runs, now: float) -> float:
+    """Seconds left before restarting a continuous job after consecutive failures (newest run first).
+
+    10 s after one failure, doubling per further failure, at most 10 min; a
+    success resets it. (Databricks also backs off; its exact delays are not public.)
+    """
+    failures = 0
+    for record in recent_runs:
+        if record.dagster_run.status != dg.DagsterRunStatus.FAILURE:
+            break
+        failures += 1
+    if not failures or recent_runs[0].end_time is None:
+        return 0.0
+    delay = min(BACKOFF_BASE * 2 ** (failures - 1), BACKOFF_MAX)
+    return max(0.0, recent_runs[0].end_time + delay - now)
+
+
+def compile_continuous(job_name: str, continuous: Mapping, *, job_key: str, job: Mapping | None = None) -> dg.SensorDefinition:
+    """"Always one run": launch the job whenever none of its runs is queued or in progress."""
+    status = _sensor_status(continuous, "continuous")
+    tags = {**concurrency_policy(job or {}, job_key=job_key).tags, **trigger_tags("continuous", job_key)}
+
+    @dg.sensor(name=f"{job_name}_continuous", job_name=job_name, minimum_interval_seconds=sensor_interval(5), default_status=status, description=f"Keeps one run of {job_name} going.")
+    def _sensor(context: dg.SensorEvaluationContext):
+        if context.instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.NOT_STARTED, *ACTIVE_STATUSES]), limit=1):
+            return dg.SkipReason("a run is already active")
+        recent = context.instance.get_run_records(dg.RunsFilter(job_name=job_name), limit=BACKOFF_WINDOW)
+        wait = backoff_seconds(recent, time.time())
+        if wait > 0:
+            return dg.SkipReason(f"{job_name} keeps failing: next run in {wait:.0f}s (back-off)")
+        after = recent[0].dagster_run.run_id if recent else "none"
+        return dg.RunRequest(run_key=f"continuous:after:{after}", tags=tags)  # one new run per finished run
+
+    return _sensor

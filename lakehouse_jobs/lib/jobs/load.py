@@ -1,0 +1,58 @@
+"""Reading job specs: a dict, or a YAML/JSON file, validated into the job model (spec.py).
+
+Every problem is collected first and reported together as `path.to.field: message`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib.jobs.spec import JobsDocument, JobSpec, job_entries
+from lakehouse_jobs.lib.jobs.validate import validate_document
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class SpecValidationError(SpecError):
+    """Every problem of a spec, each as (path, message)."""
+
+    def __init__(self, problems: list[tuple[str, str]], source: str = "<dict>"):
+        self.problems = list(problems)
+        self.source = source
+        lines = "\n".join(f"  {path}: {message}" if path else f"  {message}" for path, message in self.problems)
+        plural = "s" if len(self.problems) != 1 else ""
+        Exception.__init__(self, f"{source}: {len(self.problems)} problem{plural} in the job spec:\n{lines}")
+        self.path, self.message = source, str(self)
+
+
+def load_spec(obj: Mapping[str, Any], source: str = "<dict>") -> JobsDocument:
+    """Validate `obj` (job object or bundle document) and build the model, or raise every problem."""
+    problems = validate_document(obj)
+    if problems:
+        raise SpecValidationError(problems, source)
+    _, entries = job_entries(obj)
+    return JobsDocument({key: JobSpec.from_dict(key, job) for key, job in entries.items()}, source)
+
+
+def read_spec_file(path: str | Path) -> Any:
+    """The parsed YAML/JSON content of a spec file (JSON is YAML)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecValidationError([("", f"cannot read the file: {exc.strerror or exc}")], str(path)) from None
+    try:
+        return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (libyaml's when installed)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise SpecValidationError([("", f"not valid YAML/JSON{where}: {getattr(exc, 'problem', None) or exc}")], str(path)) from None
+
+
+def load_spec_file(path: str | Path) -> JobsDocument:
+    return load_spec(read_spec_file(path), str(path))

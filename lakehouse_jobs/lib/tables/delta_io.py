@@ -1,0 +1,208 @@
+"""Write a Spark DataFrame to a Delta table in one transaction and describe the commit.
+
+Three write modes, as a medallion table needs them: `overwrite` (replace the
+table, schema included), `append`, and `merge` (upsert on keys, optionally
+deleting target rows the source no longer has).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lakehouse_jobs.lib.errors import LakehouseError, SpecError
+from lakehouse_jobs.lib.names import quote, validate_columns
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+WRITE_MODES = ("overwrite", "append", "merge")
+
+
+@dataclass(frozen=True)
+class WriteSpec:
+    """How a DataFrame lands in its table; validated when the asset is declared."""
+
+    mode: str = "overwrite"
+    merge_keys: tuple[str, ...] = ()
+    partition_by: tuple[str, ...] = ()
+    delete_unmatched: bool = False
+    merge_schema: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in WRITE_MODES:
+            raise SpecError("write_mode", f"unknown write mode {self.mode!r}; expected one of {', '.join(WRITE_MODES)}")
+        validate_columns(self.merge_keys, "merge_keys")
+        validate_columns(self.partition_by, "partition_by")
+        if self.mode == "merge" and not self.merge_keys:
+            raise SpecError("merge_keys", "write_mode 'merge' needs at least one merge key")
+        if self.mode != "merge" and (self.merge_keys or self.delete_unmatched):
+            raise SpecError("merge_keys", f"merge_keys/delete_unmatched only apply to write_mode 'merge', not {self.mode!r}")
+
+
+@dataclass
+class DeltaCommit:
+    """What one write did: the table version it produced and Delta's own metrics."""
+
+    path: str
+    version: int
+    operation: str
+    metrics: dict[str, int] = field(default_factory=dict)
+
+
+def is_delta_table(path: str | Path) -> bool:
+    """A `_delta_log` with a commit in it (a first write that failed leaves an empty one)."""
+    try:
+        return any(p.name.endswith(".json") or ".checkpoint" in p.name for p in (Path(path) / "_delta_log").iterdir())
+    except OSError:
+        return False
+
+
+def _check_columns(df: DataFrame, spec: WriteSpec) -> None:
+    columns = set(df.columns)
+    for label, names in (("merge_keys", spec.merge_keys), ("partition_by", spec.partition_by)):
+        for index, name in enumerate(names):
+            if name not in columns:
+                raise SpecError(f"{label}[{index}]", f"column {name!r} is not in the result (columns: {', '.join(df.columns)})")
+
+
+def write_delta(spark: SparkSession, df: DataFrame, path: str | Path, spec: WriteSpec) -> DeltaCommit:
+    """Commit `df` to the Delta table at `path` according to `spec`; return the commit."""
+    _check_columns(df, spec)
+    path = str(path)
+    tag = f"lakehouse_jobs:{uuid.uuid4().hex}"
+    if spec.mode == "merge" and is_delta_table(path):
+        _merge(spark, df, path, spec, tag)
+    else:
+        writer = df.write.format("delta").option("userMetadata", tag)
+        if spec.partition_by:
+            writer = writer.partitionBy(*spec.partition_by)
+        if spec.mode == "append":
+            writer = writer.mode("append").option("mergeSchema", str(spec.merge_schema).lower())
+        else:
+            writer = writer.mode("overwrite").option("overwriteSchema", "true")
+        try:
+            writer.save(path)
+        except Exception as exc:
+            raise _explain(exc, path) from exc
+    return last_commit(spark, path, tag)
+
+
+def sql_path(path: str | Path) -> str:
+    """`delta.`<path>`` for SQL; paths come from validated names, a backtick is refused."""
+    text = str(path)
+    if "`" in text:
+        raise SpecError("path", f"a table path may not contain a backtick: {text}")
+    return f"delta.`{text}`"
+
+
+def _merge(spark: SparkSession, df: DataFrame, path: str, spec: WriteSpec, tag: str) -> None:
+    """MERGE INTO in SQL, so it works the same on classic Spark and over Spark Connect."""
+    condition = " AND ".join(f"t.{quote(k)} <=> s.{quote(k)}" for k in spec.merge_keys)
+    statement = (
+        f"MERGE {'WITH SCHEMA EVOLUTION ' if spec.merge_schema else ''}INTO {{target}} t USING {{source}} s ON {condition} "
+        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+        + (" WHEN NOT MATCHED BY SOURCE THEN DELETE" if spec.delete_unmatched else "")
+    )
+    try:
+        merge_sql(spark, df, path, statement, tag)
+    except Exception as exc:
+        raise _explain(exc, path, spec.merge_keys) from exc
+
+
+def merge_sql(spark: SparkSession, df: DataFrame, path: str | Path, statement: str, tag: str | None = None) -> str:
+    """Run a MERGE `statement` whose `{target}`/`{source}` name the table and `df`; return the commit tag.
+
+    The tag goes into the commit's userMetadata so `last_commit` finds this very commit.
+    """
+    tag = tag or f"lakehouse_jobs:{uuid.uuid4().hex}"
+    view = f"_lakehouse_merge_{tag.rsplit(':', 1)[-1]}"
+    df.createOrReplaceTempView(view)
+    previous = spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None)
+    spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", tag)
+    try:
+        spark.sql(statement.format(target=sql_path(path), source=view))
+    finally:
+        spark.catalog.dropTempView(view)
+        if previous is None:
+            spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
+        else:
+            spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", previous)
+    return tag
+
+
+def _explain(exc: Exception, path: str, keys: Sequence[str] = ()) -> Exception:
+    """Turn Delta's commit errors that users cause into one readable sentence."""
+    text = str(exc)
+    if "MULTIPLE_SOURCE_ROW_MATCHING" in text:
+        return LakehouseError(f"merge into {path} failed: several result rows share the merge key {list(keys)}; deduplicate them first.")
+    if "DELTA_FAILED_TO_MERGE_FIELDS" in text or "SCHEMA_MISMATCH" in text or "DELTA_METADATA_MISMATCH" in text:
+        return LakehouseError(f"write to {path} failed: the result's schema does not match the table's ({text.splitlines()[0]}).")
+    return exc
+
+
+def last_commit(spark: SparkSession, path: str, tag: str | None = None) -> DeltaCommit:
+    """The commit carrying `tag` (or the latest one) with its operation metrics as ints.
+
+    Read from the table's _delta_log with delta-rs (milliseconds); Spark's
+    DESCRIBE HISTORY (a Spark job) only when delta-rs cannot read the table.
+    """
+    try:
+        from deltalake import DeltaTable
+
+        rows = DeltaTable(str(path)).history(20)
+    except Exception:  # noqa: BLE001 - a table feature delta-rs lacks: ask Spark
+        rows = [r.asDict() for r in spark.sql(f"DESCRIBE HISTORY {sql_path(path)} LIMIT 20").collect()]
+    match = next((r for r in rows if tag is None or r.get("userMetadata") == tag), rows[0])
+    metrics = {k: int(v) for k, v in (match.get("operationMetrics") or {}).items() if str(v).lstrip("-").isdigit()}
+    return DeltaCommit(path=path, version=int(match["version"]), operation=match["operation"], metrics=metrics)
+
+
+def _log_row_count(path: str | Path) -> int | None:
+    """Rows of the current version from the log's per-file statistics, or None if they can't say."""
+    try:
+        from deltalake import DeltaTable
+
+        table = DeltaTable(str(path))
+        if "deletionVectors" in (table.protocol().reader_features or []):
+            return None  # file stats count rows a deletion vector has removed
+        counts = table.get_add_actions(flatten=True).column("num_records").to_pylist()
+    except Exception:  # noqa: BLE001 - unreadable by delta-rs: let Spark count
+        return None
+    return None if any(c is None for c in counts) else int(sum(counts))
+
+
+def read_delta(spark: SparkSession, path: str | Path, version: int | None = None) -> DataFrame:
+    if not is_delta_table(path):
+        raise LakehouseError(f"no Delta table at {path}: materialize its asset first.")
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(str(path))
+
+
+def table_row_count(spark: SparkSession, path: str | Path) -> int:
+    """Row count of the current version: from Delta's file statistics, else a Spark count."""
+    count = _log_row_count(path)
+    return count if count is not None else read_delta(spark, path).count()
+
+
+def describe(spark: SparkSession, commit: DeltaCommit) -> dict[str, Any]:
+    """Dagster metadata for a commit: row count, version, schema, path, operation metrics."""
+    import dagster as dg
+
+    from lakehouse_jobs.lib.tables.schema import table_schema
+
+    schema = read_delta(spark, commit.path).schema  # resolved from the log, no Spark job
+    return {
+        "dagster/row_count": dg.MetadataValue.int(table_row_count(spark, commit.path)),
+        "dagster/column_schema": dg.MetadataValue.table_schema(table_schema(schema)),
+        "dagster/uri": dg.MetadataValue.url(Path(commit.path).as_uri()),
+        "path": dg.MetadataValue.path(commit.path),
+        "delta_version": dg.MetadataValue.int(commit.version),
+        "delta_operation": dg.MetadataValue.text(commit.operation),
+        "delta_operation_metrics": dg.MetadataValue.json(commit.metrics),
+    }

@@ -1,0 +1,193 @@
+"""The medallion asset API: a Delta table declared in a few lines.
+
+    @medallion_asset(layer="silver", write_mode="merge", merge_keys=["order_id"])
+    def orders(bronze_orders: DataFrame) -> DataFrame:
+        return bronze_orders.dropDuplicates(["order_id"])
+
+The function returns a Spark DataFrame; the plugin commits it to
+`$LAKEHOUSE_ROOT/<layer>/<table>` in one Delta transaction and reports row count,
+Delta version, schema, path and operation metrics. Parameters are injected by
+name: `context`, `spark`, `lakehouse`, and upstream tables — either declared in
+`inputs={"orders": "bronze/orders"}` or named `<layer>_<table>`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+from lakehouse_jobs.lib.tables.delta_io import WriteSpec, describe, read_delta, write_delta
+from lakehouse_jobs.lib.errors import LakehouseError, SpecError
+from lakehouse_jobs.lib.tables.expectations import Expectation, apply_expectations, check_specs
+from lakehouse_jobs.lib.names import LAYERS, validate_layer, validate_table_name
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+SPARK_KEY = "spark"
+LAKEHOUSE_KEY = "lakehouse"
+_INJECTED = ("context", SPARK_KEY, LAKEHOUSE_KEY)
+
+
+@dataclass
+class TableOutput:
+    """Return this instead of a bare DataFrame to add metadata (e.g. dropped-row counts)."""
+
+    df: DataFrame
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def table_key(spec: str | Sequence[str] | dg.AssetKey, path: str = "inputs") -> dg.AssetKey:
+    """'silver/orders', ['silver', 'orders'] or an AssetKey -> a validated medallion AssetKey."""
+    if isinstance(spec, dg.AssetKey):
+        parts = list(spec.path)
+    elif isinstance(spec, str):
+        parts = spec.split("/")
+    else:
+        parts = list(spec)
+    if len(parts) != 2:
+        raise SpecError(path, f"expected '<layer>/<table>', got {spec!r}")
+    validate_layer(parts[0], path)
+    validate_table_name(parts[1], path)
+    return dg.AssetKey(parts)
+
+
+def _param_inputs(fn: Callable[..., Any], explicit: Mapping[str, Any], injected: Sequence[str] = ()) -> dict[str, dg.AssetKey]:
+    """Map each non-injected parameter to the upstream table it reads."""
+    resolved: dict[str, dg.AssetKey] = {}
+    for name in inspect.signature(fn).parameters:
+        if name in _INJECTED or name in injected:
+            continue
+        if name in explicit:
+            resolved[name] = table_key(explicit[name], f"inputs.{name}")
+            continue
+        layer, _, table = name.partition("_")
+        if layer not in LAYERS or not table:
+            raise SpecError(
+                f"{fn.__name__}({name})",
+                "parameter is neither context/spark/lakehouse, a resource of resources=, an entry of inputs=, nor named <layer>_<table>",
+            )
+        resolved[name] = table_key([layer, table], f"{fn.__name__}({name})")
+    unknown = set(explicit) - set(resolved)
+    if unknown:
+        raise SpecError("inputs", f"{sorted(unknown)} are not parameters of {fn.__name__}")
+    return resolved
+
+
+def read_table(spark: Any, lakehouse: Any, key: str | Sequence[str] | dg.AssetKey, version: int | None = None) -> DataFrame:
+    """Read an upstream medallion table as a Spark DataFrame (one call)."""
+    asset_key = table_key(key, "key")
+    return read_delta(spark, lakehouse.table_path(*asset_key.path), version)
+
+
+def table_asset_args(
+    layer: str,
+    table: str,
+    *,
+    description: str | None = None,
+    owners: Sequence[str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    group_name: str | None = None,
+    resources: Sequence[str] = (),
+    metadata: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The `dg.asset` arguments every Delta table asset shares (medallion, ingestion, CDC).
+
+    Key `<layer>/<table>`, group = layer, kinds spark/delta/layer, the spark and
+    lakehouse resources, and `dagster/table_name` — so the UI reads as a medallion.
+    """
+    return {
+        "key": dg.AssetKey([layer, table]),
+        "group_name": group_name or layer,
+        "kinds": {"spark", "delta", layer},
+        "description": description,
+        "owners": list(owners) if owners else None,
+        "tags": dict(tags or {}),
+        "required_resource_keys": {SPARK_KEY, LAKEHOUSE_KEY, *resources},
+        "metadata": {"dagster/table_name": f"{layer}.{table}", **(metadata or {})},
+    }
+
+
+def runtime(context: Any) -> tuple[Any, Any]:
+    """(SparkSession, LakehouseResource) of a running table asset."""
+    return getattr(context.resources, SPARK_KEY).get_session(), getattr(context.resources, LAKEHOUSE_KEY)
+
+
+def medallion_asset(
+    *,
+    layer: str,
+    name: str | None = None,
+    write_mode: str = "overwrite",
+    merge_keys: Sequence[str] = (),
+    partition_by: Sequence[str] = (),
+    delete_unmatched: bool = False,
+    merge_schema: bool = False,
+    inputs: Mapping[str, str | Sequence[str] | dg.AssetKey] | None = None,
+    deps: Sequence[Any] = (),
+    description: str | None = None,
+    owners: Sequence[str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    group_name: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    expectations: Sequence[Expectation] = (),
+    resources: Sequence[str] = (),
+    **asset_kwargs: Any,
+) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+    """Declare a Delta table asset `<layer>/<name>` written with `write_mode`.
+
+    `expectations` (lib/expectations.py) become asset checks evaluated before the write;
+    `resources` names further Dagster resources injected by parameter name (e.g. "mlflow")."""
+    validate_layer(layer)
+    for index, resource in enumerate(resources):
+        if not resource.isidentifier():
+            raise SpecError(f"resources[{index}]", f"{resource!r} is not a resource key")
+    spec = WriteSpec(write_mode, tuple(merge_keys), tuple(partition_by), delete_unmatched, merge_schema)
+
+    def decorator(fn: Callable[..., Any]) -> dg.AssetsDefinition:
+        table = name or fn.__name__.removeprefix(f"{layer}_")
+        validate_table_name(table, f"{fn.__name__}.name")
+        upstream = _param_inputs(fn, inputs or {}, resources)
+        params = inspect.signature(fn).parameters
+        key = dg.AssetKey([layer, table])
+
+        @dg.asset(
+            **table_asset_args(
+                layer, table, description=description or inspect.getdoc(fn), owners=owners, tags=tags, group_name=group_name,
+                resources=resources,
+                metadata={"write_mode": spec.mode, "merge_keys": list(spec.merge_keys), "partition_by": list(spec.partition_by), **(metadata or {})},
+            ),  # fmt: skip
+            deps=[*upstream.values(), *deps],
+            check_specs=check_specs(key, expectations) or None,
+            **asset_kwargs,
+        )
+        def _materialize(context) -> dg.MaterializeResult:  # noqa: ANN001 - dagster inspects the hint
+            spark, lakehouse = runtime(context)
+            available = {"context": context, SPARK_KEY: spark, LAKEHOUSE_KEY: lakehouse, **{r: getattr(context.resources, r) for r in resources}}
+            kwargs = {p: available[p] for p in params if p in available}
+            for param, upstream_key in upstream.items():
+                kwargs[param] = read_table(spark, lakehouse, upstream_key)
+            result = fn(**kwargs)
+            output = result if isinstance(result, TableOutput) else TableOutput(result)
+            if not hasattr(output.df, "write"):
+                raise LakehouseError(f"{key.to_user_string()}: the function must return a Spark DataFrame, got {type(output.df).__name__}")
+            evaluation = apply_expectations(context, spark, lakehouse, key, output.df, expectations)
+            # A violated expect_or_fail (counted first, or a guard stopping the write): not written;
+            # its failed blocking check fails the step.
+            not_written = lambda: dg.MaterializeResult(metadata={"written": False, **output.metadata}, check_results=evaluation.check_results())  # noqa: E731
+            if evaluation.rows is None:
+                return not_written()
+            try:
+                commit = write_delta(spark, evaluation.rows, lakehouse.table_path(layer, table), spec)
+            except Exception as exc:
+                if not evaluation.stopped_write(exc):
+                    raise
+                return not_written()
+            return dg.MaterializeResult(metadata={**describe(spark, commit), **output.metadata}, check_results=evaluation.check_results())
+
+        return _materialize
+
+    return decorator

@@ -1,0 +1,144 @@
+"""The file-arrival sensor: new files once per batch, Databricks' timers, a small durable cursor."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib.ingest.file_arrival import IN_TICK_WAIT_SECONDS, LAG_SECONDS, ArrivalState, decide, file_arrival_sensor
+
+
+def _sensor(folder: Path | str, **kwargs) -> dg.SensorDefinition:
+    return file_arrival_sensor(
+        name="landing_sensor", location=folder, job_name="ingest",
+        run_config_for_files=lambda files, location: {"ops": {"bronze__t": {"config": {"files": files, "location": location}}}}, **kwargs,
+    )  # fmt: skip
+
+
+def _tick(sensor, cursor=None) -> dg.SensorResult:
+    with dg.instance_for_test() as instance:
+        return sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+
+
+def _touch(path: Path, text: str = "x\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_new_files_launch_one_run_with_exactly_those_files_and_the_location(tmp_path):
+    folder = tmp_path / "landing" / "orders"
+    a, b = _touch(folder / "a.csv"), _touch(folder / "2026" / "01" / "b.csv")
+    _touch(folder / ".a.csv.tmp"), _touch(folder / "_staging" / "c.csv"), _touch(folder / "_SUCCESS")
+    sensor = _sensor(folder, tags={"team": "x"})
+    first = _tick(sensor)
+    (request,) = first.run_requests
+    config = request.run_config["ops"]["bronze__t"]["config"]
+    assert config == {"files": [str(b), str(a)], "location": str(folder)}
+    assert request.tags["lakehouse_jobs/trigger.type"] == "file_arrival"
+    assert request.tags["lakehouse_jobs/trigger.file_arrival.location"] == str(folder)
+    assert request.tags["team"] == "x"
+    assert request.run_key.startswith("landing_sensor:1:")
+    again = _tick(sensor, first.cursor)  # the durable cursor: nothing new, nothing launched
+    assert not again.run_requests and "no new files" in again.skip_reason.skip_message
+    c = _touch(folder / "c.csv")
+    (second,) = _tick(sensor, again.cursor).run_requests
+    assert second.run_config["ops"]["bronze__t"]["config"]["files"] == [str(c)]
+    assert second.run_key.startswith("landing_sensor:2:")
+
+
+def test_a_replayed_tick_produces_the_same_run_key_so_dagster_launches_it_once(tmp_path):
+    _touch(tmp_path / "a.csv")
+    sensor = _sensor(tmp_path)
+    assert _tick(sensor).run_requests[0].run_key == _tick(sensor).run_requests[0].run_key
+
+
+def test_wait_after_last_change_restarts_with_each_new_file():
+    state, t0 = ArrivalState(), 1_000.0
+    kw = dict(wait_after_last_change_seconds=2.0)
+    d = decide(state, {"a": t0}, listed_at=t0 + 0.5, now=t0 + 0.5, **kw)
+    assert not d.files and "waiting 1.5s more" in d.reason
+    d = decide(d.state, {"a": t0, "b": t0 + 1.5}, listed_at=t0 + 2.6, now=t0 + 2.6, **kw)
+    assert not d.files  # b restarted the wait
+    d = decide(d.state, {"a": t0, "a2": t0 - 50, "b": t0 + 1.5}, listed_at=t0 + 3.6, now=t0 + 3.6, **kw)
+    assert d.files == ["a", "b"]  # a2's ctime is below the watermark: it was there before the sensor's first look
+
+
+def test_timers_report_how_long_until_the_batch_may_fire():
+    d = decide(ArrivalState(), {"a": 10.0}, listed_at=10.5, now=10.5, wait_after_last_change_seconds=2.0)
+    assert d.wait_s == pytest.approx(1.5)
+    fired = decide(ArrivalState(), {"a": 10.0}, listed_at=13.0, now=13.0, wait_after_last_change_seconds=2.0)
+    d = decide(fired.state, {"a": 10.0, "b": 14.0}, listed_at=15.0, now=15.0, min_time_between_triggers_seconds=10.0)
+    assert not d.files and d.wait_s == pytest.approx(8.0)
+
+
+def test_a_short_debounce_is_waited_out_within_the_tick_not_a_daemon_loop_later(tmp_path):
+    _touch(tmp_path / "a.csv")
+    started = time.monotonic()
+    result = _tick(_sensor(tmp_path, wait_after_last_change_seconds=1.0))
+    assert [len(r.run_config["ops"]["bronze__t"]["config"]["files"]) for r in result.run_requests] == [1]
+    assert time.monotonic() - started >= 1.0  # the file was quiet for the whole debounce before it was taken
+    _touch(tmp_path / "b.csv")
+    started = time.monotonic()
+    longer = _tick(_sensor(tmp_path, wait_after_last_change_seconds=IN_TICK_WAIT_SECONDS + 3))
+    assert not longer.run_requests and "waiting" in longer.skip_reason.skip_message
+    assert time.monotonic() - started < IN_TICK_WAIT_SECONDS  # a long timer is left to a later tick
+
+
+def test_a_file_still_being_written_restarts_the_wait():
+    kw = dict(wait_after_last_change_seconds=1.0)
+    d = decide(ArrivalState(), {"a": 10.0}, listed_at=10.2, now=10.2, **kw)
+    d = decide(d.state, {"a": 11.0}, listed_at=11.5, now=11.5, **kw)  # appended to at 11.0
+    assert not d.files
+    assert decide(d.state, {"a": 11.0}, listed_at=12.1, now=12.1, **kw).files == ["a"]
+
+
+def test_min_time_between_triggers_batches_files_that_arrive_meanwhile():
+    kw = dict(min_time_between_triggers_seconds=10.0)
+    d = decide(ArrivalState(), {"a": 100.0}, listed_at=100.1, now=100.1, **kw)
+    assert d.files == ["a"]
+    d = decide(d.state, {"a": 100.0, "b": 101.0}, listed_at=101.1, now=101.1, **kw)
+    assert not d.files and "next trigger allowed in 9.0s" in d.reason
+    d = decide(d.state, {"a": 100.0, "b": 101.0, "c": 105.0}, listed_at=110.2, now=110.2, **kw)
+    assert d.files == ["b", "c"] and d.state.batch == 2
+
+
+def test_a_file_landing_while_the_listing_runs_is_not_lost():
+    d = decide(ArrivalState(), {"a": 100.0}, listed_at=100.5, now=100.6)
+    assert d.state.hw == pytest.approx(100.5 - LAG_SECONDS)
+    # b's ctime is older than the previous listing's start, but it was not visible to it
+    assert decide(d.state, {"a": 100.0, "b": 100.4}, listed_at=101.5, now=101.5).files == ["b"]
+
+
+def test_the_cursor_stays_small_however_many_files_were_seen(tmp_path):
+    old = time.time() - 3600
+    for i in range(1000):
+        path = _touch(tmp_path / f"d{i % 10}" / f"f{i}.csv")
+        os.utime(path, (old, old))
+    sensor = _sensor(tmp_path)
+    first = _tick(sensor)
+    assert len(first.run_requests[0].run_config["ops"]["bronze__t"]["config"]["files"]) == 1000
+    time.sleep(LAG_SECONDS + 0.1)
+    second = _tick(sensor, first.cursor)
+    assert not second.run_requests
+    assert len(second.cursor) < 300 and json.loads(second.cursor)["recent"] == {}
+
+
+def test_file_urls_and_bad_timers(tmp_path):
+    _touch(tmp_path / "a.json")
+    assert _tick(_sensor(tmp_path.as_uri())).run_requests
+    with pytest.raises(SpecError, match="only local folders"):
+        file_arrival_sensor(name="s", location="s3://bucket/x", job_name="j")
+    with pytest.raises(SpecError, match="wait_after_last_change_seconds"):
+        file_arrival_sensor(name="s", location=tmp_path, job_name="j", wait_after_last_change_seconds=-1)
+
+
+def test_a_missing_folder_is_skipped_not_an_error(tmp_path):
+    result = _tick(_sensor(tmp_path / "not_yet"))
+    assert not result.run_requests and result.skip_reason.skip_message == "no new files"

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+import pytest
+
+from lakehouse_jobs_tests.conftest import SAMPLE_LANDING
+from lakehouse_jobs_tests.integrations.ml.example_run import ExampleRun, example_run
+
+
+@pytest.fixture(scope="session")
+def example(tmp_path_factory, spark) -> ExampleRun:  # noqa: ANN001 - spark: start the shared session first
+    return example_run(tmp_path_factory, SAMPLE_LANDING)
