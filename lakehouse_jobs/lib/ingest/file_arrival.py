@@ -40,12 +40,13 @@ from urllib.parse import unquote, urlparse
 import dagster as dg
 
 from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib import tags as lakehouse_tags
 
 LAG_SECONDS = 2.0
 IN_TICK_WAIT_SECONDS = 2.0
-TRIGGER_TYPE_TAG = "lakehouse_jobs/trigger.type"
-LOCATION_TAG = "lakehouse_jobs/trigger.file_arrival.location"
-FILE_COUNT_TAG = "lakehouse_jobs/trigger.file_arrival.files"
+TRIGGER_TYPE_TAG = lakehouse_tags.TRIGGER_TYPE
+LOCATION_TAG = lakehouse_tags.FILE_ARRIVAL_LOCATION
+FILE_COUNT_TAG = lakehouse_tags.FILE_ARRIVAL_FILES
 
 
 def location_path(location: str | Path) -> Path:

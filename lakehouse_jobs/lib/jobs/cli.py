@@ -17,6 +17,7 @@ from lakehouse_jobs.lib.errors import LakehouseError
 from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG, SUCCESS, task_tag
 from lakehouse_jobs.lib.jobs.load import SpecValidationError, read_spec_file
 from lakehouse_jobs.lib.jobs.validate import validate_document
+from lakehouse_jobs.lib import tags as lakehouse_tags
 
 DEFAULT_DEFINITIONS = "lakehouse_jobs.definitions:defs"
 
@@ -130,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
         "resources": {PARAMETERS_KEY: {"config": {"values": params}}},
         "loggers": {"console": {"config": {"log_level": "DEBUG" if args.verbose else "INFO"}}},
     }
-    with dg.execute_job(recon, inst, run_config=run_config, tags={"lakehouse_jobs/trigger.type": "manual"}, raise_on_error=False) as result:
+    with dg.execute_job(recon, inst, run_config=run_config, tags={lakehouse_tags.TRIGGER_TYPE: "manual"}, raise_on_error=False) as result:
         return print_run(inst, result.run_id, [t.task_key for t in job.tasks])
 
 

@@ -26,6 +26,7 @@ from lakehouse_jobs.lib.jobs.execution import PARAMETERS_KEY, JobParameters, Job
 from lakehouse_jobs.lib.jobs.result_states import FAILED, FAILURES, JOB_KEY_TAG, JOB_RESULT_TAG, TIMEDOUT, job_result_state
 from lakehouse_jobs.lib.jobs.spec import JobsDocument, JobSpec, TaskSpec
 from lakehouse_jobs.lib.jobs.load import load_spec, load_spec_file
+from lakehouse_jobs.lib import tags as lakehouse_tags
 
 RESULT_OP = "lakehouse_job_result"
 STEP_CONFIG = {"step_dependency_config": {"require_upstream_step_success": False}}
@@ -149,7 +150,7 @@ def compile_job(job: JobSpec, *, assets: Sequence[Any] = (), resources: Mapping[
     result_op = _result_op(job, f"{name}__{RESULT_OP}")
     deps: dict[dg.NodeInvocation, dict[str, Any]] = {}
     for task in job.tasks:
-        node_tags = {"lakehouse_jobs/task_key": task.task_key, "lakehouse_jobs/task_type": task.kind}
+        node_tags = {lakehouse_tags.TASK_KEY: task.task_key, lakehouse_tags.TASK_TYPE: task.kind}
         upstream = [dg.DependencyDefinition(names[d.task_key], "result") for d in task.depends_on]
         op = dependent_task if upstream else root_task
         deps[dg.NodeInvocation(op.name, alias=names[task.task_key], tags=node_tags)] = {"upstream": dg.MultiDependencyDefinition(upstream)} if upstream else {}
@@ -164,9 +165,9 @@ def compile_job(job: JobSpec, *, assets: Sequence[Any] = (), resources: Mapping[
         executor_def=executor_def or EXECUTOR,
         tags=_job_tags(job),
         metadata={
-            "lakehouse_jobs/job_name": job.name,
-            "lakehouse_jobs/parameters": dg.MetadataValue.json(job.parameters),
-            "lakehouse_jobs/tasks": dg.MetadataValue.json({t.task_key: names[t.task_key] for t in job.tasks}),
+            lakehouse_tags.JOB_NAME_METADATA: job.name,
+            lakehouse_tags.PARAMETERS_METADATA: dg.MetadataValue.json(job.parameters),
+            lakehouse_tags.TASKS_METADATA: dg.MetadataValue.json({t.task_key: names[t.task_key] for t in job.tasks}),
         },
     )
 

@@ -27,10 +27,11 @@ from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, DagsterR
 
 from lakehouse_jobs.lib.errors import SpecError
 from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG
+from lakehouse_jobs.lib import tags as lakehouse_tags
 
-LIMIT_TAG_PREFIX = "lakehouse_jobs/max_concurrent_runs."
-QUEUE_TAG = "lakehouse_jobs/queue"
-SKIP_REASON_TAG = "lakehouse_jobs/skip_reason"
+LIMIT_TAG_PREFIX = lakehouse_tags.MAX_CONCURRENT_RUNS_PREFIX
+QUEUE_TAG = lakehouse_tags.QUEUE
+SKIP_REASON_TAG = lakehouse_tags.SKIP_REASON
 SKIPPED = "SKIPPED"
 MAX_LIMIT = 1000  # Databricks' upper bound for max_concurrent_runs
 DEFAULT_LIMIT = 1  # Databricks' default

@@ -31,6 +31,7 @@ from lakehouse_jobs.lib.jobs.retries import RetryPolicy
 from lakehouse_jobs.lib.jobs.run_if import decide, edge_state
 from lakehouse_jobs.lib.jobs.spec import JobSpec, TaskSpec
 from lakehouse_jobs.lib.jobs.timeouts import ChildTaskError, TaskTimeout, call_in_child, call_with_timeout
+from lakehouse_jobs.lib import tags as lakehouse_tags
 
 PARAMETERS_KEY = "lakehouse_job_parameters"
 
@@ -137,7 +138,7 @@ def _materialize(runtime: JobRuntime, task: TaskSpec, context: dg.OpExecutionCon
             instance=context.instance,
             resources=dict(runtime.resources or {}),
             raise_on_error=False,
-            tags={"lakehouse_jobs/parent_run_id": context.run_id, "lakehouse_jobs/task_key": task.task_key},
+            tags={lakehouse_tags.PARENT_RUN_ID: context.run_id, lakehouse_tags.TASK_KEY: task.task_key},
         )
         if not result.success:
             failures = [f"{e.step_key}: {_root_cause(e.step_failure_data.error)}" for e in result.get_step_failure_events()]

@@ -19,6 +19,7 @@ from lakehouse_jobs.lib.errors import LakehouseError
 
 from lakehouse_jobs.lib.jobs.compile import RESULT_OP
 from lakehouse_jobs.lib.jobs.result_states import FAILURES, JOB_RESULT_TAG, REPAIR_COUNT_TAG, task_tag
+from lakehouse_jobs.lib import tags as lakehouse_tags
 
 
 @dataclass
@@ -35,12 +36,12 @@ class RepairPlan:
 
 def job_tasks(job_def: dg.JobDefinition) -> dict[str, str]:
     """task_key -> op name, in the spec's order (recorded in the compiled job's metadata)."""
-    recorded = job_def.metadata.get("lakehouse_jobs/tasks")
+    recorded = job_def.metadata.get(lakehouse_tags.TASKS_METADATA)
     if recorded is not None:
         return dict(recorded.value)
     tasks: dict[str, str] = {}
     for node in job_def.graph.nodes:
-        key = node.tags.get("lakehouse_jobs/task_key")
+        key = node.tags.get(lakehouse_tags.TASK_KEY)
         if key is not None:
             tasks[key] = node.name
     return tasks

@@ -6,7 +6,8 @@ to the Dagster UI (op output metadata and a run tag per task) and to the CLI.
 
 from __future__ import annotations
 
-import hashlib
+from lakehouse_jobs.lib import tags as lakehouse_tags
+
 from collections.abc import Iterable, Mapping
 
 SUCCESS = "SUCCESS"
@@ -26,21 +27,12 @@ FAILURES = frozenset({FAILED, TIMEDOUT, CANCELED, UPSTREAM_FAILED, UPSTREAM_CANC
 # States a task reaches by running and failing itself (a red step in Dagster).
 OWN_FAILURES = frozenset({FAILED, TIMEDOUT, CANCELED})
 
-TAG_PREFIX = "lakehouse_jobs/"
-JOB_RESULT_TAG = "lakehouse_jobs/result_state"
-JOB_KEY_TAG = "lakehouse_jobs/job_key"
-TRIGGER_TYPE_TAG = "lakehouse_jobs/trigger.type"
-FILE_ARRIVAL_LOCATION_TAG = "lakehouse_jobs/trigger.file_arrival.location"
-REPAIR_COUNT_TAG = "lakehouse_jobs/repair_count"
-
-
-def task_tag(task_key: str) -> str:
-    """Run tag key holding one task's result state (Dagster tag names are <= 63 chars)."""
-    name = f"task.{task_key}.result_state"
-    if len(name) > 63:
-        digest = hashlib.sha1(task_key.encode()).hexdigest()[:8]
-        name = f"task.{task_key[:36]}.{digest}.result_state"
-    return TAG_PREFIX + name
+JOB_RESULT_TAG = lakehouse_tags.JOB_RESULT
+JOB_KEY_TAG = lakehouse_tags.JOB_KEY
+TRIGGER_TYPE_TAG = lakehouse_tags.TRIGGER_TYPE
+FILE_ARRIVAL_LOCATION_TAG = lakehouse_tags.FILE_ARRIVAL_LOCATION
+REPAIR_COUNT_TAG = lakehouse_tags.REPAIR_COUNT
+task_tag = lakehouse_tags.task_tag
 
 
 def task_states_from_tags(tags: Mapping[str, str], task_keys: Iterable[str]) -> dict[str, str]:

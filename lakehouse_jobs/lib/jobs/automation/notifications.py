@@ -34,10 +34,11 @@ import dagster as dg
 from lakehouse_jobs.lib.errors import LakehouseError, SpecError
 from lakehouse_jobs.lib.jobs.concurrency import SKIPPED
 from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG
+from lakehouse_jobs.lib import tags as lakehouse_tags
 
 EVENTS = ("on_start", "on_success", "on_failure", "on_duration_warning_threshold_exceeded")
 DURATION_EVENT = "on_duration_warning_threshold_exceeded"
-ALERTED_TAG = "lakehouse_jobs/duration_warning_sent"
+ALERTED_TAG = lakehouse_tags.DURATION_WARNING_SENT
 ENV_PREFIX = "env:"
 MAX_WEBHOOKS = 3  # per event, as in Databricks
 RETRY_DELAYS = (0.5, 1.0)

@@ -31,10 +31,11 @@ from lakehouse_jobs.lib.tables.lakehouse import confine
 from lakehouse_jobs.lib.names import validate_layer, validate_table_name
 from lakehouse_jobs.lib.jobs.concurrency import ACTIVE_STATUSES, concurrency_policy
 from lakehouse_jobs.lib.jobs.automation.schedules import trigger_tags
+from lakehouse_jobs.lib import tags as lakehouse_tags
 
 UNITS = {"HOURS": 3600, "DAYS": 86400, "WEEKS": 604800}
 CONDITIONS = ("ANY_UPDATED", "ALL_UPDATED")
-UPDATED_TABLES_TAG = "lakehouse_jobs/trigger.table_update.updated_tables"
+UPDATED_TABLES_TAG = lakehouse_tags.UPDATED_TABLES
 INTERVAL_ENV = "LAKEHOUSE_JOBS_SENSOR_INTERVAL_SECONDS"
 
 

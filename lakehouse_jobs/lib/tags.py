@@ -1,0 +1,48 @@
+"""Every `lakehouse_jobs/...` tag and metadata key, in one place.
+
+Run tags are what the Dagster UI, the CLI, repair and the sensors read back, so a
+key written in one module and read in another must be the same string: they all
+take it from here. Dagster limits tag names to 63 characters (see `task_tag`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+PREFIX = "lakehouse_jobs/"
+
+# Job runs
+JOB_KEY = PREFIX + "job_key"
+JOB_RESULT = PREFIX + "result_state"
+REPAIR_COUNT = PREFIX + "repair_count"
+PARENT_RUN_ID = PREFIX + "parent_run_id"
+TASK_KEY = PREFIX + "task_key"  # also an op-node tag of each task
+TASK_TYPE = PREFIX + "task_type"  # op-node tag
+
+# How a run was started
+TRIGGER_TYPE = PREFIX + "trigger.type"
+FILE_ARRIVAL_LOCATION = PREFIX + "trigger.file_arrival.location"
+FILE_ARRIVAL_FILES = PREFIX + "trigger.file_arrival.files"
+UPDATED_TABLES = PREFIX + "trigger.table_update.updated_tables"
+
+# Concurrency and queueing
+MAX_CONCURRENT_RUNS_PREFIX = PREFIX + "max_concurrent_runs."
+QUEUE = PREFIX + "queue"
+SKIP_REASON = PREFIX + "skip_reason"
+
+# Notifications
+DURATION_WARNING_SENT = PREFIX + "duration_warning_sent"
+
+# Job definition metadata
+JOB_NAME_METADATA = PREFIX + "job_name"
+PARAMETERS_METADATA = PREFIX + "parameters"
+TASKS_METADATA = PREFIX + "tasks"
+
+
+def task_tag(task_key: str) -> str:
+    """Run tag key holding one task's result state (Dagster tag names are <= 63 chars)."""
+    name = f"task.{task_key}.result_state"
+    if len(name) > 63:
+        digest = hashlib.sha1(task_key.encode()).hexdigest()[:8]
+        name = f"task.{task_key[:36]}.{digest}.result_state"
+    return PREFIX + name
