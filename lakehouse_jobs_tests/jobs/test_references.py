@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import dagster as dg
 import pytest
 
 from lakehouse_jobs.lib.jobs import references
@@ -12,12 +11,6 @@ from lakehouse_jobs.lib.jobs.references import ReferenceContext, ReferenceError,
 
 from .jobrun import run_spec, task
 from .sample_tasks import read_log
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def _echo(log: str, label: str, **named: str) -> dict:

@@ -18,12 +18,6 @@ from .sample_tasks import read_log
 KEYS = ["extract", "transform", "report", "side", "cleanup"]
 
 
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
-
-
 def _spec(log: str, flag: str) -> dict:
     return {
         "name": "repairable",

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import dagster as dg
-import pytest
-
 from lakehouse_jobs.lib.jobs.result_states import FAILED, SUCCESS
 from lakehouse_jobs.lib.jobs.retries import RetryPolicy
 
 from .jobrun import py, run_spec, task
 from .sample_tasks import read_log
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def _attempt_times(log: str, label: str) -> list[float]:

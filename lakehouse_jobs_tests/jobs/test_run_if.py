@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dagster as dg
 import pytest
 
 from lakehouse_jobs.lib.jobs.result_states import DISABLED, EXCLUDED, FAILED, SUCCESS, TIMEDOUT, UPSTREAM_FAILED
@@ -10,12 +9,6 @@ from lakehouse_jobs.lib.jobs.run_if import decide, edge_state
 
 from .jobrun import py, run_spec, task
 from .sample_tasks import read_log
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dagster as dg
 import pytest
 
 from lakehouse_jobs.lib.jobs import task_values
@@ -10,12 +9,6 @@ from lakehouse_jobs.lib.jobs.result_states import FAILED, SUCCESS
 
 from .jobrun import py, run_spec, task
 from .sample_tasks import read_log
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def test_values_flow_downstream_through_get_and_references(instance, tmp_path):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-import dagster as dg
 import pytest
 
 from lakehouse_jobs.lib.jobs.result_states import SUCCESS, TIMEDOUT
@@ -16,12 +15,6 @@ from lakehouse_jobs.lib.jobs.timeouts import TaskTimeout, call_with_timeout
 
 from .jobrun import py, run_spec, task
 from .sample_tasks import read_log
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def _phases(log: str, label: str) -> list[str]:

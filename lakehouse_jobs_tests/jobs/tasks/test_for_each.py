@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dagster as dg
 import pytest
 
 from lakehouse_jobs.lib.jobs.tasks.for_each import parse_inputs
@@ -10,12 +9,6 @@ from lakehouse_jobs.lib.jobs.result_states import FAILED, SUCCESS
 
 from ..jobrun import fn, py, run_spec, task
 from ..sample_tasks import read_log
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def _max_parallel(log: str) -> int:
