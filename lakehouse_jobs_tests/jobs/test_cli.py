@@ -123,3 +123,54 @@ def test_run_honours_max_concurrent_runs(tmp_path, capsys, dagster_home):
     out = capsys.readouterr().out
     assert out.startswith("limited: queued, max_concurrent_runs=1 reached") and "only" in out
     assert (tmp_path / "log.jsonl").exists()
+
+
+ASSET_DEFS = '''
+import dagster as dg
+
+
+@dg.asset(key=["bronze", "things"])
+def things():
+    return 1
+
+
+defs = dg.Definitions(assets=[things])
+'''
+
+
+def _pipeline_spec(folder) -> str:
+    path = folder / "assets.yml"
+    path.write_text(yaml.safe_dump({"name": "assets", "tasks": [task("things", {"pipeline_task": {"selection": "bronze/things"}})]}))
+    return str(path)
+
+
+def test_project_definitions_come_from_the_nearest_pyproject(tmp_path, monkeypatch):
+    from lakehouse_jobs.defs.paths import REPO_ROOT
+    from lakehouse_jobs.lib.jobs.cli import project_definitions
+
+    (tmp_path / "pyproject.toml").write_text('[tool.dagster]\nmodule_name = "my_lake.definitions"\n')
+    (tmp_path / "src" / "deep").mkdir(parents=True)
+    assert project_definitions(tmp_path / "src" / "deep") == "my_lake.definitions:defs"
+    (tmp_path / "src" / "pyproject.toml").write_text('[project]\nname = "inner"\n')  # the nearest project has none
+    assert project_definitions(tmp_path / "src" / "deep") is None
+    monkeypatch.chdir(REPO_ROOT / "lakehouse_jobs")
+    assert project_definitions() == "lakehouse_jobs.definitions:defs"  # this repo's own [tool.dagster]
+
+
+def test_run_selects_assets_of_the_projects_definitions(tmp_path, monkeypatch, capsys, dagster_home):
+    project = tmp_path / "project"
+    (project / "elsewhere").mkdir(parents=True)
+    (project / "pyproject.toml").write_text('[tool.dagster]\nmodule_name = "cli_asset_defs"\n')
+    (project / "cli_asset_defs.py").write_text(ASSET_DEFS)
+    monkeypatch.syspath_prepend(str(project))
+    monkeypatch.chdir(project / "elsewhere")
+    assert main(["run", _pipeline_spec(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split() == ["things", "SUCCESS"]
+
+
+def test_run_of_a_pipeline_job_outside_a_project_says_what_to_pass(tmp_path, monkeypatch, capsys, dagster_home):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "no-dagster-here"\n')
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", _pipeline_spec(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "job assets has pipeline tasks" in err and "--definitions module:attr" in err and "Traceback" not in err

@@ -10,6 +10,7 @@ import argparse
 import os
 import shutil
 import sys
+import tomllib
 from pathlib import Path
 
 from lakehouse_jobs.lib.errors import LakehouseError
@@ -19,7 +20,38 @@ from lakehouse_jobs.lib.jobs.load import SpecValidationError, read_spec_file
 from lakehouse_jobs.lib.jobs.validate import validate_document
 from lakehouse_jobs.lib import tags as lakehouse_tags
 
-DEFAULT_DEFINITIONS = "lakehouse_jobs.definitions:defs"
+
+def nearest_pyproject(start: Path | None = None) -> Path | None:
+    """The pyproject.toml of the project `start` (default: the current directory) is in: the nearest one upwards."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder / "pyproject.toml"
+    return None
+
+
+def project_definitions(start: Path | None = None) -> str | None:
+    """'module:defs' from `[tool.dagster] module_name` of the nearest pyproject.toml (as `dg` and `dagster dev` read it), else None."""
+    path = nearest_pyproject(start)
+    if path is None:
+        return None
+    try:
+        with path.open("rb") as handle:
+            module = tomllib.load(handle).get("tool", {}).get("dagster", {}).get("module_name")
+    except tomllib.TOMLDecodeError as exc:
+        raise LakehouseError(f"{path}: not valid TOML ({exc})") from None
+    return f"{module}:defs" if isinstance(module, str) and module else None
+
+
+def _asset_definitions(job) -> str:  # noqa: ANN001 - JobSpec
+    """The Definitions whose assets the job's pipeline tasks select, when --definitions is not given."""
+    found = project_definitions()
+    if found is None:
+        raise LakehouseError(
+            f"job {job.key} has pipeline tasks, which select the assets of a Definitions: pass --definitions module:attr, "
+            "or run from a project whose pyproject.toml sets [tool.dagster] module_name"
+        )
+    return found
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -120,7 +152,7 @@ def _run(args: argparse.Namespace) -> int:
     job = document.job(args.job)
     params = _parse_params(args.param or [], job.parameters)
     uses_assets = any(t.kind == "pipeline_task" or (t.nested and t.nested.kind == "pipeline_task") for t in job.tasks)
-    definitions = args.definitions or (DEFAULT_DEFINITIONS if uses_assets else None)
+    definitions = args.definitions or (_asset_definitions(job) if uses_assets else None)
     recon = reconstructable_job(path=str(Path(args.file).resolve()), job_key=job.key, definitions=definitions)
     inst = instance()
     skipped = _admit(inst, job)
@@ -159,7 +191,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--job", help="job key (required when the file declares several jobs)")
     run.add_argument("--param", action="append", metavar="NAME=VALUE", help="job parameter value for this run (repeatable)")
     run.add_argument("--verbose", action="store_true", help="show Dagster's debug events (step starts, outputs...) too")
-    run.add_argument("--definitions", help=f"module:attr of the Definitions whose assets pipeline tasks select (default {DEFAULT_DEFINITIONS})")
+    run.add_argument("--definitions", help="module:attr of the Definitions whose assets pipeline tasks select "
+                     "(default: [tool.dagster] module_name of the nearest pyproject.toml, attribute defs)")
     run.set_defaults(func=_run)
 
     repair = commands.add_parser("repair", help="re-run the failed tasks of a run and their dependents, reusing the rest")
