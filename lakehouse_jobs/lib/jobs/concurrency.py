@@ -25,7 +25,7 @@ import dagster as dg
 from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, DagsterRun, DagsterRunStatus, RunsFilter
 
-from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib.jobs.automation.fields import Problems, at, checked, integer
 from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG
 from lakehouse_jobs.lib import tags as lakehouse_tags
 
@@ -62,14 +62,29 @@ class ConcurrencyPolicy:
         return None
 
 
+@dataclass(frozen=True)
+class ConcurrencySection:
+    """A job's checked `max_concurrent_runs` and `queue.enabled` (Databricks defaults when absent)."""
+
+    max_concurrent_runs: int = DEFAULT_LIMIT
+    queue_enabled: bool = False
+
+
+def parse_concurrency(job: Mapping, path: str = "") -> tuple[ConcurrencySection, Problems]:
+    """The one reader of max_concurrent_runs and queue: `validate` reports its problems, compile raises them."""
+    problems: Problems = []
+    limit = integer(problems, job, "max_concurrent_runs", path, low=0, high=MAX_LIMIT, default=DEFAULT_LIMIT)
+    queue = job.get("queue", {"enabled": False})
+    enabled = queue.get("enabled") if isinstance(queue, Mapping) else None
+    if not isinstance(enabled, bool):
+        problems.append((at(path, "queue"), "expected {enabled: true|false}"))
+    return ConcurrencySection(limit, enabled is True), problems
+
+
 def concurrency_policy(job: Mapping, *, job_key: str) -> ConcurrencyPolicy:
-    limit = job.get("max_concurrent_runs", DEFAULT_LIMIT)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_LIMIT:
-        raise SpecError("max_concurrent_runs", f"must be an integer from 0 to {MAX_LIMIT}, got {limit!r}")
-    queue = job.get("queue") or {}
-    if not isinstance(queue, Mapping) or not isinstance(queue.get("enabled", False), bool):
-        raise SpecError("queue", "expected {enabled: true|false}")
-    return ConcurrencyPolicy(job_key=job_key, max_concurrent_runs=limit, queue_enabled=queue.get("enabled", False))
+    """The policy of a job dict; SpecError at its first bad field."""
+    section = checked(parse_concurrency(job))
+    return ConcurrencyPolicy(job_key=job_key, max_concurrent_runs=section.max_concurrent_runs, queue_enabled=section.queue_enabled)
 
 
 def concurrency_tags(job: Mapping, *, job_key: str) -> dict[str, str]:
