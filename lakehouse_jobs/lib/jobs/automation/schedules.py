@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib.jobs.automation.fields import Problems, at, checked, paused, unknown_fields
 from lakehouse_jobs.lib.jobs.concurrency import concurrency_policy
 from lakehouse_jobs.lib.jobs.result_states import JOB_KEY_TAG, TRIGGER_TYPE_TAG
 
@@ -146,31 +146,58 @@ def quartz_problems(expr: str) -> list[str]:
     return []
 
 
-def quartz_to_cron(expr: str, path: str = "schedule.quartz_cron_expression") -> str:
-    """The 5-field cron string firing exactly when the Quartz expression does."""
+def _cron(problems: Problems, expr: object, path: str) -> str:
+    if not isinstance(expr, str) or not expr.strip():
+        problems.append((path, "missing: a Quartz cron expression such as '0 0 1 * * ?'"))
+        return ""
     try:
         return _convert(expr)
     except ValueError as error:
-        raise SpecError(path, f"{expr!r}: {error}") from None
+        problems.append((path, f"{expr!r}: {error}"))
+        return ""
 
 
-def execution_timezone(timezone_id: str | None, path: str = "schedule.timezone_id") -> str:
-    """Databricks timezone ids are Java/IANA zone names; anything else is refused."""
-    if timezone_id is None:
-        return "UTC"
+def quartz_to_cron(expr: str, path: str = "schedule.quartz_cron_expression") -> str:
+    """The 5-field cron string firing exactly when the Quartz expression does."""
+    problems: Problems = []
+    return checked((_cron(problems, expr, path), problems))
+
+
+def _known_zone(timezone_id: object) -> bool:
+    """Databricks timezone ids are Java/IANA zone names, which zoneinfo loads."""
     try:
-        zoneinfo.ZoneInfo(timezone_id)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
-        raise SpecError(path, f"unknown time zone {timezone_id!r}; use an IANA name such as 'Europe/Paris' or 'UTC'") from None
-    return timezone_id
+        zoneinfo.ZoneInfo(timezone_id)  # type: ignore[arg-type]
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        return False
+    return True
 
 
-def default_status(pause_status: str | None, path: str) -> dg.DefaultScheduleStatus:
-    if pause_status in (None, "UNPAUSED"):
-        return dg.DefaultScheduleStatus.RUNNING
-    if pause_status == "PAUSED":
-        return dg.DefaultScheduleStatus.STOPPED
-    raise SpecError(path, f"unknown pause_status {pause_status!r}; expected PAUSED or UNPAUSED")
+@dataclass(frozen=True)
+class ScheduleSection:
+    """A checked `schedule`: the Quartz text, its cron equivalent, the zone and whether it starts paused."""
+
+    quartz: str
+    cron: str
+    timezone: str
+    paused: bool
+
+
+SCHEDULE_FIELDS = ("quartz_cron_expression", "timezone_id", "pause_status")
+
+
+def parse_schedule(schedule: object, path: str = "schedule") -> tuple[ScheduleSection | None, Problems]:
+    """The one reader of a `schedule` section: `validate` reports its problems, compile_schedule raises them."""
+    if not isinstance(schedule, Mapping):
+        return None, [(path, "expected {quartz_cron_expression, timezone_id, pause_status}")]
+    problems: Problems = []
+    unknown_fields(problems, schedule, path, SCHEDULE_FIELDS)
+    expr = schedule.get("quartz_cron_expression")
+    cron = _cron(problems, expr, at(path, "quartz_cron_expression"))
+    zone = schedule.get("timezone_id", "UTC")
+    zone = "UTC" if zone is None else zone
+    if not _known_zone(zone):
+        problems.append((at(path, "timezone_id"), f"unknown time zone {zone!r}; use an IANA name such as 'Europe/Paris' or 'UTC'"))
+    return ScheduleSection(expr, cron, zone, paused(problems, schedule, path)), problems
 
 
 def trigger_tags(trigger_type: str, job_key: str) -> dict[str, str]:
@@ -184,9 +211,7 @@ def compile_schedule(job_name: str, schedule: Mapping, *, job_key: str, job: Map
     max_concurrent_runs/queue policy: tags for the run queue, and a skip when
     the limit is reached and queueing is off.
     """
-    cron = quartz_to_cron(schedule.get("quartz_cron_expression"))
-    zone = execution_timezone(schedule.get("timezone_id"))
-    status = default_status(schedule.get("pause_status"), "schedule.pause_status")
+    section = checked(parse_schedule(schedule))
     policy = concurrency_policy(job or {}, job_key=job_key)
     tags = {**policy.tags, **trigger_tags(CRON_TRIGGER, job_key)}
 
@@ -198,11 +223,11 @@ def compile_schedule(job_name: str, schedule: Mapping, *, job_key: str, job: Map
 
     return dg.ScheduleDefinition(
         name=f"{job_name}_schedule",
-        cron_schedule=cron,
+        cron_schedule=section.cron,
         job_name=job_name,
-        execution_timezone=zone,
-        default_status=status,
+        execution_timezone=section.timezone,
+        default_status=dg.DefaultScheduleStatus.STOPPED if section.paused else dg.DefaultScheduleStatus.RUNNING,
         execution_fn=evaluate,
         tags=tags,
-        description=f"Quartz {schedule.get('quartz_cron_expression')!r} ({zone})",
+        description=f"Quartz {section.quartz!r} ({section.timezone})",
     )
