@@ -21,6 +21,7 @@ import json
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -30,11 +31,13 @@ from lakehouse_jobs.lib.ingest.file_arrival import file_arrival_sensor, location
 from lakehouse_jobs.lib.tables.lakehouse import confine
 from lakehouse_jobs.lib.names import validate_layer, validate_table_name
 from lakehouse_jobs.lib.jobs.concurrency import ACTIVE_STATUSES, concurrency_policy
+from lakehouse_jobs.lib.jobs.automation.fields import Problems, at, checked, choice, integer, paused, unknown_fields
 from lakehouse_jobs.lib.jobs.automation.schedules import trigger_tags
 from lakehouse_jobs.lib import tags as lakehouse_tags
 
 UNITS = {"HOURS": 3600, "DAYS": 86400, "WEEKS": 604800}
 CONDITIONS = ("ANY_UPDATED", "ALL_UPDATED")
+WAITS = ("min_time_between_triggers_seconds", "wait_after_last_change_seconds")
 UPDATED_TABLES_TAG = lakehouse_tags.UPDATED_TABLES
 INTERVAL_ENV = "LAKEHOUSE_JOBS_SENSOR_INTERVAL_SECONDS"
 
@@ -49,36 +52,138 @@ def sensor_interval(default: int) -> int:
     return int(value)
 
 
-def _sensor_status(trigger: Mapping, path: str) -> dg.DefaultSensorStatus:
-    status = trigger.get("pause_status")
-    if status in (None, "UNPAUSED"):
-        return dg.DefaultSensorStatus.RUNNING
-    if status == "PAUSED":
-        return dg.DefaultSensorStatus.STOPPED
-    raise SpecError(f"{path}.pause_status", f"unknown pause_status {status!r}; expected PAUSED or UNPAUSED")
+@dataclass(frozen=True)
+class FileArrival:
+    url: str
+    min_time_between_triggers_seconds: int = 0
+    wait_after_last_change_seconds: int = 0
 
 
-def _seconds(section: Mapping, name: str, path: str) -> float:
-    value = section.get(name, 0) or 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise SpecError(f"{path}.{name}", f"must be a number of seconds >= 0, got {value!r}")
-    return float(value)
+@dataclass(frozen=True)
+class TableUpdate:
+    table_names: tuple[str, ...]
+    condition: str = "ANY_UPDATED"
+    min_time_between_triggers_seconds: int = 0
+    wait_after_last_change_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class Periodic:
+    interval: int
+    unit: str
+
+
+@dataclass(frozen=True)
+class TriggerSection:
+    """A checked `trigger`: its one kind, that kind's fields, and whether it starts paused."""
+
+    kind: str
+    body: FileArrival | TableUpdate | Periodic
+    paused: bool
+
+
+@dataclass(frozen=True)
+class ContinuousSection:
+    paused: bool
+
+
+def _waits(problems: Problems, body: Mapping, where: str) -> dict[str, int]:
+    return {name: integer(problems, body, name, where, low=0, default=0) for name in WAITS}
+
+
+def _location_form(problems: Problems, location: str, path: str) -> None:
+    """Root-independent checks of a table name or folder (the root is known only when compiling)."""
+    try:
+        if "/" in location or "\\" in location:
+            location_path(location)
+            return
+        parts = location.split(".")
+        if len(parts) != 2:
+            raise SpecError(path, f"{location!r}: expected <layer>.<table>, e.g. 'silver.orders'")
+        validate_layer(parts[0], path)
+        validate_table_name(parts[1], path)
+    except SpecError as error:
+        problems.append((path, error.message))
+
+
+def _file_arrival(problems: Problems, body: Mapping, where: str) -> FileArrival:
+    unknown_fields(problems, body, where, {"url", *WAITS})
+    url = body.get("url")
+    if not isinstance(url, str) or not url.strip():
+        problems.append((at(where, "url"), "expected a folder under the lakehouse root, e.g. 'landing/orders'"))
+        url = ""
+    else:
+        try:
+            location_path(url)
+        except SpecError as error:
+            problems.append((at(where, "url"), error.message))
+    return FileArrival(url, **_waits(problems, body, where))
+
+
+def _table_update(problems: Problems, body: Mapping, where: str) -> TableUpdate:
+    unknown_fields(problems, body, where, {"table_names", "condition", *WAITS})
+    names = body.get("table_names")
+    if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
+        problems.append((at(where, "table_names"), "expected a non-empty list of tables ('silver.orders' or paths under the lakehouse root)"))
+        names = []
+    for index, name in enumerate(names):
+        _location_form(problems, name, f"{where}.table_names[{index}]")
+    condition = choice(problems, body, "condition", where, CONDITIONS, "ANY_UPDATED")
+    return TableUpdate(tuple(names), condition, **_waits(problems, body, where))
+
+
+def _periodic(problems: Problems, body: Mapping, where: str) -> Periodic:
+    unknown_fields(problems, body, where, {"interval", "unit"})
+    return Periodic(integer(problems, body, "interval", where, low=1), choice(problems, body, "unit", where, tuple(UNITS)))
+
+
+KINDS = {"file_arrival": _file_arrival, "table_update": _table_update, "periodic": _periodic}
+
+
+def parse_trigger(trigger: object, path: str = "trigger") -> tuple[TriggerSection | None, Problems]:
+    """The one reader of a `trigger` section: `validate` reports its problems, compile_trigger raises them."""
+    if not isinstance(trigger, Mapping):
+        return None, [(path, "expected one of file_arrival, table_update, periodic")]
+    problems: Problems = []
+    unknown_fields(problems, trigger, path, {*KINDS, "pause_status"})
+    is_paused = paused(problems, trigger, path)
+    kinds = [kind for kind in KINDS if kind in trigger]
+    if len(kinds) != 1:
+        problems.append((path, f"a trigger has exactly one of file_arrival, table_update, periodic; found {', '.join(kinds) or 'none'}"))
+        return None, problems
+    kind = kinds[0]
+    body, where = trigger[kind], at(path, kind)
+    if not isinstance(body, Mapping):
+        problems.append((where, "expected an object"))
+        return None, problems
+    return TriggerSection(kind, KINDS[kind](problems, body, where), is_paused), problems
+
+
+def parse_continuous(continuous: object, path: str = "continuous") -> tuple[ContinuousSection | None, Problems]:
+    """The one reader of a `continuous` section (task_retry_mode is accepted and ignored)."""
+    if not isinstance(continuous, Mapping):
+        return None, [(path, "expected {pause_status}")]
+    problems: Problems = []
+    unknown_fields(problems, continuous, path, {"pause_status", "task_retry_mode"})
+    return ContinuousSection(paused(problems, continuous, path)), problems
+
+
+def _sensor_status(is_paused: bool) -> dg.DefaultSensorStatus:
+    return dg.DefaultSensorStatus.STOPPED if is_paused else dg.DefaultSensorStatus.RUNNING
+
+
+def _inside_root(root: Path, location: str, path: str) -> Path:
+    """A checked folder or table path (relative to root, absolute or file://), refused unless inside root."""
+    candidate = location_path(location)
+    return confine(root, candidate if Path(location).is_absolute() or "://" in location else root / location, path)
 
 
 def table_location(name: str, root: Path, path: str) -> Path:
-    """`layer.table` -> <root>/<layer>/<table>; a path (relative to root or absolute) must stay inside root."""
-    if not isinstance(name, str) or not name:
-        raise SpecError(path, "expected a table name like 'silver.orders' or a path under the lakehouse root")
-    if "/" not in name and "\\" not in name:
-        parts = name.split(".")
-        if len(parts) != 2:
-            raise SpecError(path, f"{name!r}: expected <layer>.<table>, e.g. 'silver.orders'")
-        validate_layer(parts[0], path)
-        validate_table_name(parts[1], path)
-        return root / parts[0] / parts[1]
-    candidate = location_path(name)
-    candidate = candidate if Path(name).is_absolute() or "://" in name else root / name
-    return confine(root, candidate, path)
+    """A checked table name -> <root>/<layer>/<table>, or its path inside root."""
+    if "/" in name or "\\" in name:
+        return _inside_root(root, name, path)
+    layer, table = name.split(".")
+    return root / layer / table
 
 
 def delta_version(table: Path) -> tuple[int, float] | None:
@@ -95,16 +200,10 @@ def delta_version(table: Path) -> tuple[int, float] | None:
     return (latest, mtime) if latest >= 0 else None
 
 
-def _table_update_sensor(name: str, job_name: str, section: Mapping, *, root: Path, path: str, status, tags, policy) -> dg.SensorDefinition:
-    names = section.get("table_names")
-    if not isinstance(names, list) or not names:
-        raise SpecError(f"{path}.table_names", "expected a non-empty list of tables ('silver.orders' or paths under the lakehouse root)")
-    tables = {table: table_location(table, root, f"{path}.table_names[{i}]") for i, table in enumerate(names)}
-    condition = section.get("condition", "ANY_UPDATED")
-    if condition not in CONDITIONS:
-        raise SpecError(f"{path}.condition", f"unknown condition {condition!r}; expected one of {', '.join(CONDITIONS)}")
-    min_between = _seconds(section, "min_time_between_triggers_seconds", path)
-    wait_after = _seconds(section, "wait_after_last_change_seconds", path)
+def _table_update_sensor(name: str, job_name: str, section: TableUpdate, *, root: Path, path: str, status, tags, policy) -> dg.SensorDefinition:
+    tables = {table: table_location(table, root, f"{path}.table_names[{i}]") for i, table in enumerate(section.table_names)}
+    condition = section.condition
+    min_between, wait_after = section.min_time_between_triggers_seconds, section.wait_after_last_change_seconds
 
     @dg.sensor(name=name, job_name=job_name, minimum_interval_seconds=sensor_interval(30), default_status=status, description=f"Runs {job_name} when {condition} of {', '.join(tables)}.")
     def _sensor(context: dg.SensorEvaluationContext):
@@ -134,12 +233,8 @@ def _table_update_sensor(name: str, job_name: str, section: Mapping, *, root: Pa
     return _sensor
 
 
-def _periodic_sensor(name: str, job_name: str, section: Mapping, *, path: str, status, tags, policy) -> dg.SensorDefinition:
-    interval, unit = section.get("interval"), section.get("unit")
-    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-        raise SpecError(f"{path}.interval", f"must be a positive integer, got {interval!r}")
-    if unit not in UNITS:
-        raise SpecError(f"{path}.unit", f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
+def _periodic_sensor(name: str, job_name: str, section: Periodic, *, status, tags, policy) -> dg.SensorDefinition:
+    interval, unit = section.interval, section.unit
     every = interval * UNITS[unit]
 
     @dg.sensor(name=name, job_name=job_name, minimum_interval_seconds=sensor_interval(30), default_status=status, description=f"Runs {job_name} every {interval} {unit.lower()}.")
@@ -159,32 +254,20 @@ def _periodic_sensor(name: str, job_name: str, section: Mapping, *, path: str, s
 def compile_trigger(job_name: str, trigger: Mapping, *, job_key: str, lakehouse_root: str | Path, job: Mapping | None = None) -> dg.SensorDefinition:
     """The sensor for a Databricks `trigger` object (exactly one of file_arrival/table_update/periodic)."""
     root = Path(lakehouse_root).expanduser().resolve()
-    kinds = [kind for kind in ("file_arrival", "table_update", "periodic") if trigger.get(kind) is not None]
-    if len(kinds) != 1:
-        raise SpecError("trigger", "expected exactly one of file_arrival, table_update, periodic")
-    kind = kinds[0]
-    section, path = trigger[kind], f"trigger.{kind}"
-    if not isinstance(section, Mapping):
-        raise SpecError(path, "expected an object")
-    status = _sensor_status(trigger, "trigger")
+    section = checked(parse_trigger(trigger))
     policy = concurrency_policy(job or {}, job_key=job_key)
-    tags = {**policy.tags, **trigger_tags(kind, job_key)}
-    name = f"{job_name}_{kind}"
-    if kind == "table_update":
-        return _table_update_sensor(name, job_name, section, root=root, path=path, status=status, tags=tags, policy=policy)
-    if kind == "periodic":
-        return _periodic_sensor(name, job_name, section, path=path, status=status, tags=tags, policy=policy)
-    url = section.get("url")
-    if not isinstance(url, str) or not url:
-        raise SpecError(f"{path}.url", "expected a folder under the lakehouse root, e.g. 'landing/orders'")
-    folder = location_path(url)
-    folder = confine(root, folder if Path(url).is_absolute() or "://" in url else root / url, f"{path}.url")
+    status, tags = _sensor_status(section.paused), {**policy.tags, **trigger_tags(section.kind, job_key)}
+    name, path, body = f"{job_name}_{section.kind}", f"trigger.{section.kind}", section.body
+    if isinstance(body, TableUpdate):
+        return _table_update_sensor(name, job_name, body, root=root, path=path, status=status, tags=tags, policy=policy)
+    if isinstance(body, Periodic):
+        return _periodic_sensor(name, job_name, body, status=status, tags=tags, policy=policy)
     return file_arrival_sensor(
         name=name,
-        location=folder,
+        location=_inside_root(root, body.url, f"{path}.url"),
         job_name=job_name,
-        min_time_between_triggers_seconds=_seconds(section, "min_time_between_triggers_seconds", path),
-        wait_after_last_change_seconds=_seconds(section, "wait_after_last_change_seconds", path),
+        min_time_between_triggers_seconds=body.min_time_between_triggers_seconds,
+        wait_after_last_change_seconds=body.wait_after_last_change_seconds,
         default_status=status,
         tags=tags,
     )
@@ -213,7 +296,7 @@ def backoff_seconds(recent_runs, now: float) -> float:
 
 def compile_continuous(job_name: str, continuous: Mapping, *, job_key: str, job: Mapping | None = None) -> dg.SensorDefinition:
     """"Always one run": launch the job whenever none of its runs is queued or in progress."""
-    status = _sensor_status(continuous, "continuous")
+    status = _sensor_status(checked(parse_continuous(continuous)).paused)
     tags = {**concurrency_policy(job or {}, job_key=job_key).tags, **trigger_tags("continuous", job_key)}
 
     @dg.sensor(name=f"{job_name}_continuous", job_name=job_name, minimum_interval_seconds=sensor_interval(5), default_status=status, description=f"Keeps one run of {job_name} going.")
