@@ -221,7 +221,7 @@ def test_unreachable_destination_fails_the_tick_clearly(monkeypatch):
     [
         ({"webhook_notifications": {"on_failure": [{"id": "https://hooks.slack.com/services/T0/B0/secret"}]}}, "webhook_notifications.on_failure[0].id"),
         ({"webhook_notifications": {"on_failure": [{"id": "a1b2-uuid"}]}}, "webhook_notifications.on_failure[0].id"),
-        ({"email_notifications": {"on_failure": ["not-an-address"]}}, "email_notifications.on_failure"),
+        ({"email_notifications": {"on_failure": ["not-an-address"]}}, "email_notifications.on_failure[0]"),
         ({"email_notifications": {"on_duration_warning_threshold_exceeded": ["a@b.c"]}}, "email_notifications.on_duration_warning_threshold_exceeded"),
         ({"health": {"rules": [{"metric": "STREAMING_BACKLOG_BYTES", "op": "GREATER_THAN", "value": 1}]}}, "health.rules[0].metric"),
         ({"health": {"rules": [{"metric": "RUN_DURATION_SECONDS", "op": "LESS_THAN", "value": 1}]}}, "health.rules[0].op"),

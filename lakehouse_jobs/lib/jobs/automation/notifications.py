@@ -26,17 +26,19 @@ import smtplib
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
 
 import dagster as dg
 
-from lakehouse_jobs.lib.errors import LakehouseError, SpecError
+from lakehouse_jobs.lib.errors import LakehouseError
+from lakehouse_jobs.lib.jobs.automation.fields import Problems, at, checked, choice, integer, unknown_fields
 from lakehouse_jobs.lib.jobs.concurrency import SKIPPED
 from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG
 from lakehouse_jobs.lib import tags as lakehouse_tags
 
 EVENTS = ("on_start", "on_success", "on_failure", "on_duration_warning_threshold_exceeded")
+ACCEPTED_EVENTS = (*EVENTS, "on_streaming_backlog_exceeded")  # the last has no local equivalent: accepted, never sent
 DURATION_EVENT = "on_duration_warning_threshold_exceeded"
 ALERTED_TAG = lakehouse_tags.DURATION_WARNING_SENT
 ENV_PREFIX = "env:"
@@ -52,59 +54,110 @@ class NotConfigured(DeliveryError):
     """The destination's environment variable is unset: retrying cannot help."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Recipients:
-    emails: list[str] = field(default_factory=list)
-    webhook_vars: list[str] = field(default_factory=list)
+    emails: tuple[str, ...] = ()
+    webhook_vars: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.emails or self.webhook_vars)
 
 
-def _recipients(job: Mapping) -> dict[str, Recipients]:
-    emails = job.get("email_notifications") or {}
-    hooks = job.get("webhook_notifications") or {}
-    for name, section in (("email_notifications", emails), ("webhook_notifications", hooks)):
-        if not isinstance(section, Mapping):
-            raise SpecError(name, "expected an object with on_start/on_success/on_failure/on_duration_warning_threshold_exceeded")
-    result = {event: Recipients() for event in EVENTS}
-    for event in EVENTS:
-        addresses = emails.get(event) or []
-        if not isinstance(addresses, list) or not all(isinstance(a, str) and "@" in a for a in addresses):
-            raise SpecError(f"email_notifications.{event}", "expected a list of email addresses")
-        result[event].emails = list(addresses)
-        destinations = hooks.get(event) or []
-        if not isinstance(destinations, list) or len(destinations) > MAX_WEBHOOKS:
-            raise SpecError(f"webhook_notifications.{event}", f"expected a list of at most {MAX_WEBHOOKS} destinations [{{id: 'env:VAR'}}]")
-        for index, destination in enumerate(destinations):
-            result[event].webhook_vars.append(_webhook_var(destination, f"webhook_notifications.{event}[{index}].id"))
-    return result
+@dataclass(frozen=True)
+class NotificationsSection:
+    """Checked email/webhook notifications, notification_settings and health: who hears of what, and when."""
+
+    recipients: Mapping[str, Recipients]
+    no_alert_for_skipped_runs: bool = False
+    no_alert_for_canceled_runs: bool = False
+    duration_threshold: float | None = None
 
 
-def _webhook_var(destination, path: str) -> str:
-    ident = destination.get("id") if isinstance(destination, Mapping) else None
+def _email(problems: Problems, address: object, path: str) -> str | None:
+    if isinstance(address, str) and "@" in address:
+        return address
+    problems.append((path, f"expected an e-mail address, got {address!r}"))
+    return None
+
+
+def _webhook_var(problems: Problems, destination: object, path: str) -> str | None:
+    """The environment variable holding the URL; the value itself is never echoed (it may be a secret URL)."""
+    if not isinstance(destination, Mapping):
+        problems.append((path, "expected {id: 'env:MY_WEBHOOK_URL'}"))
+        return None
+    ident = destination.get("id")
     if not isinstance(ident, str) or not ident.startswith(ENV_PREFIX) or not ident[len(ENV_PREFIX) :].replace("_", "a").isalnum():
         shown = "a URL" if isinstance(ident, str) and "://" in ident else repr(ident)
-        raise SpecError(path, f"got {shown}; give the webhook URL through an environment variable: {{id: 'env:MY_WEBHOOK_URL'}} (never inline URLs, they carry secrets)")
+        problems.append((f"{path}.id", f"got {shown}; give the webhook URL through an environment variable: {{id: 'env:MY_WEBHOOK_URL'}} (never inline URLs, they carry secrets)"))
+        return None
     return ident[len(ENV_PREFIX) :]
 
 
-def duration_threshold(job: Mapping) -> float | None:
-    """The RUN_DURATION_SECONDS GREATER_THAN value of the job's health rules (None if unset)."""
-    rules = (job.get("health") or {}).get("rules") or []
-    threshold = None
+def _destinations(problems: Problems, job: Mapping, path: str, section: str, item: Callable, at_most: int | None = None) -> dict[str, tuple[str, ...]]:
+    """Per event, the checked destinations of email_notifications or webhook_notifications."""
+    result: dict[str, tuple[str, ...]] = {event: () for event in EVENTS}
+    body, where = job.get(section), at(path, section)
+    if body is None:
+        return result
+    if not isinstance(body, Mapping):
+        problems.append((where, "expected an object keyed by event (on_failure, ...)"))
+        return result
+    unknown_fields(problems, body, where, {*ACCEPTED_EVENTS, "no_alert_for_skipped_runs"})
+    for event in ACCEPTED_EVENTS:
+        items, event_path = body.get(event), at(where, event)
+        if items is None:
+            continue
+        if not isinstance(items, list) or (at_most is not None and len(items) > at_most):
+            problems.append((event_path, "expected a list" + (f" of at most {at_most} destinations" if at_most else "")))
+            continue
+        values = [item(problems, value, f"{event_path}[{index}]") for index, value in enumerate(items)]
+        if event in result:
+            result[event] = tuple(value for value in values if value)
+    return result
+
+
+def _duration_threshold(problems: Problems, job: Mapping, path: str) -> float | None:
+    """The smallest RUN_DURATION_SECONDS GREATER_THAN value of the health rules (None if unset)."""
+    if job.get("health") is None:
+        return None
+    where = at(path, "health")
+    rules = job["health"].get("rules") if isinstance(job["health"], Mapping) else None
+    if not isinstance(rules, list):
+        problems.append((at(where, "rules"), "expected a list of {metric, op, value}"))
+        return None
+    values = []
     for index, rule in enumerate(rules):
-        path = f"health.rules[{index}]"
-        if not isinstance(rule, Mapping) or rule.get("metric") != "RUN_DURATION_SECONDS":
-            metric = rule.get("metric") if isinstance(rule, Mapping) else rule
-            raise SpecError(f"{path}.metric", f"{metric!r} is not supported locally; only RUN_DURATION_SECONDS (streaming backlog metrics have no local equivalent)")
-        if rule.get("op") != "GREATER_THAN":
-            raise SpecError(f"{path}.op", f"unknown op {rule.get('op')!r}; expected GREATER_THAN")
-        value = rule.get("value")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise SpecError(f"{path}.value", f"expected a positive number of seconds, got {value!r}")
-        threshold = float(value) if threshold is None else min(threshold, float(value))
-    return threshold
+        rule_path = f"{where}.rules[{index}]"
+        if not isinstance(rule, Mapping):
+            problems.append((rule_path, "expected {metric, op, value}"))
+            continue
+        if rule.get("metric") != "RUN_DURATION_SECONDS":
+            problems.append((f"{rule_path}.metric", f"{rule.get('metric')!r} is not supported locally; only RUN_DURATION_SECONDS (streaming backlog metrics have no local equivalent)"))
+        choice(problems, rule, "op", rule_path, ("GREATER_THAN",))
+        values.append(integer(problems, rule, "value", rule_path, low=1))
+    return float(min(values)) if values else None
+
+
+def parse_notifications(job: Mapping, path: str = "") -> tuple[NotificationsSection, Problems]:
+    """The one reader of a job's notification fields: `validate` reports its problems, compile_notifications raises them."""
+    problems: Problems = []
+    emails = _destinations(problems, job, path, "email_notifications", _email)
+    hooks = _destinations(problems, job, path, "webhook_notifications", _webhook_var, MAX_WEBHOOKS)
+    recipients = {event: Recipients(emails[event], hooks[event]) for event in EVENTS}
+    settings, where = job.get("notification_settings") or {}, at(path, "notification_settings")
+    if not isinstance(settings, Mapping):
+        problems.append((where, "expected {no_alert_for_skipped_runs, no_alert_for_canceled_runs}"))
+        settings = {}
+    unknown_fields(problems, settings, where, {"no_alert_for_skipped_runs", "no_alert_for_canceled_runs"})
+    legacy = job.get("email_notifications")
+    legacy = legacy.get("no_alert_for_skipped_runs", False) if isinstance(legacy, Mapping) else False
+    before = len(problems)
+    threshold = _duration_threshold(problems, job, path)
+    if threshold is None and recipients[DURATION_EVENT] and len(problems) == before:  # not when health itself is bad
+        section = "email_notifications" if emails[DURATION_EVENT] else "webhook_notifications"
+        problems.append((at(path, f"{section}.{DURATION_EVENT}"), "needs a health rule {metric: RUN_DURATION_SECONDS, op: GREATER_THAN, value: <seconds>}"))
+    no_skipped = bool(settings.get("no_alert_for_skipped_runs", legacy))
+    return NotificationsSection(recipients, no_skipped, bool(settings.get("no_alert_for_canceled_runs", False)), threshold), problems
 
 
 def smtp_settings() -> dict:
@@ -199,14 +252,9 @@ def _status_sensor(name: str, status: dg.DagsterRunStatus, job_name: str, handle
 
 def compile_notifications(job_name: str, job: Mapping, *, job_key: str) -> list[dg.SensorDefinition]:
     """The run-status sensors (and the duration watcher) that deliver the job's alerts."""
-    recipients = _recipients(job)
-    settings = job.get("notification_settings") or {}
-    legacy = (job.get("email_notifications") or {}).get("no_alert_for_skipped_runs", False)
-    no_skipped = bool(settings.get("no_alert_for_skipped_runs", legacy))
-    no_canceled = bool(settings.get("no_alert_for_canceled_runs", False))
-    threshold = duration_threshold(job)
-    if recipients[DURATION_EVENT] and threshold is None:
-        raise SpecError(f"email_notifications.{DURATION_EVENT}", "needs a health rule {metric: RUN_DURATION_SECONDS, op: GREATER_THAN, value: <seconds>}")
+    section = checked(parse_notifications(job))
+    recipients, threshold = section.recipients, section.duration_threshold
+    no_skipped, no_canceled = section.no_alert_for_skipped_runs, section.no_alert_for_canceled_runs
 
     def sender(event: str):
         def handle(instance: dg.DagsterInstance, run: dg.DagsterRun):
