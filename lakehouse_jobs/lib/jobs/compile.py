@@ -22,16 +22,17 @@ from lakehouse_jobs.lib.jobs.automation.notifications import compile_notificatio
 from lakehouse_jobs.lib.jobs.automation.schedules import compile_schedule
 from lakehouse_jobs.lib.jobs.automation.triggers import compile_continuous, compile_trigger
 from lakehouse_jobs.lib.jobs.concurrency import concurrency_tags
-from lakehouse_jobs.lib.jobs.execution import PARAMETERS_KEY, JobParameters, JobRuntime, run_start, execute_task, merge_states
+from lakehouse_jobs.lib.jobs.execution import PARAMETERS_KEY, JobParameters, execute_task, merge_states, run_start
 from lakehouse_jobs.lib.jobs.result_states import FAILED, FAILURES, JOB_KEY_TAG, JOB_RESULT_TAG, TIMEDOUT, job_result_state
 from lakehouse_jobs.lib.jobs.spec import JobsDocument, JobSpec, TaskSpec
+from lakehouse_jobs.lib.jobs.task_run import JobRuntime
+from lakehouse_jobs.lib.jobs.tasks import registry
 from lakehouse_jobs.lib.jobs.load import load_spec, load_spec_file
 from lakehouse_jobs.lib import tags as lakehouse_tags
 
 RESULT_OP = "lakehouse_job_result"
 STEP_CONFIG = {"step_dependency_config": {"require_upstream_step_success": False}}
 EXECUTOR = dg.in_process_executor.configured(STEP_CONFIG, name="lakehouse_jobs_in_process")
-_ASSET_KEY = re.compile(r"^[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*$")
 
 
 def dagster_job_name(job_key: str) -> str:
@@ -52,44 +53,24 @@ def op_names(job: JobSpec) -> dict[str, str]:
     return names
 
 
-def _selection(items: str | Sequence[str]) -> dg.AssetSelection:
-    """'silver/orders' is an asset key; anything else uses Dagster's selection syntax ('group:bronze', 'key:gold/*')."""
-    selection: dg.AssetSelection | None = None
-    for item in [items] if isinstance(items, str) else list(items):
-        part = dg.AssetSelection.assets(dg.AssetKey(item.split("/"))) if _ASSET_KEY.match(item) else dg.AssetSelection.from_string(item)
-        selection = part if selection is None else selection | part
-    assert selection is not None
-    return selection
+def prepare_tasks(job: JobSpec, assets: Sequence[Any]) -> dict[str, Any]:
+    """What each task type prepares at compile time (e.g. a pipeline_task's asset selection), by task key.
 
-
-def resolve_selections(job: JobSpec, assets: Sequence[Any]) -> dict[str, dg.AssetSelection]:
-    """The asset selection of each pipeline_task (also inside for_each), checked against `assets`."""
-    from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
-
+    Raises SpecError at the task's field path when a task cannot be compiled.
+    """
     tasks: list[tuple[str, TaskSpec]] = []
     for index, task in enumerate(job.tasks):
-        tasks.append((f"{job.key}.tasks[{index}]", task))
+        tasks.append((f"{job.key}.tasks[{index}].{task.kind}", task))
         if task.nested is not None:
-            tasks.append((f"{job.key}.tasks[{index}].for_each_task.task", task.nested))
-    result: dict[str, dg.AssetSelection] = {}
-    graph = None
+            field = registry.get(task.kind).nested_field
+            tasks.append((f"{job.key}.tasks[{index}].{task.kind}.{field}.{task.nested.kind}", task.nested))
+    prepared: dict[str, Any] = {}
+    cache: dict[str, Any] = {}
     for path, task in tasks:
-        if task.kind != "pipeline_task":
-            continue
-        raw = task.body.get("selection", task.body.get("pipeline_id"))
-        where = f"{path}.pipeline_task.selection"
-        if not assets:
-            raise SpecError(where, "this job selects assets but no assets were given to build_definitions(assets=...)")
-        graph = graph or AssetGraph.from_assets(list(assets))
-        try:
-            selection = _selection(raw)
-            keys = selection.resolve(graph)
-        except Exception as exc:  # Dagster's selection errors: report them on the field
-            raise SpecError(where, f"invalid asset selection {raw!r}: {str(exc).splitlines()[0]}") from None
-        if not keys:
-            raise SpecError(where, f"{raw!r} selects no asset")
-        result[task.task_key] = selection
-    return result
+        task_type = registry.get(task.kind)
+        if task_type.prepare is not None:
+            prepared[task.task_key] = task_type.prepare(task, registry.PrepareContext(path, tuple(assets), cache))
+    return prepared
 
 
 def _task_ops(runtime: JobRuntime, job_name: str, tasks_by_node: Mapping[str, TaskSpec]) -> tuple[dg.OpDefinition, dg.OpDefinition]:
@@ -145,7 +126,7 @@ def compile_job(job: JobSpec, *, assets: Sequence[Any] = (), resources: Mapping[
     """The Dagster job for one job spec (schedules and sensors: see `build_definitions`)."""
     names = op_names(job)
     name = dagster_job_name(job.key)
-    runtime = JobRuntime(job, tuple(assets), resources, resolve_selections(job, assets))
+    runtime = JobRuntime(job, tuple(assets), resources, prepare_tasks(job, assets))
     root_task, dependent_task = _task_ops(runtime, name, {names[t.task_key]: t for t in job.tasks})
     result_op = _result_op(job, f"{name}__{RESULT_OP}")
     deps: dict[dg.NodeInvocation, dict[str, Any]] = {}

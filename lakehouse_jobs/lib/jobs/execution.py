@@ -10,10 +10,8 @@ they evaluate run_if themselves (Databricks semantics), and Dagster's
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,17 +19,15 @@ import dagster as dg
 from pydantic import Field
 
 from lakehouse_jobs.lib.jobs import references, task_values
-from lakehouse_jobs.lib.jobs.tasks.python_callable import resolve_callable
-from lakehouse_jobs.lib.jobs.tasks.condition import evaluate
-from lakehouse_jobs.lib.jobs.tasks.for_each import Iteration, parse_inputs, run_iterations, summary_error, summary_state
 from lakehouse_jobs.lib.jobs.result_states import (
-    DISABLED, FAILED, FILE_ARRIVAL_LOCATION_TAG, OWN_FAILURES, REPAIR_COUNT_TAG, SUCCESS, TIMEDOUT, TRIGGER_TYPE_TAG, task_tag,
+    DISABLED, FAILED, FILE_ARRIVAL_LOCATION_TAG, OWN_FAILURES, REPAIR_COUNT_TAG, TIMEDOUT, TRIGGER_TYPE_TAG, task_tag,
 )  # fmt: skip
 from lakehouse_jobs.lib.jobs.retries import RetryPolicy
 from lakehouse_jobs.lib.jobs.run_if import decide, edge_state
 from lakehouse_jobs.lib.jobs.spec import JobSpec, TaskSpec
-from lakehouse_jobs.lib.jobs.timeouts import ChildTaskError, TaskTimeout, call_in_child, call_with_timeout
-from lakehouse_jobs.lib import tags as lakehouse_tags
+from lakehouse_jobs.lib.jobs.task_run import JobRuntime, TaskOutcome, TaskRun, failure_message
+from lakehouse_jobs.lib.jobs.tasks.registry import run_task
+from lakehouse_jobs.lib.jobs.timeouts import TaskTimeout
 
 PARAMETERS_KEY = "lakehouse_job_parameters"
 
@@ -40,25 +36,6 @@ class JobParameters(dg.ConfigurableResource):
     """Job parameter values for this run (overrides of the spec's defaults), set in run config."""
 
     values: dict[str, str] = Field(default_factory=dict, description="name -> value; unset names keep the job's default.")
-
-
-@dataclass
-class JobRuntime:
-    """A compiled job: its spec plus what asset-selection tasks need to run."""
-
-    spec: JobSpec
-    assets: Sequence[Any] = ()
-    resources: Mapping[str, Any] | None = None
-    selections: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class TaskOutcome:
-    result_state: str
-    outcome: str | None = None
-    values: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def merge_states(upstream: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -114,108 +91,6 @@ def reference_context(context: dg.OpExecutionContext, runtime: JobRuntime, state
     return base
 
 
-def _call(task: TaskSpec, ctx: references.ReferenceContext, timeout: float | None) -> None:
-    body = task.body
-    fn = resolve_callable(body["callable"])
-    args = references.resolve(list(body.get("parameters") or []), ctx)
-    kwargs = references.resolve(dict(body.get("named_parameters") or {}), ctx)
-    if "task_context" in inspect.signature(fn).parameters:
-        kwargs["task_context"] = {"job_id": ctx.job_id, "job_name": ctx.job_name, "run_id": ctx.run_id, "task_key": ctx.task_key,
-                                  "parameters": dict(ctx.parameters), "execution_count": ctx.execution_count}  # fmt: skip
-    if timeout:
-        call_in_child(fn, args, kwargs, timeout, label=task.task_key)
-    else:
-        fn(*args, **kwargs)
-
-
-def _materialize(runtime: JobRuntime, task: TaskSpec, context: dg.OpExecutionContext, timeout: float | None) -> dict[str, Any]:
-    selection = runtime.selections[task.task_key]
-
-    def work() -> dict[str, Any]:
-        result = dg.materialize(
-            list(runtime.assets),
-            selection=selection,
-            instance=context.instance,
-            resources=dict(runtime.resources or {}),
-            raise_on_error=False,
-            tags={lakehouse_tags.PARENT_RUN_ID: context.run_id, lakehouse_tags.TASK_KEY: task.task_key},
-        )
-        if not result.success:
-            failures = [f"{e.step_key}: {_root_cause(e.step_failure_data.error)}" for e in result.get_step_failure_events()]
-            raise RuntimeError(f"asset run {result.run_id} failed: {'; '.join(failures) or 'see the run'}")
-        keys = sorted({event.asset_key.to_user_string() for event in result.get_asset_materialization_events() if event.asset_key})
-        return {"asset_run_id": result.run_id, "materialized": keys}
-
-    return call_with_timeout(work, timeout, label=task.task_key)
-
-
-def _root_cause(error: Any) -> str:
-    """The user's own exception behind Dagster's wrapping errors, in one line."""
-    if error is None:
-        return "failed"
-    while getattr(error, "cause", None) is not None:
-        error = error.cause
-    return error.message.strip().splitlines()[0]
-
-
-def run_body(task: TaskSpec, ctx: references.ReferenceContext, runtime: JobRuntime, context: dg.OpExecutionContext, timeout: float | None) -> TaskOutcome:
-    """One attempt of the task; raises on failure (TaskTimeout on timeout)."""
-    if task.kind == "condition_task":
-        left = references.resolve(str(task.body["left"]), ctx)
-        right = references.resolve(str(task.body["right"]), ctx)
-        outcome = evaluate(left, task.body["op"], right)
-        return TaskOutcome(SUCCESS, outcome=outcome, metadata={"left": left, "op": task.body["op"], "right": right, "outcome": outcome})
-    if task.kind == "python_callable_task":
-        _call(task, ctx, timeout)
-        return TaskOutcome(SUCCESS)
-    if task.kind == "pipeline_task":
-        return TaskOutcome(SUCCESS, metadata=_materialize(runtime, task, context, timeout))
-    if task.kind == "for_each_task":
-        return _for_each(task, ctx, runtime, context)
-    raise ValueError(f"unsupported task type {task.kind}")
-
-
-def _for_each(task: TaskSpec, ctx: references.ReferenceContext, runtime: JobRuntime, context: dg.OpExecutionContext) -> TaskOutcome:
-    inputs = parse_inputs(references.resolve(task.body["inputs"], ctx))
-    nested = task.nested
-    assert nested is not None
-    policy = RetryPolicy.of(nested.raw)
-
-    def run_one(index: int, item: Any) -> Iteration:
-        iteration_ctx = references.ReferenceContext(**{**ctx.__dict__, "input": item, "has_input": True})
-        retries = 0
-        while True:
-            iteration_ctx.execution_count = retries + 1
-            token = task_values.bind(task_values.TaskValueScope(nested.task_key, ctx.tasks))
-            try:
-                run_body(nested, iteration_ctx, runtime, context, nested.timeout_seconds or None)
-                return Iteration(index, item, SUCCESS, retries + 1)
-            except Exception as exc:  # the iteration's failure, reported in the task's metadata
-                timed_out = isinstance(exc, TaskTimeout)
-                state, error = (TIMEDOUT if timed_out else FAILED), _message(exc)
-            finally:
-                task_values.unbind(token)
-            if not policy.allows(retries, timed_out):
-                return Iteration(index, item, state, retries + 1, error)
-            context.log.info(f"{task.task_key} iteration {index} ({item!r}) {state}: retrying in {policy.interval_seconds:g} s")
-            time.sleep(policy.interval_seconds)
-            retries += 1
-
-    iterations = run_iterations(inputs, int(task.body.get("concurrency") or 1), run_one)
-    metadata = {
-        "iterations": len(iterations),
-        "succeeded": sum(it.result_state == SUCCESS for it in iterations),
-        "iteration_states": [{"input": it.input, "result_state": it.result_state, "attempts": it.attempts, "error": it.error} for it in iterations],
-    }
-    return TaskOutcome(summary_state(iterations), error=summary_error(iterations), metadata=metadata)
-
-
-def _message(exc: BaseException) -> str:
-    if isinstance(exc, (TaskTimeout, ChildTaskError)):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
-
-
 def execute_task(context: dg.OpExecutionContext, runtime: JobRuntime, task: TaskSpec, upstream: Sequence[Mapping[str, Any]]):
     """The body of a task's op: yields its `result` output, then fails the step if the task failed."""
     states = merge_states(upstream)
@@ -250,10 +125,10 @@ def _attempt(context: dg.OpExecutionContext, runtime: JobRuntime, task: TaskSpec
         timeout = _effective_timeout(context, runtime, task)
         if timeout is not None and timeout <= 0:
             raise TaskTimeout(f"the job's timeout_seconds ({runtime.spec.timeout_seconds}) passed before {task.task_key} started")
-        outcome = run_body(task, ctx, runtime, context, timeout)
+        outcome = run_task(TaskRun(task, ctx, runtime, context, timeout))
     except Exception as exc:  # the task's own failure: retried or reported
         timed_out = isinstance(exc, TaskTimeout)
-        state, error = (TIMEDOUT if timed_out else FAILED), _message(exc)
+        state, error = (TIMEDOUT if timed_out else FAILED), failure_message(exc)
         if policy.allows(context.retry_number, timed_out) and not _job_deadline_passed(context, runtime):
             context.log.warning(f"{task.task_key} attempt {context.retry_number + 1} {state}: {error}; retrying in {policy.interval_seconds:g} s")
             raise policy.request() from exc

@@ -30,9 +30,12 @@ class SpecValidationError(SpecError):
         self.path, self.message = source, str(self)
 
 
-def load_spec(obj: Mapping[str, Any], source: str = "<dict>") -> JobsDocument:
-    """Validate `obj` (job object or bundle document) and build the model, or raise every problem."""
-    problems = validate_document(obj)
+def load_spec(obj: Mapping[str, Any], source: str = "<dict>", base_dir: str | Path | None = None) -> JobsDocument:
+    """Validate `obj` (job object or bundle document) and build the model, or raise every problem.
+
+    `base_dir`: where the task types resolve relative paths (the folder of the declaring file).
+    """
+    problems = validate_document(obj, base_dir)
     if problems:
         raise SpecValidationError(problems, source)
     _, entries = job_entries(obj)
@@ -55,4 +58,4 @@ def read_spec_file(path: str | Path) -> Any:
 
 
 def load_spec_file(path: str | Path) -> JobsDocument:
-    return load_spec(read_spec_file(path), str(path))
+    return load_spec(read_spec_file(path), str(path), Path(path).resolve().parent)

@@ -1,9 +1,8 @@
-"""The job spec: Databricks Jobs API 2.2 / Asset Bundle field names, loaded and checked.
+"""The job model: Databricks Jobs API 2.2 / Asset Bundle field names, as dataclasses.
 
-Three ways in, one model out: a Python dict (callables allowed in place of
-import paths), a YAML/JSON file holding one job object, or a bundle-shaped
-document with `resources.jobs.<key>`. Every problem is collected first and
-reported together as `path.to.field: message` (see validate.py).
+Built only from documents that validate.py accepted (load.py does both), so the
+model trusts its input. Two document shapes: one job object, or a bundle-shaped
+document with `resources.jobs.<key>`.
 """
 
 from __future__ import annotations
@@ -17,15 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse_jobs.lib.errors import SpecError
-
-TASK_TYPES = ("condition_task", "for_each_task", "python_callable_task", "pipeline_task")
-# Databricks task types this plugin does not run (yet): refused with a clear message.
-LATER_TASK_TYPES = (
-    "notebook_task", "spark_python_task", "python_wheel_task", "sql_task", "dbt_task", "spark_jar_task",
-    "spark_submit_task", "run_job_task", "dashboard_task", "clean_rooms_notebook_task", "power_bi_task", "gen_ai_compute_task",
-)  # fmt: skip
-
-
+from lakehouse_jobs.lib.jobs.tasks import registry
 
 
 @dataclass(frozen=True)
@@ -52,9 +43,10 @@ class TaskSpec:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> TaskSpec:
-        kind = next(name for name in TASK_TYPES if name in raw)
+        kind = registry.kind_of(raw)
         body = dict(raw[kind])
-        nested = cls.from_dict(body["task"]) if kind == "for_each_task" else None
+        nested_field = registry.get(kind).nested_field
+        nested = cls.from_dict(body[nested_field]) if nested_field else None
         return cls(
             task_key=raw["task_key"],
             kind=kind,

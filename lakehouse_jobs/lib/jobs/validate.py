@@ -6,16 +6,19 @@ each at the path of the bad field (e.g. `resources.jobs.x.tasks[1].depends_on[0]
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from lakehouse_jobs.lib.jobs import references
-from lakehouse_jobs.lib.jobs.tasks.python_callable import resolve_callable
-from lakehouse_jobs.lib.jobs.tasks.condition import CONDITION_OPS, OUTCOMES
-from lakehouse_jobs.lib.jobs.run_if import RUN_IF_VALUES
-from lakehouse_jobs.lib.jobs.spec import LATER_TASK_TYPES, TASK_TYPES, job_entries
 from lakehouse_jobs.lib.jobs.automation.sections import trigger_problems
+from lakehouse_jobs.lib.jobs.fields import Problems, at as _at, boolean as _bool, integer as _int, unknown as _unknown
+from lakehouse_jobs.lib.jobs.run_if import RUN_IF_VALUES
+from lakehouse_jobs.lib.jobs.spec import job_entries
+from lakehouse_jobs.lib.jobs.tasks import registry
 
 TASK_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
 JOB_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
@@ -23,7 +26,7 @@ PARAM_NAME = re.compile(r"^[A-Za-z0-9_\-.]{1,255}$")
 TAG_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,63}$")
 TASK_FIELDS = {
     "task_key", "description", "depends_on", "run_if", "max_retries", "min_retry_interval_millis", "retry_on_timeout",
-    "timeout_seconds", "disabled", *TASK_TYPES, *LATER_TASK_TYPES,
+    "timeout_seconds", "disabled",
 }  # fmt: skip
 TASK_NOTIFICATIONS = {"email_notifications", "webhook_notifications", "notification_settings", "health"}
 # Databricks fields about clusters, libraries, permissions...: meaningless locally, accepted and ignored.
@@ -37,39 +40,12 @@ IGNORED_JOB_FIELDS = {
     "budget_policy_id", "performance_target", "edit_mode", "deployment", "usage_policy_id",
 }  # fmt: skip
 
-Problems = list[tuple[str, str]]
+def validate_document(obj: Any, base_dir: str | Path | None = None) -> Problems:
+    """Every problem of a job object or a bundle document; empty means valid.
 
-
-def _at(prefix: str, name: str) -> str:
-    if name.startswith("["):
-        return f"{prefix}{name}"
-    return f"{prefix}.{name}" if prefix else name
-
-
-def _int(problems: Problems, obj: Mapping[str, Any], name: str, path: str, minimum: int, maximum: int | None = None) -> None:
-    if name not in obj or obj[name] is None:
-        return
-    value = obj[name]
-    if isinstance(value, bool) or not isinstance(value, int):
-        problems.append((_at(path, name), f"expected an integer, got {value!r}"))
-    elif value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        problems.append((_at(path, name), f"must be {bound}, got {value}"))
-
-
-def _bool(problems: Problems, obj: Mapping[str, Any], name: str, path: str) -> None:
-    if name in obj and not isinstance(obj[name], bool):
-        problems.append((_at(path, name), f"expected true or false, got {obj[name]!r}"))
-
-
-def _unknown(problems: Problems, obj: Mapping[str, Any], path: str, known: set[str], ignored: set[str] = frozenset()) -> None:
-    for name in obj:
-        if name not in known and name not in ignored:
-            problems.append((_at(path, str(name)), "unknown field"))
-
-
-def validate_document(obj: Any) -> Problems:
-    """Every problem of a job object or a bundle document; empty means valid."""
+    `base_dir`: the folder of the file that declares the jobs (task types resolve relative paths there).
+    """
+    base = Path(base_dir) if base_dir is not None else None
     if not isinstance(obj, Mapping):
         return [("", f"expected a job object (with name and tasks) or a bundle document with resources.jobs, got {type(obj).__name__}")]
     shape, entries = job_entries(obj)
@@ -82,11 +58,11 @@ def validate_document(obj: Any) -> Problems:
             path = f"resources.jobs.{key}"
             if not isinstance(key, str) or not JOB_KEY.match(key):
                 problems.append((path, "a job key uses letters, digits, _ and - (at most 100)"))
-            problems.extend(validate_job(job, path))
+            problems.extend(validate_job(job, path, base))
     else:
         if "tasks" not in obj:
             return [("tasks", "missing: a job object needs tasks (or use a bundle document with resources.jobs.<key>)")]
-        problems.extend(validate_job(obj, ""))
+        problems.extend(validate_job(obj, "", base))
     return sorted(problems, key=lambda problem: _natural(problem[0]))
 
 
@@ -94,7 +70,7 @@ def _natural(path: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
 
 
-def validate_job(job: Any, path: str) -> Problems:
+def validate_job(job: Any, path: str, base_dir: Path | None = None) -> Problems:
     if not isinstance(job, Mapping):
         return [(path, f"expected a job object, got {type(job).__name__}")]
     problems: Problems = []
@@ -120,7 +96,7 @@ def validate_job(job: Any, path: str) -> Problems:
     if not isinstance(tasks, list) or not tasks:
         problems.append((_at(path, "tasks"), "expected a non-empty list of tasks"))
         return problems
-    problems.extend(_tasks(tasks, _at(path, "tasks"), params))
+    problems.extend(_tasks(tasks, _at(path, "tasks"), params, base_dir))
     return problems
 
 
@@ -156,21 +132,22 @@ def _parameters(problems: Problems, params: Any, path: str) -> set[str]:
     return names
 
 
-def _tasks(tasks: list[Any], path: str, params: set[str]) -> Problems:
+def _tasks(tasks: list[Any], path: str, params: set[str], base_dir: Path | None) -> Problems:
     problems: Problems = []
     index_of: dict[str, int] = {}
     kinds: dict[str, str | None] = {}
+    check_task = partial(_task, base_dir=base_dir)
     for index, task in enumerate(tasks):
         key = task.get("task_key") if isinstance(task, Mapping) else None
         if isinstance(key, str) and key in index_of:
             problems.append((f"{path}[{index}].task_key", f"duplicate task_key {key!r} (also {path}[{index_of[key]}])"))
         elif isinstance(key, str):
             index_of[key] = index
-            kinds[key] = next((kind for kind in TASK_TYPES if kind in task), None)
+            kinds[key] = registry.kind_of(task)
     graph: dict[str, list[str]] = {}
     for index, task in enumerate(tasks):
         where = f"{path}[{index}]"
-        problems.extend(_task(task, where, nested=False))
+        problems.extend(check_task(task, where, False))
         if not isinstance(task, Mapping):
             continue
         deps = task.get("depends_on") or []
@@ -195,10 +172,11 @@ def _tasks(tasks: list[Any], path: str, params: set[str]) -> Problems:
                 problems.append((f"{d_where}.task_key", f"duplicate dependency on {dep_key!r}"))
             upstream.append(dep_key)
             if "outcome" in dep:
-                if kinds.get(dep_key) != "condition_task":
+                outcomes = registry.get(kinds[dep_key]).outcomes if kinds.get(dep_key) else ()
+                if not outcomes:
                     problems.append((f"{d_where}.outcome", f"outcome is only allowed on a dependency on a condition_task; {dep_key!r} is not one"))
-                elif dep["outcome"] not in OUTCOMES:
-                    problems.append((f"{d_where}.outcome", f"expected \"true\" or \"false\", got {dep['outcome']!r}"))
+                elif dep["outcome"] not in outcomes:
+                    problems.append((f"{d_where}.outcome", f"expected {' or '.join(map(json.dumps, outcomes))}, got {dep['outcome']!r}"))
         if isinstance(task.get("task_key"), str) and index_of.get(task["task_key"]) == index:
             graph[task["task_key"]] = upstream
     cycle = find_cycle(graph)
@@ -210,11 +188,13 @@ def _tasks(tasks: list[Any], path: str, params: set[str]) -> Problems:
     return problems
 
 
-def _task(task: Any, where: str, nested: bool) -> Problems:
+def _task(task: Any, where: str, nested: bool, base_dir: Path | None = None) -> Problems:
     if not isinstance(task, Mapping):
         return [(where, f"expected a task object, got {type(task).__name__}")]
     problems: Problems = []
-    _unknown(problems, task, where, TASK_FIELDS | TASK_NOTIFICATIONS, IGNORED_TASK_FIELDS)
+    kinds = registry.kinds_in(task)
+    refused = [name for name in task if isinstance(name, str) and registry.unavailable(name)]
+    _unknown(problems, task, where, TASK_FIELDS | TASK_NOTIFICATIONS | set(kinds) | set(refused), IGNORED_TASK_FIELDS)
     for name in TASK_NOTIFICATIONS & set(task):
         problems.append((f"{where}.{name}", "task-level notifications are not supported yet; declare them on the job"))
     key = task.get("task_key")
@@ -231,114 +211,32 @@ def _task(task: Any, where: str, nested: bool) -> Problems:
     _bool(problems, task, "disabled", where)
     if nested and task.get("depends_on"):
         problems.append((f"{where}.depends_on", "the task of a for_each_task has no dependencies of its own"))
-    later = [kind for kind in LATER_TASK_TYPES if kind in task]
-    kinds = [kind for kind in TASK_TYPES if kind in task]
-    if later:
-        problems.append((f"{where}.{later[0]}", f"{later[0]} is not supported yet; supported task types: {', '.join(TASK_TYPES)}"))
+    if refused:
+        problems.append((f"{where}.{refused[0]}", registry.unavailable(refused[0])))
     elif not kinds:
-        problems.append((where, f"a task needs a type: one of {', '.join(TASK_TYPES)}"))
+        problems.append((where, f"a task needs a type: one of {', '.join(registry.task_types())}"))
     elif len(kinds) > 1:
         problems.append((f"{where}.{kinds[1]}", f"a task has exactly one type; found {', '.join(kinds)}"))
     else:
-        problems.extend(_BODY_CHECKS[kinds[0]](task[kinds[0]], f"{where}.{kinds[0]}", nested))
+        kind = kinds[0]
+        context = registry.CheckContext(f"{where}.{kind}", nested=nested, base_dir=base_dir, check_task=partial(_task, base_dir=base_dir))
+        problems.extend(registry.get(kind).check(task[kind], context))
     return problems
-
-
-def _condition(body: Any, where: str, nested: bool) -> Problems:
-    if not isinstance(body, Mapping):
-        return [(where, "expected {left, op, right}")]
-    problems: Problems = []
-    _unknown(problems, body, where, {"left", "op", "right"})
-    for side in ("left", "right"):
-        if side not in body:
-            problems.append((f"{where}.{side}", "missing"))
-        elif not isinstance(body[side], (str, int, float)) or isinstance(body[side], bool):
-            problems.append((f"{where}.{side}", f"expected a string, got {body[side]!r}"))
-    if body.get("op") not in CONDITION_OPS:
-        problems.append((f"{where}.op", f"unknown op {body.get('op')!r}; expected one of {', '.join(CONDITION_OPS)}"))
-    return problems
-
-
-def _for_each(body: Any, where: str, nested: bool) -> Problems:
-    if not isinstance(body, Mapping):
-        return [(where, "expected {inputs, task, concurrency}")]
-    problems: Problems = []
-    _unknown(problems, body, where, {"inputs", "task", "concurrency"})
-    if nested:
-        problems.append((where, "a for_each_task cannot be nested inside another for_each_task"))
-    inputs = body.get("inputs")
-    if inputs is None:
-        problems.append((f"{where}.inputs", "missing: a JSON array, a list, or a reference such as {{tasks.x.values.y}}"))
-    elif isinstance(inputs, str):
-        if not references.references(inputs):
-            from lakehouse_jobs.lib.jobs.tasks.for_each import parse_inputs
-
-            try:
-                parse_inputs(inputs)
-            except ValueError as exc:
-                problems.append((f"{where}.inputs", str(exc)))
-    elif not isinstance(inputs, list):
-        problems.append((f"{where}.inputs", "expected a JSON array (string), a list, or a reference"))
-    _int(problems, body, "concurrency", where, 1, 100)
-    if "task" not in body:
-        problems.append((f"{where}.task", "missing: the task to run for each input"))
-    else:
-        problems.extend(_task(body["task"], f"{where}.task", nested=True))
-    return problems
-
-
-def _python_callable(body: Any, where: str, nested: bool) -> Problems:
-    if not isinstance(body, Mapping):
-        return [(where, "expected {callable, parameters, named_parameters}")]
-    problems: Problems = []
-    _unknown(problems, body, where, {"callable", "parameters", "named_parameters"})
-    if "callable" not in body:
-        problems.append((f"{where}.callable", "missing: 'package.module:function' or a Python callable"))
-    else:
-        try:
-            resolve_callable(body["callable"])
-        except ValueError as exc:
-            problems.append((f"{where}.callable", str(exc)))
-    if "parameters" in body and not isinstance(body["parameters"], list):
-        problems.append((f"{where}.parameters", "expected a list (positional arguments)"))
-    named = body.get("named_parameters")
-    if named is not None and (not isinstance(named, Mapping) or not all(isinstance(k, str) and k.isidentifier() for k in named)):
-        problems.append((f"{where}.named_parameters", "expected a mapping of argument names to values"))
-    return problems
-
-
-def _pipeline(body: Any, where: str, nested: bool) -> Problems:
-    if not isinstance(body, Mapping):
-        return [(where, "expected {selection}")]
-    problems: Problems = []
-    _unknown(problems, body, where, {"selection", "pipeline_id", "full_refresh"})
-    selection = body.get("selection", body.get("pipeline_id"))
-    if selection is None:
-        problems.append((f"{where}.selection", "missing: asset keys like 'silver/orders' or a selection like 'group:bronze'"))
-    elif isinstance(selection, list):
-        if not selection or not all(isinstance(item, str) and item for item in selection):
-            problems.append((f"{where}.selection", "expected a non-empty list of asset keys or selection strings"))
-    elif not isinstance(selection, str) or not selection.strip():
-        problems.append((f"{where}.selection", "expected an asset selection string or a list of them"))
-    _bool(problems, body, "full_refresh", where)
-    return problems
-
-
-_BODY_CHECKS = {"condition_task": _condition, "for_each_task": _for_each, "python_callable_task": _python_callable, "pipeline_task": _pipeline}
 
 
 def _task_references(task: Mapping[str, Any], where: str, params: set[str], ancestors: set[str], known: set[str]) -> Problems:
     problems: Problems = []
-    kind = next((kind for kind in TASK_TYPES if kind in task), None)
+    kind = registry.kind_of(task)
     if kind is None or not isinstance(task[kind], Mapping):
         return problems
     body = dict(task[kind])
-    inner = body.pop("task", None) if kind == "for_each_task" else None
+    nested_field = registry.get(kind).nested_field
+    inner = body.pop(nested_field, None) if nested_field else None
     scopes = [(body, f"{where}.{kind}", False)]
     if isinstance(inner, Mapping):
-        inner_kind = next((k for k in TASK_TYPES if k in inner), None)
+        inner_kind = registry.kind_of(inner)
         if inner_kind:
-            scopes.append((inner[inner_kind], f"{where}.{kind}.task.{inner_kind}", True))
+            scopes.append((inner[inner_kind], f"{where}.{kind}.{nested_field}.{inner_kind}", True))
     for value, path, in_for_each in scopes:
         for field_path, text in references.strings_in(value, path):
             for ref in references.references(text):

@@ -8,6 +8,13 @@ from __future__ import annotations
 
 import math
 import operator
+from typing import Any
+
+from lakehouse_jobs.lib.jobs import fields
+from lakehouse_jobs.lib.jobs.fields import Problems
+from lakehouse_jobs.lib.jobs.result_states import SUCCESS
+from lakehouse_jobs.lib.jobs.task_run import TaskOutcome, TaskRun
+from lakehouse_jobs.lib.jobs.tasks.registry import CheckContext, TaskType
 
 STRING_OPS = {"EQUAL_TO": operator.eq, "NOT_EQUAL": operator.ne}
 NUMBER_OPS = {
@@ -41,3 +48,28 @@ def evaluate(left: str, op: str, right: str) -> str:
     if op in NUMBER_OPS:
         return str(NUMBER_OPS[op](_number(left, "left", op), _number(right, "right", op))).lower()
     raise ConditionError(f"unknown op {op!r}; expected one of {', '.join(CONDITION_OPS)}")
+
+
+def check(body: Any, ctx: CheckContext) -> Problems:
+    problems: Problems = []
+    if not fields.body(problems, body, ctx.path, "{left, op, right}"):
+        return problems
+    fields.unknown(problems, body, ctx.path, {"left", "op", "right"})
+    for side in ("left", "right"):
+        if side not in body:
+            problems.append((ctx.at(side), "missing"))
+        elif not isinstance(body[side], (str, int, float)) or isinstance(body[side], bool):
+            problems.append((ctx.at(side), f"expected a string, got {body[side]!r}"))
+    if body.get("op") not in CONDITION_OPS:
+        problems.append((ctx.at("op"), f"unknown op {body.get('op')!r}; expected one of {', '.join(CONDITION_OPS)}"))
+    return problems
+
+
+def run(task_run: TaskRun) -> TaskOutcome:
+    body = task_run.body
+    left, right = task_run.resolve(str(body["left"])), task_run.resolve(str(body["right"]))
+    outcome = evaluate(left, body["op"], right)
+    return TaskOutcome(SUCCESS, outcome=outcome, metadata={"left": left, "op": body["op"], "right": right, "outcome": outcome})
+
+
+TASK_TYPE = TaskType(name="condition_task", check=check, run=run, outcomes=OUTCOMES, description="compare two operands; the outcome picks the branch")

@@ -1,0 +1,76 @@
+"""What a task type's runner is given (`TaskRun`) and returns (`TaskOutcome`).
+
+Kept apart from execution.py so task-type modules depend on this small contract,
+not on how a Dagster step drives retries, run_if and timeouts around them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from lakehouse_jobs.lib.jobs import references
+from lakehouse_jobs.lib.jobs.spec import JobSpec, TaskSpec
+from lakehouse_jobs.lib.jobs.timeouts import ChildTaskError, TaskTimeout
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+
+@dataclass
+class JobRuntime:
+    """A compiled job: its spec, the assets and resources it was compiled with, and per-task
+    state that task types computed at compile time (`TaskType.prepare`), by task key."""
+
+    spec: JobSpec
+    assets: Sequence[Any] = ()
+    resources: Mapping[str, Any] | None = None
+    prepared: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TaskOutcome:
+    """One attempt's result: a state (SUCCESS, or FAILED/TIMEDOUT for a task that reports
+    failures itself, like for_each), a condition outcome, and step metadata for the UI."""
+
+    result_state: str
+    outcome: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TaskRun:
+    """One attempt of one task: raise to fail it (TaskTimeout to time it out), return a TaskOutcome."""
+
+    task: TaskSpec
+    references: references.ReferenceContext
+    runtime: JobRuntime
+    context: dg.OpExecutionContext
+    timeout: float | None = None
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return self.task.body
+
+    @property
+    def prepared(self) -> Any:
+        """What the task type's `prepare` returned for this task when the job was compiled."""
+        return self.runtime.prepared.get(self.task.task_key)
+
+    def resolve(self, value: Any) -> Any:
+        """`value` with its `{{...}}` references substituted for this run."""
+        return references.resolve(value, self.references)
+
+    def for_task(self, task: TaskSpec, references_context: references.ReferenceContext, timeout: float | None) -> TaskRun:
+        """The same run for another (nested) task."""
+        return replace(self, task=task, references=references_context, timeout=timeout)
+
+
+def failure_message(exc: BaseException) -> str:
+    """A task failure in one line for the UI and the CLI (timeouts and child errors say it all themselves)."""
+    if isinstance(exc, (TaskTimeout, ChildTaskError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
