@@ -64,6 +64,20 @@ class TaskRun:
         """`value` with its `{{...}}` references substituted for this run."""
         return references.resolve(value, self.references)
 
+    def spark(self) -> Any:
+        """The run's SparkSession: the job's `spark` resource (embedded or job cluster), never a second JVM."""
+        from lakehouse_jobs.lib.runtime.spark import SparkResource
+
+        resource = (self.runtime.resources or {}).get("spark")
+        return (resource if isinstance(resource, SparkResource) else SparkResource()).get_session()
+
+    def lakehouse(self) -> Any:
+        """The job's `lakehouse` resource (its root confines every path a task reads or writes)."""
+        from lakehouse_jobs.lib.tables.lakehouse import LakehouseResource, default_root
+
+        resource = (self.runtime.resources or {}).get("lakehouse")
+        return resource if isinstance(resource, LakehouseResource) else LakehouseResource(root=default_root())
+
     def for_task(self, task: TaskSpec, references_context: references.ReferenceContext, timeout: float | None) -> TaskRun:
         """The same run for another (nested) task."""
         return replace(self, task=task, references=references_context, timeout=timeout)
