@@ -12,6 +12,7 @@ Some customers stop buying part-way through (the churn signal the model learns).
 
 from __future__ import annotations
 
+import argparse
 import csv
 import itertools
 import json
@@ -166,3 +167,29 @@ def generate(landing: Path, cfg: GenerateConfig = GenerateConfig(), prefix: str 
         path.write_text("".join(line + "\n" for line in chunk), encoding="utf-8")
         written["clickstream"].append(path)
     return written
+
+
+def _generate_command(args: argparse.Namespace) -> int:
+    from lakehouse_jobs.defs.paths import lakehouse_root
+
+    root = Path(args.root or lakehouse_root())
+    cfg = GenerateConfig(args.orders, args.customers, args.events, args.files, args.seed, args.malformed_rate, args.duplicate_rate)
+    written = generate(root / "landing", cfg, prefix=args.prefix)
+    for source, files in written.items():
+        print(f"{source}: {len(files)} file(s) under {root / 'landing' / source}")
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """`lakehouse-jobs generate`: the example's subcommand, added to the plugin's CLI (a lakehouse_jobs.lib.cli hook)."""
+    gen = commands.add_parser("generate", help="write seeded sample landing files")
+    gen.add_argument("--orders", type=int, default=400)
+    gen.add_argument("--customers", type=int, default=60)
+    gen.add_argument("--events", type=int, default=1500)
+    gen.add_argument("--files", type=int, default=3, help="files per source")
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--malformed-rate", type=float, default=0.02)
+    gen.add_argument("--duplicate-rate", type=float, default=0.02)
+    gen.add_argument("--prefix", default="part", help="file name prefix (new batches need a new one)")
+    gen.add_argument("--root", help="lakehouse root (default $LAKEHOUSE_ROOT or data/)")
+    gen.set_defaults(func=_generate_command)

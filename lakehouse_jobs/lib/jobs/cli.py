@@ -30,16 +30,24 @@ def nearest_pyproject(start: Path | None = None) -> Path | None:
     return None
 
 
-def project_definitions(start: Path | None = None) -> str | None:
-    """'module:defs' from `[tool.dagster] module_name` of the nearest pyproject.toml (as `dg` and `dagster dev` read it), else None."""
+def pyproject_tool(name: str, start: Path | None = None) -> tuple[Path | None, dict]:
+    """The nearest pyproject.toml (see nearest_pyproject) and its `[tool.<name>]` table; (None, {}) outside a project."""
     path = nearest_pyproject(start)
     if path is None:
-        return None
+        return None, {}
     try:
         with path.open("rb") as handle:
-            module = tomllib.load(handle).get("tool", {}).get("dagster", {}).get("module_name")
+            table = tomllib.load(handle).get("tool", {}).get(name, {})
     except tomllib.TOMLDecodeError as exc:
         raise LakehouseError(f"{path}: not valid TOML ({exc})") from None
+    if not isinstance(table, dict):
+        raise LakehouseError(f"{path}: [tool.{name}] must be a table")
+    return path, table
+
+
+def project_definitions(start: Path | None = None) -> str | None:
+    """'module:defs' from `[tool.dagster] module_name` of the nearest pyproject.toml (as `dg` and `dagster dev` read it), else None."""
+    module = pyproject_tool("dagster", start)[1].get("module_name")
     return f"{module}:defs" if isinstance(module, str) and module else None
 
 
