@@ -1,4 +1,4 @@
-"""Small field checks shared by the section parsers (schedule, trigger, continuous, notifications, concurrency).
+"""Value-returning field checks shared by the section parsers (schedule, trigger, continuous, notifications, concurrency).
 
 Each check appends `(path, message)` to a problem list and returns the value to
 use, so `validate` and the compile functions get the same verdict from the same
@@ -7,19 +7,15 @@ code: validate reports every problem, compile raises the first (`checked`).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib.jobs.fields import Problems, at
+from lakehouse_jobs.lib.jobs.fields import unknown as unknown_fields
 
-Problems = list[tuple[str, str]]
 T = TypeVar("T")
 PAUSE_STATUSES = ("PAUSED", "UNPAUSED")
-
-
-def at(prefix: str, name: str) -> str:
-    """`prefix.name`, or `name` alone at the top of a document."""
-    return f"{prefix}.{name}" if prefix else name
 
 
 def checked(parsed: tuple[T | None, Problems]) -> T:
@@ -29,12 +25,6 @@ def checked(parsed: tuple[T | None, Problems]) -> T:
         raise SpecError(*problems[0])
     assert section is not None  # a parser returns None only together with a problem
     return section
-
-
-def unknown_fields(problems: Problems, obj: Mapping[str, Any], path: str, known: Collection[str]) -> None:
-    for name in obj:
-        if name not in known:
-            problems.append((at(path, str(name)), "unknown field"))
 
 
 def paused(problems: Problems, obj: Mapping[str, Any], path: str) -> bool:
