@@ -13,8 +13,7 @@ from lakehouse_jobs.defs import dbt as dbt_marts
 from lakehouse_jobs.defs import ml, sensors
 from lakehouse_jobs.defs.jobs import job_definitions
 from lakehouse_jobs.defs.paths import lakehouse_root
-from lakehouse_jobs.lib import LakehouseResource, SparkResource
-from lakehouse_jobs.lib.integrations.mlflow import MLflowResource
+from lakehouse_jobs.lib import LakehouseResource, MLflowResource, SparkResource
 
 medallion_assets = dg.load_assets_from_modules([orders, clickstream, customers])
 

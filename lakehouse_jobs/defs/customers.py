@@ -5,10 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from lakehouse_jobs.lib import TableOutput, cast_columns, medallion_asset
-from lakehouse_jobs.lib.tables.cdc import changes_asset
-from lakehouse_jobs.lib.ingest.spec import IngestSpec
-from lakehouse_jobs.lib.ingest.asset import ingestion_asset
+from lakehouse_jobs.lib import IngestSpec, TableOutput, cast_columns, changes_asset, ingestion_asset, medallion_asset
 
 from .generate import CUSTOMER_COLUMNS
 from .quality import dedup_latest, typed_split

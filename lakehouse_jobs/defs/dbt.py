@@ -7,9 +7,7 @@ dbt tests are asset checks on the marts.
 from dagster import AssetExecutionContext
 from dagster_dbt import dbt_assets
 
-from lakehouse_jobs.lib.integrations.dbt import LakehouseDbtTranslator, dbt_build, dbt_project
-from lakehouse_jobs.lib.tables.lakehouse import LakehouseResource
-from lakehouse_jobs.lib.runtime.spark import SparkResource
+from lakehouse_jobs.lib import LakehouseDbtTranslator, LakehouseResource, SparkResource, dbt_build, dbt_project
 
 from .paths import REPO_ROOT
 

@@ -14,10 +14,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from lakehouse_jobs.lib import LakehouseResource, SparkResource, TableOutput, medallion_asset, read_table
-from lakehouse_jobs.lib.tables.delta_io import last_commit
-from lakehouse_jobs.lib.errors import LakehouseError
-from lakehouse_jobs.lib.integrations.mlflow import MLflowResource
+from lakehouse_jobs.lib import LakehouseError, LakehouseResource, MLflowResource, SparkResource, TableOutput, last_commit, medallion_asset, read_table
 
 if TYPE_CHECKING:  # pandas is imported where used: loading the definitions (every run, the UI) need not pay ~0.5 s
     import pandas as pd

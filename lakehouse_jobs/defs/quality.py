@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame, Window, WindowSpec
 from pyspark.sql import functions as F
 
-from lakehouse_jobs.lib.tables.schema import INVALID_FLAG
+from lakehouse_jobs.lib import INVALID_FLAG
 
 
 def typed_split(

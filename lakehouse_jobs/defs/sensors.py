@@ -15,10 +15,7 @@ import os
 
 import dagster as dg
 
-from lakehouse_jobs.lib.errors import SetupError
-from lakehouse_jobs.lib.ingest.file_arrival import file_arrival_sensor
-from lakehouse_jobs.lib.ingest.ingest import files_run_config
-from lakehouse_jobs.lib.tables.lakehouse import LakehouseResource
+from lakehouse_jobs.lib import LakehouseResource, SetupError, file_arrival_sensor, files_run_config
 
 from . import clickstream, customers, orders
 from .paths import lakehouse_root

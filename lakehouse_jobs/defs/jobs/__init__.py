@@ -8,7 +8,7 @@ from typing import Any
 
 import dagster as dg
 
-from lakehouse_jobs.lib.jobs import build_definitions, load_spec_file
+from lakehouse_jobs.lib import build_definitions, load_spec_file
 
 SPEC = Path(__file__).with_name("lakehouse.yml")
 

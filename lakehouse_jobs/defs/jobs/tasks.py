@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 
 from lakehouse_jobs.defs.paths import lakehouse_root
-from lakehouse_jobs.lib import LakehouseResource, SparkResource, read_table
-from lakehouse_jobs.lib.jobs import task_values
+from lakehouse_jobs.lib import LakehouseResource, SparkResource, read_table, task_values
 
 log = logging.getLogger("lakehouse_jobs.example")
 
