@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from lakehouse_jobs.defs import clickstream, customers, orders
+from lakehouse_jobs.defs import clickstream, customers, ml, orders, sensors
 from lakehouse_jobs.defs import dbt as dbt_marts
-from lakehouse_jobs.defs import ml, sensors
 from lakehouse_jobs.defs.jobs import job_definitions
 from lakehouse_jobs.defs.paths import lakehouse_root
 from lakehouse_jobs.lib import LakehouseResource, MLflowResource, SparkResource

@@ -49,7 +49,9 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     )
 
 _DBT = frozenset({"LakehouseDbtTranslator", "dbt_build", "dbt_project"})
-_JOBS = frozenset({"LakehouseJobsComponent", "LakehouseRunCoordinator", "build_definitions", "load_spec", "load_spec_file", "reconstructable_job", "task_values"})
+_JOBS = frozenset(
+    {"LakehouseJobsComponent", "LakehouseRunCoordinator", "build_definitions", "load_spec", "load_spec_file", "reconstructable_job", "task_values"}
+)
 
 __all__ = [
     "DeltaCommit",

@@ -82,8 +82,10 @@ def _clusters(args: argparse.Namespace) -> int:
     clusters = job_cluster.running(state_dir)
     for cluster in clusters:
         runs = ", ".join(cluster["leases"]) or "none (idle)"
-        print(f"{cluster['directory'].name}: {cluster.get('status')} on 127.0.0.1:{cluster.get('port')}, "
-              f"jvm pid {cluster.get('jvm_pid', '-')}, runs attached: {runs}")
+        print(
+            f"{cluster['directory'].name}: {cluster.get('status')} on 127.0.0.1:{cluster.get('port')}, "
+            f"jvm pid {cluster.get('jvm_pid', '-')}, runs attached: {runs}"
+        )
     if args.stop:
         for directory in job_cluster.stop_all(state_dir):
             print(f"stopped {directory.name}")
@@ -95,8 +97,12 @@ def _clusters(args: argparse.Namespace) -> int:
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """The plugin's subcommands: prepare, clusters, validate, list, run, repair."""
     prep = commands.add_parser("prepare", help="check Java, fetch the Delta jars, build the Spark class archive (once) and parse the dbt projects")
-    prep.add_argument("--dbt-project", action="append", metavar="PATH",
-                      help=f"a dbt project to parse (repeatable; also read: [tool.{SETTINGS}] dbt_projects in pyproject.toml)")
+    prep.add_argument(
+        "--dbt-project",
+        action="append",
+        metavar="PATH",
+        help=f"a dbt project to parse (repeatable; also read: [tool.{SETTINGS}] dbt_projects in pyproject.toml)",
+    )
     prep.set_defaults(func=_prepare)
 
     clusters = commands.add_parser("clusters", help="list the running job clusters (Spark Connect servers); --stop terminates them")

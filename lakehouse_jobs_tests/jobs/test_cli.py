@@ -173,4 +173,4 @@ def test_run_of_a_pipeline_job_outside_a_project_says_what_to_pass(tmp_path, mon
     monkeypatch.chdir(tmp_path)
     assert main(["run", _pipeline_spec(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert "job assets has pipeline tasks" in err and "--definitions module:attr" in err and "Traceback" not in err
+    assert "job assets has pipeline tasks, which need the Definitions" in err and "--definitions module:attr" in err and "Traceback" not in err

@@ -12,13 +12,16 @@ import shutil
 import sys
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lakehouse_jobs.lib.errors import LakehouseError
-
-from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG, SUCCESS, task_tag
-from lakehouse_jobs.lib.jobs.load import SpecValidationError, read_spec_file
-from lakehouse_jobs.lib.jobs.validate import validate_document
 from lakehouse_jobs.lib import tags as lakehouse_tags
+from lakehouse_jobs.lib.errors import LakehouseError
+from lakehouse_jobs.lib.jobs.load import SpecValidationError, read_spec_file
+from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG, SUCCESS, task_tag
+from lakehouse_jobs.lib.jobs.validate import validate_document
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 def nearest_pyproject(start: Path | None = None) -> Path | None:
@@ -56,8 +59,8 @@ def _asset_definitions(job) -> str:  # noqa: ANN001 - JobSpec
     found = project_definitions()
     if found is None:
         raise LakehouseError(
-            f"job {job.key} has pipeline tasks, which select the assets of a Definitions: pass --definitions module:attr, "
-            "or run from a project whose pyproject.toml sets [tool.dagster] module_name"
+            f"job {job.key} has pipeline tasks, which need the Definitions holding their assets: pass --definitions module:attr, "
+            "or run it inside a project whose pyproject.toml sets [tool.dagster] module_name"
         )
     return found
 
@@ -89,7 +92,7 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def instance():
+def instance() -> dg.DagsterInstance:
     """The Dagster instance: $DAGSTER_HOME, else ./.dagster_home seeded from ./dagster.yaml."""
     import dagster as dg
 
@@ -102,7 +105,7 @@ def instance():
     return dg.DagsterInstance.get()
 
 
-def print_run(inst, run_id: str, task_keys: list[str]) -> int:
+def print_run(inst: dg.DagsterInstance, run_id: str, task_keys: list[str]) -> int:
     run = inst.get_run_by_id(run_id)
     width = max([len(k) for k in task_keys] + [8])
     for key in task_keys:
@@ -199,8 +202,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--job", help="job key (required when the file declares several jobs)")
     run.add_argument("--param", action="append", metavar="NAME=VALUE", help="job parameter value for this run (repeatable)")
     run.add_argument("--verbose", action="store_true", help="show Dagster's debug events (step starts, outputs...) too")
-    run.add_argument("--definitions", help="module:attr of the Definitions whose assets pipeline tasks select "
-                     "(default: [tool.dagster] module_name of the nearest pyproject.toml, attribute defs)")
+    run.add_argument(
+        "--definitions",
+        help="module:attr of the Definitions whose assets pipeline tasks select (default: [tool.dagster] module_name of the nearest pyproject.toml, attribute defs)",
+    )
     run.set_defaults(func=_run)
 
     repair = commands.add_parser("repair", help="re-run the failed tasks of a run and their dependents, reusing the rest")
