@@ -1,0 +1,170 @@
+"""`spark_python_task`: run a Python file as `__main__` on the run's SparkSession, as a Databricks driver does.
+
+- `python_file`: relative to the folder of the file that declares the job (the current directory for
+  a spec given as a dict), a `file:` URI, or an absolute path; a relative path must stay inside that
+  folder. It must exist when the job is validated.
+- `parameters`: the script's `sys.argv[1:]`. Job parameters are not pushed down (a list-parameter
+  task, as on Databricks): refer to them with `{{job.parameters.name}}` inside `parameters`.
+- `source`: WORKSPACE (default) or GIT. This project does not check out `git_source` repositories:
+  a GIT file is read from the job's folder too (the bundle is its repository's checkout), and only
+  when the job declares `git_source`.
+
+The script runs in the step's process (runpy, `run_name="__main__"`), its folder first on sys.path
+as `python file.py` would have it; `SparkSession.builder.getOrCreate()` returns the run's session.
+`sys.exit(0)` succeeds, another exit code or an exception fails the task with the code or the
+script's line; print() output reaches the step's log.
+"""
+
+from __future__ import annotations
+
+import re
+import runpy
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from lakehouse_jobs.lib.jobs import fields
+from lakehouse_jobs.lib.jobs.fields import Problems
+from lakehouse_jobs.lib.jobs.result_states import SUCCESS
+from lakehouse_jobs.lib.jobs.task_run import TaskOutcome, TaskRun
+from lakehouse_jobs.lib.jobs.tasks.registry import CheckContext, TaskType
+from lakehouse_jobs.lib.jobs.timeouts import call_with_timeout
+from lakehouse_jobs.lib.runtime.python_main import ProgramFailed, run_program
+
+SOURCES = ("WORKSPACE", "GIT")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+_PACKAGE_DIR = Path(__file__).resolve().parents[3]  # lakehouse_jobs/: never the user's frames
+
+# The folder of the file that declared each task body, recorded while the document is validated
+# (validation precedes every model build, in every process that runs the job), by body identity:
+# TaskSpec.raw keeps the validated body object. Bounded, oldest dropped first.
+_FOLDERS: dict[int, tuple[Any, Path | None]] = {}
+_MAX_FOLDERS = 10_000
+
+
+def remember_folder(body: Any, base_dir: Path | None) -> None:
+    """Record where the file declaring `body` lives (call from a task type's check)."""
+    if len(_FOLDERS) >= _MAX_FOLDERS:
+        del _FOLDERS[next(iter(_FOLDERS))]
+    _FOLDERS[id(body)] = (body, base_dir)
+
+
+def job_folder(task_run: TaskRun) -> Path:
+    """The folder relative paths of this task start from: the declaring file's, else the current directory."""
+    body = task_run.task.raw.get(task_run.task.kind)
+    entry = _FOLDERS.get(id(body))
+    folder = entry[1] if entry is not None and entry[0] is body else None
+    return Path(folder) if folder is not None else Path.cwd()
+
+
+def local_file(value: str, folder: Path, what: str) -> Path:
+    """The local file `value` names (a path or `file:` URI; relative ones from `folder`, confined to it).
+
+    ValueError with one sentence naming the path tried otherwise.
+    """
+    text = value.strip()
+    if text.startswith("file:"):
+        parsed = urlparse(text)
+        if parsed.netloc not in ("", "localhost"):
+            raise ValueError(f"{what} {value!r} names another host; only local files are supported")
+        text = unquote(parsed.path) if text.startswith("file://") else unquote(text[len("file:") :])
+    elif _SCHEME.match(text) and not re.match(r"^[A-Za-z]:[\\/]", text):
+        raise ValueError(f"{what} {value!r} is not a local file; use a path relative to the job's file, a file: URI or an absolute path")
+    given = Path(text).expanduser()
+    if given.is_absolute():
+        candidate = given
+    else:
+        root = folder.resolve()
+        candidate = root / given
+        if not candidate.resolve().is_relative_to(root):
+            raise ValueError(f"{what} {value!r} resolves to {candidate.resolve()}, outside the job's folder {root}")
+    if not candidate.is_file():
+        raise ValueError(f"{what} {value!r} not found (tried {candidate})")
+    return candidate.resolve()
+
+
+def _argument(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool))
+
+
+def check(body: Any, ctx: CheckContext) -> Problems:
+    problems: Problems = []
+    if not fields.body(problems, body, ctx.path, "{python_file, parameters, source}"):
+        return problems
+    remember_folder(body, ctx.base_dir)
+    fields.unknown(problems, body, ctx.path, {"python_file", "parameters", "source"})
+    fields.string(problems, body, "python_file", ctx.path, required=True, hint="the Python file to run")
+    fields.one_of(problems, body, "source", ctx.path, SOURCES)
+    if isinstance(body.get("python_file"), str) and body["python_file"].strip():
+        try:
+            local_file(body["python_file"], ctx.base_dir or Path.cwd(), "python_file")
+        except ValueError as exc:
+            problems.append((ctx.at("python_file"), str(exc)))
+    params = body.get("parameters")
+    if params is not None and (not isinstance(params, list) or not all(_argument(p) for p in params)):
+        problems.append((ctx.at("parameters"), "expected a list of strings (the script's command-line arguments)"))
+    return problems
+
+
+def argv_text(value: Any) -> str:
+    """A command-line argument as text (booleans and numbers as JSON writes them)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@contextmanager
+def script_folder_first(folder: Path) -> Iterator[None]:
+    """`folder` first on sys.path (as `python script.py` does); modules imported from it are dropped afterwards."""
+    before = set(sys.modules)
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        try:
+            sys.path.remove(str(folder))
+        except ValueError:
+            pass
+        for name in [n for n in sys.modules if n not in before]:
+            file = getattr(sys.modules.get(name), "__file__", None)
+            if file and Path(file).resolve().is_relative_to(folder) and not Path(file).resolve().is_relative_to(_PACKAGE_DIR):
+                sys.modules.pop(name, None)
+
+
+def run(task_run: TaskRun) -> TaskOutcome:
+    body = task_run.body
+    if body.get("source") == "GIT" and not task_run.runtime.spec.raw.get("git_source"):
+        raise ProgramFailed("spark_python_task source GIT needs the job's git_source (its file is then read from the job's folder)", "")
+    try:
+        path = local_file(body["python_file"], job_folder(task_run), "python_file")
+    except ValueError as exc:
+        raise ProgramFailed(str(exc), "") from None
+    argv = [str(path), *(argv_text(p) for p in task_run.resolve(list(body.get("parameters") or [])))]
+    folder = path.parent
+
+    def is_user(filename: str) -> bool:
+        file = Path(filename)
+        return file.is_relative_to(folder) and not file.is_relative_to(_PACKAGE_DIR) and "site-packages" not in file.parts
+
+    session = task_run.spark()  # started before the clock: a JVM start is not the script's time
+
+    def main() -> None:
+        with script_folder_first(folder):
+            run_program(
+                lambda: runpy.run_path(str(path), run_name="__main__"),
+                argv,
+                label=f"python file {path}",
+                log=task_run.context.log.info,
+                is_user=is_user,
+                at_line=lambda file, line: f"python file {file}, line {line}",
+                session=session,
+            )
+
+    call_with_timeout(main, task_run.timeout, label=task_run.task.task_key)
+    return TaskOutcome(SUCCESS, metadata={"python_file": str(path), "parameters": len(argv) - 1})
+
+
+TASK_TYPE = TaskType(name="spark_python_task", check=check, run=run, description="run a Python file as __main__ on the run's SparkSession")
