@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export MLFLOW_TRACKING_URI ?=
 export PYTHONUNBUFFERED := 1
 
-.PHONY: dev test materialize setup prepare dagster-home clean bench mlflow
+.PHONY: dev test lint materialize setup prepare dagster-home clean bench mlflow
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "lakehouse_jobs needs Python 3.11 or newer: install it and run make with PYTHON=python3.11.")'
@@ -33,9 +33,13 @@ dagster-home:
 dev: prepare dagster-home
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-## The whole test suite.
-test: prepare
+## The whole test suite, lint first.
+test: lint prepare
 	$(BIN)/python -m pytest lakehouse_jobs_tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## Materialize every asset of the example, non-interactively.
 materialize: prepare dagster-home

@@ -24,11 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import dagster as dg  # noqa: E402
+import dagster as dg
 
-from lakehouse_jobs.defs.generate import ORDER_COLUMNS  # noqa: E402
-from lakehouse_jobs_tests.ingest.daemon import delta_rows, running_daemon, wait_for  # noqa: E402
-from lakehouse_jobs_tests.ingest.helpers import write_csv  # noqa: E402
+from lakehouse_jobs.defs.generate import ORDER_COLUMNS
+from lakehouse_jobs_tests.ingest.daemon import delta_rows, running_daemon, wait_for
+from lakehouse_jobs_tests.ingest.helpers import write_csv
 
 ROWS = 20
 
@@ -69,19 +69,26 @@ def main() -> None:
             expected = (index + 1) * ROWS
             started = time.time()
             _drop(folder, index)
-            wait_for(lambda: delta_rows(bronze) >= expected, args.timeout, f"{expected} rows in bronze/orders", log, interval=0.2)
+            wait_for(lambda expected=expected: delta_rows(bronze) >= expected, args.timeout, f"{expected} rows in bronze/orders", log, interval=0.2)
             landed = time.time()
             if index:
                 latencies.append(landed - started)
             run = _wait_run_finished(home, index + 1, args.timeout)
             created, launched = run.create_timestamp.timestamp(), run.start_time or landed
-            print(f"file {index}: {landed - started:5.1f} s = sensor {created - started:4.1f} + launch {launched - created:4.1f} "
-                  f"+ bronze {landed - launched:4.1f}{'  (warm-up: starts the job cluster)' if not index else ''}", flush=True)
+            print(
+                f"file {index}: {landed - started:5.1f} s = sensor {created - started:4.1f} + launch {launched - created:4.1f} "
+                f"+ bronze {landed - launched:4.1f}{'  (warm-up: starts the job cluster)' if not index else ''}",
+                flush=True,
+            )
     median = statistics.median(latencies)
-    print(f"\nfile lands -> rows in bronze, daemon running, default settings: median {median:.1f} s over {len(latencies)} files "
-          f"(min {min(latencies):.1f}, max {max(latencies):.1f}); target <= 10 s")
-    print("baselines: Databricks file-arrival trigger >= 60 s (timers >= 60 s, about one check a minute); "
-          "Dagster default sensor interval 30 s (+ the same run start-up)")
+    print(
+        f"\nfile lands -> rows in bronze, daemon running, default settings: median {median:.1f} s over {len(latencies)} files "
+        f"(min {min(latencies):.1f}, max {max(latencies):.1f}); target <= 10 s"
+    )
+    print(
+        "baselines: Databricks file-arrival trigger >= 60 s (timers >= 60 s, about one check a minute); "
+        "Dagster default sensor interval 30 s (+ the same run start-up)"
+    )
     print(f"ratio vs Databricks' 60 s floor: {median / 60:.2f}x")
 
 

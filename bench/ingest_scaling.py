@@ -20,12 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import dagster as dg  # noqa: E402
+import dagster as dg
 
-from lakehouse_jobs.lib import LakehouseResource, SparkResource  # noqa: E402
-from lakehouse_jobs.lib.ingest.file_arrival import file_arrival_sensor  # noqa: E402
+from lakehouse_jobs.lib import LakehouseResource, SparkResource
+from lakehouse_jobs.lib.ingest.file_arrival import file_arrival_sensor
 from lakehouse_jobs.lib.ingest.ingest import ingest
-from lakehouse_jobs.lib.ingest.spec import IngestSpec# noqa: E402
+from lakehouse_jobs.lib.ingest.spec import IngestSpec
 
 SPEC = IngestSpec(source="orders", table="orders", format="csv", columns=["id", "amount"])
 

@@ -33,7 +33,11 @@ def generate(n: int, seed: int = 7) -> dict:
         if kind == 3:
             task["condition_task"] = {"left": "{{job.parameters.limit}}", "op": "GREATER_THAN", "right": str(i)}
         elif kind == 7:
-            task["for_each_task"] = {"inputs": "[1, 2, 3]", "concurrency": 2, "task": {"task_key": f"{key}_it", "python_callable_task": {"callable": "json:dumps", "parameters": ["{{input}}"]}}}
+            task["for_each_task"] = {
+                "inputs": "[1, 2, 3]",
+                "concurrency": 2,
+                "task": {"task_key": f"{key}_it", "python_callable_task": {"callable": "json:dumps", "parameters": ["{{input}}"]}},
+            }
         else:
             task["python_callable_task"] = {"callable": "json:dumps", "named_parameters": {"obj": "{{job.parameters.limit}}"}}
             task["run_if"] = rng.choice(["ALL_SUCCESS", "ALL_DONE", "NONE_FAILED"])

@@ -46,10 +46,10 @@ VARIANTS = {
 }
 
 
-def _raw(asset):  # noqa: ANN001, ANN202 - an AssetsDefinition -> the user's function
+def _raw(asset):
     """The function a @medallion_asset wraps (read from its closure, so L runs the same code)."""
     compute = asset.op.compute_fn.decorated_fn
-    cells = dict(zip(compute.__code__.co_freevars, (c.cell_contents for c in compute.__closure__ or ())))
+    cells = dict(zip(compute.__code__.co_freevars, (c.cell_contents for c in compute.__closure__ or ()), strict=False))
     return cells["fn"]
 
 
@@ -63,8 +63,8 @@ def run_limit(root: str) -> dict[str, float]:
     started = time.perf_counter()
     from lakehouse_jobs.defs import clickstream, customers, generate, orders
     from lakehouse_jobs.lib import LakehouseResource, SparkResource, TableOutput, read_landing
-    from lakehouse_jobs.lib.tables.cdc import apply_changes
     from lakehouse_jobs.lib.ingest.landing import landing_files
+    from lakehouse_jobs.lib.tables.cdc import apply_changes
 
     spark = SparkResource().get_session()
     session_s = time.perf_counter() - started
@@ -73,7 +73,7 @@ def run_limit(root: str) -> dict[str, float]:
     steps: dict[str, float] = {}
     mark = [time.perf_counter()]
 
-    def save(result, layer: str, table: str):  # noqa: ANN001, ANN202
+    def save(result, layer: str, table: str):
         df = result.df if isinstance(result, TableOutput) else result
         path = str(lake.table_path(layer, table))
         df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
@@ -81,7 +81,7 @@ def run_limit(root: str) -> dict[str, float]:
         steps[f"{layer}/{table}"], mark[0] = now - mark[0], now
         return spark.read.format("delta").load(path)
 
-    def bronze(source: str, fmt: str, suffixes: list[str], columns: list[str]):  # noqa: ANN202
+    def bronze(source: str, fmt: str, suffixes: list[str], columns: list[str]):
         files = landing_files(lake.landing_path(source), suffixes)
         return save(read_landing(spark, files, fmt, columns), "bronze", source)
 
@@ -126,8 +126,9 @@ def dagster_home(workdir: Path) -> Path:
 
 def _warm_config(workdir: Path) -> Path:
     path = workdir / "warm_cluster.yaml"
-    path.write_text(json.dumps({"resources": {"spark": {"config": {
-        "job_cluster": True, "autotermination_minutes": 10, "cluster_state_dir": str(workdir / "clusters")}}}}))
+    path.write_text(
+        json.dumps({"resources": {"spark": {"config": {"job_cluster": True, "autotermination_minutes": 10, "cluster_state_dir": str(workdir / "clusters")}}}})
+    )
     return path
 
 
@@ -196,14 +197,29 @@ def main(argv: list[str] | None = None) -> int:
     events = args.events or args.orders
     started = time.perf_counter()
     subprocess.run(
-        [str(BIN / "lakehouse-jobs"), "generate", "--orders", str(args.orders), "--customers", str(customers),
-         "--events", str(events), "--files", str(args.files), "--root", str(landing_root)],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            str(BIN / "lakehouse-jobs"),
+            "generate",
+            "--orders",
+            str(args.orders),
+            "--customers",
+            str(customers),
+            "--events",
+            str(events),
+            "--files",
+            str(args.files),
+            "--root",
+            str(landing_root),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     subprocess.run([str(BIN / "lakehouse-jobs"), "prepare"], check=True, stdout=subprocess.DEVNULL)
     home = dagster_home(workdir)
-    print(f"data: {args.orders} orders, {events} events, {customers} customers, {args.files} files/source "
-          f"(generated in {time.perf_counter() - started:.1f}s); {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}")
+    print(
+        f"data: {args.orders} orders, {events} events, {customers} customers, {args.files} files/source "
+        f"(generated in {time.perf_counter() - started:.1f}s); {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}"
+    )
 
     keys = medallion_keys()
     walls: dict[str, list[float]] = {v: [] for v in variants}
@@ -235,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             print("best rounds: " + " ".join(f"P/{v}={best['P'] / best[v]:.2f}" for v in ("L", "N") if v in best))
         for v in ("L", "N"):  # each round's own ratio: the spread the medians hide
             if "P" in walls and v in walls:
-                pairs = [p / o for p, o in zip(walls["P"], walls[v])]
+                pairs = [p / o for p, o in zip(walls["P"], walls[v], strict=False)]
                 print(f"P/{v} by round: {' '.join(f'{r:.2f}' for r in pairs)} (median {statistics.median(pairs):.2f})")
     _print_steps(steps)
     session = statistics.median(sessions) if sessions else None

@@ -19,7 +19,7 @@ from lakehouse_jobs.lib.runtime.jars import resolve_delta_jars
 class NaivePySpark(PySparkResource):
     """PySparkResource with the `get_session()` our medallion assets call."""
 
-    def get_session(self):  # noqa: ANN201 - a SparkSession
+    def get_session(self):
         return self.spark_session
 
 

@@ -65,10 +65,14 @@ def _typed(rows: list[dict], parsers: dict, required: list[str]) -> tuple[list[d
 
 def orders(landing: Path) -> tuple[pd.DataFrame, dict]:
     raw = _csv_rows(landing / "orders")
-    good, bad = _typed(raw, {"order_id": _int, "customer_id": _int, "order_ts": _ts, "quantity": _int, "unit_price": _dec}, ["order_id", "customer_id", "order_ts"])
+    good, bad = _typed(
+        raw, {"order_id": _int, "customer_id": _int, "order_ts": _ts, "quantity": _int, "unit_price": _dec}, ["order_id", "customer_id", "order_ts"]
+    )
     df = pd.DataFrame(good).drop_duplicates("order_id")
     df["order_date"] = df["order_ts"].map(lambda t: t.date())
-    df["amount"] = [(Decimal(q) * p).quantize(Decimal("0.01")) if q is not None and p is not None else None for q, p in zip(df["quantity"], df["unit_price"])]
+    df["amount"] = [
+        (Decimal(q) * p).quantize(Decimal("0.01")) if q is not None and p is not None else None for q, p in zip(df["quantity"], df["unit_price"], strict=False)
+    ]
     df["status"] = df["status"].str.strip().str.lower()
     counts = {"rows_read": len(raw), "rows_dropped_malformed": bad, "duplicates_removed": len(good) - len(df)}
     return df.sort_values("order_id").reset_index(drop=True), counts
@@ -109,7 +113,7 @@ def _round(value: Decimal, places: str = "0.01") -> Decimal:
 def daily_revenue(orders_df: pd.DataFrame) -> pd.DataFrame:
     done = orders_df[orders_df["status"] == "completed"]
     out = done.groupby("order_date").agg(orders=("order_id", "size"), customers=("customer_id", "nunique"), revenue=("amount", "sum")).reset_index()
-    out["avg_order_value"] = [_round(r / n) for r, n in zip(out["revenue"], out["orders"])]
+    out["avg_order_value"] = [_round(r / n) for r, n in zip(out["revenue"], out["orders"], strict=False)]
     return out.sort_values("order_date").reset_index(drop=True)
 
 

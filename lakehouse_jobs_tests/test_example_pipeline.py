@@ -36,8 +36,7 @@ def materialized(tmp_path_factory, spark_resource):
         result = dg.materialize(assets, selection=selection, resources={"spark": spark_resource, "lakehouse": lakehouse}, instance=instance)
         assert result.success
         metadata = {
-            m.asset_key.to_user_string(): m.metadata
-            for m in (e.event_specific_data.materialization for e in result.get_asset_materialization_events())
+            m.asset_key.to_user_string(): m.metadata for m in (e.event_specific_data.materialization for e in result.get_asset_materialization_events())
         }
         yield root, metadata
 

@@ -148,7 +148,7 @@ def _a_cycle(graph: dict[str, dict[str, int]], component: list[str]) -> list[str
 
 
 def _describe(graph: dict[str, dict[str, int]], cycle: list[str]) -> str:
-    steps = [f"{a} (line {graph[a][b]})" for a, b in zip(cycle, cycle[1:])]
+    steps = [f"{a} (line {graph[a][b]})" for a, b in zip(cycle, cycle[1:], strict=False)]
     return " -> ".join([*steps, cycle[-1]])
 
 

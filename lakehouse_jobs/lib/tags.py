@@ -43,6 +43,6 @@ def task_tag(task_key: str) -> str:
     """Run tag key holding one task's result state (Dagster tag names are <= 63 chars)."""
     name = f"task.{task_key}.result_state"
     if len(name) > 63:
-        digest = hashlib.sha1(task_key.encode()).hexdigest()[:8]
+        digest = hashlib.sha1(task_key.encode(), usedforsecurity=False).hexdigest()[:8]
         name = f"task.{task_key[:36]}.{digest}.result_state"
     return PREFIX + name

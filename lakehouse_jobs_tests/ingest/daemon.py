@@ -42,17 +42,20 @@ OTHER_SENSORS: tuple[str, ...] = ()
 def running_daemon(home: Path, lakehouse_root: Path, log: Path, stop_sensors=OTHER_SENSORS):
     """Start the daemon (sensors + run queue) and stop it, and all it launched, on exit."""
     write_instance(home)
-    env = {**os.environ, "DAGSTER_HOME": str(home), "LAKEHOUSE_ROOT": str(lakehouse_root), "PYTHONUNBUFFERED": "1",
-           job_cluster.STATE_DIR_ENV: str(clusters_dir(home))}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "LAKEHOUSE_ROOT": str(lakehouse_root),
+        "PYTHONUNBUFFERED": "1",
+        job_cluster.STATE_DIR_ENV: str(clusters_dir(home)),
+    }
     daemon = str(Path(sys.executable).with_name("dagster-daemon"))
     workspace = str(REPO_ROOT / "workspace.yaml")
     dagster = str(Path(sys.executable).with_name("dagster"))
     for name in stop_sensors:
         subprocess.run([dagster, "sensor", "stop", name, "-w", workspace], cwd=REPO_ROOT, env=env, capture_output=True, timeout=300)
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [daemon, "run", "-w", workspace], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        process = subprocess.Popen([daemon, "run", "-w", workspace], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             yield process
         finally:

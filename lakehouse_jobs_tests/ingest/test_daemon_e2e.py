@@ -8,7 +8,6 @@ import dagster as dg
 import pytest
 
 from lakehouse_jobs.defs.generate import CUSTOMER_COLUMNS, ORDER_COLUMNS
-
 from lakehouse_jobs.lib.runtime import job_cluster
 
 from .daemon import clusters_dir, delta_rows, running_daemon, wait_for

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse_jobs.lib.ingest import ingest as ingestion
-from lakehouse_jobs.lib.tables.delta_io import read_delta
 from lakehouse_jobs.lib.errors import LakehouseError, SpecError
-from lakehouse_jobs.lib.ingest.manifest import read_cache
+from lakehouse_jobs.lib.ingest import ingest as ingestion
 from lakehouse_jobs.lib.ingest.ingest import ingest, manifest_cache
+from lakehouse_jobs.lib.ingest.manifest import read_cache
 from lakehouse_jobs.lib.ingest.spec import IngestSpec
+from lakehouse_jobs.lib.tables.delta_io import read_delta
 
 from .helpers import batch_mode, quarantined, rows, write_csv
 
@@ -232,7 +232,10 @@ def test_a_column_only_some_files_of_a_batch_carry_is_rescued_for_their_rows_onl
     write_csv(lakehouse.landing_path("src") / "b.csv", ["name", "extra", "id"], [["y", "e2", "2"], ["z", "", "3"]])
     with batch_mode(single_pass):
         ingest(spark, lakehouse, SPEC)
-    got = {r["id"]: (r["name"], r["_rescued_data"] and json.loads(r["_rescued_data"])) for r in read_delta(spark, lakehouse.table_path("bronze", "events")).collect()}
+    got = {
+        r["id"]: (r["name"], r["_rescued_data"] and json.loads(r["_rescued_data"]))
+        for r in read_delta(spark, lakehouse.table_path("bronze", "events")).collect()
+    }
     assert got == {"1": ("x", None), "2": ("y", {"extra": "e2"}), "3": ("z", None)}
 
 

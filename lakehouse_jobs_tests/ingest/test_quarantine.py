@@ -185,5 +185,5 @@ def _arrow_rows():
     from lakehouse_jobs.lib.tables.quarantine import _arrow_schema
 
     values = {"source_table": ["bronze.raw"], "batch": [1], "file": ["/l/a.csv"], "line": [1], "raw": ["x"], "reason": ["malformed"],
-              "expectation": [None], "run_id": ["winner"], "quarantined_at": [datetime.datetime.now(datetime.timezone.utc)]}  # fmt: skip
+              "expectation": [None], "run_id": ["winner"], "quarantined_at": [datetime.datetime.now(datetime.UTC)]}  # fmt: skip
     return pa.table(values, schema=_arrow_schema())

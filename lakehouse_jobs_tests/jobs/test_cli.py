@@ -60,7 +60,11 @@ def _spec_file(tmp_path, flag) -> str:
         "parameters": [{"name": "who", "default": "nobody"}],
         "tasks": [
             task("hello", {"python_callable_task": {"callable": fn("echo"), "parameters": [log, "hello", "{{job.parameters.who}}"]}}),
-            {"task_key": "flaky", "depends_on": [{"task_key": "hello"}], "python_callable_task": {"callable": fn("fail_if_exists"), "parameters": [log, "flaky", str(flag)]}},
+            {
+                "task_key": "flaky",
+                "depends_on": [{"task_key": "hello"}],
+                "python_callable_task": {"callable": fn("fail_if_exists"), "parameters": [log, "flaky", str(flag)]},
+            },
             task("done", py("ok", log, "done"), "flaky"),
         ],
     }
@@ -125,7 +129,7 @@ def test_run_honours_max_concurrent_runs(tmp_path, capsys, dagster_home):
     assert (tmp_path / "log.jsonl").exists()
 
 
-ASSET_DEFS = '''
+ASSET_DEFS = """
 import dagster as dg
 
 
@@ -135,7 +139,7 @@ def things():
 
 
 defs = dg.Definitions(assets=[things])
-'''
+"""
 
 
 def _pipeline_spec(folder) -> str:

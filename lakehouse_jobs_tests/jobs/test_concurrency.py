@@ -96,7 +96,7 @@ def test_runs_beyond_the_limit_wait_in_the_queue_when_queue_enabled(queue: Queue
         queue.release(f"q{i}")
         assert queue.wait(run_id) == Status.SUCCESS
     records = sorted(queue.instance.get_run_records(dg.RunsFilter(run_ids=runs)), key=lambda r: r.start_time)
-    for earlier, later in zip(records, records[1:]):  # one at a time: no overlap
+    for earlier, later in zip(records, records[1:], strict=False):  # one at a time: no overlap
         assert earlier.end_time <= later.start_time
 
 
@@ -113,7 +113,10 @@ def test_runs_beyond_the_limit_are_skipped_when_queue_disabled(queue: Queue):
     assert queue.status(third) == Status.QUEUED
 
 
-@pytest.mark.parametrize(("job", "path"), [({"max_concurrent_runs": -1}, "max_concurrent_runs"), ({"max_concurrent_runs": 1001}, "max_concurrent_runs"), ({"queue": {"enabled": "yes"}}, "queue")])
+@pytest.mark.parametrize(
+    ("job", "path"),
+    [({"max_concurrent_runs": -1}, "max_concurrent_runs"), ({"max_concurrent_runs": 1001}, "max_concurrent_runs"), ({"queue": {"enabled": "yes"}}, "queue")],
+)
 def test_bad_concurrency_fields_are_refused(job: dict, path: str):
     with pytest.raises(SpecError, match=path):
         concurrency_tags(job, job_key="x")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from lakehouse_jobs.lib.jobs import references
-from lakehouse_jobs.lib.jobs.references import ReferenceContext, ReferenceError, resolve
+from lakehouse_jobs.lib.jobs.references import ReferenceContext, resolve
+from lakehouse_jobs.lib.jobs.references import ReferenceError as ReferenceResolutionError
 
 from .jobrun import run_spec, task
 from .sample_tasks import read_log
@@ -22,9 +23,23 @@ def _spec(log: str) -> dict:
         "name": "Nightly refresh",
         "parameters": [{"name": "env", "default": "dev"}, {"name": "day", "default": "{{job.start_time.iso_date}}"}, {"name": "limit", "default": 10}],
         "tasks": [
-            task("first", _echo(log, "first", env="{{job.parameters.env}}", day="{{job.parameters.day}}", limit="{{job.parameters.limit}}",
-                                job_id="{{job.id}}", name="{{job.name}}", run_id="{{job.run_id}}", trigger="{{job.trigger.type}}",
-                                location="{{job.trigger.file_arrival.location}}", me="{{task.name}}", year="{{job.start_time.year}}")),  # fmt: skip
+            task(
+                "first",
+                _echo(
+                    log,
+                    "first",
+                    env="{{job.parameters.env}}",
+                    day="{{job.parameters.day}}",
+                    limit="{{job.parameters.limit}}",
+                    job_id="{{job.id}}",
+                    name="{{job.name}}",
+                    run_id="{{job.run_id}}",
+                    trigger="{{job.trigger.type}}",
+                    location="{{job.trigger.file_arrival.location}}",
+                    me="{{task.name}}",
+                    year="{{job.start_time.year}}",
+                ),
+            ),  # fmt: skip
             task("second", _echo(log, "second", state="{{tasks.first.result_state}}", text="env={{job.parameters.env}}!"), "first"),
         ],
     }
@@ -32,9 +47,11 @@ def _spec(log: str) -> dict:
 
 def test_defaults_and_job_references(instance, tmp_path):
     log = str(tmp_path / "log.jsonl")
-    result = run_spec(instance, _spec(log), tags={"lakehouse_jobs/trigger.type": "file_arrival", "lakehouse_jobs/trigger.file_arrival.location": "landing/orders"})
+    result = run_spec(
+        instance, _spec(log), tags={"lakehouse_jobs/trigger.type": "file_arrival", "lakehouse_jobs/trigger.file_arrival.location": "landing/orders"}
+    )
     first, second = (e["kwargs"] for e in read_log(log))
-    today = datetime.fromtimestamp(result.run.tags and instance.get_run_record_by_id(result.run_id).start_time, timezone.utc).date()
+    today = datetime.fromtimestamp(result.run.tags and instance.get_run_record_by_id(result.run_id).start_time, UTC).date()
     assert first == {
         "env": "dev", "day": today.isoformat(), "limit": "10", "job_id": "nightly_refresh", "name": "Nightly refresh",
         "run_id": result.run_id, "trigger": "file_arrival", "location": "landing/orders", "me": "first", "year": str(today.year),
@@ -50,9 +67,11 @@ def test_parameters_overridden_at_run_time(instance, tmp_path):
 
 
 def test_unresolvable_reference_fails_the_task():
-    ctx = ReferenceContext(job_id="j", job_name="j", run_id="r", start_time=datetime(2024, 5, 6, tzinfo=timezone.utc), tasks={"a": {"result_state": "SUCCESS", "values": {}}})
+    ctx = ReferenceContext(
+        job_id="j", job_name="j", run_id="r", start_time=datetime(2024, 5, 6, tzinfo=UTC), tasks={"a": {"result_state": "SUCCESS", "values": {}}}
+    )
     assert resolve("{{job.start_time.iso_weekday}}/{{job.start_time.is_weekday}}", ctx) == "1/true"
-    with pytest.raises(ReferenceError, match="did not set the value"):
+    with pytest.raises(ReferenceResolutionError, match="did not set the value"):
         resolve("{{tasks.a.values.missing}}", ctx)
 
 

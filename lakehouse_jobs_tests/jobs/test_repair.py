@@ -24,10 +24,19 @@ def _spec(log: str, flag: str) -> dict:
         "tasks": [
             task("extract", py("set_value", "batch", '"b-17"')),
             task("side", py("ok", log, "side")),
-            {"task_key": "transform", "depends_on": [{"task_key": "extract"}],
-             "python_callable_task": {"callable": "lakehouse_jobs_tests.jobs.sample_tasks:fail_if_exists", "parameters": [log, "transform", flag]}},  # fmt: skip
-            {"task_key": "report", "depends_on": [{"task_key": "transform"}, {"task_key": "side"}],
-             "python_callable_task": {"callable": "lakehouse_jobs_tests.jobs.sample_tasks:echo", "parameters": [log, "report", "{{tasks.extract.values.batch}}"]}},  # fmt: skip
+            {
+                "task_key": "transform",
+                "depends_on": [{"task_key": "extract"}],
+                "python_callable_task": {"callable": "lakehouse_jobs_tests.jobs.sample_tasks:fail_if_exists", "parameters": [log, "transform", flag]},
+            },  # fmt: skip
+            {
+                "task_key": "report",
+                "depends_on": [{"task_key": "transform"}, {"task_key": "side"}],
+                "python_callable_task": {
+                    "callable": "lakehouse_jobs_tests.jobs.sample_tasks:echo",
+                    "parameters": [log, "report", "{{tasks.extract.values.batch}}"],
+                },
+            },  # fmt: skip
             task("cleanup", py("ok", log, "cleanup"), "report", run_if="ALL_DONE"),
         ],
     }

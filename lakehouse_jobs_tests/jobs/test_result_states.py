@@ -5,7 +5,14 @@ from __future__ import annotations
 from dagster._utils.tags import is_valid_tag_key
 
 from lakehouse_jobs.lib.jobs.result_states import (
-    EXCLUDED, FAILED, SUCCESS, SUCCESS_WITH_FAILURES, TIMEDOUT, UPSTREAM_FAILED, job_result_state, task_tag,
+    EXCLUDED,
+    FAILED,
+    SUCCESS,
+    SUCCESS_WITH_FAILURES,
+    TIMEDOUT,
+    UPSTREAM_FAILED,
+    job_result_state,
+    task_tag,
 )  # fmt: skip
 
 

@@ -20,10 +20,14 @@ def test_retries_until_success_waiting_the_interval(instance, tmp_path):
     times = _attempt_times(log, "flaky")
     assert result.states == {"flaky": SUCCESS}
     assert len(times) == 3
-    assert all(later - earlier >= 0.4 for earlier, later in zip(times, times[1:]))
+    assert all(later - earlier >= 0.4 for earlier, later in zip(times, times[1:], strict=False))
     assert result.outputs["flaky"]["attempts"] == 3
     # each retry is a Dagster step retry, visible in the run's event log
-    retries = [r for r in instance.get_records_for_run(result.run_id).records if r.event_log_entry.dagster_event and r.event_log_entry.dagster_event.event_type_value == "STEP_UP_FOR_RETRY"]
+    retries = [
+        r
+        for r in instance.get_records_for_run(result.run_id).records
+        if r.event_log_entry.dagster_event and r.event_log_entry.dagster_event.event_type_value == "STEP_UP_FOR_RETRY"
+    ]
     assert len(retries) == 2
 
 

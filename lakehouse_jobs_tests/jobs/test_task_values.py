@@ -20,8 +20,14 @@ def test_values_flow_downstream_through_get_and_references(instance, tmp_path):
             task("middle", py("ok", log, "middle"), "produce"),
             # two levels down: values of any upstream task are visible, not only direct parents
             task("consume_api", py("read_value", log, "consume_api", "produce", "stats"), "middle"),
-            {"task_key": "consume_ref", "depends_on": [{"task_key": "middle"}],
-             "python_callable_task": {"callable": "lakehouse_jobs_tests.jobs.sample_tasks:echo", "parameters": [log, "consume_ref", "{{tasks.produce.values.stats}}"]}},  # fmt: skip
+            {
+                "task_key": "consume_ref",
+                "depends_on": [{"task_key": "middle"}],
+                "python_callable_task": {
+                    "callable": "lakehouse_jobs_tests.jobs.sample_tasks:echo",
+                    "parameters": [log, "consume_ref", "{{tasks.produce.values.stats}}"],
+                },
+            },  # fmt: skip
         ],
     }
     result = run_spec(instance, spec)

@@ -24,15 +24,23 @@ from lakehouse_jobs.lib.runtime.spark import active_session
 
 def _probe(name: str) -> dg.AssetsDefinition:
     @dg.asset(name=name, group_name="probes", required_resource_keys={"spark"})
-    def probe(context) -> None:  # noqa: ANN001 - dagster inspects the hint
+    def probe(context) -> None:
         resource = context.resources.spark
         spark = resource.get_session()
         start = time.time()
         rows = spark.range(1000).count()
         state = json.loads((resource.cluster_directory() / "state.json").read_text())
-        record = {"probe": name, "step_pid": os.getpid(), "jvm_pid": state["jvm_pid"], "watchdog_pid": state["watchdog_pid"],
-                  "port": state["port"], "rows": rows, "start": start, "session": type(spark).__module__,
-                  "local_jvm": active_session() is not None}
+        record = {
+            "probe": name,
+            "step_pid": os.getpid(),
+            "jvm_pid": state["jvm_pid"],
+            "watchdog_pid": state["watchdog_pid"],
+            "port": state["port"],
+            "rows": rows,
+            "start": start,
+            "session": type(spark).__module__,
+            "local_jvm": active_session() is not None,
+        }
         with open(os.environ["LJ_PROBES"], "a") as handle:
             handle.write(json.dumps(record) + "\n")
         time.sleep(float(os.environ.get("LJ_PROBE_S", "3")))
@@ -48,7 +56,5 @@ spark_settings = json.loads(os.environ.get("LJ_SPARK") or '{"job_cluster": true}
 defs = dg.Definitions(
     assets=[*medallion_assets, _probe("probe_a"), _probe("probe_b")],
     resources={"spark": SparkResource(**spark_settings), "lakehouse": LakehouseResource(root=lakehouse_root())},
-    executor=dg.in_process_executor
-    if os.environ.get("LJ_EXECUTOR") == "in_process"
-    else dg.multiprocess_executor.configured({"max_concurrent": 2}),
+    executor=dg.in_process_executor if os.environ.get("LJ_EXECUTOR") == "in_process" else dg.multiprocess_executor.configured({"max_concurrent": 2}),
 )

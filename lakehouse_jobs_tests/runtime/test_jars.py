@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse_jobs.lib.runtime import jars
 from lakehouse_jobs.lib.errors import SetupError
+from lakehouse_jobs.lib.runtime import jars
 
 
 def test_artifact_names_follow_the_spark_line():
@@ -43,7 +43,7 @@ def test_local_maven_repository_is_used_before_the_network(tmp_path, monkeypatch
 class _Repo(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
 
-    def do_GET(self):  # noqa: N802 - http.server API
+    def do_GET(self):
         body = self.files.get(self.path)
         self.send_response(200 if body is not None else 404)
         self.end_headers()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse_jobs.lib.runtime import java
 from lakehouse_jobs.lib.errors import SetupError
+from lakehouse_jobs.lib.runtime import java
 
 
 @pytest.mark.parametrize(
@@ -30,7 +30,7 @@ def _fake_java(tmp_path: Path, version: str) -> Path:
     home = tmp_path / "jdk"
     (home / "bin").mkdir(parents=True)
     exe = home / "bin" / "java"
-    exe.write_text(f'#!/bin/sh\necho \'openjdk version "{version}"\' >&2\n')
+    exe.write_text(f"#!/bin/sh\necho 'openjdk version \"{version}\"' >&2\n")
     exe.chmod(0o755)
     return home
 
@@ -57,11 +57,7 @@ def test_spark_resource_without_java_fails_with_one_sentence(tmp_path):
     """In a fresh process with no Java at all, starting Spark prints our sentence, no JVM stack."""
     env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
     env["PATH"] = str(tmp_path)  # no java here
-    code = (
-        "from lakehouse_jobs.lib import SparkResource, SetupError\n"
-        "try:\n    SparkResource().get_session()\n"
-        "except SetupError as e:\n    print('ERR', e)\n"
-    )
+    code = "from lakehouse_jobs.lib import SparkResource, SetupError\ntry:\n    SparkResource().get_session()\nexcept SetupError as e:\n    print('ERR', e)\n"
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.stdout.startswith("ERR Spark needs Java 17 or newer but no `java` on PATH")
     assert "Exception in thread" not in proc.stderr and "JAVA_GATEWAY" not in proc.stdout + proc.stderr

@@ -100,8 +100,7 @@ def test_sigkill_of_the_run_leaves_no_jvm_behind(tmp_path: Path):
 
 
 def test_a_reusable_cluster_serves_later_runs_then_terminates_when_idle(tmp_path: Path):
-    spec = job_cluster.ClusterSpec(conf=SparkResource(job_cluster=True, num_workers=1).conf(), jars=tuple(resolve_delta_jars()),
-                                   autotermination_s=3)
+    spec = job_cluster.ClusterSpec(conf=SparkResource(job_cluster=True, num_workers=1).conf(), jars=tuple(resolve_delta_jars()), autotermination_s=3)
     first_run, second_run = subprocess.Popen(["sleep", "600"]), subprocess.Popen(["sleep", "600"])
     try:
         one = job_cluster.attach(spec, tmp_path, "run-1", first_run.pid, SPARK_HOME)
@@ -129,8 +128,7 @@ def test_a_reusable_cluster_serves_later_runs_then_terminates_when_idle(tmp_path
 def test_lakehouse_jobs_clusters_lists_warm_clusters_and_stops_them(tmp_path: Path, capsys):
     from lakehouse_jobs.cli import main
 
-    spec = job_cluster.ClusterSpec(conf=SparkResource(job_cluster=True, num_workers=1).conf(), jars=tuple(resolve_delta_jars()),
-                                   autotermination_s=600)
+    spec = job_cluster.ClusterSpec(conf=SparkResource(job_cluster=True, num_workers=1).conf(), jars=tuple(resolve_delta_jars()), autotermination_s=600)
     owner = subprocess.Popen(["sleep", "600"])
     try:
         endpoint = job_cluster.attach(spec, tmp_path, "run-1", owner.pid, SPARK_HOME)

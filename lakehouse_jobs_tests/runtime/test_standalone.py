@@ -29,28 +29,48 @@ SPARK_CLASS = os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-clas
 
 
 def _daemon(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [SPARK_CLASS, *args], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, preexec_fn=job_cluster._die_with_parent
-    )
+    return subprocess.Popen([SPARK_CLASS, *args], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, preexec_fn=job_cluster._die_with_parent)
 
 
 @pytest.fixture
 def standalone_master(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A master and two 1-core workers, everything bound to 127.0.0.1; yields (url, master log)."""
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_NO_DAEMONIZE": "1",
-           "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false", "SPARK_HOME": os.path.dirname(pyspark.__file__)}
+    env = {
+        **os.environ,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_NO_DAEMONIZE": "1",
+        "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false",
+        "SPARK_HOME": os.path.dirname(pyspark.__file__),
+    }
     port = job_cluster.free_port()
     url = f"spark://127.0.0.1:{port}"
     master_log = tmp_path / "master.log"
-    daemons = [_daemon(["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port), "--webui-port", "0"],
-                       master_log, env)]
+    daemons = [_daemon(["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port), "--webui-port", "0"], master_log, env)]
     try:
         wait_for(lambda: job_cluster.port_open(port), 180, "the standalone master")
         for index in range(2):
             work = tmp_path / f"worker{index}"
             work.mkdir()
-            daemons.append(_daemon(["org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", "1",
-                                    "--memory", "1g", "--webui-port", "0", "--work-dir", str(work)], tmp_path / f"worker{index}.log", env))
+            daemons.append(
+                _daemon(
+                    [
+                        "org.apache.spark.deploy.worker.Worker",
+                        url,
+                        "--host",
+                        "127.0.0.1",
+                        "--cores",
+                        "1",
+                        "--memory",
+                        "1g",
+                        "--webui-port",
+                        "0",
+                        "--work-dir",
+                        str(work),
+                    ],
+                    tmp_path / f"worker{index}.log",
+                    env,
+                )
+            )
         wait_for(lambda: master_log.read_text().count("Registering worker") >= 2, 180, "two workers to register")
         yield url, master_log
     finally:
@@ -78,14 +98,15 @@ def _rows(spark, root: str, table: str) -> list[tuple]:
     return sorted((tuple(row) for row in df.collect()), key=repr)
 
 
-def test_the_example_on_a_standalone_cluster_builds_the_same_tables_as_local(
-    standalone_master, sample_lakehouse, spark, spark_resource, tmp_path: Path
-):
+def test_the_example_on_a_standalone_cluster_builds_the_same_tables_as_local(standalone_master, sample_lakehouse, spark, spark_resource, tmp_path: Path):
     url, master_log = standalone_master
     cluster_root = tmp_path / "cluster_lake"
     shutil.copytree(Path(sample_lakehouse.root) / "landing", cluster_root / "landing")
-    settings = {"master": url, "app_name": "lakehouse_jobs_standalone_test",
-                "spark_conf": {"spark.executor.memory": "512m", "spark.executor.cores": "1", "spark.cores.max": "2"}}
+    settings = {
+        "master": url,
+        "app_name": "lakehouse_jobs_standalone_test",
+        "spark_conf": {"spark.executor.memory": "512m", "spark.executor.cores": "1", "spark.cores.max": "2"},
+    }
     log = tmp_path / "cluster_run.log"
     tables = sorted(key.to_user_string() for asset in medallion_assets for key in asset.keys)
     run = materialize(",".join(tables), run_env(cluster_root, settings, LJ_EXECUTOR="in_process"), log)

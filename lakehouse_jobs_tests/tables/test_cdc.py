@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from lakehouse_jobs.lib.errors import SpecError
 from lakehouse_jobs.lib.tables.cdc import END, START, apply_changes
 from lakehouse_jobs.lib.tables.delta_io import read_delta
-from lakehouse_jobs.lib.errors import SpecError
 
 SCHEMA = "id int, name string, seq int, op string"
 KW = dict(keys=["id"], sequence_by="seq", apply_as_deletes="op = 'DELETE'", except_column_list=["op"])

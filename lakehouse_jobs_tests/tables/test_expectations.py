@@ -6,8 +6,8 @@ import dagster as dg
 import pytest
 
 from lakehouse_jobs.lib import WriteSpec, medallion_asset, write_delta
-from lakehouse_jobs.lib.tables.delta_io import is_delta_table, read_delta
 from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib.tables.delta_io import is_delta_table, read_delta
 from lakehouse_jobs.lib.tables.expectations import apply_expectations, expect, expect_or_drop, expect_or_fail
 from lakehouse_jobs.lib.tables.observation import observed_metrics
 from lakehouse_jobs.lib.tables.quarantine import read_quarantine
@@ -80,6 +80,7 @@ def test_a_passing_expect_or_fail_is_a_blocking_check_that_lets_downstream_run(s
 
 def test_expect_or_fail_is_a_guard_in_the_write_that_sees_only_the_results_rows(spark, spark_resource, items):
     """One pass: the write counts and guards; rows the asset filtered out never trip the guard."""
+
     @medallion_asset(layer="silver", name="items", expectations=[expect_or_fail("positive_qty", "qty > 0"), expect("has_name", "name IS NOT NULL")])
     def silver_items(bronze_items):
         return bronze_items.filter("qty > 0")
@@ -99,6 +100,7 @@ def test_expect_or_fail_is_a_guard_in_the_write_that_sees_only_the_results_rows(
 
 def test_a_violated_expect_or_fail_leaves_a_merged_table_as_it_was(spark, spark_resource, items):
     """The guard stops the MERGE before its commit: the table keeps its version, the check says how many rows."""
+
     @medallion_asset(layer="silver", name="items", write_mode="merge", merge_keys=["id"], expectations=[expect_or_fail("positive_qty", "qty > 0")])
     def silver_items(bronze_items):
         return bronze_items

@@ -6,16 +6,20 @@ folder not ingested yet. Counts (rows ingested, records quarantined, files
 skipped) appear in the materialization's metadata.
 """
 
-
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
 
-from lakehouse_jobs.lib.tables.delta_io import DeltaCommit, describe, is_delta_table, last_commit
 from lakehouse_jobs.lib.ingest.ingest import ingest
 from lakehouse_jobs.lib.ingest.spec import IngestSpec
+from lakehouse_jobs.lib.tables.delta_io import DeltaCommit, describe, is_delta_table, last_commit
 from lakehouse_jobs.lib.tables.medallion import runtime, table_asset_args
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 class IngestConfig(dg.Config):
@@ -23,7 +27,7 @@ class IngestConfig(dg.Config):
     location: str | None = Field(default=None, description="The folder the trigger watched (informational).")
 
 
-def _create_empty(spark, path, spec: IngestSpec) -> None:
+def _create_empty(spark: "SparkSession", path: Path, spec: IngestSpec) -> None:
     """Declared columns and no file yet: an empty table, so downstream assets can run."""
     from lakehouse_jobs.lib.ingest.spec import RESCUED
 
@@ -43,7 +47,11 @@ def ingestion_asset(
 
     @dg.asset(
         **table_asset_args(
-            spec.layer, spec.table, owners=owners, tags={"source": spec.source, **(tags or {})}, group_name=group_name,
+            spec.layer,
+            spec.table,
+            owners=owners,
+            tags={"source": spec.source, **(tags or {})},
+            group_name=group_name,
             description=description or f"Files of landing/{spec.source}/ ingested exactly once ({spec.format}, schema mode {spec.mode}).",
             metadata={"source": spec.source, "format": spec.format, "schema_mode": spec.mode, "write_mode": "append (exactly once)"},
         ),  # fmt: skip

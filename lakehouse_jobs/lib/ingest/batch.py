@@ -22,13 +22,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlparse
 
 from lakehouse_jobs.lib.errors import LakehouseError, SpecError
 from lakehouse_jobs.lib.ingest.read import number_lines, read_batch
 from lakehouse_jobs.lib.ingest.spec import LINEAGE, RESCUED, IngestSpec
 from lakehouse_jobs.lib.names import quote, validate_column
 from lakehouse_jobs.lib.tables.quarantine import RAW_LIMIT, Rejected
+from lakehouse_jobs.lib.uris import local_path
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -36,10 +36,6 @@ if TYPE_CHECKING:
 
 SINGLE_PASS_MIN_BYTES = 32 << 20
 REFUSED_PENDING = -1  # in the commit: refused records are counted after it
-
-
-def local_path(uri: str) -> Path:
-    return Path(unquote(urlparse(uri).path)) if "://" in uri or uri.startswith("file:") else Path(uri)
 
 
 @dataclass
@@ -111,7 +107,9 @@ def prepare_batch(spark: SparkSession, spec: IngestSpec, table: Path, todo: list
     if extras and spec.mode == "failOnNewColumns":
         if not single:
             frame.unpersist()
-        raise LakehouseError(f"{spec.source_table}: new columns {extras} in this batch and schema_mode is failOnNewColumns; add them to the declared columns or remove the files")
+        raise LakehouseError(
+            f"{spec.source_table}: new columns {extras} in this batch and schema_mode is failOnNewColumns; add them to the declared columns or remove the files"
+        )
     if spec.mode == "addNewColumns":
         new_columns = [c for c in extras if _valid(c)]
         known = [*known, *new_columns]

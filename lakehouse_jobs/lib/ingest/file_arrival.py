@@ -35,12 +35,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import dagster as dg
 
-from lakehouse_jobs.lib.errors import SpecError
 from lakehouse_jobs.lib import tags as lakehouse_tags
+from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib.uris import local_path
 
 LAG_SECONDS = 2.0
 IN_TICK_WAIT_SECONDS = 2.0
@@ -51,13 +51,7 @@ FILE_COUNT_TAG = lakehouse_tags.FILE_ARRIVAL_FILES
 
 def location_path(location: str | Path) -> Path:
     """A local folder from a path or a `file://` URL (other schemes are refused clearly)."""
-    text = str(location)
-    if "://" in text:
-        parsed = urlparse(text)
-        if parsed.scheme != "file":
-            raise SpecError("location", f"only local folders and file:// URLs are supported, got {text!r}")
-        text = unquote(parsed.path)
-    return Path(text).expanduser().absolute()
+    return local_path(location).expanduser().absolute()
 
 
 def scan(folder: Path) -> Iterator[tuple[str, float]]:
@@ -166,7 +160,7 @@ def decide(
 
 
 def run_key(name: str, batch: int, files: list[str]) -> str:
-    digest = hashlib.sha1("\n".join(files).encode()).hexdigest()[:12]
+    digest = hashlib.sha1("\n".join(files).encode(), usedforsecurity=False).hexdigest()[:12]
     return f"{name}:{batch}:{digest}"
 
 
@@ -188,7 +182,10 @@ def file_arrival_sensor(
     `run_config_for_files(files, location)` builds the run's config from the batch's
     absolute file paths; the run is tagged with the trigger type and location.
     """
-    for label, value in (("min_time_between_triggers_seconds", min_time_between_triggers_seconds), ("wait_after_last_change_seconds", wait_after_last_change_seconds)):
+    for label, value in (
+        ("min_time_between_triggers_seconds", min_time_between_triggers_seconds),
+        ("wait_after_last_change_seconds", wait_after_last_change_seconds),
+    ):
         if value < 0:
             raise SpecError(label, f"must be >= 0, got {value}")
     folder = location_path(location)

@@ -24,16 +24,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakehouse_jobs.lib.errors import LakehouseError, SpecError
+from lakehouse_jobs.lib.ingest.batch import REFUSED_PENDING, prepare_batch
 from lakehouse_jobs.lib.ingest.manifest import Manifest, commit_metadata, committed_tag, load_manifest, save_cache
-from lakehouse_jobs.lib.ingest.batch import REFUSED_PENDING, local_path, prepare_batch
-from lakehouse_jobs.lib.ingest.spec import LINEAGE, SUFFIXES, IngestSpec
+from lakehouse_jobs.lib.ingest.spec import SUFFIXES, IngestSpec
 from lakehouse_jobs.lib.tables.quarantine import Rejected, append_rejected, quarantined_version
+from lakehouse_jobs.lib.uris import local_path
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -93,9 +94,7 @@ def _candidates(lakehouse: Any, spec: IngestSpec, landing: Path, files: Sequence
     return sorted(set(out))
 
 
-def ingest(
-    spark: SparkSession, lakehouse: Any, spec: IngestSpec, files: Sequence[str] | None = None, *, run_id: str | None = None
-) -> IngestResult:
+def ingest(spark: SparkSession, lakehouse: Any, spec: IngestSpec, files: Sequence[str] | None = None, *, run_id: str | None = None) -> IngestResult:
     """Ingest new landing files into `<layer>/<table>`; see the module docstring for the guarantees."""
     table = lakehouse.table_path(spec.layer, spec.table)
     landing = lakehouse.landing_path(spec.source)

@@ -16,6 +16,7 @@ from lakehouse_jobs.lib.names import validate_columns
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
 FORMATS = ("csv", "json")
 CORRUPT = "_corrupt_record"
@@ -26,13 +27,11 @@ def landing_files(folder: Path, suffixes: Sequence[str]) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts) and p.suffix in suffixes
+        p for p in folder.rglob("*") if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts) and p.suffix in suffixes
     )
 
 
-def raw_schema(columns: Sequence[str], fmt: str):
+def raw_schema(columns: Sequence[str], fmt: str) -> StructType:
     from pyspark.sql.types import StringType, StructField, StructType
 
     fields = [StructField(c, StringType(), True) for c in columns]

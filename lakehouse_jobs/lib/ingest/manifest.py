@@ -20,7 +20,8 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+
+from lakehouse_jobs.lib.uris import local_path
 
 META_KEY = "lakehouse_jobs.ingest"
 
@@ -146,7 +147,7 @@ def _rebuild_from_table(table: Path, table_id: str, version: int, app_id: str, l
     files = {}
     for uri in column:
         if uri:
-            files[os.path.relpath(unquote(urlparse(uri).path), landing)] = [None, None, 0]
+            files[os.path.relpath(local_path(uri), landing)] = [None, None, 0]
     return Manifest(table_id=table_id, version=version, batch=int(batch), files=files)
 
 

@@ -18,7 +18,7 @@ import gzip
 import io
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -133,7 +133,7 @@ def read_csv(spark: SparkSession, groups: dict[tuple[str, ...], list[Path]], del
             .csv([str(p) for p in paths])
             .toDF(*slots, CORRUPT)
         )
-        record = F.create_map(*[x for name, slot in zip(header, slots) for x in (F.lit(name), F.col(slot))])
+        record = F.create_map(*[x for name, slot in zip(header, slots, strict=False) for x in (F.lit(name), F.col(slot))])
         raw = F.coalesce(F.col(CORRUPT), F.concat_ws(delimiter, *[F.coalesce(F.col(s), F.lit("")) for s in slots]))
         # Field by field: no per-row concatenation just to look for a replacement character.
         wrong = F.col(CORRUPT).isNull() & _any([F.col(s).contains(REPLACEMENT) for s in slots])
@@ -191,7 +191,7 @@ def read_batch(spark: SparkSession, files: Sequence[Path], fmt: str, delimiter: 
     return Parsed(frame, rejected, headers, [p for paths in groups.values() for p in paths])
 
 
-def _any(conditions: list):  # noqa: ANN202 - a Column
+def _any(conditions: list):  # a Column
     from pyspark.sql import functions as F
 
     out = F.lit(False)
@@ -207,7 +207,7 @@ def _frame(df: DataFrame) -> DataFrame:
     return df.withColumn("_raw", F.when(F.col("_bad").isNotNull(), F.col("_raw")))
 
 
-def number_lines(bad_rows: list[tuple[str, str, str]], local_path) -> list[Rejected]:
+def number_lines(bad_rows: list[tuple[str, str, str]], local_path: Callable[[str], Path]) -> list[Rejected]:
     """Give Spark's refused records (file uri, raw, reason) their 1-based line numbers."""
     by_file: dict[str, list[tuple[str, str]]] = {}
     for uri, raw, reason in bad_rows:

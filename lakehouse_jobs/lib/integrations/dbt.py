@@ -29,9 +29,9 @@ import dagster as dg
 from dagster._utils import run_with_concurrent_update_guard
 from dagster_dbt import DagsterDbtTranslator, DbtProject
 
-from lakehouse_jobs.lib.tables.delta_io import is_delta_table
 from lakehouse_jobs.lib.errors import LakehouseError, SetupError
 from lakehouse_jobs.lib.names import LAYERS, validate_table_name
+from lakehouse_jobs.lib.tables.delta_io import is_delta_table
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -68,7 +68,9 @@ class LakehouseDbtTranslator(DagsterDbtTranslator):
 
 def _newest_mtime(project_dir: Path) -> float:
     files = [
-        p for pattern in PROJECT_FILES for p in project_dir.rglob(pattern)
+        p
+        for pattern in PROJECT_FILES
+        for p in project_dir.rglob(pattern)
         if not p.name.startswith(".") and not {"target", "logs"} & set(p.relative_to(project_dir).parts)
     ]  # fmt: skip - dbt's own .user.yml, artifacts and logs do not make the manifest stale
     return max((p.stat().st_mtime for p in files), default=0.0)
@@ -118,9 +120,7 @@ def register_tables(spark: SparkSession, lakehouse: LakehouseResource, manifest:
     Returns the registered sources.
     """
     registered = []
-    schemas = {s["schema"] for s in manifest["sources"].values()} | {
-        n["schema"] for n in manifest["nodes"].values() if n["resource_type"] == "model"
-    }
+    schemas = {s["schema"] for s in manifest["sources"].values()} | {n["schema"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
     for schema in sorted(schemas):
         validate_table_name(schema, "dbt schema")
         location = _sql_location(lakehouse.system_path("spark_warehouse", schema))
@@ -217,11 +217,16 @@ def dbt_build(
     register_tables(spark, lakehouse, manifest)
     args = [
         command,
-        "--project-dir", str(project.project_dir),
-        "--profiles-dir", str(project.profiles_dir),
-        "--target-path", str(target),
-        "--log-path", str(target),
-        "--vars", json.dumps({"lakehouse_root": str(lakehouse.root_path)}),
+        "--project-dir",
+        str(project.project_dir),
+        "--profiles-dir",
+        str(project.profiles_dir),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(target),
+        "--vars",
+        json.dumps({"lakehouse_root": str(lakehouse.root_path)}),
         "--no-send-anonymous-usage-stats",
         *(["--indirect-selection", params.indirect_selection] if params.indirect_selection else []),
         *params.selection_args,

@@ -11,24 +11,23 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
 
-from lakehouse_jobs.lib.errors import LakehouseError, SpecError
-
+from lakehouse_jobs.lib import tags as lakehouse_tags
+from lakehouse_jobs.lib.errors import SpecError
 from lakehouse_jobs.lib.jobs.automation.notifications import compile_notifications
 from lakehouse_jobs.lib.jobs.automation.schedules import compile_schedule
 from lakehouse_jobs.lib.jobs.automation.triggers import compile_continuous, compile_trigger
 from lakehouse_jobs.lib.jobs.concurrency import concurrency_tags
 from lakehouse_jobs.lib.jobs.execution import PARAMETERS_KEY, JobParameters, execute_task, merge_states, run_start
+from lakehouse_jobs.lib.jobs.load import load_spec, load_spec_file
 from lakehouse_jobs.lib.jobs.result_states import FAILED, FAILURES, JOB_KEY_TAG, JOB_RESULT_TAG, TIMEDOUT, job_result_state
 from lakehouse_jobs.lib.jobs.spec import JobsDocument, JobSpec, TaskSpec
 from lakehouse_jobs.lib.jobs.task_run import JobRuntime
 from lakehouse_jobs.lib.jobs.tasks import registry
-from lakehouse_jobs.lib.jobs.load import load_spec, load_spec_file
-from lakehouse_jobs.lib import tags as lakehouse_tags
 
 RESULT_OP = "lakehouse_job_result"
 STEP_CONFIG = {"step_dependency_config": {"require_upstream_step_success": False}}
@@ -81,17 +80,23 @@ def _task_ops(runtime: JobRuntime, job_name: str, tasks_by_node: Mapping[str, Ta
     500-task job (several seconds); aliases of shared definitions cost nothing.
     """
 
-    def run(context, results: Sequence[Any]):
+    def run(context: dg.OpExecutionContext, results: Sequence[Any]) -> Iterator[Any]:
         yield from execute_task(context, runtime, tasks_by_node[context.op_handle.name], list(results))
 
     out = {"result": dg.Out(dg.Any, description="This task's result state and values, and those of its upstream tasks.")}
 
     @dg.op(name=f"{job_name}__task", out=out, required_resource_keys={PARAMETERS_KEY}, description="A task with no upstream task.")
-    def root_task(context):
+    def root_task(context):  # noqa: ANN001 - Dagster reads this annotation itself: leave it out
         yield from run(context, [])
 
-    @dg.op(name=f"{job_name}__dependent_task", ins={"upstream": dg.In(list)}, out=out, required_resource_keys={PARAMETERS_KEY}, description="A task after its depends_on tasks.")
-    def dependent_task(context, upstream: list):
+    @dg.op(
+        name=f"{job_name}__dependent_task",
+        ins={"upstream": dg.In(list)},
+        out=out,
+        required_resource_keys={PARAMETERS_KEY},
+        description="A task after its depends_on tasks.",
+    )
+    def dependent_task(context, upstream: list):  # noqa: ANN001 - see root_task
         yield from run(context, upstream)
 
     return root_task, dependent_task
@@ -99,7 +104,7 @@ def _task_ops(runtime: JobRuntime, job_name: str, tasks_by_node: Mapping[str, Ta
 
 def _result_op(job: JobSpec, def_name: str) -> dg.OpDefinition:
     @dg.op(name=def_name, ins={"leaves": dg.In(list)}, description="The job's result state, decided by its leaf tasks.")
-    def _op(context, leaves: list) -> dict:
+    def _op(context, leaves: list) -> dict:  # noqa: ANN001 - see root_task
         results = leaves
         states = {key: record["result_state"] for key, record in merge_states(list(results)).items()}
         timed_out = bool(job.timeout_seconds) and time.time() >= run_start(context) + job.timeout_seconds
@@ -122,7 +127,9 @@ def _job_tags(job: JobSpec) -> dict[str, str]:
     return tags
 
 
-def compile_job(job: JobSpec, *, assets: Sequence[Any] = (), resources: Mapping[str, Any] | None = None, executor_def: dg.ExecutorDefinition | None = None) -> dg.JobDefinition:
+def compile_job(
+    job: JobSpec, *, assets: Sequence[Any] = (), resources: Mapping[str, Any] | None = None, executor_def: dg.ExecutorDefinition | None = None
+) -> dg.JobDefinition:
     """The Dagster job for one job spec (schedules and sensors: see `build_definitions`)."""
     names = op_names(job)
     name = dagster_job_name(job.key)
@@ -135,7 +142,9 @@ def compile_job(job: JobSpec, *, assets: Sequence[Any] = (), resources: Mapping[
         upstream = [dg.DependencyDefinition(names[d.task_key], "result") for d in task.depends_on]
         op = dependent_task if upstream else root_task
         deps[dg.NodeInvocation(op.name, alias=names[task.task_key], tags=node_tags)] = {"upstream": dg.MultiDependencyDefinition(upstream)} if upstream else {}
-    deps[dg.NodeInvocation(result_op.name, alias=RESULT_OP)] = {"leaves": dg.MultiDependencyDefinition([dg.DependencyDefinition(names[leaf], "result") for leaf in job.leaves])}
+    deps[dg.NodeInvocation(result_op.name, alias=RESULT_OP)] = {
+        "leaves": dg.MultiDependencyDefinition([dg.DependencyDefinition(names[leaf], "result") for leaf in job.leaves])
+    }
     used = {invocation.name for invocation in deps}
     node_defs = [op for op in (root_task, dependent_task, result_op) if op.name in used]
     graph = dg.GraphDefinition(name=name, node_defs=node_defs, dependencies=deps, description=job.description)
@@ -170,7 +179,9 @@ def _automation(job: JobSpec, job_name: str, lakehouse_root: str) -> tuple[list[
     return schedules, sensors
 
 
-def build_definitions(document: JobsDocument, *, assets: Sequence[Any] = (), resources: Mapping[str, Any] | None = None, executor_def: dg.ExecutorDefinition | None = None) -> dg.Definitions:
+def build_definitions(
+    document: JobsDocument, *, assets: Sequence[Any] = (), resources: Mapping[str, Any] | None = None, executor_def: dg.ExecutorDefinition | None = None
+) -> dg.Definitions:
     """Jobs, schedules and sensors for every job of the document (assets included when given)."""
     from lakehouse_jobs.lib.tables.lakehouse import LakehouseResource, default_root
 
@@ -197,7 +208,9 @@ def _definitions_parts(definitions: str | None) -> tuple[Sequence[Any], Mapping[
     return [*(defs.assets or ()), *(defs.asset_checks or ())], dict(defs.resources or {})
 
 
-def job_from_source(spec: Mapping[str, Any] | None = None, path: str | None = None, job_key: str | None = None, definitions: str | None = None) -> dg.JobDefinition:
+def job_from_source(
+    spec: Mapping[str, Any] | None = None, path: str | None = None, job_key: str | None = None, definitions: str | None = None
+) -> dg.JobDefinition:
     """Rebuild a compiled job from a spec dict or file: the reconstructor for `execute_job` and repair."""
     document = load_spec(spec, "<dict>") if spec is not None else load_spec_file(path)
     assets, resources = _definitions_parts(definitions)
@@ -205,7 +218,9 @@ def job_from_source(spec: Mapping[str, Any] | None = None, path: str | None = No
     return compile_job(job, assets=assets, resources=resources)
 
 
-def reconstructable_job(spec: Mapping[str, Any] | None = None, path: str | None = None, job_key: str | None = None, definitions: str | None = None):
+def reconstructable_job(
+    spec: Mapping[str, Any] | None = None, path: str | None = None, job_key: str | None = None, definitions: str | None = None
+) -> dg.ReconstructableJob:
     """A ReconstructableJob (needed by dg.execute_job and re-execution) for a spec dict or file."""
     kwargs = {"spec": dict(spec) if spec is not None else None, "path": str(path) if path else None, "job_key": job_key, "definitions": definitions}
     return dg.build_reconstructable_job(__name__, job_from_source.__name__, reconstructable_kwargs=kwargs)

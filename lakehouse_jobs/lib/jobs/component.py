@@ -29,7 +29,9 @@ from lakehouse_jobs.lib.jobs.load import load_spec, load_spec_file
 class LakehouseJobsComponent(dg.Component, dg.Model, dg.Resolvable):
     """Databricks Lakeflow jobs (Jobs API 2.2 / Asset Bundle fields) as Dagster jobs, schedules and sensors."""
 
-    spec_file: str | None = Field(default=None, description="Spec file (YAML/JSON), relative to this defs.yaml's folder: a job object or a bundle with resources.jobs.")
+    spec_file: str | None = Field(
+        default=None, description="Spec file (YAML/JSON), relative to this defs.yaml's folder: a job object or a bundle with resources.jobs."
+    )
     spec: dict[str, Any] | None = Field(default=None, description="The spec inline: a job object or a bundle document with resources.jobs.")
     definitions: str | None = Field(default=None, description="'package.module:attr' of a Definitions whose assets and resources the jobs' pipeline_tasks use.")
     include_assets: bool = Field(default=False, description="Also emit those assets and resources (when the project defines them nowhere else).")

@@ -18,16 +18,17 @@ also check first and return a SkipReason, so no run is created at all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, DagsterRun, DagsterRunStatus, RunsFilter
 
+from lakehouse_jobs.lib import tags as lakehouse_tags
 from lakehouse_jobs.lib.jobs.automation.fields import Problems, at, checked, integer
 from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG
-from lakehouse_jobs.lib import tags as lakehouse_tags
 
 LIMIT_TAG_PREFIX = lakehouse_tags.MAX_CONCURRENT_RUNS_PREFIX
 QUEUE_TAG = lakehouse_tags.QUEUE
@@ -104,12 +105,12 @@ def policy_from_tags(tags: Mapping[str, str]) -> ConcurrencyPolicy | None:
     return None
 
 
-def limit_rules(limits) -> list[dict]:
+def limit_rules(limits: Iterable[int]) -> list[dict]:
     """Tag concurrency rules: at most N active runs per job carrying the limit-N tag."""
     return [{"key": f"{LIMIT_TAG_PREFIX}{n}", "value": {"applyLimitPerUniqueValue": True}, "limit": n} for n in sorted(limits)]
 
 
-def limits_in_use(tag_keys) -> set[int]:
+def limits_in_use(tag_keys: Iterable[str]) -> set[int]:
     """The N of every lakehouse_jobs/max_concurrent_runs.<N> tag key the instance's runs carry."""
     return {int(key[len(LIMIT_TAG_PREFIX) :]) for key in tag_keys if key.startswith(LIMIT_TAG_PREFIX) and key[len(LIMIT_TAG_PREFIX) :].isdigit()}
 
@@ -124,7 +125,7 @@ class LakehouseRunCoordinator(QueuedRunCoordinator):
     (same config as QueuedRunCoordinator; the daemon must run to dequeue.)
     """
 
-    def get_run_queue_config(self):
+    def get_run_queue_config(self) -> Any:
         """The configured queue plus one rule per limit that runs in storage use (one DISTINCT query)."""
         config = super().get_run_queue_config()
         rules = limit_rules(limits_in_use(self._instance.get_run_tag_keys()))
@@ -142,6 +143,6 @@ class LakehouseRunCoordinator(QueuedRunCoordinator):
         return super().submit_run(context)
 
 
-def run_coordinator_config(**queue_config) -> dict:
+def run_coordinator_config(**queue_config: Any) -> dict:
     """The `run_coordinator` entry of an instance config (dagster.yaml or instance_for_test overrides)."""
     return {"module": __name__, "class": LakehouseRunCoordinator.__name__, "config": dict(queue_config)}

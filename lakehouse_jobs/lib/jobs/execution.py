@@ -11,8 +11,8 @@ they evaluate run_if themselves (Databricks semantics), and Dagster's
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -20,7 +20,14 @@ from pydantic import Field
 
 from lakehouse_jobs.lib.jobs import references, task_values
 from lakehouse_jobs.lib.jobs.result_states import (
-    DISABLED, FAILED, FILE_ARRIVAL_LOCATION_TAG, OWN_FAILURES, REPAIR_COUNT_TAG, TIMEDOUT, TRIGGER_TYPE_TAG, task_tag,
+    DISABLED,
+    FAILED,
+    FILE_ARRIVAL_LOCATION_TAG,
+    OWN_FAILURES,
+    REPAIR_COUNT_TAG,
+    TIMEDOUT,
+    TRIGGER_TYPE_TAG,
+    task_tag,
 )  # fmt: skip
 from lakehouse_jobs.lib.jobs.retries import RetryPolicy
 from lakehouse_jobs.lib.jobs.run_if import decide, edge_state
@@ -75,7 +82,7 @@ def reference_context(context: dg.OpExecutionContext, runtime: JobRuntime, state
         job_id=runtime.spec.key,
         job_name=runtime.spec.name,
         run_id=context.run_id,
-        start_time=datetime.fromtimestamp(run_start(context), timezone.utc),
+        start_time=datetime.fromtimestamp(run_start(context), UTC),
         trigger_type=_trigger_type(tags),
         file_arrival_location=tags.get(FILE_ARRIVAL_LOCATION_TAG),
         repair_count=int(tags.get(REPAIR_COUNT_TAG, "0")),
@@ -91,7 +98,7 @@ def reference_context(context: dg.OpExecutionContext, runtime: JobRuntime, state
     return base
 
 
-def execute_task(context: dg.OpExecutionContext, runtime: JobRuntime, task: TaskSpec, upstream: Sequence[Mapping[str, Any]]):
+def execute_task(context: dg.OpExecutionContext, runtime: JobRuntime, task: TaskSpec, upstream: Sequence[Mapping[str, Any]]) -> Iterator[dg.Output]:
     """The body of a task's op: yields its `result` output, then fails the step if the task failed."""
     states = merge_states(upstream)
     edges = [edge_state(states[dep.task_key]["result_state"], dep.outcome, states[dep.task_key].get("outcome")) for dep in task.depends_on]
@@ -99,7 +106,9 @@ def execute_task(context: dg.OpExecutionContext, runtime: JobRuntime, task: Task
     values: dict[str, Any] = {}
     if skipped:
         outcome = TaskOutcome(skipped)
-        context.log.info(f"{task.task_key}: {skipped} (run_if {task.run_if}, dependencies {dict(zip([d.task_key for d in task.depends_on], edges))})")
+        context.log.info(
+            f"{task.task_key}: {skipped} (run_if {task.run_if}, dependencies {dict(zip([d.task_key for d in task.depends_on], edges, strict=False))})"
+        )
     else:
         outcome, values = _attempt(context, runtime, task, states)
     record = {"result_state": outcome.result_state, "outcome": outcome.outcome, "values": values, "error": outcome.error,
@@ -113,7 +122,9 @@ def execute_task(context: dg.OpExecutionContext, runtime: JobRuntime, task: Task
         metadata["error"] = outcome.error
     yield dg.Output({"tasks": states}, "result", metadata=metadata)
     if outcome.result_state in OWN_FAILURES:
-        raise dg.Failure(description=f"{task.task_key} {outcome.result_state}: {outcome.error}", metadata={"result_state": outcome.result_state}, allow_retries=False)
+        raise dg.Failure(
+            description=f"{task.task_key} {outcome.result_state}: {outcome.error}", metadata={"result_state": outcome.result_state}, allow_retries=False
+        )
 
 
 def _attempt(context: dg.OpExecutionContext, runtime: JobRuntime, task: TaskSpec, states: Mapping[str, Any]) -> tuple[TaskOutcome, dict[str, Any]]:

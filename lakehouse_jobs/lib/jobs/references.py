@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ TASK_REF_FIELDS = ("result_state", "run_id")
 _NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
-class ReferenceError(ValueError):
+class ReferenceError(ValueError):  # noqa: A001 - module-scoped: references.ReferenceError
     """A reference that cannot be resolved when the task starts (the task fails)."""
 
 
@@ -49,7 +49,9 @@ def references(text: str) -> list[str]:
     return PATTERN.findall(text) if isinstance(text, str) else []
 
 
-def check(ref: str, *, parameters: Collection[str], ancestors: Collection[str], in_for_each: bool, job_level: bool = False, tasks: Collection[str] = ()) -> str | None:
+def check(
+    ref: str, *, parameters: Collection[str], ancestors: Collection[str], in_for_each: bool, job_level: bool = False, tasks: Collection[str] = ()
+) -> str | None:
     """None when `ref` is a valid reference at this place, else the problem."""
     parts = ref.split(".")
     head = parts[0]
@@ -159,7 +161,7 @@ def resolve(value: Any, ctx: ReferenceContext) -> Any:
     return value
 
 
-def strings_in(value: Any, path: str):
+def strings_in(value: Any, path: str) -> Iterator[tuple[str, str]]:
     """(path, text) for every string inside a spec value, to check its references."""
     if isinstance(value, str):
         yield path, value

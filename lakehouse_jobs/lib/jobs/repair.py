@@ -15,11 +15,10 @@ import dagster as dg
 from dagster._core.storage.dagster_run import FINISHED_STATUSES
 from dagster._utils.hosted_user_process import recon_job_from_origin
 
+from lakehouse_jobs.lib import tags as lakehouse_tags
 from lakehouse_jobs.lib.errors import LakehouseError
-
 from lakehouse_jobs.lib.jobs.compile import RESULT_OP
 from lakehouse_jobs.lib.jobs.result_states import FAILURES, JOB_RESULT_TAG, REPAIR_COUNT_TAG, task_tag
-from lakehouse_jobs.lib import tags as lakehouse_tags
 
 
 @dataclass
@@ -77,5 +76,7 @@ def repair_run(instance: dg.DagsterInstance, run_id: str) -> tuple[RepairPlan, s
     plan, recon = plan_repair(instance, run_id)
     parent = instance.get_run_by_id(run_id)
     options = dg.ReexecutionOptions(parent_run_id=run_id, step_selection=plan.step_selection)
-    with dg.execute_job(recon, instance, run_config=parent.run_config, tags=repair_tags(parent.tags), reexecution_options=options, raise_on_error=False) as result:
+    with dg.execute_job(
+        recon, instance, run_config=parent.run_config, tags=repair_tags(parent.tags), reexecution_options=options, raise_on_error=False
+    ) as result:
         return plan, result.run_id

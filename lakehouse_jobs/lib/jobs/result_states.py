@@ -6,9 +6,9 @@ to the Dagster UI (op output metadata and a run tag per task) and to the CLI.
 
 from __future__ import annotations
 
-from lakehouse_jobs.lib import tags as lakehouse_tags
-
 from collections.abc import Iterable, Mapping
+
+from lakehouse_jobs.lib import tags as lakehouse_tags
 
 SUCCESS = "SUCCESS"
 FAILED = "FAILED"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lakehouse_jobs.lib.jobs.result_states import DISABLED, EXCLUDED, FAILURES, SUCCESS, SUCCEEDED, UPSTREAM_FAILED
+from lakehouse_jobs.lib.jobs.result_states import DISABLED, EXCLUDED, FAILURES, SUCCEEDED, SUCCESS, UPSTREAM_FAILED
 
 ALL_SUCCESS = "ALL_SUCCESS"
 AT_LEAST_ONE_SUCCESS = "AT_LEAST_ONE_SUCCESS"

@@ -19,7 +19,7 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 from typing import Any, TypeVar
 
 from lakehouse_jobs.lib.jobs import task_values
@@ -67,10 +67,10 @@ def call_with_timeout(fn: Callable[[], T], timeout_seconds: float | None, label:
             if spark_context is not None:
                 try:
                     spark_context.setJobGroup(group, label, interruptOnCancel=True)
-                except Exception:  # Spark Connect or a stopped context: nothing to tag
+                except Exception:  # noqa: BLE001, S110 - Spark Connect or a stopped context: nothing to tag
                     pass
             outcome["value"] = context.run(fn)
-        except BaseException as exc:  # handed to the caller's thread
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             outcome["error"] = exc
 
     thread = threading.Thread(target=target, name=f"lakehouse_jobs:{label}", daemon=True)
@@ -81,7 +81,7 @@ def call_with_timeout(fn: Callable[[], T], timeout_seconds: float | None, label:
         if spark_context is not None:
             try:
                 spark_context.cancelJobGroup(group)
-            except Exception:
+            except Exception:  # noqa: BLE001, S110 - the context stopped meanwhile: nothing left to cancel
                 pass
         _interrupt(thread)
         thread.join(_GRACE_SECONDS)
@@ -91,13 +91,13 @@ def call_with_timeout(fn: Callable[[], T], timeout_seconds: float | None, label:
     return outcome["value"]
 
 
-def _child_main(conn, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], scope: task_values.TaskValueScope) -> None:
+def _child_main(conn: Connection, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], scope: task_values.TaskValueScope) -> None:
     task_values.bind(scope)
     conn.send(("started", None, "", {}))  # the clock starts now, not while Python imports
     try:
         fn(*args, **kwargs)
         conn.send(("ok", None, "", scope.values))
-    except BaseException as exc:  # reported to the parent as the task's failure
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent as the task's failure
         conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc(), scope.values))
     finally:
         conn.close()
@@ -108,7 +108,7 @@ def call_in_child(fn: Callable[..., Any], args: list[Any], kwargs: Mapping[str, 
     scope = task_values.current() or task_values.TaskValueScope(label)
     try:
         pickle.dumps((fn, args, dict(kwargs)))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - pickling user objects fails in many ways
         raise ValueError(
             f"a task with timeout_seconds runs in a child process, so its callable and parameters must be picklable "
             f"(a module-level function named 'package.module:function'): {exc}"

@@ -27,7 +27,9 @@ def workload(spark, root: Path) -> None:  # noqa: ANN001 - a SparkSession
     csv = spark.read.option("header", True).schema("id BIGINT, name STRING, amount DOUBLE").csv(str(root / "in.csv"))
     lines = spark.read.text(str(root / "in.json"))
     parsed = lines.select(F.from_json("value", "map<string,string>").alias("m")).select(
-        F.col("m")["id"].cast("bigint").alias("id"), F.col("m")["kind"].alias("name"), F.lit(0.0).alias("amount"),
+        F.col("m")["id"].cast("bigint").alias("id"),
+        F.col("m")["kind"].alias("name"),
+        F.lit(0.0).alias("amount"),
         F.map_filter("m", lambda k, v: ~k.isin("id", "kind")).alias("rest"),
     )
     observed = Observation("rows")

@@ -109,7 +109,10 @@ def build(timeout: float = 600) -> tuple[Path | None, str]:
         with log.open("w") as handle:
             proc = subprocess.run(
                 [sys.executable, "-m", "lakehouse_jobs.lib.runtime.archive_workload", tmp],
-                stdout=handle, stderr=subprocess.STDOUT, timeout=timeout, env={**os.environ, SWITCH_ENV: "off"},
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                env={**os.environ, SWITCH_ENV: "off"},
             )
         if proc.returncode != 0 or not os.path.isfile(tmp) or os.path.getsize(tmp) == 0:
             return None, f"not built (the workload exited {proc.returncode}; see {log}); Spark starts without it"

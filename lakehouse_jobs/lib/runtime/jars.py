@@ -65,9 +65,7 @@ def delta_artifacts(delta_version: str | None = None, spark_line: str | None = N
 
 def user_cache_dir(name: str, override_env: str) -> Path:
     """`$override_env`, else lakehouse_jobs' folder `name` in the user's cache (XDG)."""
-    root = os.environ.get(override_env) or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lakehouse_jobs", name
-    )
+    root = os.environ.get(override_env) or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lakehouse_jobs", name)
     return Path(root)
 
 

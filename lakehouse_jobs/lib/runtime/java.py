@@ -11,15 +11,12 @@ import os
 import re
 import shutil
 import subprocess
-from functools import lru_cache
+from functools import cache
 
 from lakehouse_jobs.lib.errors import SetupError
 
 MIN_JAVA = 17
-INSTALL_HINT = (
-    "install a Java {min}+ runtime (e.g. `apt-get install openjdk-17-jre-headless` or Temurin 17) "
-    "and put it on PATH or set JAVA_HOME"
-)
+INSTALL_HINT = "install a Java {min}+ runtime (e.g. `apt-get install openjdk-17-jre-headless` or Temurin 17) and put it on PATH or set JAVA_HOME"
 
 
 def java_executable() -> str | None:
@@ -42,7 +39,7 @@ def parse_java_major(version_output: str) -> int | None:
     return major
 
 
-@lru_cache(maxsize=None)
+@cache
 def _probe(executable: str) -> str:
     proc = subprocess.run([executable, "-version"], capture_output=True, text=True, timeout=60)
     return proc.stderr + proc.stdout

@@ -76,7 +76,7 @@ def default_state_dir() -> Path:
     """`$LAKEHOUSE_CLUSTER_STATE_DIR`, else a private folder under the runtime/temp dir."""
     if os.environ.get(STATE_DIR_ENV):
         return Path(os.environ[STATE_DIR_ENV])
-    base = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"
+    base = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"  # noqa: S108 - a private 0700 folder is made under it
     return Path(base) / f"lakehouse_jobs-{os.getuid()}" / "clusters"
 
 
@@ -172,13 +172,22 @@ def _start(directory: Path, spec: ClusterSpec, spark_home: str) -> dict:
     env = {"SPARK_HOME": spark_home, "SPARK_LOCAL_IP": "127.0.0.1", **spec.env}
     write_json(
         directory / "spec.json",
-        {"command": server_command(spark_home, spec.conf, spec.jars, port), "env": env, "port": port,
-         "autotermination_s": spec.autotermination_s, "start_timeout_s": spec.start_timeout_s},
+        {
+            "command": server_command(spark_home, spec.conf, spec.jars, port),
+            "env": env,
+            "port": port,
+            "autotermination_s": spec.autotermination_s,
+            "start_timeout_s": spec.start_timeout_s,
+        },
     )
     with open(directory / "server.log", "ab") as log:
         watchdog = subprocess.Popen(
             [sys.executable, "-S", os.path.abspath(__file__), "watch", str(directory)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
         )
     state = {"status": "starting", "port": port, "watchdog_pid": watchdog.pid, "watchdog_start": proc_start(watchdog.pid)}
     write_json(directory / "state.json", state)
@@ -280,9 +289,7 @@ def watch(directory: Path) -> int:
     stopping: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda signum, _frame: stopping.append(signum))
-    jvm = subprocess.Popen(
-        spec["command"], env={**os.environ, **spec["env"]}, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, close_fds=True
-    )
+    jvm = subprocess.Popen(spec["command"], env={**os.environ, **spec["env"]}, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, close_fds=True)
     me = {"watchdog_pid": os.getpid(), "watchdog_start": proc_start(os.getpid())}
     try:
         deadline = time.monotonic() + float(spec.get("start_timeout_s", 300))
@@ -292,8 +299,7 @@ def watch(directory: Path) -> int:
                 return 1
             time.sleep(POLL_S / 2)
         with locked(directory):
-            write_json(directory / "state.json", {"status": "ready", "port": spec["port"], **me,
-                                                  "jvm_pid": jvm.pid, "jvm_start": proc_start(jvm.pid)})
+            write_json(directory / "state.json", {"status": "ready", "port": spec["port"], **me, "jvm_pid": jvm.pid, "jvm_start": proc_start(jvm.pid)})
         idle_since: float | None = None
         while jvm.poll() is None and not stopping:
             with locked(directory):

@@ -26,9 +26,8 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from lakehouse_jobs.lib.runtime import class_archive
-from lakehouse_jobs.lib.runtime import job_cluster
 from lakehouse_jobs.lib.errors import SetupError
+from lakehouse_jobs.lib.runtime import class_archive, job_cluster
 from lakehouse_jobs.lib.runtime.jars import resolve_delta_jars
 from lakehouse_jobs.lib.runtime.java import check_java
 
@@ -105,7 +104,7 @@ def _build_session(conf: dict[str, str], remote: str | None) -> SparkSession:
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
-    except Exception as exc:  # the JVM died: say why in one sentence, not with its stack
+    except Exception as exc:  # noqa: BLE001 - the JVM died: say why in one sentence, not with its stack
         raise SetupError(f"Spark could not start ({type(exc).__name__}: {str(exc).splitlines()[0]}).") from None
     session.sparkContext.setLogLevel("WARN")
     return session
@@ -139,7 +138,7 @@ def _is_stopped(session: Any) -> bool:
 def _stop_quietly(session: Any) -> None:
     try:
         session.stop()
-    except Exception:  # the server is already gone: nothing to close
+    except Exception:  # noqa: BLE001, S110 - the server is already gone: nothing to close
         pass
 
 
@@ -205,9 +204,7 @@ class SparkResource(dg.ConfigurableResource):
     ui_enabled: bool = Field(default=False, description="Start the Spark UI (bound to 127.0.0.1).")
     spark_conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings, applied last.")
     job_cluster: bool = Field(default=False, description="Share one Spark Connect server between the tasks of a run.")
-    num_workers: int | None = Field(
-        default=None, ge=1, description="Job cluster cores: local[num_workers] (default: master's setting, local[*])."
-    )
+    num_workers: int | None = Field(default=None, ge=1, description="Job cluster cores: local[num_workers] (default: master's setting, local[*]).")
     spark_env_vars: dict[str, str] = Field(default_factory=dict, description="Environment of the job cluster's JVM.")
     autotermination_minutes: float = Field(
         default=0, ge=0, description="Keep the job cluster this long after the last run left, for reuse (0 = stop at run end)."
@@ -259,9 +256,7 @@ class SparkResource(dg.ConfigurableResource):
 
         check_java()
         try:
-            endpoint = job_cluster.attach(
-                self.cluster_spec(), self.state_dir(), self._lease_name(), run_process_pid(), os.path.dirname(pyspark.__file__)
-            )
+            endpoint = job_cluster.attach(self.cluster_spec(), self.state_dir(), self._lease_name(), run_process_pid(), os.path.dirname(pyspark.__file__))
         except job_cluster.ClusterStartError as exc:
             raise SetupError(str(exc)) from None
         self._leased = True

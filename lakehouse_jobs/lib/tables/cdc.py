@@ -14,13 +14,13 @@ while current); a delete closes the current version. The statements are SQL
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lakehouse_jobs.lib.tables.delta_io import DeltaCommit, is_delta_table, last_commit, merge_sql, read_delta
 from lakehouse_jobs.lib.errors import SpecError
 from lakehouse_jobs.lib.names import quote, validate_column, validate_columns
+from lakehouse_jobs.lib.tables.delta_io import DeltaCommit, is_delta_table, last_commit, merge_sql, read_delta
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -104,7 +104,7 @@ def _scd1(spark: SparkSession, events: DataFrame, path: str, keys: Sequence[str]
     assignments = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in columns)
     values = ", ".join(f"s.{quote(c)}" for c in columns)
     statement = (
-        f"MERGE INTO {{target}} t USING {{source}} s ON {on} "
+        f"MERGE INTO {{target}} t USING {{source}} s ON {on} "  # noqa: S608 - every name validated and quoted
         f"WHEN MATCHED AND {newer} AND s.{_DELETE} THEN DELETE "
         f"WHEN MATCHED AND {newer} THEN UPDATE SET {assignments} "
         f"WHEN NOT MATCHED AND NOT s.{_DELETE} THEN INSERT ({', '.join(quote(c) for c in columns)}) VALUES ({values})"
@@ -125,7 +125,10 @@ def _history_events(spark: SparkSession, path: str, keys: Sequence[str], sequenc
     begun = history.select(*[F.col(quote(k)) for k in keys], F.col(START).alias("_at"))
     closes = ended.join(begun, [*keys, "_at"], "left_anti")
     deletes = closes.select(
-        *[F.col(quote(c)) if c in keys else (F.col("_at").alias(c) if c == sequence_by else F.lit(None).cast(history.schema[c].dataType).alias(c)) for c in columns],
+        *[
+            F.col(quote(c)) if c in keys else (F.col("_at").alias(c) if c == sequence_by else F.lit(None).cast(history.schema[c].dataType).alias(c))
+            for c in columns
+        ],
         F.lit(True).alias(_DELETE),
     )
     return starts.unionByName(deletes)
@@ -186,7 +189,7 @@ def changes_asset(
     except_column_list: Sequence[str] = (),
     owners: Sequence[str] | None = None,
     description: str | None = None,
-):
+) -> Callable[[Callable[..., Any]], Any]:
     """Declare `<layer>/<name>` as `apply_changes` of the change feed the function prepares
     from the table `source` (it returns a DataFrame or a TableOutput with extra metadata)."""
     import inspect
@@ -199,15 +202,18 @@ def changes_asset(
     upstream = table_key(source, "source")
     table_key([layer, name], "name")  # refuses a bad layer or table name at declaration
 
-    def decorator(fn):
+    def decorator(fn: Callable[..., Any]) -> dg.AssetsDefinition:
         @dg.asset(
             **table_asset_args(
-                layer, name, description=description or inspect.getdoc(fn), owners=owners,
+                layer,
+                name,
+                description=description or inspect.getdoc(fn),
+                owners=owners,
                 metadata={"write_mode": f"apply_changes (SCD type {stored_as_scd_type})", "merge_keys": list(keys), "sequence_by": sequence_by},
             ),  # fmt: skip
             deps=[upstream],
         )
-        def _asset(context):  # noqa: ANN001, ANN202 - dg is imported locally
+        def _asset(context):  # noqa: ANN001 - dg is imported locally
             spark, lakehouse = runtime(context)
             result = fn(read_table(spark, lakehouse, upstream))
             output = result if isinstance(result, TableOutput) else TableOutput(result)

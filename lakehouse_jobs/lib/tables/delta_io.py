@@ -104,8 +104,7 @@ def _merge(spark: SparkSession, df: DataFrame, path: str, spec: WriteSpec, tag: 
     condition = " AND ".join(f"t.{quote(k)} <=> s.{quote(k)}" for k in spec.merge_keys)
     statement = (
         f"MERGE {'WITH SCHEMA EVOLUTION ' if spec.merge_schema else ''}INTO {{target}} t USING {{source}} s ON {condition} "
-        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
-        + (" WHEN NOT MATCHED BY SOURCE THEN DELETE" if spec.delete_unmatched else "")
+        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *" + (" WHEN NOT MATCHED BY SOURCE THEN DELETE" if spec.delete_unmatched else "")
     )
     try:
         merge_sql(spark, df, path, statement, tag)

@@ -70,7 +70,9 @@ def check_specs(key: dg.AssetKey, expectations: Sequence[Expectation]) -> list[d
     if len(set(names)) != len(names):
         raise SpecError("expectations", f"duplicate expectation names in {names}")
     return [
-        dg.AssetCheckSpec(name=e.name, asset=key, blocking=e.action == "fail", description=f"expect{'' if e.action == 'warn' else '_or_' + e.action}: {e.condition}")
+        dg.AssetCheckSpec(
+            name=e.name, asset=key, blocking=e.action == "fail", description=f"expect{'' if e.action == 'warn' else '_or_' + e.action}: {e.condition}"
+        )
         for e in expectations
     ]
 
@@ -98,7 +100,9 @@ def _validate(df: DataFrame, key: dg.AssetKey, expectations: Sequence[Expectatio
         try:
             df.select(F.expr(e.condition)).schema  # noqa: B018
         except Exception as exc:  # noqa: BLE001 - Spark's analysis/parse errors differ by runtime
-            raise LakehouseError(f"{key.to_user_string()}: expectation {e.name!r} ({e.condition!r}) is not valid SQL over the result: {str(exc).splitlines()[0]}") from None
+            raise LakehouseError(
+                f"{key.to_user_string()}: expectation {e.name!r} ({e.condition!r}) is not valid SQL over the result: {str(exc).splitlines()[0]}"
+            ) from None
 
 
 def _counts(row: Any, expectations: Sequence[Expectation]) -> tuple[int, dict[str, int]]:
@@ -112,7 +116,13 @@ def _result(key: dg.AssetKey, e: Expectation, violations: int, total: int) -> dg
         check_name=e.name,
         passed=violations == 0,
         severity=severity,
-        metadata={"violating_rows": violations, "total_rows": total, "condition": e.condition, "action": e.action, **({"dropped_rows": violations} if e.action == "drop" else {})},
+        metadata={
+            "violating_rows": violations,
+            "total_rows": total,
+            "condition": e.condition,
+            "action": e.action,
+            **({"dropped_rows": violations} if e.action == "drop" else {}),
+        },
     )
 
 

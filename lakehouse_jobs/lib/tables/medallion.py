@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from lakehouse_jobs.lib.tables.delta_io import WriteSpec, describe, read_delta, write_delta
 from lakehouse_jobs.lib.errors import LakehouseError, SpecError
-from lakehouse_jobs.lib.tables.expectations import Expectation, apply_expectations, check_specs
 from lakehouse_jobs.lib.names import LAYERS, validate_layer, validate_table_name
+from lakehouse_jobs.lib.tables.delta_io import WriteSpec, describe, read_delta, write_delta
+from lakehouse_jobs.lib.tables.expectations import Expectation, apply_expectations, check_specs
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -156,7 +156,12 @@ def medallion_asset(
 
         @dg.asset(
             **table_asset_args(
-                layer, table, description=description or inspect.getdoc(fn), owners=owners, tags=tags, group_name=group_name,
+                layer,
+                table,
+                description=description or inspect.getdoc(fn),
+                owners=owners,
+                tags=tags,
+                group_name=group_name,
                 resources=resources,
                 metadata={"write_mode": spec.mode, "merge_keys": list(spec.merge_keys), "partition_by": list(spec.partition_by), **(metadata or {})},
             ),  # fmt: skip

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from lakehouse_jobs.lib.tables.delta_io import is_delta_table, read_delta
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
 QUARANTINE_COLUMNS = ("source_table", "batch", "file", "line", "raw", "reason", "expectation", "run_id", "quarantined_at")
 RAW_LIMIT = 100_000  # characters of a refused record kept; a binary blob is not worth more
@@ -42,7 +43,7 @@ def quarantine_path(lakehouse: Any) -> Path:
     return lakehouse.system_path("quarantine")
 
 
-def quarantine_schema():
+def quarantine_schema() -> StructType:
     from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
 
     types = {"batch": LongType(), "line": LongType(), "quarantined_at": TimestampType()}
@@ -67,7 +68,7 @@ def append_rejected(lakehouse: Any, rows: Iterable[Rejected], source_table: str,
         if (target.transaction_version(app_id) or -1) >= batch:
             return False
     rows = list(rows)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     columns = {
         "source_table": [source_table] * len(rows),
         "batch": [batch] * len(rows),
@@ -103,7 +104,7 @@ def conform(df: DataFrame, source_table: str, batch: int | None, run_id: str | N
         "quarantined_at": F.current_timestamp(),
     }
     columns = []
-    for name, field in zip(QUARANTINE_COLUMNS, quarantine_schema().fields):
+    for name, field in zip(QUARANTINE_COLUMNS, quarantine_schema().fields, strict=False):
         if name in filled:
             columns.append(filled[name].alias(name))
         elif name in present:

@@ -7,5 +7,5 @@ from lakehouse_jobs_tests.integrations.ml.example_run import ExampleRun, example
 
 
 @pytest.fixture(scope="session")
-def example(tmp_path_factory, spark) -> ExampleRun:  # noqa: ANN001 - spark: start the shared session first
+def example(tmp_path_factory, spark) -> ExampleRun:
     return example_run(tmp_path_factory, SAMPLE_LANDING)

@@ -13,8 +13,8 @@ from deltalake import DeltaTable
 
 from lakehouse_jobs.defs.dbt import DBT_PROJECT, dbt_marts
 from lakehouse_jobs.defs.paths import REPO_ROOT
-from lakehouse_jobs.lib.integrations.dbt import LakehouseDbtTranslator, dbt_project, register_tables
 from lakehouse_jobs.lib.errors import LakehouseError, SetupError
+from lakehouse_jobs.lib.integrations.dbt import LakehouseDbtTranslator, dbt_project, register_tables
 from lakehouse_jobs_tests.integrations.ml.example_run import ExampleRun
 
 MARTS = {dg.AssetKey(["gold", "revenue_by_segment_day"]), dg.AssetKey(["gold", "customer_360"])}
@@ -117,7 +117,10 @@ def test_a_failing_dbt_test_is_a_failed_asset_check_and_marts_follow_the_current
     assert not result.success
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     failed = {name for name, passed in evaluations.items() if not passed}
-    assert failed == {"accepted_values_customer_360_segment__consumer__smb__enterprise", "accepted_values_revenue_by_segment_day_segment__consumer__smb__enterprise"}
+    assert failed == {
+        "accepted_values_customer_360_segment__consumer__smb__enterprise",
+        "accepted_values_revenue_by_segment_day_segment__consumer__smb__enterprise",
+    }
     assert len(evaluations) == 10
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert "dbt build failed" in failure.step_failure_data.error.message

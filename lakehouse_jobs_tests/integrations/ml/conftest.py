@@ -8,5 +8,5 @@ from .example_run import ExampleRun, example_run
 
 
 @pytest.fixture(scope="session")
-def example(tmp_path_factory, spark) -> ExampleRun:  # noqa: ANN001 - spark: start the shared session first
+def example(tmp_path_factory, spark) -> ExampleRun:
     return example_run(tmp_path_factory, SAMPLE_LANDING)

@@ -35,13 +35,13 @@ class ExampleRun:
         return MLflowResource(root=str(self.root), tracking_uri=self.tracking_uri)
 
 
-def all_example_defs():  # noqa: ANN201
+def all_example_defs():
     from lakehouse_jobs.definitions import defs
 
     return defs
 
 
-def example_run(tmp_path_factory, sample_landing: Path) -> ExampleRun:  # noqa: ANN001
+def example_run(tmp_path_factory, sample_landing: Path) -> ExampleRun:
     """Materialize every asset (and check) of the example's Definitions once; cached for the session."""
     if "run" in _CACHE:
         return _CACHE["run"]

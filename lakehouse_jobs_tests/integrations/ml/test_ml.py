@@ -71,7 +71,7 @@ def test_predictions_score_every_customer_with_the_champion_version(example: Exa
     assert (joined["churn_predicted"] == joined["churned"]).mean() > 0.8
 
 
-def _degraded_lakehouse(spark, example: ExampleRun, tmp_path, degrade) -> LakehouseResource:  # noqa: ANN001
+def _degraded_lakehouse(spark, example: ExampleRun, tmp_path, degrade) -> LakehouseResource:
     """A lakehouse whose gold/customer_features is the example's, degraded by `degrade`."""
     lakehouse = LakehouseResource(root=str(tmp_path / "degraded"))
     features = DeltaTable(str(example.lakehouse.table_path("gold", "customer_features"))).to_pandas()

@@ -1,7 +1,6 @@
 """Notifications delivered to a real SMTP server (aiosmtpd) and a real HTTP receiver on 127.0.0.1,
 from sensors evaluated against real runs on a real instance."""
 
-
 import json
 import socket
 import threading
@@ -15,8 +14,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from lakehouse_jobs.lib.errors import SpecError
-from lakehouse_jobs.lib.jobs.concurrency import SKIPPED
 from lakehouse_jobs.lib.jobs.automation.notifications import ALERTED_TAG, DeliveryError, compile_notifications, post_webhook
+from lakehouse_jobs.lib.jobs.concurrency import SKIPPED
 
 
 def subject(message) -> str:
@@ -113,7 +112,11 @@ class Sensors:
 
 
 JOB = {
-    "email_notifications": {"on_start": ["ops@lakehouse.test"], "on_success": ["ops@lakehouse.test", "lead@lakehouse.test"], "on_failure": ["oncall@lakehouse.test"]},
+    "email_notifications": {
+        "on_start": ["ops@lakehouse.test"],
+        "on_success": ["ops@lakehouse.test", "lead@lakehouse.test"],
+        "on_failure": ["oncall@lakehouse.test"],
+    },
     "webhook_notifications": {"on_failure": [{"id": "env:TEST_FAILURE_WEBHOOK"}]},
 }
 
@@ -133,7 +136,10 @@ def test_start_success_and_failure_are_emailed_and_failures_posted(smtp: Inbox, 
         failed = run(instance, fail=True)
         sensors.tick()
         sensors.tick()  # durable cursors: nothing is sent twice
-        assert sorted(subject(m) for _, m in smtp.messages) == [f"[lakehouse_jobs] nightly: on_failure (run {failed[:8]})", f"[lakehouse_jobs] nightly: on_start (run {failed[:8]})"]
+        assert sorted(subject(m) for _, m in smtp.messages) == [
+            f"[lakehouse_jobs] nightly: on_failure (run {failed[:8]})",
+            f"[lakehouse_jobs] nightly: on_start (run {failed[:8]})",
+        ]
         [(path, content_type, body)] = webhook
         assert path == "/hooks/failure" and content_type == "application/json"
         assert body["event_type"] == "jobs.on_failure" and body["run"]["run_id"] == failed and body["job"] == {"job_id": "nightly_key", "name": "nightly"}
@@ -145,7 +151,10 @@ def cancel(instance, skipped: bool) -> str:
     return run.run_id
 
 
-@pytest.mark.parametrize(("settings", "alerted"), [({}, {"canceled", "skipped"}), ({"no_alert_for_canceled_runs": True}, {"skipped"}), ({"no_alert_for_skipped_runs": True}, {"canceled"})])
+@pytest.mark.parametrize(
+    ("settings", "alerted"),
+    [({}, {"canceled", "skipped"}), ({"no_alert_for_canceled_runs": True}, {"skipped"}), ({"no_alert_for_skipped_runs": True}, {"canceled"})],
+)
 def test_canceled_and_skipped_runs_alert_on_failure_unless_turned_off(webhook: list, settings: dict, alerted: set):
     with dg.instance_for_test() as instance:
         sensors = Sensors(instance, {**JOB, "email_notifications": {}, "notification_settings": settings})
@@ -199,7 +208,9 @@ def test_duration_warning_is_sent_once_per_run(smtp: Inbox, webhook: list, tmp_p
         [run_record] = instance.get_run_records(dg.RunsFilter(job_name="slow"))
         assert [body["run"]["run_id"] for _, _, body in webhook] == [run_record.dagster_run.run_id]
         assert webhook[0][2]["event_type"] == "jobs.on_duration_warning_threshold_exceeded" and webhook[0][2]["run"]["duration_seconds"] > 3
-        assert [subject(m) for _, m in smtp.messages] == [f"[lakehouse_jobs] slow: on_duration_warning_threshold_exceeded (run {run_record.dagster_run.run_id[:8]})"]
+        assert [subject(m) for _, m in smtp.messages] == [
+            f"[lakehouse_jobs] slow: on_duration_warning_threshold_exceeded (run {run_record.dagster_run.run_id[:8]})"
+        ]
         assert ALERTED_TAG in run_record.dagster_run.tags
 
 

@@ -136,7 +136,9 @@ def test_periodic_runs_every_interval(tmp_path: Path):
     with pytest.raises(SpecError, match="trigger.periodic.unit"):
         compile_trigger("refresh", {"periodic": {"interval": 1, "unit": "MINUTES"}}, job_key="k", lakehouse_root=tmp_path)
     with pytest.raises(SpecError, match="exactly one of"):
-        compile_trigger("refresh", {"periodic": {"interval": 1, "unit": "DAYS"}, "table_update": {"table_names": ["silver.x"]}}, job_key="k", lakehouse_root=tmp_path)
+        compile_trigger(
+            "refresh", {"periodic": {"interval": 1, "unit": "DAYS"}, "table_update": {"table_names": ["silver.x"]}}, job_key="k", lakehouse_root=tmp_path
+        )
 
 
 def test_pause_status_stops_the_sensor(tmp_path: Path):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse_jobs.lib.jobs.tasks.condition import ConditionError, evaluate
 from lakehouse_jobs.lib.jobs.result_states import EXCLUDED, FAILED, SUCCESS
+from lakehouse_jobs.lib.jobs.tasks.condition import ConditionError, evaluate
 
 from ..jobrun import py, run_spec, task
 from ..sample_tasks import read_log

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse_jobs.lib.jobs.tasks.for_each import parse_inputs
 from lakehouse_jobs.lib.jobs.result_states import FAILED, SUCCESS
+from lakehouse_jobs.lib.jobs.tasks.for_each import parse_inputs
 
 from ..jobrun import fn, py, run_spec, task
 from ..sample_tasks import read_log

@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 
 from lakehouse_jobs.lib.errors import SpecError
 from lakehouse_jobs.lib.jobs.fields import Problems, at
-from lakehouse_jobs.lib.jobs.fields import unknown as unknown_fields
 
 T = TypeVar("T")
 PAUSE_STATUSES = ("PAUSED", "UNPAUSED")

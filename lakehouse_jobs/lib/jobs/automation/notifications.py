@@ -25,17 +25,18 @@ import os
 import smtplib
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 
 import dagster as dg
 
-from lakehouse_jobs.lib.errors import LakehouseError
-from lakehouse_jobs.lib.jobs.automation.fields import Problems, at, checked, choice, integer, unknown_fields
-from lakehouse_jobs.lib.jobs.concurrency import SKIPPED
-from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG
 from lakehouse_jobs.lib import tags as lakehouse_tags
+from lakehouse_jobs.lib.errors import LakehouseError
+from lakehouse_jobs.lib.jobs.automation.fields import Problems, at, checked, choice, integer
+from lakehouse_jobs.lib.jobs.concurrency import SKIPPED
+from lakehouse_jobs.lib.jobs.fields import unknown as unknown_fields
+from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG
 
 EVENTS = ("on_start", "on_success", "on_failure", "on_duration_warning_threshold_exceeded")
 ACCEPTED_EVENTS = (*EVENTS, "on_streaming_backlog_exceeded")  # the last has no local equivalent: accepted, never sent
@@ -88,7 +89,12 @@ def _webhook_var(problems: Problems, destination: object, path: str) -> str | No
     ident = destination.get("id")
     if not isinstance(ident, str) or not ident.startswith(ENV_PREFIX) or not ident[len(ENV_PREFIX) :].replace("_", "a").isalnum():
         shown = "a URL" if isinstance(ident, str) and "://" in ident else repr(ident)
-        problems.append((f"{path}.id", f"got {shown}; give the webhook URL through an environment variable: {{id: 'env:MY_WEBHOOK_URL'}} (never inline URLs, they carry secrets)"))
+        problems.append(
+            (
+                f"{path}.id",
+                f"got {shown}; give the webhook URL through an environment variable: {{id: 'env:MY_WEBHOOK_URL'}} (never inline URLs, they carry secrets)",
+            )
+        )
         return None
     return ident[len(ENV_PREFIX) :]
 
@@ -132,7 +138,12 @@ def _duration_threshold(problems: Problems, job: Mapping, path: str) -> float | 
             problems.append((rule_path, "expected {metric, op, value}"))
             continue
         if rule.get("metric") != "RUN_DURATION_SECONDS":
-            problems.append((f"{rule_path}.metric", f"{rule.get('metric')!r} is not supported locally; only RUN_DURATION_SECONDS (streaming backlog metrics have no local equivalent)"))
+            problems.append(
+                (
+                    f"{rule_path}.metric",
+                    f"{rule.get('metric')!r} is not supported locally; only RUN_DURATION_SECONDS (streaming backlog metrics have no local equivalent)",
+                )
+            )
         choice(problems, rule, "op", rule_path, ("GREATER_THAN",))
         values.append(integer(problems, rule, "value", rule_path, low=1))
     return float(min(values)) if values else None
@@ -191,9 +202,9 @@ def post_webhook(variable: str, payload: Mapping) -> None:
     url = os.environ.get(variable)
     if not url:
         raise NotConfigured(f"webhook destination env:{variable}: environment variable {variable} is not set")
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST")
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST")  # noqa: S310 - http(s) only, checked when the destination is read
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - see above
             response.read()
     except OSError as error:  # URLError/HTTPError; the URL itself is never shown (it may hold a token)
         raise DeliveryError(f"webhook env:{variable} failed: {getattr(error, 'code', '') or getattr(error, 'reason', error)}") from None
@@ -219,7 +230,7 @@ def payload(event: str, job_name: str, job_key: str, run: dg.DagsterRun, record:
     }
 
 
-def _with_retries(send: Callable[[], None], delays=RETRY_DELAYS) -> None:
+def _with_retries(send: Callable[[], None], delays: Sequence[float] = RETRY_DELAYS) -> None:
     for delay in delays:
         try:
             return send()
@@ -241,7 +252,9 @@ def notify(recipients: Recipients, body: dict) -> None:
 
 
 def _status_sensor(name: str, status: dg.DagsterRunStatus, job_name: str, handler: Callable) -> dg.SensorDefinition:
-    @dg.run_status_sensor(name=name, run_status=status, minimum_interval_seconds=10, default_status=dg.DefaultSensorStatus.RUNNING, description=f"Notifications for {job_name}.")
+    @dg.run_status_sensor(
+        name=name, run_status=status, minimum_interval_seconds=10, default_status=dg.DefaultSensorStatus.RUNNING, description=f"Notifications for {job_name}."
+    )
     def _sensor(context: dg.RunStatusSensorContext):
         # Return None, never a SkipReason: Dagster stops a tick at the first non-None result.
         if context.dagster_run.job_name == job_name:
@@ -268,7 +281,11 @@ def compile_notifications(job_name: str, job: Mapping, *, job_key: str) -> list[
         return handle
 
     sensors = []
-    statuses = {"on_start": [dg.DagsterRunStatus.STARTED], "on_success": [dg.DagsterRunStatus.SUCCESS], "on_failure": [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]}
+    statuses = {
+        "on_start": [dg.DagsterRunStatus.STARTED],
+        "on_success": [dg.DagsterRunStatus.SUCCESS],
+        "on_failure": [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED],
+    }
     for event, run_statuses in statuses.items():
         if recipients[event]:
             for status in run_statuses:
@@ -279,7 +296,12 @@ def compile_notifications(job_name: str, job: Mapping, *, job_key: str) -> list[
 
 
 def _duration_sensor(job_name: str, job_key: str, threshold: float, recipients: Recipients) -> dg.SensorDefinition:
-    @dg.sensor(name=f"{job_name}_{DURATION_EVENT}", minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING, description=f"Warns when a run of {job_name} exceeds {threshold:.0f}s.")
+    @dg.sensor(
+        name=f"{job_name}_{DURATION_EVENT}",
+        minimum_interval_seconds=15,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Warns when a run of {job_name} exceeds {threshold:.0f}s.",
+    )
     def _sensor(context: dg.SensorEvaluationContext):
         """Alert once per run: the run gets a tag when its warning was sent."""
         now, sent = time.time(), []

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from lakehouse_jobs.lib.jobs.automation.fields import Problems, at, checked, paused, unknown_fields
+from lakehouse_jobs.lib.jobs.automation.fields import Problems, at, checked, paused
 from lakehouse_jobs.lib.jobs.concurrency import concurrency_policy
+from lakehouse_jobs.lib.jobs.fields import unknown as unknown_fields
 from lakehouse_jobs.lib.jobs.result_states import JOB_KEY_TAG, TRIGGER_TYPE_TAG
 
 CRON_TRIGGER = "cron"
@@ -125,7 +126,7 @@ def _convert(expr: str) -> str:
     for index, text in enumerate(parts):
         if text == "?" and index not in (3, 5):
             raise ValueError(f"{_FIELDS[index].name}: '?' is only allowed in day-of-month or day-of-week")
-    sets = [set() if text == "?" else _expand(text, field) for text, field in zip(parts, _FIELDS)]
+    sets = [set() if text == "?" else _expand(text, field) for text, field in zip(parts, _FIELDS, strict=False)]
     if sets[0] != {0}:
         raise ValueError(f"seconds: {parts[0]!r} cannot be expressed; Dagster schedules fire at most once a minute, use 0")
     if len(parts) == 7 and sets[6] != set(range(1970, 2100)):

@@ -20,20 +20,21 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 
+from lakehouse_jobs.lib import tags as lakehouse_tags
 from lakehouse_jobs.lib.errors import SpecError
 from lakehouse_jobs.lib.ingest.file_arrival import file_arrival_sensor, location_path
-from lakehouse_jobs.lib.tables.lakehouse import confine
-from lakehouse_jobs.lib.names import validate_layer, validate_table_name
-from lakehouse_jobs.lib.jobs.concurrency import ACTIVE_STATUSES, concurrency_policy
-from lakehouse_jobs.lib.jobs.automation.fields import Problems, at, checked, choice, integer, paused, unknown_fields
+from lakehouse_jobs.lib.jobs.automation.fields import Problems, at, checked, choice, integer, paused
 from lakehouse_jobs.lib.jobs.automation.schedules import trigger_tags
-from lakehouse_jobs.lib import tags as lakehouse_tags
+from lakehouse_jobs.lib.jobs.concurrency import ACTIVE_STATUSES, ConcurrencyPolicy, concurrency_policy
+from lakehouse_jobs.lib.jobs.fields import unknown as unknown_fields
+from lakehouse_jobs.lib.names import validate_layer, validate_table_name
+from lakehouse_jobs.lib.tables.lakehouse import confine
 
 UNITS = {"HOURS": 3600, "DAYS": 86400, "WEEKS": 604800}
 CONDITIONS = ("ANY_UPDATED", "ALL_UPDATED")
@@ -200,12 +201,20 @@ def delta_version(table: Path) -> tuple[int, float] | None:
     return (latest, mtime) if latest >= 0 else None
 
 
-def _table_update_sensor(name: str, job_name: str, section: TableUpdate, *, root: Path, path: str, status, tags, policy) -> dg.SensorDefinition:
+def _table_update_sensor(
+    name: str, job_name: str, section: TableUpdate, *, root: Path, path: str, status: dg.DefaultSensorStatus, tags: dict[str, str], policy: ConcurrencyPolicy
+) -> dg.SensorDefinition:
     tables = {table: table_location(table, root, f"{path}.table_names[{i}]") for i, table in enumerate(section.table_names)}
     condition = section.condition
     min_between, wait_after = section.min_time_between_triggers_seconds, section.wait_after_last_change_seconds
 
-    @dg.sensor(name=name, job_name=job_name, minimum_interval_seconds=sensor_interval(30), default_status=status, description=f"Runs {job_name} when {condition} of {', '.join(tables)}.")
+    @dg.sensor(
+        name=name,
+        job_name=job_name,
+        minimum_interval_seconds=sensor_interval(30),
+        default_status=status,
+        description=f"Runs {job_name} when {condition} of {', '.join(tables)}.",
+    )
     def _sensor(context: dg.SensorEvaluationContext):
         state = json.loads(context.cursor) if context.cursor else None
         now = time.time()
@@ -233,11 +242,19 @@ def _table_update_sensor(name: str, job_name: str, section: TableUpdate, *, root
     return _sensor
 
 
-def _periodic_sensor(name: str, job_name: str, section: Periodic, *, status, tags, policy) -> dg.SensorDefinition:
+def _periodic_sensor(
+    name: str, job_name: str, section: Periodic, *, status: dg.DefaultSensorStatus, tags: dict[str, str], policy: ConcurrencyPolicy
+) -> dg.SensorDefinition:
     interval, unit = section.interval, section.unit
     every = interval * UNITS[unit]
 
-    @dg.sensor(name=name, job_name=job_name, minimum_interval_seconds=sensor_interval(30), default_status=status, description=f"Runs {job_name} every {interval} {unit.lower()}.")
+    @dg.sensor(
+        name=name,
+        job_name=job_name,
+        minimum_interval_seconds=sensor_interval(30),
+        default_status=status,
+        description=f"Runs {job_name} every {interval} {unit.lower()}.",
+    )
     def _sensor(context: dg.SensorEvaluationContext):
         now = time.time()
         last = float(context.cursor) if context.cursor else None
@@ -277,7 +294,7 @@ BACKOFF_WINDOW = 10
 BACKOFF_BASE, BACKOFF_MAX = 10.0, 600.0
 
 
-def backoff_seconds(recent_runs, now: float) -> float:
+def backoff_seconds(recent_runs: Sequence[dg.DagsterRun], now: float) -> float:
     """Seconds left before restarting a continuous job after consecutive failures (newest run first).
 
     10 s after one failure, doubling per further failure, at most 10 min; a
@@ -295,11 +312,17 @@ def backoff_seconds(recent_runs, now: float) -> float:
 
 
 def compile_continuous(job_name: str, continuous: Mapping, *, job_key: str, job: Mapping | None = None) -> dg.SensorDefinition:
-    """"Always one run": launch the job whenever none of its runs is queued or in progress."""
+    """ "Always one run": launch the job whenever none of its runs is queued or in progress."""
     status = _sensor_status(checked(parse_continuous(continuous)).paused)
     tags = {**concurrency_policy(job or {}, job_key=job_key).tags, **trigger_tags("continuous", job_key)}
 
-    @dg.sensor(name=f"{job_name}_continuous", job_name=job_name, minimum_interval_seconds=sensor_interval(5), default_status=status, description=f"Keeps one run of {job_name} going.")
+    @dg.sensor(
+        name=f"{job_name}_continuous",
+        job_name=job_name,
+        minimum_interval_seconds=sensor_interval(5),
+        default_status=status,
+        description=f"Keeps one run of {job_name} going.",
+    )
     def _sensor(context: dg.SensorEvaluationContext):
         if context.instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.NOT_STARTED, *ACTIVE_STATUSES]), limit=1):
             return dg.SkipReason("a run is already active")

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import contextvars
 import json
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import time
 from lakehouse_jobs.lib.jobs import fields, references, task_values
 from lakehouse_jobs.lib.jobs.fields import Problems
 from lakehouse_jobs.lib.jobs.result_states import FAILED, SUCCESS, TIMEDOUT
@@ -115,7 +115,7 @@ def run(task_run: TaskRun) -> TaskOutcome:
             try:
                 run_task(task_run.for_task(nested, iteration_ctx, nested.timeout_seconds or None))
                 return Iteration(index, item, SUCCESS, retries + 1)
-            except Exception as exc:  # the iteration's failure, reported in the task's metadata
+            except Exception as exc:  # noqa: BLE001 - the iteration's failure, reported in the task's metadata
                 timed_out = isinstance(exc, TaskTimeout)
                 state, error = (TIMEDOUT if timed_out else FAILED), failure_message(exc)
             finally:

@@ -68,7 +68,7 @@ def prepare(task: TaskSpec, ctx: PrepareContext) -> dg.AssetSelection:
     try:
         selection = asset_selection(raw)
         keys = selection.resolve(graph)
-    except Exception as exc:  # Dagster's selection errors: report them on the field
+    except Exception as exc:  # noqa: BLE001 - Dagster's selection errors: report them on the field
         raise SpecError(where, f"invalid asset selection {raw!r}: {str(exc).splitlines()[0]}") from None
     if not keys:
         raise SpecError(where, f"{raw!r} selects no asset")

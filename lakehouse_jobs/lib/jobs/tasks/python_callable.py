@@ -32,7 +32,7 @@ def resolve_callable(ref: Any) -> Callable[..., Any]:
         raise ValueError(f"expected 'package.module:function', got {ref!r}")
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # user code: report why it does not import, in one line
+    except Exception as exc:  # noqa: BLE001 - user code: report why it does not import, in one line
         raise ValueError(f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}") from None
     target: Any = module
     for part in attr.split("."):
