@@ -4,7 +4,9 @@ Globals: `spark`, `sc` (classic sessions only), `dbutils`, `display`, `displayHT
 `getArgument`, `__name__ == "__main__"`. Per cell kind:
 
 - python: compiled with filename `<path> [cell N]`, padded so traceback lines are file lines;
-- sql: each statement on the session (split by `sql.split_statements`), the last result displayed
+- sql: each statement on the session (split by `sql.split_statements`), widget values substituted
+  for `${name}` (`:name` parameter markers are not bound: this Spark build's analyzer leaves
+  them unbound under aggregates); the last result displayed
   and bound to `_sqldf` as Databricks does;
 - run: `%run ./other $name="value"` runs `other` in the SAME namespace (paths from the calling
   notebook's folder); the `$name` arguments are widget values while it runs;
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import builtins
 import linecache
+import re
 import shlex
 import subprocess
 import sys
@@ -38,6 +41,7 @@ from lakehouse_jobs.lib.notebooks.source import LOCAL_KINDS, Cell, Notebook, par
 from lakehouse_jobs.lib.notebooks.sql import split_statements
 
 STDERR_TAIL = 2000
+_LEGACY_WIDGET = re.compile(r"\$\{([A-Za-z_][\w]*)\}")
 
 
 class NotebookError(Exception):
@@ -139,9 +143,10 @@ class NotebookRunner:
         exec(compile(padded, filename, "exec"), self.namespace)  # noqa: S102 - running the user's notebook is the point
 
     def _sql(self, notebook: Notebook, cell: Cell) -> None:
-        last = None
+        last, widgets = None, self.dbutils.widgets.getAll()
         for offset, statement in split_statements(cell.source):
             try:
+                statement = _LEGACY_WIDGET.sub(lambda m: widgets.get(m.group(1), m.group(0)), statement)
                 last = self.spark.sql(statement)
             except Exception as exc:
                 exc._notebook_line = cell.line + offset  # type: ignore[attr-defined]

@@ -1,0 +1,104 @@
+"""`notebook_task`: run a Databricks notebook (.py/.sql source, .ipynb) on the run's SparkSession.
+
+Fields: `notebook_path` (required; relative to the job file's folder, extension optional, or an
+absolute workspace path mapped under $LAKEHOUSE_WORKSPACE_ROOT - see notebooks/paths.py),
+`source` (WORKSPACE; GIT needs the job's git_source, which is not run locally yet),
+`base_parameters` (strings; `{{...}}` references resolved at run time), `warehouse_id`
+(accepted and ignored: SQL cells run on the run's Spark session).
+
+Widget values: base_parameters, then the job's parameters (pushed down: they win). The task's
+step metadata holds the notebook path, the cells run, the exit value (`notebook_output`), the
+notebook's markdown and its display() previews; cell output goes to the step's log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lakehouse_jobs.lib.jobs import fields
+from lakehouse_jobs.lib.jobs.fields import Problems
+from lakehouse_jobs.lib.jobs.result_states import SUCCESS
+from lakehouse_jobs.lib.jobs.task_run import TaskOutcome, TaskRun
+from lakehouse_jobs.lib.jobs.tasks.registry import CheckContext, TaskType
+from lakehouse_jobs.lib.jobs.timeouts import call_with_timeout
+from lakehouse_jobs.lib.notebooks import paths, runtime_module
+from lakehouse_jobs.lib.notebooks.capture import captured
+from lakehouse_jobs.lib.notebooks.runner import NotebookRunner, unsupported_cells
+from lakehouse_jobs.lib.notebooks.source import NotebookSourceError, parse_file
+
+FIELDS = ("notebook_path", "source", "base_parameters", "warehouse_id")
+
+
+def check(body: Any, ctx: CheckContext) -> Problems:
+    problems: Problems = []
+    if not fields.body(problems, body, ctx.path, "{notebook_path, source, base_parameters, warehouse_id}"):
+        return problems
+    fields.unknown(problems, body, ctx.path, FIELDS)
+    fields.string(problems, body, "notebook_path", ctx.path, required=True, hint="the notebook to run")
+    fields.one_of(problems, body, "source", ctx.path, ("WORKSPACE", "GIT"))
+    fields.string(problems, body, "warehouse_id", ctx.path)
+    if body.get("source") == "GIT":
+        problems.append((ctx.at("source"), "GIT notebooks come from the job's git_source, which is not run locally yet; use WORKSPACE with a local path"))
+    params = body.get("base_parameters")
+    if params is not None and (not isinstance(params, Mapping) or not all(isinstance(k, str) and isinstance(v, (str, int, float)) and not isinstance(v, bool) for k, v in params.items())):
+        problems.append((ctx.at("base_parameters"), "expected a mapping of parameter names to string values"))
+    path = body.get("notebook_path")
+    if isinstance(path, str) and path.strip() and "{{" not in path and body.get("source") != "GIT":
+        problems.extend((ctx.at("notebook_path"), message) for message in notebook_problems(path, ctx.base_dir))
+    return problems
+
+
+def notebook_problems(notebook_path: str, base_dir: Path | None) -> list[str]:
+    """Why the notebook cannot run (not found, outside the root, unparsable, scala/r cells)."""
+    try:
+        notebook = parse_file(paths.resolve(notebook_path, base_dir, paths.workspace_root(base_dir)))
+    except (paths.NotebookPathError, NotebookSourceError) as exc:
+        return [str(exc)]
+    return unsupported_cells(notebook)
+
+
+def job_dir(task_run: TaskRun) -> Path | None:
+    """The folder of the file that declared the job, when the job model carries it (else the current directory)."""
+    base = getattr(task_run.runtime.spec, "base_dir", None)
+    return Path(base) if base else None
+
+
+def parameters(task_run: TaskRun) -> dict[str, str]:
+    """base_parameters (references resolved) with the job's parameters pushed down over them."""
+    given = task_run.resolve({str(k): str(v) for k, v in (task_run.body.get("base_parameters") or {}).items()})
+    return {**given, **{str(k): str(v) for k, v in task_run.references.parameters.items()}}
+
+
+def run(task_run: TaskRun) -> TaskOutcome:
+    base = job_dir(task_run)
+    root = paths.workspace_root(base)
+    path = paths.resolve(task_run.resolve(task_run.body["notebook_path"]), base, root)
+    secrets: set[str] = set()
+    runner = NotebookRunner(
+        task_run.spark(), task_run.lakehouse().root, root, parameters(task_run), secrets=secrets,
+        run_child=lambda fn, timeout, label: call_with_timeout(fn, timeout or None, label),
+    )  # fmt: skip
+    log = task_run.context.log.info
+
+    def execute() -> Any:
+        with captured(log, secrets), runtime_module.bound(runner.namespace):
+            return runner.run(path)
+
+    result = call_with_timeout(execute, task_run.timeout, label=task_run.task.task_key)
+    metadata: dict[str, Any] = {"notebook_path": str(result.path), "cells_run": result.cells_run}
+    if result.exit_value is not None:
+        metadata["notebook_output"] = result.exit_value
+    if result.markdown:
+        import dagster as dg
+
+        metadata["markdown"] = dg.MetadataValue.md("\n\n".join(result.markdown))
+    if result.displays:
+        import dagster as dg
+
+        metadata["display"] = dg.MetadataValue.md("\n\n---\n\n".join(result.displays))
+    return TaskOutcome(SUCCESS, metadata=metadata)
+
+
+TASK_TYPE = TaskType(name="notebook_task", check=check, run=run, description="run a Databricks notebook (.py/.sql source or .ipynb) with a local dbutils")
