@@ -28,9 +28,7 @@ def change_feed(bronze_customers: DataFrame) -> TableOutput:
     valid, counts = typed_split(cast_columns(bronze_customers, CHANGE_TYPES), required=["customer_id", "sequence_num"])
     latest = dedup_latest(valid, ["customer_id"], Window.partitionBy("customer_id").orderBy(F.col("sequence_num").desc()))
     counts["customers_deleted"] = latest.filter(F.expr(IS_DELETE)).count()
-    feed = valid.select(
-        "customer_id", "name", "email", "country", "segment", F.col("changed_at").alias("updated_at"), "sequence_num", "operation"
-    )
+    feed = valid.select("customer_id", "name", "email", "country", "segment", F.col("changed_at").alias("updated_at"), "sequence_num", "operation")
     return TableOutput(feed, counts)
 
 
@@ -53,7 +51,7 @@ def _per_customer(df: DataFrame, date_col: str, cutoff: F.Column, *aggs: F.Colum
 
 
 @medallion_asset(layer="gold", name="customer_features", owners=["team:ml"])
-def gold_customer_features(spark, silver_customers: DataFrame, silver_orders: DataFrame, silver_events: DataFrame) -> DataFrame:
+def gold_customer_features(spark, silver_customers: DataFrame, silver_orders: DataFrame, silver_events: DataFrame) -> DataFrame:  # noqa: ANN001 - injected by name
     """Recency/frequency/monetary/engagement per current customer, and a churn label.
 
     Features use activity before the cutoff (last activity day + 1 - 30 days); the
@@ -70,9 +68,7 @@ def gold_customer_features(spark, silver_customers: DataFrame, silver_orders: Da
     reference = F.date_add(F.lit(bounds["last"]), 1)
     cutoff = F.date_sub(reference, LABEL_WINDOW_DAYS)
     observed_days = F.datediff(cutoff, F.lit(bounds["first"])) + 1
-    order_feats = _per_customer(
-        orders, "order_date", cutoff, F.count("*").alias("frequency"), F.sum("amount").alias("monetary")
-    )
+    order_feats = _per_customer(orders, "order_date", cutoff, F.count("*").alias("frequency"), F.sum("amount").alias("monetary"))
     event_feats = _per_customer(
         silver_events,
         "event_date",
@@ -83,7 +79,8 @@ def gold_customer_features(spark, silver_customers: DataFrame, silver_orders: Da
         F.countDistinct("session_id").alias("sessions"),
     )
     active_later = (
-        orders.filter(F.col("order_date") >= cutoff).select("customer_id")
+        orders.filter(F.col("order_date") >= cutoff)
+        .select("customer_id")
         .unionByName(silver_events.filter(F.col("event_date") >= cutoff).select("customer_id"))
         .distinct()
         .withColumn("active_after_cutoff", F.lit(True))

@@ -15,6 +15,6 @@ DBT_PROJECT = dbt_project(REPO_ROOT / "dbt_project")
 
 
 @dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=LakehouseDbtTranslator(), name="dbt_marts")
-def dbt_marts(context: AssetExecutionContext, spark: SparkResource, lakehouse: LakehouseResource):
+def dbt_marts(context: AssetExecutionContext, spark: SparkResource, lakehouse: LakehouseResource):  # noqa: ANN201 - Dagster reads a return annotation as the output type
     """`dbt build` of the selected marts and their tests, on the lakehouse's Delta tables."""
     yield from dbt_build(context, DBT_PROJECT, spark.get_session(), lakehouse)

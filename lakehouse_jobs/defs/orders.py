@@ -16,7 +16,9 @@ ORDER_TYPES = {"order_id": "bigint", "customer_id": "bigint", "order_ts": "times
 INGEST = IngestSpec(source="orders", table="orders", format="csv", columns=ORDER_COLUMNS)
 
 bronze_orders = ingestion_asset(
-    INGEST, owners=["team:data-eng"], description="Raw order lines as received, every field a string, ingested exactly once with source file and ingestion time."
+    INGEST,
+    owners=["team:data-eng"],
+    description="Raw order lines as received, every field a string, ingested exactly once with source file and ingestion time.",
 )
 
 

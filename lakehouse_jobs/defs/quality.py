@@ -10,9 +10,7 @@ from pyspark.sql import functions as F
 from lakehouse_jobs.lib import INVALID_FLAG
 
 
-def typed_split(
-    typed: DataFrame, required: Sequence[str], keys: Sequence[str] = (), corrupt_column: str | None = None
-) -> tuple[DataFrame, dict[str, int]]:
+def typed_split(typed: DataFrame, required: Sequence[str], keys: Sequence[str] = (), corrupt_column: str | None = None) -> tuple[DataFrame, dict[str, int]]:
     """Valid rows of a `cast_columns` result, and counts of what was dropped or duplicated (one pass)."""
     bad = F.size(INVALID_FLAG) > 0
     for column in required:

@@ -11,7 +11,8 @@ Everything the README and docs/ tell a user to import comes from here:
 - resources: `SparkResource`, `LakehouseResource`, `MLflowResource`;
 - dbt: `dbt_project`, `dbt_build`, `LakehouseDbtTranslator`;
 - Lakeflow job specs: `load_spec_file`, `load_spec`, `build_definitions`,
-  `reconstructable_job`, `task_values`, `LakehouseJobsComponent`, `LakehouseRunCoordinator`
+  `reconstructable_job`, `task_values`, `LakehouseJobsComponent`, `LakehouseRunCoordinator`,
+  `TaskType` + `register_task_type` (a task type of your own)
   (the whole jobs API: `lakehouse_jobs.lib.jobs`).
 
 Importing this package stays cheap (no Spark, dbt or MLflow): the dbt helpers
@@ -41,16 +42,28 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from lakehouse_jobs.lib.jobs import (
         LakehouseJobsComponent,
         LakehouseRunCoordinator,
+        TaskType,
         build_definitions,
         load_spec,
         load_spec_file,
         reconstructable_job,
+        register_task_type,
         task_values,
     )
 
 _DBT = frozenset({"LakehouseDbtTranslator", "dbt_build", "dbt_project"})
 _JOBS = frozenset(
-    {"LakehouseJobsComponent", "LakehouseRunCoordinator", "build_definitions", "load_spec", "load_spec_file", "reconstructable_job", "task_values"}
+    {
+        "LakehouseJobsComponent",
+        "LakehouseRunCoordinator",
+        "TaskType",
+        "build_definitions",
+        "load_spec",
+        "load_spec_file",
+        "reconstructable_job",
+        "register_task_type",
+        "task_values",
+    }
 )
 
 __all__ = [
@@ -67,6 +80,7 @@ __all__ = [
     "SparkResource",
     "SpecError",
     "TableOutput",
+    "TaskType",
     "WriteSpec",
     "apply_changes",
     "build_definitions",
@@ -88,6 +102,7 @@ __all__ = [
     "read_landing",
     "read_table",
     "reconstructable_job",
+    "register_task_type",
     "split_invalid",
     "table_schema",
     "task_values",
