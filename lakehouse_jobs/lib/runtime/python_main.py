@@ -161,7 +161,7 @@ def run_program(
             failed = exit_failure(exc.code, label)
             if failed is not None:
                 raise failed from None
-        except TaskTimeout:
+        except (TaskTimeout, ProgramFailed):
             raise
         except Exception as exc:  # noqa: BLE001 - the user's program failed: one line, and its traceback to the log
             failed = failure(exc, label, is_user, at_line)
