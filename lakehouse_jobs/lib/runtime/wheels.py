@@ -81,7 +81,7 @@ def install(wheel: Path, root: Path | None = None) -> tuple[Path, bool]:
     staging = root / f".staging-{target.name[:12]}-{uuid.uuid4().hex[:8]}"
     command = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--no-compile", "--disable-pip-version-check",
                "--quiet", "--target", str(staging), str(wheel)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - our interpreter's pip, a local file
+    done = subprocess.run(command, capture_output=True, text=True, check=False)  # our interpreter's pip, a local file
     if done.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
         lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]

@@ -155,9 +155,7 @@ def test_positional_parameters_fallback_function_and_failures(instance, tmp_path
     errors = {key: result.outputs[key]["error"] for key in ("missing", "fails", "bad_glob", "absent")}
     assert errors["missing"] == f"package '{PACKAGE}' has no entry point 'nope' (none in its metadata and no function {PACKAGE}.nope)"
     installed = next(p for p in cache.iterdir() if not p.name.startswith("."))
-    assert errors["fails"] == (
-        f"package {PACKAGE} entry point lj-fail ({installed / PACKAGE / 'cli.py'}, line 21): RuntimeError: no data for 3.0"
-    )
+    assert errors["fails"] == (f"package {PACKAGE} entry point lj-fail ({installed / PACKAGE / 'cli.py'}, line 21): RuntimeError: no data for 3.0")
     assert errors["bad_glob"].startswith(f"libraries[0].whl: wheel '{tmp_path / '*.whl'}' matches no wheel")
     assert errors["absent"] == "package 'no_such_dist_xyz' is not installed in the environment and no libraries whl of the task provides it"
     _not_installed()
@@ -168,13 +166,15 @@ def test_relative_wheel_from_the_yaml_files_folder_and_validation(instance, tmp_
     build_wheel(bundle / "dist", "4.0")
     seen = tmp_path / "seen.json"
     spec_file = bundle / "job.yml"
-    spec_file.write_text(textwrap.dedent(f"""\
+    spec_file.write_text(
+        textwrap.dedent(f"""\
         name: rel
         tasks:
           - task_key: w
             libraries: [{{whl: ./dist/*.whl}}]
             python_wheel_task: {{package_name: {PACKAGE}, entry_point: dump, parameters: ['{seen}']}}
-    """))
+    """)
+    )
     import dagster as dg
 
     from lakehouse_jobs.lib.jobs import reconstructable_job
