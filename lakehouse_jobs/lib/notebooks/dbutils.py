@@ -26,16 +26,16 @@ from typing import Any
 from lakehouse_jobs.lib.jobs import task_values
 from lakehouse_jobs.lib.notebooks.fs import LocalFS
 
-SECRET_PREFIX = "LAKEHOUSE_SECRET_"
-SECRET_SCOPES_ENV = "LAKEHOUSE_SECRET_SCOPES"
+SECRET_PREFIX = "LAKEHOUSE_SECRET_"  # noqa: S105 - an environment variable prefix, not a secret
+SECRET_SCOPES_ENV = "LAKEHOUSE_SECRET_SCOPES"  # noqa: S105 - a variable name
 MAX_EXIT_BYTES = 5 * 1024 * 1024
 
 
-class InputWidgetNotDefined(Exception):  # noqa: N818 - Databricks' exception name
+class InputWidgetNotDefined(Exception):
     """com.databricks.dbutils_v1.InputWidgetNotDefined: reading or removing a widget that does not exist."""
 
 
-class NotebookExit(BaseException):  # noqa: N818 - a control-flow signal, not an error
+class NotebookExit(BaseException):
     """Raised by `dbutils.notebook.exit(value)`; the notebook runner ends the run successfully with `value`."""
 
     def __init__(self, value: str) -> None:
@@ -43,7 +43,7 @@ class NotebookExit(BaseException):  # noqa: N818 - a control-flow signal, not an
         self.value = value
 
 
-class SecretNotFound(KeyError):  # noqa: N818
+class SecretNotFound(KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
 
@@ -121,7 +121,7 @@ class Widgets:
 class TaskValues:
     """`dbutils.jobs.taskValues` over `lakehouse_jobs.lib.jobs.task_values` (JSON, <= 48 KiB)."""
 
-    def set(self, key: str, value: Any) -> None:  # noqa: A003 - Databricks' name
+    def set(self, key: str, value: Any) -> None:
         task_values.set(key, value)
 
     def get(self, taskKey: str, key: str, default: Any = None, debugValue: Any = None) -> Any:  # noqa: N803
@@ -130,14 +130,14 @@ class TaskValues:
 
 class Jobs:
     def __init__(self) -> None:
-        self.taskValues = TaskValues()  # noqa: N815 - Databricks' name
+        self.taskValues = TaskValues()
 
 
 class NotebookUtils:
     def __init__(self, runner: Callable[[str, int, Mapping[str, str]], str] | None) -> None:
         self._runner = runner
 
-    def exit(self, value: Any) -> None:  # noqa: A003 - Databricks' name
+    def exit(self, value: Any) -> None:
         text = "" if value is None else str(value)
         if len(text.encode()) > MAX_EXIT_BYTES:
             raise ValueError(f"dbutils.notebook.exit value is {len(text.encode())} bytes; the limit is 5 MB")
@@ -182,7 +182,7 @@ class Secrets:
     def getBytes(self, scope: str, key: str) -> bytes:  # noqa: N802 - Databricks' name
         return self.get(scope, key).encode()
 
-    def list(self, scope: str) -> list[SecretMetadata]:  # noqa: A003
+    def list(self, scope: str) -> list[SecretMetadata]:
         prefix = secret_variable(scope, "")
         return [SecretMetadata(name[len(prefix) :].lower()) for name in sorted(os.environ) if name.startswith(prefix) and len(name) > len(prefix)]
 
@@ -214,4 +214,6 @@ class DBUtils:
         self.secrets = Secrets()
 
     def help(self) -> None:
-        print("dbutils (local): widgets, jobs.taskValues, notebook (exit, run), fs (ls, cp, mv, rm, mkdirs, put, head), secrets (get, getBytes, list, listScopes)")
+        print(
+            "dbutils (local): widgets, jobs.taskValues, notebook (exit, run), fs (ls, cp, mv, rm, mkdirs, put, head), secrets (get, getBytes, list, listScopes)"
+        )

@@ -57,7 +57,9 @@ def resolve(notebook_path: str, base_dir: str | Path | None, root: Path) -> Path
         if path.is_file():
             real = path.resolve()
             if not real.is_relative_to(root):
-                raise NotebookPathError(f"notebook {notebook_path!r} resolves to {real}, outside the workspace root {root} (set {WORKSPACE_ROOT_ENV} to widen it)")
+                raise NotebookPathError(
+                    f"notebook {notebook_path!r} resolves to {real}, outside the workspace root {root} (set {WORKSPACE_ROOT_ENV} to widen it)"
+                )
             return real
     names = ", ".join(str(p) for p in tried)
     raise NotebookPathError(f"notebook {notebook_path!r} not found (tried {names})")

@@ -5,8 +5,8 @@ Globals: `spark`, `sc` (classic sessions only), `dbutils`, `display`, `displayHT
 
 - python: compiled with filename `<path> [cell N]`, padded so traceback lines are file lines;
 - sql: each statement on the session (split by `sql.split_statements`), widget values substituted
-  for `${name}` (`:name` parameter markers are not bound: this Spark build's analyzer leaves
-  them unbound under aggregates); the last result displayed
+  for `${name}` (`:name` parameter markers are not bound: `spark.sql(args=...)` leaves every named
+  marker unbound in this Spark 4.2 + Delta session); the last result displayed
   and bound to `_sqldf` as Databricks does;
 - run: `%run ./other $name="value"` runs `other` in the SAME namespace (paths from the calling
   notebook's folder); the `$name` arguments are widget values while it runs;
@@ -59,7 +59,9 @@ class NotebookResult:
 
 def unsupported_cells(notebook: Notebook) -> list[str]:
     """One sentence per cell that cannot run locally (scala, r, conda)."""
-    return [f"notebook {notebook.path}, cell {c.number} (line {c.line}): %{c.kind} cells cannot run locally" for c in notebook.cells if c.kind not in LOCAL_KINDS]
+    return [
+        f"notebook {notebook.path}, cell {c.number} (line {c.line}): %{c.kind} cells cannot run locally" for c in notebook.cells if c.kind not in LOCAL_KINDS
+    ]
 
 
 def _first_line(text: str) -> str:
@@ -167,7 +169,7 @@ class NotebookRunner:
             if not sep or not name.startswith("$") or len(name) < 2:
                 raise ValueError(f"%run arguments are $name=value, got {word!r}")
             arguments[name[1:]] = value
-        widgets = self.dbutils.widgets._parameters  # noqa: SLF001 - the %run arguments are widget values while it runs
+        widgets = self.dbutils.widgets._parameters
         saved = dict(widgets)
         widgets.update(arguments)
         try:

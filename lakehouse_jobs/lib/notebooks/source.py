@@ -107,9 +107,7 @@ def _cells_of(chunks: list[tuple[int, list[str]]], language: str, comment: str, 
             unprefixed = []
             for offset, line in enumerate(body):
                 if not line.startswith(magic) and line.strip():
-                    raise NotebookSourceError(
-                        f"notebook {path}, line {first + offset}: a magic cell's lines must all start with {magic!r}, got {line[:60]!r}"
-                    )
+                    raise NotebookSourceError(f"notebook {path}, line {first + offset}: a magic cell's lines must all start with {magic!r}, got {line[:60]!r}")
                 unprefixed.append(line[len(magic) + 1 :] if line.startswith(magic + " ") else line[len(magic) :])
             cells.append(_magic_cell(len(cells) + 1, unprefixed, first, language, title, path))
         else:
@@ -154,7 +152,9 @@ def parse_ipynb(text: str, path: str | Path) -> Notebook:
         raise NotebookSourceError(f"notebook {path} is not a valid .ipynb file: {exc}") from None
     metadata = nb.get("metadata") or {}
     databricks = metadata.get("application/vnd.databricks.v1+notebook") or {}
-    language = str(databricks.get("language") or (metadata.get("language_info") or {}).get("name") or (metadata.get("kernelspec") or {}).get("language") or "python").lower()
+    language = str(
+        databricks.get("language") or (metadata.get("language_info") or {}).get("name") or (metadata.get("kernelspec") or {}).get("language") or "python"
+    ).lower()
     if language not in LANGUAGES:
         raise NotebookSourceError(f"notebook {path}: unsupported notebook language {language!r}")
     cells: list[Cell] = []

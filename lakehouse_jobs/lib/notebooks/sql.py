@@ -27,8 +27,8 @@ def split_statements(text: str) -> list[tuple[int, str]]:
 
 
 def _sqlglot_ends(text: str) -> list[int]:
-    from sqlglot.tokens import TokenType
     from sqlglot.dialects.spark import Spark
+    from sqlglot.tokens import TokenType
 
     return [tok.start for tok in Spark().tokenize(text) if tok.token_type == TokenType.SEMICOLON]
 

@@ -42,7 +42,10 @@ def check(body: Any, ctx: CheckContext) -> Problems:
     if body.get("source") == "GIT":
         problems.append((ctx.at("source"), "GIT notebooks come from the job's git_source, which is not run locally yet; use WORKSPACE with a local path"))
     params = body.get("base_parameters")
-    if params is not None and (not isinstance(params, Mapping) or not all(isinstance(k, str) and isinstance(v, (str, int, float)) and not isinstance(v, bool) for k, v in params.items())):
+    if params is not None and (
+        not isinstance(params, Mapping)
+        or not all(isinstance(k, str) and isinstance(v, (str, int, float)) and not isinstance(v, bool) for k, v in params.items())
+    ):
         problems.append((ctx.at("base_parameters"), "expected a mapping of parameter names to string values"))
     path = body.get("notebook_path")
     if isinstance(path, str) and path.strip() and "{{" not in path and body.get("source") != "GIT":
