@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakehouse_jobs.lib.jobs import references
@@ -27,6 +28,26 @@ class JobRuntime:
     assets: Sequence[Any] = ()
     resources: Mapping[str, Any] | None = None
     prepared: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobSource:
+    """Where a run's job was compiled from (`compile.reconstructable_job`'s arguments): a spec dict or
+    file, the job's key and the Definitions its assets come from. `path` set: relative paths start
+    at its folder."""
+
+    spec: Mapping[str, Any] | None = None
+    path: str | None = None
+    job_key: str | None = None
+    definitions: str | None = None
+
+    @property
+    def folder(self) -> Path | None:
+        return Path(self.path).resolve().parent if self.path else None
+
+
+class TaskFailure(Exception):
+    """A task's failure whose message is the whole sentence the user sees (no exception type prepended)."""
 
 
 @dataclass
@@ -78,6 +99,27 @@ class TaskRun:
         resource = (self.runtime.resources or {}).get("lakehouse")
         return resource if isinstance(resource, LakehouseResource) else LakehouseResource(root=default_root())
 
+    def job_source(self) -> JobSource | None:
+        """The spec source this run's job was rebuilt from (None when the run was not started through
+        `compile.reconstructable_job`, e.g. from a code location or `execute_in_process`)."""
+        from dagster._core.code_pointer import CustomPointer
+
+        job = self.context.get_step_execution_context().job
+        repository = getattr(job, "repository", None)
+        pointer = getattr(repository, "pointer", None)
+        if not isinstance(pointer, CustomPointer) or getattr(pointer.reconstructor_pointer, "fn_name", None) != "job_from_source":
+            return None
+        kwargs = dict(pointer.reconstructable_kwargs)
+        return JobSource(kwargs.get("spec"), kwargs.get("path"), kwargs.get("job_key"), kwargs.get("definitions"))
+
+    def job_folder(self) -> Path | None:
+        """The folder of the file that declares the job (relative paths start there), when known."""
+        base = getattr(self.runtime.spec, "base_dir", None)
+        if base:
+            return Path(base)
+        source = self.job_source()
+        return source.folder if source is not None else None
+
     def for_task(self, task: TaskSpec, references_context: references.ReferenceContext, timeout: float | None) -> TaskRun:
         """The same run for another (nested) task."""
         return replace(self, task=task, references=references_context, timeout=timeout)
@@ -85,6 +127,6 @@ class TaskRun:
 
 def failure_message(exc: BaseException) -> str:
     """A task failure in one line for the UI and the CLI (timeouts and child errors say it all themselves)."""
-    if isinstance(exc, (TaskTimeout, ChildTaskError)):
+    if isinstance(exc, (TaskTimeout, ChildTaskError, TaskFailure)):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"

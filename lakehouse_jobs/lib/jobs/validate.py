@@ -58,11 +58,11 @@ def validate_document(obj: Any, base_dir: str | Path | None = None) -> Problems:
             path = f"resources.jobs.{key}"
             if not isinstance(key, str) or not JOB_KEY.match(key):
                 problems.append((path, "a job key uses letters, digits, _ and - (at most 100)"))
-            problems.extend(validate_job(job, path, base))
+            problems.extend(validate_job(job, path, base, jobs=entries, job_key=key))
     else:
         if "tasks" not in obj:
             return [("tasks", "missing: a job object needs tasks (or use a bundle document with resources.jobs.<key>)")]
-        problems.extend(validate_job(obj, "", base))
+        problems.extend(validate_job(obj, "", base, jobs=entries, job_key=next(iter(entries))))
     return sorted(problems, key=lambda problem: _natural(problem[0]))
 
 
@@ -70,7 +70,7 @@ def _natural(path: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
 
 
-def validate_job(job: Any, path: str, base_dir: Path | None = None) -> Problems:
+def validate_job(job: Any, path: str, base_dir: Path | None = None, *, jobs: Mapping[str, Any] | None = None, job_key: str | None = None) -> Problems:
     if not isinstance(job, Mapping):
         return [(path, f"expected a job object, got {type(job).__name__}")]
     problems: Problems = []
@@ -96,7 +96,7 @@ def validate_job(job: Any, path: str, base_dir: Path | None = None) -> Problems:
     if not isinstance(tasks, list) or not tasks:
         problems.append((_at(path, "tasks"), "expected a non-empty list of tasks"))
         return problems
-    problems.extend(_tasks(tasks, _at(path, "tasks"), params, base_dir))
+    problems.extend(_tasks(tasks, _at(path, "tasks"), params, base_dir, jobs=jobs, job_key=job_key))
     return problems
 
 
@@ -132,11 +132,11 @@ def _parameters(problems: Problems, params: Any, path: str) -> set[str]:
     return names
 
 
-def _tasks(tasks: list[Any], path: str, params: set[str], base_dir: Path | None) -> Problems:
+def _tasks(tasks: list[Any], path: str, params: set[str], base_dir: Path | None, **document: Any) -> Problems:
     problems: Problems = []
     index_of: dict[str, int] = {}
     kinds: dict[str, str | None] = {}
-    check_task = partial(_task, base_dir=base_dir)
+    check_task = partial(_task, base_dir=base_dir, **document)
     for index, task in enumerate(tasks):
         key = task.get("task_key") if isinstance(task, Mapping) else None
         if isinstance(key, str) and key in index_of:
@@ -188,7 +188,7 @@ def _tasks(tasks: list[Any], path: str, params: set[str], base_dir: Path | None)
     return problems
 
 
-def _task(task: Any, where: str, nested: bool, base_dir: Path | None = None) -> Problems:
+def _task(task: Any, where: str, nested: bool, base_dir: Path | None = None, **document: Any) -> Problems:
     if not isinstance(task, Mapping):
         return [(where, f"expected a task object, got {type(task).__name__}")]
     problems: Problems = []
@@ -219,7 +219,9 @@ def _task(task: Any, where: str, nested: bool, base_dir: Path | None = None) -> 
         problems.append((f"{where}.{kinds[1]}", f"a task has exactly one type; found {', '.join(kinds)}"))
     else:
         kind = kinds[0]
-        context = registry.CheckContext(f"{where}.{kind}", nested=nested, base_dir=base_dir, check_task=partial(_task, base_dir=base_dir))
+        context = registry.CheckContext(
+            f"{where}.{kind}", nested=nested, base_dir=base_dir, check_task=partial(_task, base_dir=base_dir, **document), **document
+        )
         problems.extend(registry.get(kind).check(task[kind], context))
     return problems
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from lakehouse_jobs.lib.jobs.task_run import TaskOutcome, TaskRun
 
 ENTRY_POINT_GROUP = "lakehouse_jobs.task_types"
-BUILTIN_MODULES = ("condition", "for_each", "python_callable", "pipeline", "spark_python", "notebook", "python_wheel")
+BUILTIN_MODULES = ("condition", "for_each", "python_callable", "pipeline", "notebook", "spark_python", "sql", "python_wheel")
 
 # Databricks task types that need a workspace object or service that has no local counterpart.
 REFUSED: dict[str, str] = {
@@ -44,7 +44,7 @@ REFUSED: dict[str, str] = {
 }
 # Databricks task types a later version runs; refused until their module is registered.
 PLANNED = (
-    "sql_task", "dbt_task", "spark_jar_task",
+    "dbt_task", "spark_jar_task",
     "spark_submit_task", "run_job_task",
 )  # fmt: skip
 
@@ -52,12 +52,15 @@ PLANNED = (
 @dataclass(frozen=True)
 class CheckContext:
     """Where a task body sits: its field path, whether it is a for-each's nested task, the folder
-    of the file that declares the job (relative paths start there), and a checker for nested tasks."""
+    of the file that declares the job (relative paths start there), a checker for nested tasks, and
+    the document's jobs (raw, by key) with the key of the job being checked (for run_job_task)."""
 
     path: str
     nested: bool = False
     base_dir: Path | None = None
     check_task: Callable[[Any, str, bool], Problems] | None = None
+    jobs: Mapping[str, Any] | None = None
+    job_key: str | None = None
 
     def at(self, name: str) -> str:
         return at(self.path, name)

@@ -1,0 +1,149 @@
+"""`sql_task` with a `file`: run the statements of a .sql file, in order, on the run's SparkSession.
+
+Fields: `file` {`path`, `source`} (required here; `path` relative to the job file's folder, or an
+absolute workspace path under $LAKEHOUSE_WORKSPACE_ROOT as for notebooks; `source` WORKSPACE,
+GIT refused: it needs the job's git_source, which is not run locally yet), `parameters` (name ->
+string; `{{...}}` references resolved at run time), `warehouse_id` (accepted and ignored: the
+statements run on the run's Spark session). `query`, `alert` and `dashboard` name Databricks SQL
+workspace objects and are refused.
+
+Parameters: the task's, then the job's (pushed down, they win). In the file, `:name` markers are
+bound by Spark (`spark.sql(text, args=...)`), and the legacy `{{name}}` / `${name}` forms are
+replaced as text. Each statement is its own transaction (Delta commits per statement): those
+before a failing statement stay applied. The last statement's result is previewed in the step's
+metadata (first rows, row count).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from lakehouse_jobs.lib.jobs import fields
+from lakehouse_jobs.lib.jobs.fields import Problems
+from lakehouse_jobs.lib.jobs.result_states import SUCCESS
+from lakehouse_jobs.lib.jobs.task_run import TaskFailure, TaskOutcome, TaskRun
+from lakehouse_jobs.lib.jobs.tasks.registry import CheckContext, TaskType
+from lakehouse_jobs.lib.jobs.timeouts import call_with_timeout
+from lakehouse_jobs.lib.notebooks.paths import WORKSPACE_PREFIXES, WORKSPACE_ROOT_ENV, workspace_root
+from lakehouse_jobs.lib.sql.statements import StatementError, preview, run_statements, split_statements
+
+FIELDS = ("file", "parameters", "warehouse_id", "query", "alert", "dashboard")
+PREVIEW_ROWS = 20
+WORKSPACE_OBJECTS = {
+    "query": "it runs a saved Databricks SQL query, a workspace object that does not exist locally; put its text in a .sql file and use file",
+    "alert": "it evaluates a Databricks SQL alert, a workspace object that does not exist locally",
+    "dashboard": "it refreshes a Databricks SQL dashboard, a workspace object that does not exist locally",
+}
+
+
+def sql_file(path: str, base_dir: Path | None) -> Path:
+    """The .sql file `path` names: relative from the job file's folder, `/Workspace/...` under the workspace root.
+
+    ValueError with one sentence naming the path tried, or why it is refused.
+    """
+    root = workspace_root(base_dir)
+    posix = PurePosixPath(path)
+    if posix.is_absolute() and posix.parts[1:] and f"/{posix.parts[1]}" in WORKSPACE_PREFIXES:
+        parts = posix.parts[2:] if posix.parts[1] == "Workspace" else posix.parts[1:]
+        target = root.joinpath(*parts)
+    elif posix.is_absolute():
+        target = Path(path)
+    else:
+        target = Path(base_dir or Path.cwd()) / path
+    if not target.is_file():
+        raise ValueError(f"SQL file {path!r} not found (tried {target})")
+    real = target.resolve()
+    if not real.is_relative_to(root):
+        raise ValueError(f"SQL file {path!r} resolves to {real}, outside the workspace root {root} (set {WORKSPACE_ROOT_ENV} to widen it)")
+    return real
+
+
+def _string_map(value: Any) -> bool:
+    return isinstance(value, Mapping) and all(isinstance(k, str) and isinstance(v, (str, int, float)) and not isinstance(v, bool) for k, v in value.items())
+
+
+def check(body: Any, ctx: CheckContext) -> Problems:
+    problems: Problems = []
+    if not fields.body(problems, body, ctx.path, "{file: {path, source}, parameters, warehouse_id}"):
+        return problems
+    fields.unknown(problems, body, ctx.path, FIELDS)
+    fields.string(problems, body, "warehouse_id", ctx.path)
+    for name, reason in WORKSPACE_OBJECTS.items():
+        if name in body:
+            problems.append((ctx.at(name), f"sql_task.{name} cannot run locally: {reason}"))
+    if "file" not in body:
+        if not any(name in body for name in WORKSPACE_OBJECTS):
+            problems.append((ctx.at("file"), "missing: a sql_task runs a .sql file ({path, source})"))
+        return problems
+    file = body["file"]
+    where = ctx.at("file")
+    if not fields.body(problems, file, where, "{path, source}"):
+        return problems
+    fields.unknown(problems, file, where, ("path", "source"))
+    fields.string(problems, file, "path", where, required=True, hint="the .sql file to run")
+    fields.one_of(problems, file, "source", where, ("WORKSPACE", "GIT"))
+    if file.get("source") == "GIT":
+        problems.append((f"{where}.source", "GIT files come from the job's git_source, which is not run locally yet; use WORKSPACE with a local path"))
+    params = body.get("parameters")
+    if params is not None and not _string_map(params):
+        problems.append((ctx.at("parameters"), "expected a mapping of parameter names to string values"))
+    path = file.get("path")
+    if isinstance(path, str) and path.strip() and "{{" not in path and file.get("source") != "GIT":
+        try:
+            sql_file(path.strip(), ctx.base_dir)
+        except ValueError as exc:
+            problems.append((f"{where}.path", str(exc)))
+    return problems
+
+
+def parameters(task_run: TaskRun) -> dict[str, str]:
+    """The task's parameters (references resolved) with the job's parameters pushed down over them."""
+    given = task_run.resolve({str(k): str(v) for k, v in (task_run.body.get("parameters") or {}).items()})
+    return {**given, **{str(k): str(v) for k, v in task_run.references.parameters.items()}}
+
+
+def run(task_run: TaskRun) -> TaskOutcome:
+    import dagster as dg
+
+    try:
+        path = sql_file(str(task_run.resolve(task_run.body["file"]["path"])).strip(), task_run.job_folder())
+        text = path.read_text(encoding="utf-8")
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise TaskFailure(f"sql_task.file.path: {exc}") from None
+    statements = split_statements(text)
+    if not statements:
+        raise TaskFailure(f"{path} holds no SQL statement")
+    values = parameters(task_run)
+    spark = task_run.spark()
+
+    def execute() -> Any:
+        try:
+            return preview(run_statements(spark, statements, values, source=str(path)), PREVIEW_ROWS)
+        except StatementError as exc:
+            raise TaskFailure(str(exc)) from None
+
+    result = call_with_timeout(execute, task_run.timeout, label=task_run.task.task_key)
+    task_run.context.log.info(f"{path}: {len(statements)} statement(s) run; the last returned {result['row_count']} row(s)")
+    metadata: dict[str, Any] = {"sql_file": str(path), "statements_run": len(statements), "row_count": result["row_count"]}
+    if result["columns"]:
+        metadata["preview"] = dg.MetadataValue.md(_markdown(result))
+    return TaskOutcome(SUCCESS, metadata=metadata)
+
+
+def _markdown(result: Mapping[str, Any]) -> str:
+    columns = result["columns"]
+
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(map(cell, columns)) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in result["rows"]]
+    shown = len(result["rows"])
+    if result["row_count"] > shown:
+        lines.append(f"\n{shown} of {result['row_count']} rows")
+    return "\n".join(lines)
+
+
+TASK_TYPE = TaskType(name="sql_task", check=check, run=run, description="run the statements of a .sql file on the run's SparkSession")
