@@ -1,7 +1,7 @@
 """The job model: Databricks Jobs API 2.2 / Asset Bundle field names, as dataclasses.
 
-Built only from documents that validate.py accepted (load.py does both), so the
-model trusts its input. Two document shapes: one job object, or a bundle-shaped
+Built by load.py only from documents that validate.py accepted, so the model
+trusts its input (and knows no task type: the registry does). Two document shapes: one job object, or a bundle-shaped
 document with `resources.jobs.<key>`.
 """
 
@@ -12,10 +12,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from lakehouse_jobs.lib.errors import SpecError
-from lakehouse_jobs.lib.jobs.tasks import registry
 
 
 @dataclass(frozen=True)
@@ -40,28 +40,6 @@ class TaskSpec:
     nested: TaskSpec | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> TaskSpec:
-        kind = registry.kind_of(raw)
-        body = dict(raw[kind])
-        nested_field = registry.get(kind).nested_field
-        nested = cls.from_dict(body[nested_field]) if nested_field else None
-        return cls(
-            task_key=raw["task_key"],
-            kind=kind,
-            body=body,
-            depends_on=tuple(Dependency(d["task_key"], d.get("outcome")) for d in raw.get("depends_on") or ()),
-            run_if=raw.get("run_if") or "ALL_SUCCESS",
-            max_retries=int(raw.get("max_retries", 0) or 0),
-            min_retry_interval_millis=int(raw.get("min_retry_interval_millis", 0) or 0),
-            retry_on_timeout=bool(raw.get("retry_on_timeout", False)),
-            timeout_seconds=int(raw.get("timeout_seconds", 0) or 0),
-            disabled=bool(raw.get("disabled", False)),
-            description=raw.get("description"),
-            nested=nested,
-            raw=dict(raw),
-        )
-
 
 @dataclass
 class JobSpec:
@@ -73,19 +51,7 @@ class JobSpec:
     tags: dict[str, str] = field(default_factory=dict)
     description: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_dict(cls, key: str, raw: Mapping[str, Any]) -> JobSpec:
-        return cls(
-            key=key,
-            name=raw.get("name") or key,
-            tasks=[TaskSpec.from_dict(task) for task in raw["tasks"]],
-            parameters={p["name"]: parameter_text(p.get("default", "")) for p in raw.get("parameters") or ()},
-            timeout_seconds=int(raw.get("timeout_seconds", 0) or 0),
-            tags={str(k): str(v) for k, v in (raw.get("tags") or {}).items()},
-            description=raw.get("description"),
-            raw=dict(raw),
-        )
+    base_dir: Path | None = None  # the folder of the file that declares the job: relative task paths start there
 
     @cached_property
     def task_by_key(self) -> dict[str, TaskSpec]:
