@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from lakehouse_jobs.lib.jobs.task_run import TaskOutcome, TaskRun
 
 ENTRY_POINT_GROUP = "lakehouse_jobs.task_types"
-BUILTIN_MODULES = ("condition", "for_each", "python_callable", "pipeline", "notebook", "spark_python", "sql", "python_wheel")
+BUILTIN_MODULES = ("condition", "for_each", "python_callable", "pipeline", "notebook", "spark_python", "sql", "run_job", "python_wheel")
 
 # Databricks task types that need a workspace object or service that has no local counterpart.
 REFUSED: dict[str, str] = {
@@ -45,7 +45,7 @@ REFUSED: dict[str, str] = {
 # Databricks task types a later version runs; refused until their module is registered.
 PLANNED = (
     "dbt_task", "spark_jar_task",
-    "spark_submit_task", "run_job_task",
+    "spark_submit_task",
 )  # fmt: skip
 
 
