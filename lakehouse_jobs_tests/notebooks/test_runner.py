@@ -33,7 +33,7 @@ def test_cells_share_a_namespace_with_run_sql_sh_fs_md_pip(spark, tmp_path):
     nb = write(
         tmp_path, "main.py",
         'dbutils.widgets.text("n", "1")\nn = int(dbutils.widgets.get("n"))',
-        magic("run", './setup $suffix="nb"'),
+        '# MAGIC %run ./setup $suffix="nb"',
         magic("sql", "SELECT 1 AS a; SELECT 'x;y' AS b, 2 AS c"),
         "rows = _sqldf.collect()",
         magic("sh", "echo from-shell > shell.txt; pwd"),
@@ -72,7 +72,7 @@ def test_a_failing_cell_is_named_by_notebook_cell_and_line(spark, tmp_path, cell
 
 def test_error_in_a_run_notebook_names_that_notebook(spark, tmp_path):
     child = write(tmp_path, "child.py", "x = 1", "1 / 0")
-    nb = write(tmp_path, "nb.py", magic("run", "./child"))
+    nb = write(tmp_path, "nb.py", "# MAGIC %run ./child")
     with pytest.raises(NotebookError, match=rf"^notebook {child}, cell 2 \(line 6\): ZeroDivisionError"):
         runner(spark, tmp_path).run(nb)
 
@@ -81,7 +81,7 @@ def test_scala_cells_and_recursive_run_are_refused(spark, tmp_path):
     nb = write(tmp_path, "nb.py", "x = 1", magic("scala", "val x = 1"))
     with pytest.raises(NotebookError, match=r"cell 2 \(line 7\): %scala cells cannot run locally"):
         runner(spark, tmp_path).run(nb)
-    loop = write(tmp_path, "loop.py", magic("run", "./loop"))
+    loop = write(tmp_path, "loop.py", "# MAGIC %run ./loop")
     with pytest.raises(NotebookError, match="is %run recursively"):
         runner(spark, tmp_path).run(loop)
 

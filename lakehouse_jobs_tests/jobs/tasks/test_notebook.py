@@ -39,7 +39,7 @@ def notebooks(tmp_path, monkeypatch):
     (folder / "setup.py").write_text(source('root = dbutils.widgets.get("root")\ndef table(name):\n    return f"{root}/tables/{name}"'))
     (folder / "bronze_ingest.py").write_text(source(
         magic("md", "# Bronze", "Ingest the raw orders."),
-        magic("run", "./setup"),
+        "# MAGIC %run ./setup",
         'dbutils.widgets.text("run_date", "1999-01-01")\nrun_date = dbutils.widgets.get("run_date")',
         "df = spark.createDataFrame([(1, 'a', 10.0), (2, 'b', -1.0), (3, 'a', 5.0)], 'id INT, customer STRING, amount DOUBLE')\n"
         "df.withColumn('run_date', __import__('pyspark.sql.functions', fromlist=['lit']).lit(run_date)).write.format('delta').mode('overwrite').save(table('bronze'))\n"
@@ -116,6 +116,7 @@ def test_failing_cell_names_notebook_cell_line_and_downstream_follows_run_if(ins
 
 def test_validation_names_the_field_and_the_path_tried(notebooks):
     (notebooks / "scala.py").write_text(source("x = 1", magic("scala", "val y = 2")))
+    (notebooks / "runs.py").write_text(source("# MAGIC %run ./scala", "# MAGIC %run ./gone"))
     spec = {
         "name": "bad",
         "tasks": [
@@ -123,6 +124,7 @@ def test_validation_names_the_field_and_the_path_tried(notebooks):
             task("scala", {"notebook_task": {"notebook_path": "./scala"}}),
             task("git", {"notebook_task": {"notebook_path": "x", "source": "GIT"}}),
             task("params", {"notebook_task": {"notebook_path": "./scala", "base_parameters": ["a"]}}),
+            task("runs", {"notebook_task": {"notebook_path": "./runs"}}),
         ],
     }
     with pytest.raises(SpecValidationError) as err:
@@ -132,3 +134,13 @@ def test_validation_names_the_field_and_the_path_tried(notebooks):
     assert "tasks[1].notebook_task.notebook_path" in text and "cell 2 (line 7): %scala cells cannot run locally" in text
     assert "tasks[2].notebook_task.source" in text and "git_source" in text
     assert "tasks[3].notebook_task.base_parameters" in text
+    runs = [message for path, message in err.value.problems if path == "tasks[4].notebook_task.notebook_path"]
+    assert len(runs) == 2, text
+    assert any("scala.py, cell 2" in line for line in runs)  # %run targets are checked too
+    assert any(f"runs.py, cell 2 (line 6): %run notebook './gone' not found (tried {notebooks / 'gone.py'}" in line for line in runs), runs
+
+
+def test_task_timeout_stops_the_notebook(instance, notebooks):
+    (notebooks / "slow.py").write_text(source("import time\nfor _ in range(300):\n    time.sleep(0.1)", "never = 1"))
+    result = run_spec(instance, {"name": "slow", "tasks": [task("slow", {"notebook_task": {"notebook_path": "./slow"}}, timeout_seconds=1)]})
+    assert result.states == {"slow": "TIMEDOUT"}

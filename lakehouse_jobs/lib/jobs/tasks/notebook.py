@@ -54,12 +54,34 @@ def check(body: Any, ctx: CheckContext) -> Problems:
 
 
 def notebook_problems(notebook_path: str, base_dir: Path | None) -> list[str]:
-    """Why the notebook cannot run (not found, outside the root, unparsable, scala/r cells)."""
+    """Why the notebook cannot run: not found, outside the root, unparsable, scala/r cells, also in
+    the notebooks it `%run`s (followed statically; a `%run` path with a `$` or `{{` is left to run time)."""
+    root = paths.workspace_root(base_dir)
     try:
-        notebook = parse_file(paths.resolve(notebook_path, base_dir, paths.workspace_root(base_dir)))
-    except (paths.NotebookPathError, NotebookSourceError) as exc:
+        first = paths.resolve(notebook_path, base_dir, root)
+    except paths.NotebookPathError as exc:
         return [str(exc)]
-    return unsupported_cells(notebook)
+    problems: list[str] = []
+    pending, seen = [first], set()
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        try:
+            notebook = parse_file(path)
+        except NotebookSourceError as exc:
+            problems.append(str(exc))
+            continue
+        problems.extend(unsupported_cells(notebook))
+        for cell in notebook.cells:
+            target = (cell.argument or cell.source).split()[:1] if cell.kind == "run" else []
+            if target and "$" not in target[0] and "{{" not in target[0]:
+                try:
+                    pending.append(paths.resolve(target[0].strip("\"'"), path.parent, root))
+                except paths.NotebookPathError as exc:
+                    problems.append(f"{notebook.where(cell)}: %run {exc}")
+    return problems
 
 
 def job_dir(task_run: TaskRun) -> Path | None:
