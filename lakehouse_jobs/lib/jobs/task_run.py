@@ -113,12 +113,8 @@ class TaskRun:
         return JobSource(kwargs.get("spec"), kwargs.get("path"), kwargs.get("job_key"), kwargs.get("definitions"))
 
     def job_folder(self) -> Path | None:
-        """The folder of the file that declares the job (relative paths start there), when known."""
-        base = getattr(self.runtime.spec, "base_dir", None)
-        if base:
-            return Path(base)
-        source = self.job_source()
-        return source.folder if source is not None else None
+        """The folder of the file that declares the job (relative paths start there); None for a spec given as a dict."""
+        return self.runtime.spec.base_dir
 
     def for_task(self, task: TaskSpec, references_context: references.ReferenceContext, timeout: float | None) -> TaskRun:
         """The same run for another (nested) task."""

@@ -15,7 +15,11 @@ from typing import Any
 
 from lakehouse_jobs.lib.jobs import references
 from lakehouse_jobs.lib.jobs.automation.sections import trigger_problems
-from lakehouse_jobs.lib.jobs.fields import Problems, at as _at, boolean as _bool, integer as _int, unknown as _unknown
+from lakehouse_jobs.lib.jobs.fields import Problems
+from lakehouse_jobs.lib.jobs.fields import at as _at
+from lakehouse_jobs.lib.jobs.fields import boolean as _bool
+from lakehouse_jobs.lib.jobs.fields import integer as _int
+from lakehouse_jobs.lib.jobs.fields import unknown as _unknown
 from lakehouse_jobs.lib.jobs.run_if import RUN_IF_VALUES
 from lakehouse_jobs.lib.jobs.spec import job_entries
 from lakehouse_jobs.lib.jobs.tasks import registry
@@ -39,6 +43,7 @@ IGNORED_JOB_FIELDS = {
     "job_clusters", "git_source", "run_as", "access_control_list", "permissions", "format", "environments",
     "budget_policy_id", "performance_target", "edit_mode", "deployment", "usage_policy_id",
 }  # fmt: skip
+
 
 def validate_document(obj: Any, base_dir: str | Path | None = None) -> Problems:
     """Every problem of a job object or a bundle document; empty means valid.
@@ -265,7 +270,7 @@ def find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
                 stack.pop()
                 path.pop()
             elif state.get(child) == 1:
-                return [*path[path.index(child):], child]
+                return [*path[path.index(child) :], child]
             elif not state.get(child):
                 state[child] = 1
                 stack.append((child, iter(graph.get(child, ()))))
@@ -298,4 +303,3 @@ def topological(graph: Mapping[str, list[str]]) -> list[str]:
             stack.append((node, True))
             stack.extend((parent, False) for parent in graph.get(node, ()) if parent not in done)
     return order
-

@@ -28,7 +28,7 @@ from lakehouse_jobs.lib.jobs.fields import Problems
 from lakehouse_jobs.lib.jobs.result_states import SUCCESS
 from lakehouse_jobs.lib.jobs.task_run import TaskOutcome, TaskRun
 from lakehouse_jobs.lib.jobs.tasks.registry import CheckContext, TaskType
-from lakehouse_jobs.lib.jobs.tasks.spark_python import argv_text, job_folder, remember_folder
+from lakehouse_jobs.lib.jobs.tasks.spark_python import argv_text, job_folder
 from lakehouse_jobs.lib.jobs.timeouts import call_with_timeout
 from lakehouse_jobs.lib.runtime import wheels
 from lakehouse_jobs.lib.runtime.python_main import ProgramFailed, run_program
@@ -40,7 +40,6 @@ def check(body: Any, ctx: CheckContext) -> Problems:
     problems: Problems = []
     if not fields.body(problems, body, ctx.path, "{package_name, entry_point, parameters | named_parameters}"):
         return problems
-    remember_folder(body, ctx.base_dir)
     fields.unknown(problems, body, ctx.path, {"package_name", "entry_point", "parameters", "named_parameters"})
     fields.string(problems, body, "package_name", ctx.path, required=True, hint="the distribution whose entry point runs")
     fields.string(problems, body, "entry_point", ctx.path, required=True, hint="an entry point name or a function of the package")

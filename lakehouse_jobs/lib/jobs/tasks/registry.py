@@ -138,7 +138,7 @@ def _load() -> None:
         for entry in entry_points(group=ENTRY_POINT_GROUP):
             try:
                 loaded = entry.load()
-            except Exception as exc:  # a broken plugin names itself, once, instead of breaking every job
+            except Exception as exc:  # noqa: BLE001 - a broken plugin names itself, once, instead of breaking every job
                 raise SpecError(f"entry point {entry.name}", f"cannot load task type {entry.value!r}: {type(exc).__name__}: {exc}") from None
             if not isinstance(loaded, TaskType):
                 raise SpecError(f"entry point {entry.name}", f"{entry.value!r} is not a TaskType")

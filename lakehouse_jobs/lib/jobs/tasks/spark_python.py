@@ -38,26 +38,10 @@ SOURCES = ("WORKSPACE", "GIT")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 _PACKAGE_DIR = Path(__file__).resolve().parents[3]  # lakehouse_jobs/: never the user's frames
 
-# The folder of the file that declared each task body, recorded while the document is validated
-# (validation precedes every model build, in every process that runs the job), by body identity:
-# TaskSpec.raw keeps the validated body object. Bounded, oldest dropped first.
-_FOLDERS: dict[int, tuple[Any, Path | None]] = {}
-_MAX_FOLDERS = 10_000
-
-
-def remember_folder(body: Any, base_dir: Path | None) -> None:
-    """Record where the file declaring `body` lives (call from a task type's check)."""
-    if len(_FOLDERS) >= _MAX_FOLDERS:
-        del _FOLDERS[next(iter(_FOLDERS))]
-    _FOLDERS[id(body)] = (body, base_dir)
-
 
 def job_folder(task_run: TaskRun) -> Path:
     """The folder relative paths of this task start from: the declaring file's, else the current directory."""
-    body = task_run.task.raw.get(task_run.task.kind)
-    entry = _FOLDERS.get(id(body))
-    folder = entry[1] if entry is not None and entry[0] is body else None
-    return Path(folder) if folder is not None else Path.cwd()
+    return task_run.job_folder() or Path.cwd()
 
 
 def local_file(value: str, folder: Path, what: str) -> Path:
@@ -94,7 +78,6 @@ def check(body: Any, ctx: CheckContext) -> Problems:
     problems: Problems = []
     if not fields.body(problems, body, ctx.path, "{python_file, parameters, source}"):
         return problems
-    remember_folder(body, ctx.base_dir)
     fields.unknown(problems, body, ctx.path, {"python_file", "parameters", "source"})
     fields.string(problems, body, "python_file", ctx.path, required=True, hint="the Python file to run")
     fields.one_of(problems, body, "source", ctx.path, SOURCES)
