@@ -128,12 +128,20 @@ def _job_tags(job: JobSpec) -> dict[str, str]:
 
 
 def compile_job(
-    job: JobSpec, *, assets: Sequence[Any] = (), resources: Mapping[str, Any] | None = None, executor_def: dg.ExecutorDefinition | None = None
+    job: JobSpec,
+    *,
+    assets: Sequence[Any] = (),
+    resources: Mapping[str, Any] | None = None,
+    executor_def: dg.ExecutorDefinition | None = None,
+    document: JobsDocument | None = None,
 ) -> dg.JobDefinition:
-    """The Dagster job for one job spec (schedules and sensors: see `build_definitions`)."""
+    """The Dagster job for one job spec (schedules and sensors: see `build_definitions`).
+
+    `document`: the jobs declared with it (a run_job_task runs one of them as a child run).
+    """
     names = op_names(job)
     name = dagster_job_name(job.key)
-    runtime = JobRuntime(job, tuple(assets), resources, prepare_tasks(job, assets))
+    runtime = JobRuntime(job, tuple(assets), resources, prepare_tasks(job, assets), document)
     root_task, dependent_task = _task_ops(runtime, name, {names[t.task_key]: t for t in job.tasks})
     result_op = _result_op(job, f"{name}__{RESULT_OP}")
     deps: dict[dg.NodeInvocation, dict[str, Any]] = {}
@@ -189,7 +197,7 @@ def build_definitions(
     root = lakehouse.root if isinstance(lakehouse, LakehouseResource) else default_root()
     jobs, schedules, sensors = [], [], []
     for job in document.jobs.values():
-        compiled = compile_job(job, assets=assets, resources=resources, executor_def=executor_def)
+        compiled = compile_job(job, assets=assets, resources=resources, executor_def=executor_def, document=document)
         jobs.append(compiled)
         more_schedules, more_sensors = _automation(job, compiled.name, root)
         schedules += more_schedules
@@ -215,7 +223,7 @@ def job_from_source(
     document = load_spec(spec, "<dict>") if spec is not None else load_spec_file(path)
     assets, resources = _definitions_parts(definitions)
     job = document.job(job_key)
-    return compile_job(job, assets=assets, resources=resources)
+    return compile_job(job, assets=assets, resources=resources, document=document)
 
 
 def reconstructable_job(

@@ -28,6 +28,7 @@ class JobRuntime:
     assets: Sequence[Any] = ()
     resources: Mapping[str, Any] | None = None
     prepared: dict[str, Any] = field(default_factory=dict)
+    document: Any = None  # the JobsDocument the job came from (run_job_task finds its child job there)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from lakehouse_jobs.lib import tags
 from lakehouse_jobs.lib.jobs import reconstructable_job, validate_document
@@ -88,3 +89,20 @@ def test_unknown_job_legacy_fields_and_undeclared_parameters_are_refused():
     assert "no job 'nope' in this document" in problems[f"{where}[0].run_job_task.job_id"]
     assert "job_parameters" in problems[f"{where}[0].run_job_task.notebook_params"]
     assert "declares no parameter 'zzz'" in problems[f"{where}[1].run_job_task.job_parameters.zzz"]
+
+
+def test_child_run_from_a_code_location(instance, tmp_path):
+    """A parent run launched from a code location (the UI, a schedule) takes its child from the same location."""
+    log = str(tmp_path / "calls.log")
+    location = tmp_path / "location.py"
+    location.write_text(
+        f"from lakehouse_jobs.lib.jobs import build_definitions, load_spec\ndefs = build_definitions(load_spec({_document('child', log=log)!r}))\n"
+    )
+    recon = ReconstructableRepository.for_file(str(location), "defs").get_reconstructable_job("parent")
+    run_config = {"resources": {PARAMETERS_KEY: {"config": {"values": {}}}}}
+    with dg.execute_job(recon, instance, run_config=run_config, raise_on_error=False) as result:
+        parent = read_run(instance, result.run_id, ["start", "after"])
+    assert parent.states == {"start": "SUCCESS", "after": "SUCCESS"}, parent.outputs
+    [child] = _children(instance, parent.run_id)
+    assert read_run(instance, child.run_id, ["work"]).states == {"work": "SUCCESS"}
+    assert [e["args"] for e in read_log(log) if e["label"] == "work"][-1] == ["ann-mon"]

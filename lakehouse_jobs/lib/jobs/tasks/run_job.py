@@ -121,20 +121,18 @@ def run(task_run: TaskRun) -> TaskOutcome:
     import dagster as dg
 
     from lakehouse_jobs.lib import tags
-    from lakehouse_jobs.lib.jobs.compile import reconstructable_job
     from lakehouse_jobs.lib.jobs.execution import PARAMETERS_KEY
     from lakehouse_jobs.lib.jobs.load import load_spec, load_spec_file
     from lakehouse_jobs.lib.jobs.result_states import FAILURES, JOB_RESULT_TAG, task_tag
-    from lakehouse_jobs.lib.jobs.spec import job_entries
 
     source = task_run.job_source()
-    if source is None or (source.spec is None and source.path is None):
-        raise TaskFailure(
-            "run_job_task: this run was not started from a job spec (lakehouse-jobs run, or dagster.execute_job on "
-            "lakehouse_jobs.lib.jobs.reconstructable_job), so the child job cannot be rebuilt"
-        )
-    document = load_spec(source.spec) if source.spec is not None else load_spec_file(source.path)
-    raw_jobs = dict(job_entries(source.spec)[1]) if source.spec is not None else {key: job.raw for key, job in document.jobs.items()}
+    if source is not None and (source.spec is not None or source.path is not None):
+        document = load_spec(source.spec) if source.spec is not None else load_spec_file(source.path)
+    else:  # a run of a code location (the UI, a schedule, the daemon): the child is a job of the same location
+        document = task_run.runtime.document
+    if document is None:
+        raise TaskFailure("run_job_task: this job was compiled without its document (build_definitions(document) or a spec file), so the child job is unknown")
+    raw_jobs = {key: job.raw for key, job in document.jobs.items()}
     job_id = str(task_run.resolve(task_run.body["job_id"]))
     key = target_key(job_id, raw_jobs)
     if key is None:
@@ -144,7 +142,7 @@ def run(task_run: TaskRun) -> TaskOutcome:
     pushed = {k: str(v) for k, v in task_run.references.parameters.items() if k in child.parameters}
     values = {**given, **pushed}
     context = task_run.context
-    recon = reconstructable_job(spec=source.spec, path=source.path, job_key=key, definitions=source.definitions)
+    recon = _child_job(task_run, source, key)
     run_tags = {tags.PARENT_RUN_ID: context.run_id, tags.TASK_KEY: task_run.task.task_key, tags.TRIGGER_TYPE: "run_job_task"}
     run_config = {"resources": {PARAMETERS_KEY: {"config": {"values": values}}}}
     context.log.info(f"{task_run.task.task_key}: starting job {key!r} as a child run")
@@ -158,6 +156,22 @@ def run(task_run: TaskRun) -> TaskOutcome:
         raise TaskFailure(f"child run {child_run_id} of job {key!r} ended {state}" + (f"; failed tasks: {', '.join(failed)}" if failed else ""))
     context.log.info(f"{task_run.task.task_key}: child run {child_run_id} of job {key!r} ended {state}")
     return TaskOutcome(SUCCESS, metadata=metadata)
+
+
+def _child_job(task_run: TaskRun, source: Any, key: str) -> Any:
+    """A ReconstructableJob for the child: rebuilt from the parent's spec source, else taken from the parent's code location."""
+    from dagster._core.definitions.reconstruct import ReconstructableJob
+
+    from lakehouse_jobs.lib.jobs.compile import dagster_job_name, reconstructable_job
+
+    if source is not None and (source.spec is not None or source.path is not None):
+        return reconstructable_job(spec=source.spec, path=source.path, job_key=key, definitions=source.definitions)
+    parent = task_run.context.get_step_execution_context().job
+    if not isinstance(parent, ReconstructableJob):
+        raise TaskFailure(
+            "run_job_task: this run is not reconstructable (execute_in_process); start it from a code location, lakehouse-jobs run or execute_job"
+        )
+    return parent.get_reconstructable_repository().get_reconstructable_job(dagster_job_name(key))
 
 
 TASK_TYPE = TaskType(name="run_job_task", check=check, run=run, description="run another job of the same document as a child run")
