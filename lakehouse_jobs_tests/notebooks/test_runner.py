@@ -34,7 +34,7 @@ def test_cells_share_a_namespace_with_run_sql_sh_fs_md_pip(spark, tmp_path):
         tmp_path, "main.py",
         'dbutils.widgets.text("n", "1")\nn = int(dbutils.widgets.get("n"))',
         '# MAGIC %run ./setup $suffix="nb"',
-        magic("sql", "SELECT 1 AS a; SELECT 'x;y' AS b, 2 AS c"),
+        magic("sql", "SELECT 1 AS a; SELECT 'x;y' AS b, :n AS c"),
         "rows = _sqldf.collect()",
         magic("sh", "echo from-shell > shell.txt; pwd"),
         magic("fs", "put dbfs:/f.txt hello"),
@@ -46,7 +46,7 @@ def test_cells_share_a_namespace_with_run_sql_sh_fs_md_pip(spark, tmp_path):
     result = run.run(nb)
     assert run.namespace["result"] == (5, "t_nb", "x;y", "from-shell")
     assert result.cells_run == 10 and result.markdown == ["# Docs\n\ntext"] and result.exit_value is None
-    assert "| b | c |" in result.displays[0] and "x;y" in result.displays[0]
+    assert "| b | c |\n|---|---|\n| x;y | 5 |" in result.displays[0]  # the widget value bound to :n
     assert (tmp_path / "lake" / "dbfs" / "f.txt").read_text() == "hello"
     assert run.namespace["__name__"] == "__main__" and run.namespace["sc"] is spark.sparkContext
 

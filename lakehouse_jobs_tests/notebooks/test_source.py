@@ -8,7 +8,6 @@ import pytest
 
 from lakehouse_jobs.lib.notebooks import paths
 from lakehouse_jobs.lib.notebooks.source import NotebookSourceError, parse_file
-from lakehouse_jobs.lib.notebooks.sql import _scan_ends, split_statements
 
 PY = """# Databricks notebook source
 import os
@@ -102,9 +101,3 @@ def test_paths_extension_order_workspace_mapping_and_confinement(tmp_path, monke
     (tmp_path / "link.py").symlink_to(outside)
     with pytest.raises(paths.NotebookPathError, match="outside the workspace root"):
         paths.resolve("./link", tmp_path, root)
-
-
-def test_sql_split_respects_quotes_and_comments():
-    text = "-- a; comment\nSELECT 'a;b' AS x;\n/* c; */ SELECT `q;` FROM t;\n\n-- only a comment;\n"
-    assert split_statements(text) == [(0, "-- a; comment\nSELECT 'a;b' AS x"), (2, "/* c; */ SELECT `q;` FROM t")]
-    assert _scan_ends(text) == [text.index("x;") + 1, text.index("t;") + 1]

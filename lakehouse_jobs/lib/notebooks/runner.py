@@ -4,10 +4,10 @@ Globals: `spark`, `sc` (classic sessions only), `dbutils`, `display`, `displayHT
 `getArgument`, `__name__ == "__main__"`. Per cell kind:
 
 - python: compiled with filename `<path> [cell N]`, padded so traceback lines are file lines;
-- sql: each statement on the session (split by `sql.split_statements`), widget values substituted
-  for `${name}` (`:name` parameter markers are not bound: `spark.sql(args=...)` leaves every named
-  marker unbound in this Spark 4.2 + Delta session); the last result displayed
-  and bound to `_sqldf` as Databricks does;
+- sql: each statement on the session, split and bound by `lakehouse_jobs.lib.sql.statements` (the
+  project's one SQL splitter, shared with sql_task): widget values bind the `:name` markers and
+  replace the legacy `${name}` forms; every statement runs, the last result is displayed and bound
+  to `_sqldf` as Databricks does;
 - run: `%run ./other $name="value"` runs `other` in the SAME namespace (paths from the calling
   notebook's folder); the `$name` arguments are widget values while it runs;
 - sh: `bash -c` in the notebook's folder; a non-zero exit fails the cell with its stderr tail;
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import builtins
 import linecache
-import re
 import shlex
 import subprocess
 import sys
@@ -33,19 +32,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from lakehouse_jobs.lib.jobs.task_run import TaskFailure
 from lakehouse_jobs.lib.notebooks import paths
 from lakehouse_jobs.lib.notebooks.capture import redact
 from lakehouse_jobs.lib.notebooks.dbutils import DBUtils, NotebookExit
 from lakehouse_jobs.lib.notebooks.display import Display
 from lakehouse_jobs.lib.notebooks.source import LOCAL_KINDS, Cell, Notebook, parse_file
-from lakehouse_jobs.lib.notebooks.sql import split_statements
+from lakehouse_jobs.lib.sql import statements
 
 STDERR_TAIL = 2000
-_LEGACY_WIDGET = re.compile(r"\$\{([A-Za-z_][\w]*)\}")
 
 
-class NotebookError(Exception):
-    """A cell failed (the message is the whole one-line report)."""
+class NotebookError(TaskFailure):
+    """A cell failed (the message is the whole one-line report; a task shows it as is)."""
 
 
 @dataclass
@@ -146,12 +145,17 @@ class NotebookRunner:
 
     def _sql(self, notebook: Notebook, cell: Cell) -> None:
         last, widgets = None, self.dbutils.widgets.getAll()
-        for offset, statement in split_statements(cell.source):
+        found = statements.split_statements(cell.source)
+        for position, statement in enumerate(found):
+            text, args = statements.bind(statement.text, widgets)
             try:
-                statement = _LEGACY_WIDGET.sub(lambda m: widgets.get(m.group(1), m.group(0)), statement)
-                last = self.spark.sql(statement)
+                if args and not statements.native_markers(self.spark):
+                    text, args = statements.inline_markers(text, args), {}
+                last = self.spark.sql(text, args=args) if args else self.spark.sql(text)
+                if position < len(found) - 1 and statements.is_query(text):
+                    last.write.format("noop").mode("overwrite").save()  # every query runs, as in the cell on Databricks
             except Exception as exc:
-                exc._notebook_line = cell.line + offset  # type: ignore[attr-defined]
+                exc._notebook_line = cell.line + statement.line - 1  # type: ignore[attr-defined]
                 raise
         if last is not None:
             self.namespace["_sqldf"] = last

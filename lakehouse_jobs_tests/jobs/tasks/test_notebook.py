@@ -44,7 +44,7 @@ def notebooks(tmp_path, monkeypatch):
         "df = spark.createDataFrame([(1, 'a', 10.0), (2, 'b', -1.0), (3, 'a', 5.0)], 'id INT, customer STRING, amount DOUBLE')\n"
         "df.withColumn('run_date', __import__('pyspark.sql.functions', fromlist=['lit']).lit(run_date)).write.format('delta').mode('overwrite').save(table('bronze'))\n"
         "print('bronze rows', df.count())",
-        magic("sql", "SELECT count(*) AS n FROM delta.`${root}/tables/bronze` WHERE run_date = '${run_date}'"),
+        magic("sql", "SELECT count(*) AS n FROM delta.`${root}/tables/bronze` WHERE run_date = :run_date"),
         "dbutils.jobs.taskValues.set('bronze_rows', _sqldf.first()['n'])",
     ))  # fmt: skip
     (folder / "silver_transform.sql").write_text(
@@ -108,7 +108,7 @@ def test_failing_cell_names_notebook_cell_line_and_downstream_follows_run_if(ins
     }
     result = run_spec(instance, spec)
     assert result.states == {"broken": FAILED, "after": "UPSTREAM_FAILED", "cleanup": SUCCESS}
-    assert f"notebook {notebooks / 'broken.py'}, cell 2 (line 7): ZeroDivisionError: division by zero" in result.outputs["broken"]["error"]
+    assert result.outputs["broken"]["error"] == f"notebook {notebooks / 'broken.py'}, cell 2 (line 7): ZeroDivisionError: division by zero"
     assert result.outputs["cleanup"]["notebook_output"] == "cleaned"
     logs = [r.event_log_entry.user_message for r in instance.get_records_for_run(result.run_id).records]
     assert any("before the error" in m for m in logs)  # cell output reaches the step's log

@@ -84,12 +84,6 @@ def notebook_problems(notebook_path: str, base_dir: Path | None) -> list[str]:
     return problems
 
 
-def job_dir(task_run: TaskRun) -> Path | None:
-    """The folder of the file that declared the job, when the job model carries it (else the current directory)."""
-    base = getattr(task_run.runtime.spec, "base_dir", None)
-    return Path(base) if base else None
-
-
 def parameters(task_run: TaskRun) -> dict[str, str]:
     """base_parameters (references resolved) with the job's parameters pushed down over them."""
     given = task_run.resolve({str(k): str(v) for k, v in (task_run.body.get("base_parameters") or {}).items()})
@@ -97,7 +91,7 @@ def parameters(task_run: TaskRun) -> dict[str, str]:
 
 
 def run(task_run: TaskRun) -> TaskOutcome:
-    base = job_dir(task_run)
+    base = task_run.job_folder()
     root = paths.workspace_root(base)
     path = paths.resolve(task_run.resolve(task_run.body["notebook_path"]), base, root)
     secrets: set[str] = set()
