@@ -144,3 +144,25 @@ def test_task_timeout_stops_the_notebook(instance, notebooks):
     (notebooks / "slow.py").write_text(source("import time\nfor _ in range(300):\n    time.sleep(0.1)", "never = 1"))
     result = run_spec(instance, {"name": "slow", "tasks": [task("slow", {"notebook_task": {"notebook_path": "./slow"}}, timeout_seconds=1)]})
     assert result.states == {"slow": "TIMEDOUT"}
+
+
+def test_relative_paths_start_at_the_job_files_folder(instance, tmp_path, monkeypatch):
+    import dagster as dg
+
+    from lakehouse_jobs.lib.jobs import reconstructable_job
+
+    from ..jobrun import read_run
+
+    project = tmp_path / "bundle"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "hello.py").write_text(source("# MAGIC %run ./lib/greet", "dbutils.notebook.exit(greet(dbutils.widgets.get('who')))"))
+    (project / "src" / "lib").mkdir()
+    (project / "src" / "lib" / "greet.py").write_text(source("def greet(name):\n    return 'hello ' + name"))
+    job_file = project / "job.yaml"
+    job_file.write_text("name: hello\ntasks:\n  - task_key: hello\n    notebook_task:\n      notebook_path: ./src/hello\n      base_parameters: {who: world}\n")
+    monkeypatch.chdir(tmp_path)  # not the job file's folder
+    monkeypatch.delenv("LAKEHOUSE_WORKSPACE_ROOT", raising=False)
+    with dg.execute_job(reconstructable_job(path=str(job_file)), instance, raise_on_error=False) as result:
+        run_id = result.run_id
+    run = read_run(instance, run_id, ["hello"])
+    assert run.states == {"hello": SUCCESS} and run.outputs["hello"]["notebook_output"] == "hello world"
