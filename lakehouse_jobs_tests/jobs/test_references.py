@@ -83,3 +83,25 @@ def test_reference_checks():
     assert "unknown task" in references.check("tasks.zz.values.x", **kwargs)
     assert "only available inside a for_each" in references.check("input", **kwargs)
     assert "unknown reference" in references.check("job.owner", **kwargs)
+
+
+def test_outside_the_known_namespaces_a_reference_stays_literal_text():
+    """Databricks: unknown namespaces are literal; a bad name inside a known namespace is refused."""
+    kwargs = {"parameters": {"p", "a.b$"}, "ancestors": set(), "in_for_each": False, "tasks": set()}
+    assert references.check("my.value", **kwargs) is None
+    assert references.check("secrets/scope/key", **kwargs) is None
+    assert "unknown reference" in references.check("job.naem", **kwargs)
+    assert "unknown reference" in references.check("workspace.owner", **kwargs)
+    assert references.check("workspace.id", **kwargs) is None
+    assert references.check("job.parameters.`a.b$`", **kwargs) is None  # backticks escape special characters
+    ctx = ReferenceContext(job_id="j", job_name="n", run_id="r", start_time=datetime(2024, 5, 6, tzinfo=UTC), parameters={"a.b$": "v"})
+    text = "{{my.value}} {{ workspace.id }} {{job.parameters.`a.b$`}} {{job.id}} {{ spark.conf }}"
+    assert resolve(text, ctx) == "{{my.value}} 0 v j {{ spark.conf }}"
+
+
+def test_a_literal_reference_validates_and_runs_unchanged(instance, tmp_path):
+    log = str(tmp_path / "calls.log")
+    spec = {"name": "literal", "tasks": [task("a", _echo(log, "a", text="{{my.value}}-{{job.name}}"))]}
+    run = run_spec(instance, spec)
+    assert run.states == {"a": "SUCCESS"}
+    assert read_log(log)[-1]["kwargs"]["text"] == "{{my.value}}-literal"

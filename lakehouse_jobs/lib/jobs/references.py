@@ -20,6 +20,11 @@ JOB_FIELDS = ("id", "name", "run_id", "repair_count")
 TASK_FIELDS = ("name", "run_id", "execution_count")
 TASK_REF_FIELDS = ("result_state", "run_id")
 _NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
+# Databricks: "Syntax errors in references ... are treated as a literal string. However, an invalid
+# reference that belongs to a known namespace is not allowed." Outside these, {{...}} stays as written.
+NAMESPACES = ("job", "task", "tasks", "input", "workspace")
+WORKSPACE = {"id": "0", "url": "http://127.0.0.1:3000"}  # the local "workspace": make dev's Dagster UI
+_PART = re.compile(r"`([^`]*)`|([^.`]+)")
 
 
 class ReferenceError(ValueError):  # noqa: A001 - module-scoped: references.ReferenceError
@@ -45,6 +50,17 @@ class ReferenceContext:
     has_input: bool = False
 
 
+def parts_of(ref: str) -> list[str]:
+    """`job.parameters.`a.b$`` -> ["job", "parameters", "a.b$"]: backticks escape special characters."""
+    return [quoted if quoted else plain for quoted, plain in _PART.findall(ref)]
+
+
+def known(ref: str) -> bool:
+    """Whether `ref` belongs to a namespace Databricks knows (else the text stays literal)."""
+    parts = parts_of(ref)
+    return bool(parts) and parts[0] in NAMESPACES
+
+
 def references(text: str) -> list[str]:
     return PATTERN.findall(text) if isinstance(text, str) else []
 
@@ -52,9 +68,13 @@ def references(text: str) -> list[str]:
 def check(
     ref: str, *, parameters: Collection[str], ancestors: Collection[str], in_for_each: bool, job_level: bool = False, tasks: Collection[str] = ()
 ) -> str | None:
-    """None when `ref` is a valid reference at this place, else the problem."""
-    parts = ref.split(".")
+    """None when `ref` is a valid reference at this place (or literal text outside the known namespaces), else the problem."""
+    if not known(ref):
+        return None
+    parts = parts_of(ref)
     head = parts[0]
+    if head == "workspace":
+        return None if len(parts) == 2 and parts[1] in WORKSPACE else f"unknown reference {{{{{ref}}}}}; workspace has {', '.join(WORKSPACE)}"
     if head == "input":
         if not in_for_each:
             return f"{{{{{ref}}}}} is only available inside a for_each_task's task"
@@ -108,8 +128,10 @@ def _text(value: Any) -> str:
 
 
 def lookup(ref: str, ctx: ReferenceContext) -> str:
-    parts = ref.split(".")
+    parts = parts_of(ref)
     head = parts[0]
+    if head == "workspace" and len(parts) == 2 and parts[1] in WORKSPACE:
+        return WORKSPACE[parts[1]]
     if head == "input":
         if not ctx.has_input:
             raise ReferenceError(f"{{{{{ref}}}}} outside a for_each iteration")
@@ -153,7 +175,7 @@ def lookup(ref: str, ctx: ReferenceContext) -> str:
 def resolve(value: Any, ctx: ReferenceContext) -> Any:
     """Substitute every reference in a string (recursively in lists and dicts)."""
     if isinstance(value, str):
-        return PATTERN.sub(lambda match: lookup(match.group(1), ctx), value)
+        return PATTERN.sub(lambda match: lookup(match.group(1), ctx) if known(match.group(1)) else match.group(0), value)
     if isinstance(value, list):
         return [resolve(item, ctx) for item in value]
     if isinstance(value, dict):
