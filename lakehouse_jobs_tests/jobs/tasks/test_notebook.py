@@ -95,9 +95,12 @@ def test_three_notebook_etl_writes_delta_tables_and_feeds_a_condition(instance, 
     assert result.outputs["enough_rows"]["outcome"] == "true"
 
 
-def test_failing_cell_names_notebook_cell_line_and_downstream_follows_run_if(instance, notebooks, lakehouse, capsys):
+def test_failing_cell_names_notebook_cell_line_and_downstream_follows_run_if(instance, notebooks, monkeypatch):
+    monkeypatch.setenv("LAKEHOUSE_SECRET_APP_TOKEN", "tok-123-secret")
     (notebooks / "broken.py").write_text(source("print('before the error')", "x = 1\ny = x / 0"))
-    (notebooks / "cleanup.py").write_text(source("dbutils.notebook.exit('cleaned')"))
+    (notebooks / "cleanup.py").write_text(
+        source("token = dbutils.secrets.get('app', 'token')\nprint('using', token)\ndbutils.notebook.exit('cleaned with ' + token)")
+    )
     spec = {
         "name": "broken",
         "tasks": [
@@ -109,9 +112,10 @@ def test_failing_cell_names_notebook_cell_line_and_downstream_follows_run_if(ins
     result = run_spec(instance, spec)
     assert result.states == {"broken": FAILED, "after": "UPSTREAM_FAILED", "cleanup": SUCCESS}
     assert result.outputs["broken"]["error"] == f"notebook {notebooks / 'broken.py'}, cell 2 (line 7): ZeroDivisionError: division by zero"
-    assert result.outputs["cleanup"]["notebook_output"] == "cleaned"
+    assert result.outputs["cleanup"]["notebook_output"] == "cleaned with [REDACTED]"
     logs = [r.event_log_entry.user_message for r in instance.get_records_for_run(result.run_id).records]
     assert any("before the error" in m for m in logs)  # cell output reaches the step's log
+    assert any("using [REDACTED]" in m for m in logs) and not any("tok-123-secret" in m for m in logs)
 
 
 def test_validation_names_the_field_and_the_path_tried(notebooks):

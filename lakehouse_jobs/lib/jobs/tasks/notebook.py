@@ -24,7 +24,7 @@ from lakehouse_jobs.lib.jobs.task_run import TaskOutcome, TaskRun
 from lakehouse_jobs.lib.jobs.tasks.registry import CheckContext, TaskType
 from lakehouse_jobs.lib.jobs.timeouts import call_with_timeout
 from lakehouse_jobs.lib.notebooks import paths, runtime_module
-from lakehouse_jobs.lib.notebooks.capture import captured
+from lakehouse_jobs.lib.notebooks.capture import captured, redact
 from lakehouse_jobs.lib.notebooks.runner import NotebookRunner, unsupported_cells
 from lakehouse_jobs.lib.notebooks.source import NotebookSourceError, parse_file
 
@@ -108,7 +108,7 @@ def run(task_run: TaskRun) -> TaskOutcome:
     result = call_with_timeout(execute, task_run.timeout, label=task_run.task.task_key)
     metadata: dict[str, Any] = {"notebook_path": str(result.path), "cells_run": result.cells_run}
     if result.exit_value is not None:
-        metadata["notebook_output"] = result.exit_value
+        metadata["notebook_output"] = redact(result.exit_value, secrets)  # secrets never reach the metadata
     if result.markdown:
         import dagster as dg
 
