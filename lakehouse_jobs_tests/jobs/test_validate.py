@@ -47,7 +47,7 @@ def test_valid_bundle_has_no_problem():
             "resources.jobs.x.tasks[0].python_callable_task",
             "exactly one type",
         ),
-        ([{"task_key": "a", "spark_submit_task": {"parameters": ["--class", "X"]}}], "resources.jobs.x.tasks[0].spark_submit_task", "not supported yet"),
+        ([{"task_key": "a", "dashboard_task": {"dashboard_id": "d"}}], "resources.jobs.x.tasks[0].dashboard_task", "cannot run locally"),
         ([{"task_key": "a", **OK, "max_retries": -2}], "resources.jobs.x.tasks[0].max_retries", "must be >= -1"),
         ([{"task_key": "a", **OK, "retries": 3}], "resources.jobs.x.tasks[0].retries", "unknown field"),
         ([{"task_key": "bad key!", **OK}], "resources.jobs.x.tasks[0].task_key", "letters, digits"),

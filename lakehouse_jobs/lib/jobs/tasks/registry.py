@@ -31,7 +31,10 @@ if TYPE_CHECKING:
     from lakehouse_jobs.lib.jobs.task_run import TaskOutcome, TaskRun
 
 ENTRY_POINT_GROUP = "lakehouse_jobs.task_types"
-BUILTIN_MODULES = ("condition", "for_each", "python_callable", "pipeline", "notebook", "spark_python", "sql", "run_job", "python_wheel")
+BUILTIN_MODULES = (
+    "condition", "for_each", "python_callable", "pipeline", "notebook", "spark_python", "sql", "run_job", "python_wheel",
+    "spark_jar", "spark_submit",
+)  # fmt: skip
 
 # Databricks task types that need a workspace object or service that has no local counterpart.
 REFUSED: dict[str, str] = {
@@ -43,10 +46,7 @@ REFUSED: dict[str, str] = {
     "gen_ai_compute_task": "it runs on Databricks' serverless GPU compute, which has no local counterpart",
 }
 # Databricks task types a later version runs; refused until their module is registered.
-PLANNED = (
-    "dbt_task", "spark_jar_task",
-    "spark_submit_task",
-)  # fmt: skip
+PLANNED = ("dbt_task",)
 
 
 @dataclass(frozen=True)
