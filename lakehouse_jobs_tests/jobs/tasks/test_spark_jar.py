@@ -218,3 +218,21 @@ def test_error_line_prefers_the_uncaught_exception():
         error_line(["Warning: x", "Error: Failed to load class demo.Nope.", "25/01/01 INFO ShutdownHookManager: bye"])
         == "Error: Failed to load class demo.Nope."
     )
+
+
+def test_master_follows_the_runs_spark_and_connect_runs_local(tmp_path):
+    from lakehouse_jobs.lib import LakehouseResource, SparkResource
+    from lakehouse_jobs.lib.runtime.spark_submit import command, target
+
+    lakehouse = LakehouseResource(root=str(tmp_path))
+    connect = target(SparkResource(job_cluster=True, num_workers=2), lakehouse, "app")
+    assert connect.master == "local[2]" and "Spark Connect server, which a JVM application's main class cannot attach to" in connect.note
+    assert target(SparkResource(remote="sc://127.0.0.1:15002"), lakehouse, "app").master == "local[*]"
+    standalone = target(SparkResource(master="spark://127.0.0.1:7077"), lakehouse, "app")
+    assert standalone.master == "spark://127.0.0.1:7077"
+    assert standalone.conf["spark.driver.bindAddress"] == standalone.conf["spark.driver.host"] == "127.0.0.1"
+    assert standalone.conf["spark.ui.enabled"] == "false" and standalone.conf["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    argv = command(standalone, ["--class", "a.B"], ["/x/dep.jar"], ["/x/app.jar", "1"])
+    jars = argv[argv.index("--jars") + 1].split(",")
+    assert any("delta-spark" in jar for jar in jars) and jars[-1] == "/x/dep.jar"  # Delta's jars and the task's, in one --jars
+    assert argv[-2:] == ["/x/app.jar", "1"] and "spark.master" not in " ".join(argv)
