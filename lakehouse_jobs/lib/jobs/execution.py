@@ -19,6 +19,7 @@ import dagster as dg
 from pydantic import Field
 
 from lakehouse_jobs.lib.jobs import references, task_values
+from lakehouse_jobs.lib.jobs.automation.task_notifications import TaskAlerts
 from lakehouse_jobs.lib.jobs.result_states import (
     DISABLED,
     FAILED,
@@ -106,6 +107,7 @@ def execute_task(context: dg.OpExecutionContext, runtime: JobRuntime, task: Task
     values: dict[str, Any] = {}
     if skipped:
         outcome = TaskOutcome(skipped)
+        TaskAlerts(context, runtime, task).skipped(skipped)
         context.log.info(
             f"{task.task_key}: {skipped} (run_if {task.run_if}, dependencies {dict(zip([d.task_key for d in task.depends_on], edges, strict=False))})"
         )
@@ -129,6 +131,7 @@ def execute_task(context: dg.OpExecutionContext, runtime: JobRuntime, task: Task
 
 def _attempt(context: dg.OpExecutionContext, runtime: JobRuntime, task: TaskSpec, states: Mapping[str, Any]) -> tuple[TaskOutcome, dict[str, Any]]:
     policy = RetryPolicy.of(task.raw)
+    alerts = TaskAlerts(context, runtime, task).start()
     scope = task_values.TaskValueScope(task.task_key, states)
     token = task_values.bind(scope)
     try:
@@ -142,11 +145,15 @@ def _attempt(context: dg.OpExecutionContext, runtime: JobRuntime, task: TaskSpec
         state, error = (TIMEDOUT if timed_out else FAILED), failure_message(exc)
         if policy.allows(context.retry_number, timed_out) and not _job_deadline_passed(context, runtime):
             context.log.warning(f"{task.task_key} attempt {context.retry_number + 1} {state}: {error}; retrying in {policy.interval_seconds:g} s")
+            alerts.stop()
+            alerts.retrying(state, error)
             raise policy.request() from exc
         context.log.error(f"{task.task_key} {state} after {context.retry_number + 1} attempt(s): {error}")
         outcome = TaskOutcome(state, error=error)
     finally:
         task_values.unbind(token)
+        alerts.stop()
+    alerts.ended(outcome)
     return outcome, dict(scope.values)
 
 

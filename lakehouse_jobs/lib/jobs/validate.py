@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse_jobs.lib.jobs import references
+from lakehouse_jobs.lib.jobs.automation.notifications import parse_notifications
 from lakehouse_jobs.lib.jobs.automation.sections import trigger_problems
 from lakehouse_jobs.lib.jobs.fields import Problems
 from lakehouse_jobs.lib.jobs.fields import at as _at
@@ -200,8 +201,10 @@ def _task(task: Any, where: str, nested: bool, base_dir: Path | None = None, **d
     kinds = registry.kinds_in(task)
     refused = [name for name in task if isinstance(name, str) and registry.unavailable(name)]
     _unknown(problems, task, where, TASK_FIELDS | TASK_NOTIFICATIONS | set(kinds) | set(refused), IGNORED_TASK_FIELDS)
-    for name in TASK_NOTIFICATIONS & set(task):
-        problems.append((f"{where}.{name}", "task-level notifications are not supported yet; declare them on the job"))
+    for name in sorted(TASK_NOTIFICATIONS & set(task)) if nested else ():  # a for_each iteration sends none
+        problems.append((f"{where}.{name}", "notifications are not sent for the iterations of a for_each_task; declare them on the for_each_task"))
+    if not nested:
+        problems.extend(parse_notifications(task, where, task=True)[1])
     key = task.get("task_key")
     if key is None:
         problems.append((f"{where}.task_key", "missing: every task has a task_key"))

@@ -1,5 +1,10 @@
 """Job notifications: email (smtplib) and webhooks (HTTP POST JSON) from run-status sensors.
 
+`parse_notifications` reads these fields on a job and on a task (task=True: its
+notification_settings also take alert_on_last_attempt); task-level alerts are
+sent from the task's own step (task_notifications.py), job-level ones from the
+sensors compiled here.
+
 Databricks fields: email_notifications / webhook_notifications with on_start,
 on_success, on_failure, on_duration_warning_threshold_exceeded;
 notification_settings.no_alert_for_skipped_runs / no_alert_for_canceled_runs;
@@ -35,7 +40,9 @@ from lakehouse_jobs.lib import tags as lakehouse_tags
 from lakehouse_jobs.lib.errors import LakehouseError
 from lakehouse_jobs.lib.jobs.automation.fields import Problems, at, checked, choice, integer
 from lakehouse_jobs.lib.jobs.concurrency import SKIPPED
+from lakehouse_jobs.lib.jobs.fields import boolean
 from lakehouse_jobs.lib.jobs.fields import unknown as unknown_fields
+from lakehouse_jobs.lib.jobs.references import WORKSPACE
 from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG
 
 EVENTS = ("on_start", "on_success", "on_failure", "on_duration_warning_threshold_exceeded")
@@ -45,6 +52,8 @@ ALERTED_TAG = lakehouse_tags.DURATION_WARNING_SENT
 ENV_PREFIX = "env:"
 MAX_WEBHOOKS = 3  # per event, as in Databricks
 RETRY_DELAYS = (0.5, 1.0)
+JOB_SETTINGS = ("no_alert_for_skipped_runs", "no_alert_for_canceled_runs")
+TASK_SETTINGS = (*JOB_SETTINGS, "alert_on_last_attempt")  # Databricks' TaskNotificationSettings
 
 
 class DeliveryError(LakehouseError):
@@ -72,6 +81,10 @@ class NotificationsSection:
     no_alert_for_skipped_runs: bool = False
     no_alert_for_canceled_runs: bool = False
     duration_threshold: float | None = None
+    alert_on_last_attempt: bool = False  # tasks only: no on_start for retries, on_failure only after the last one
+
+    def __bool__(self) -> bool:
+        return any(self.recipients.values())
 
 
 def _email(problems: Problems, address: object, path: str) -> str | None:
@@ -99,16 +112,17 @@ def _webhook_var(problems: Problems, destination: object, path: str) -> str | No
     return ident[len(ENV_PREFIX) :]
 
 
-def _destinations(problems: Problems, job: Mapping, path: str, section: str, item: Callable, at_most: int | None = None) -> dict[str, tuple[str, ...]]:
+def _destinations(problems: Problems, owner: Mapping, path: str, section: str, item: Callable, at_most: int | None = None) -> dict[str, tuple[str, ...]]:
     """Per event, the checked destinations of email_notifications or webhook_notifications."""
     result: dict[str, tuple[str, ...]] = {event: () for event in EVENTS}
-    body, where = job.get(section), at(path, section)
+    body, where = owner.get(section), at(path, section)
     if body is None:
         return result
     if not isinstance(body, Mapping):
         problems.append((where, "expected an object keyed by event (on_failure, ...)"))
         return result
     unknown_fields(problems, body, where, {*ACCEPTED_EVENTS, "no_alert_for_skipped_runs"})
+    boolean(problems, body, "no_alert_for_skipped_runs", where)
     for event in ACCEPTED_EVENTS:
         items, event_path = body.get(event), at(where, event)
         if items is None:
@@ -122,12 +136,12 @@ def _destinations(problems: Problems, job: Mapping, path: str, section: str, ite
     return result
 
 
-def _duration_threshold(problems: Problems, job: Mapping, path: str) -> float | None:
+def _duration_threshold(problems: Problems, owner: Mapping, path: str) -> float | None:
     """The smallest RUN_DURATION_SECONDS GREATER_THAN value of the health rules (None if unset)."""
-    if job.get("health") is None:
+    if owner.get("health") is None:
         return None
     where = at(path, "health")
-    rules = job["health"].get("rules") if isinstance(job["health"], Mapping) else None
+    rules = owner["health"].get("rules") if isinstance(owner["health"], Mapping) else None
     if not isinstance(rules, list):
         problems.append((at(where, "rules"), "expected a list of {metric, op, value}"))
         return None
@@ -149,26 +163,39 @@ def _duration_threshold(problems: Problems, job: Mapping, path: str) -> float | 
     return float(min(values)) if values else None
 
 
-def parse_notifications(job: Mapping, path: str = "") -> tuple[NotificationsSection, Problems]:
-    """The one reader of a job's notification fields: `validate` reports its problems, compile_notifications raises them."""
+def parse_notifications(owner: Mapping, path: str = "", *, task: bool = False) -> tuple[NotificationsSection, Problems]:
+    """The one reader of the notification fields of a job (or of a task: `task=True`, `path` the task's).
+
+    `validate` reports its problems, compile_notifications and the task step raise them.
+    """
     problems: Problems = []
-    emails = _destinations(problems, job, path, "email_notifications", _email)
-    hooks = _destinations(problems, job, path, "webhook_notifications", _webhook_var, MAX_WEBHOOKS)
+    emails = _destinations(problems, owner, path, "email_notifications", _email)
+    hooks = _destinations(problems, owner, path, "webhook_notifications", _webhook_var, MAX_WEBHOOKS)
     recipients = {event: Recipients(emails[event], hooks[event]) for event in EVENTS}
-    settings, where = job.get("notification_settings") or {}, at(path, "notification_settings")
+    settings, where = owner.get("notification_settings") or {}, at(path, "notification_settings")
+    names = TASK_SETTINGS if task else JOB_SETTINGS
     if not isinstance(settings, Mapping):
-        problems.append((where, "expected {no_alert_for_skipped_runs, no_alert_for_canceled_runs}"))
+        problems.append((where, f"expected {{{', '.join(names)}}}"))
         settings = {}
-    unknown_fields(problems, settings, where, {"no_alert_for_skipped_runs", "no_alert_for_canceled_runs"})
-    legacy = job.get("email_notifications")
+    unknown_fields(problems, settings, where, set(names))
+    for name in names:
+        boolean(problems, settings, name, where)
+    legacy = owner.get("email_notifications")
     legacy = legacy.get("no_alert_for_skipped_runs", False) if isinstance(legacy, Mapping) else False
     before = len(problems)
-    threshold = _duration_threshold(problems, job, path)
+    threshold = _duration_threshold(problems, owner, path)
     if threshold is None and recipients[DURATION_EVENT] and len(problems) == before:  # not when health itself is bad
         section = "email_notifications" if emails[DURATION_EVENT] else "webhook_notifications"
         problems.append((at(path, f"{section}.{DURATION_EVENT}"), "needs a health rule {metric: RUN_DURATION_SECONDS, op: GREATER_THAN, value: <seconds>}"))
-    no_skipped = bool(settings.get("no_alert_for_skipped_runs", legacy))
-    return NotificationsSection(recipients, no_skipped, bool(settings.get("no_alert_for_canceled_runs", False)), threshold), problems
+    no_skipped = settings.get("no_alert_for_skipped_runs", legacy) is True
+    no_canceled = settings.get("no_alert_for_canceled_runs") is True
+    return NotificationsSection(recipients, no_skipped, no_canceled, threshold, task and settings.get("alert_on_last_attempt") is True), problems
+
+
+def run_url(run_id: str) -> str:
+    """The run's page in the Dagster UI ($DAGSTER_WEBSERVER_URL, else the local `make dev` webserver)."""
+    base = os.environ.get("DAGSTER_WEBSERVER_URL") or WORKSPACE["url"]
+    return f"{base.rstrip('/')}/runs/{run_id}"
 
 
 def smtp_settings() -> dict:
@@ -202,10 +229,14 @@ def post_webhook(variable: str, payload: Mapping) -> None:
     url = os.environ.get(variable)
     if not url:
         raise NotConfigured(f"webhook destination env:{variable}: environment variable {variable} is not set")
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST")  # noqa: S310 - http(s) only, checked when the destination is read
+    if not url.lower().startswith(("http://", "https://")):  # never echoed: it may carry a token
+        raise NotConfigured(f"webhook destination env:{variable}: environment variable {variable} does not hold an http(s) URL")
     try:
+        request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST")  # noqa: S310 - http(s) only, checked above
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - see above
             response.read()
+    except ValueError:  # its message quotes the URL
+        raise NotConfigured(f"webhook destination env:{variable}: environment variable {variable} does not hold a valid URL") from None
     except OSError as error:  # URLError/HTTPError; the URL itself is never shown (it may hold a token)
         raise DeliveryError(f"webhook env:{variable} failed: {getattr(error, 'code', '') or getattr(error, 'reason', error)}") from None
 
@@ -220,6 +251,7 @@ def payload(event: str, job_name: str, job_key: str, run: dg.DagsterRun, record:
         "job": {"job_id": job_key, "name": job_name},
         "run": {
             "run_id": run.run_id,
+            "run_page_url": run_url(run.run_id),
             "status": run.status.value,
             "result_state": run.tags.get(JOB_RESULT_TAG),
             "start_time": start,
@@ -241,14 +273,20 @@ def _with_retries(send: Callable[[], None], delays: Sequence[float] = RETRY_DELA
     send()
 
 
-def notify(recipients: Recipients, body: dict) -> None:
+def notify(recipients: Recipients, body: dict, subject: str | None = None, on_error: Callable[[DeliveryError], None] | None = None) -> None:
+    """E-mail and POST `body`; a failed delivery raises, or (with `on_error`) is handed to it and the other destinations still get theirs."""
     run, job = body["run"], body["job"]
-    subject = f"[lakehouse_jobs] {job['name']}: {body['event_type'].removeprefix('jobs.')} (run {run['run_id'][:8]})"
+    subject = subject or f"[lakehouse_jobs] {job['name']}: {body['event_type'].removeprefix('jobs.')} (run {run['run_id'][:8]})"
     text = json.dumps(body, indent=2)
-    if recipients.emails:
-        _with_retries(lambda: send_email(recipients.emails, subject, text))
-    for variable in recipients.webhook_vars:
-        _with_retries(lambda variable=variable: post_webhook(variable, body))
+    sends = [lambda: send_email(list(recipients.emails), subject, text)] if recipients.emails else []
+    sends += [lambda variable=variable: post_webhook(variable, body) for variable in recipients.webhook_vars]
+    for send in sends:
+        try:
+            _with_retries(send)
+        except DeliveryError as error:
+            if on_error is None:
+                raise
+            on_error(error)
 
 
 def _status_sensor(name: str, status: dg.DagsterRunStatus, job_name: str, handler: Callable) -> dg.SensorDefinition:
