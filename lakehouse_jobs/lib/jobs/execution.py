@@ -18,7 +18,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from lakehouse_jobs.lib.jobs import references, task_values
+from lakehouse_jobs.lib.jobs import lineage, references, task_values
 from lakehouse_jobs.lib.jobs.automation.task_notifications import TaskAlerts
 from lakehouse_jobs.lib.jobs.result_states import (
     DISABLED,
@@ -134,12 +134,15 @@ def _attempt(context: dg.OpExecutionContext, runtime: JobRuntime, task: TaskSpec
     alerts = TaskAlerts(context, runtime, task).start()
     scope = task_values.TaskValueScope(task.task_key, states)
     token = task_values.bind(scope)
+    observed = lineage.Observed()  # the Delta tables this attempt commits to, reported as materializations
     try:
         ctx = reference_context(context, runtime, states, task.task_key)
         timeout = _effective_timeout(context, runtime, task)
         if timeout is not None and timeout <= 0:
             raise TaskTimeout(f"the job's timeout_seconds ({runtime.spec.timeout_seconds}) passed before {task.task_key} started")
-        outcome = run_task(TaskRun(task, ctx, runtime, context, timeout))
+        task_run = TaskRun(task, ctx, runtime, context, timeout)
+        with lineage.observe(task_run, observed):
+            outcome = run_task(task_run)
     except Exception as exc:  # the task's own failure: retried or reported
         timed_out = isinstance(exc, TaskTimeout)
         state, error = (TIMEDOUT if timed_out else FAILED), failure_message(exc)
@@ -154,7 +157,7 @@ def _attempt(context: dg.OpExecutionContext, runtime: JobRuntime, task: TaskSpec
         task_values.unbind(token)
         alerts.stop()
     alerts.ended(outcome)
-    return outcome, dict(scope.values)
+    return lineage.annotate(outcome, observed), dict(scope.values)
 
 
 def _job_deadline(context: dg.OpExecutionContext, runtime: JobRuntime) -> float | None:

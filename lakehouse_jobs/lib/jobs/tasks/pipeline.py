@@ -106,6 +106,6 @@ def run(task_run: TaskRun) -> TaskOutcome:
 
 
 TASK_TYPE = TaskType(
-    name="pipeline_task", check=check, run=run, prepare=prepare, needs_assets=True,
+    name="pipeline_task", check=check, run=run, prepare=prepare, needs_assets=True, reports_lineage=True,
     description="materialize a selection of the code location's assets in a child run",
 )  # fmt: skip

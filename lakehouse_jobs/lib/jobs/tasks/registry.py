@@ -87,6 +87,8 @@ class TaskType:
     nested_field: the body field holding a nested task (for_each_task.task), if any.
     outcomes: values a dependent's `depends_on[].outcome` may name (condition_task: "true"/"false").
     needs_assets: running it needs the code location's assets (the CLI loads the definitions).
+    reports_lineage: its runner logs the materializations of what it writes itself, so the tables
+        its attempts commit to are not observed from the Delta logs (jobs/lineage.py).
     """
 
     name: str
@@ -97,6 +99,7 @@ class TaskType:
     outcomes: tuple[str, ...] = ()
     needs_assets: bool = False
     description: str = ""
+    reports_lineage: bool = False
 
 
 _TYPES: dict[str, TaskType] = {}
