@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
 from lakehouse_jobs.lib.jobs.lineage import USER_METADATA_CONF, identity
 from lakehouse_jobs.lib.jobs.result_states import FAILED, SUCCESS
@@ -97,3 +100,21 @@ def test_scan_skips_system_hidden_and_linked_folders_and_old_commits(tmp_path):
     os.utime(root / "silver" / "old" / "_delta_log", (old, old))
     writes = tables_written(root, time.time() - 60, mine)
     assert [w.key for w in writes] == [("a", "b", "c")]  # deeper paths keep every part
+
+
+def test_a_session_the_task_starts_itself_is_tagged_too(tmp_path, root):
+    """`lakehouse-jobs run` in a fresh process: no session exists until the task starts one."""
+    spec = tmp_path / "job.yml"
+    spec.write_text(yaml.safe_dump({"name": "fresh", "tasks": [task("write", _call("write_two", str(root)))]}))
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DAGSTER_HOME": str(home), "LAKEHOUSE_ROOT": str(root), "PYTHONPATH": str(repo)}
+    cli = str(Path(sys.executable).with_name("lakehouse-jobs"))
+    done = subprocess.run([cli, "run", str(spec)], capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        [run] = instance.get_runs()
+        seen = _materializations(instance, run.run_id)
+    assert set(seen) == {"bronze/events", "silver/events"}
+    assert seen["bronze/events"]["rows"] == 5

@@ -17,9 +17,8 @@ path, task_key, observed=True); the step's output metadata lists them under
 
 The session conf is set only on a session that exists: an attempt that never uses
 Spark starts no JVM. When the attempt itself starts the process's session (the first
-Spark task of a run process), the session is tagged as it is created: for the
-attempt, `runtime.spark.get_or_create_session` (through which `SparkResource`,
-`TaskRun.spark()` and user code routed by the runtime get their session) is wrapped.
+Spark task of a run process), the session is tagged as it is created
+(`runtime.spark.when_session_created`: every session of the process comes from there).
 The previous value is restored afterwards, so nested attempts (a child run's tasks)
 tag their own commits and the parent's identity comes back.
 
@@ -30,7 +29,6 @@ e.g. pipeline_task's child asset run) are not observed.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,7 +43,6 @@ if TYPE_CHECKING:
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 IDENTITY_PREFIX = "lakehouse_jobs"
-_PATCH_LOCK = threading.Lock()
 
 
 def identity(run_id: str, task_key: str, attempt: int) -> str:
@@ -95,24 +92,16 @@ def _tagged_sessions(value: str) -> Iterator[None]:
         finally:
             _untag(existing, tagged[0][1])
         return
-    original = spark_runtime.get_or_create_session
 
-    def tagging(*args: Any, **kwargs: Any) -> Any:
-        session = original(*args, **kwargs)
-        if not any(seen is session for seen, _ in tagged):
-            tagged.append((session, _tag(session, value)))
-        return session
+    def on_created(session: Any) -> None:
+        tagged.append((session, _tag(session, value)))
 
-    with _PATCH_LOCK:
-        spark_runtime.get_or_create_session = tagging
-    try:
-        yield
-    finally:
-        with _PATCH_LOCK:
-            if spark_runtime.get_or_create_session is tagging:
-                spark_runtime.get_or_create_session = original
-        for session, previous in reversed(tagged):
-            _untag(session, previous)
+    with spark_runtime.when_session_created(on_created):
+        try:
+            yield
+        finally:
+            for session, previous in reversed(tagged):
+                _untag(session, previous)
 
 
 def materialization(write: TableWrite, task_key: str, run_id: str) -> dg.AssetMaterialization:

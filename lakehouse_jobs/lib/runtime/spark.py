@@ -14,12 +14,14 @@ the first mode wins (so tests that share the classic `spark` fixture keep it).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import multiprocessing
 import os
 import re
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,11 +39,15 @@ if TYPE_CHECKING:
 _LOCK = threading.RLock()
 _SESSION: SparkSession | None = None
 _SESSION_URL: str | None = None  # the Spark Connect URL of _SESSION; None for a classic session
+_ON_CREATED: list[Callable[[SparkSession], None]] = []
 _LOG4J = Path(__file__).with_name("log4j2.properties")
 
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    # Databricks' default table format: `CREATE [OR REPLACE] TABLE ... AS SELECT` and `saveAsTable`
+    # without USING/format() write Delta, as user notebooks and SQL files expect.
+    "spark.sql.sources.default": "delta",
 }
 
 
@@ -125,7 +131,25 @@ def get_or_create_session(conf: dict[str, str], remote: str | None = None) -> Sp
             _stop_quietly(_SESSION)
         _SESSION = _build_session(dict(conf), remote)
         _SESSION_URL = remote
+        for callback in list(_ON_CREATED):
+            callback(_SESSION)
         return _SESSION
+
+
+@contextlib.contextmanager
+def when_session_created(callback: Callable[[SparkSession], None]) -> Iterator[None]:
+    """Call `callback(session)` for a session this process creates inside the block.
+
+    Lets an observer (observed lineage tags each task's Delta commits) configure a session
+    that user code starts itself, without Spark being started for tasks that never use it.
+    """
+    with _LOCK:
+        _ON_CREATED.append(callback)
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _ON_CREATED.remove(callback)
 
 
 def _is_stopped(session: Any) -> bool:
