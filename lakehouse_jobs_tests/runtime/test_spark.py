@@ -68,3 +68,12 @@ def test_a_collector_chosen_in_the_java_environment_wins(monkeypatch: pytest.Mon
     monkeypatch.setenv(variable, "-Xss4m -XX:+UseG1GC")
     options = driver_java_options()
     assert "UseParallelGC" not in options and options.startswith("-Dlog4j2.configurationFile=")
+
+
+def test_delta_is_the_default_table_format_as_on_databricks(spark, tmp_path: Path):
+    """Notebooks and SQL files omit USING DELTA: a path table replaced by CTAS is a Delta table."""
+    path = tmp_path / "t"
+    spark.sql(f"CREATE OR REPLACE TABLE delta.`{path}` AS SELECT 1 AS x")
+    spark.sql(f"CREATE OR REPLACE TABLE delta.`{path}` AS SELECT 2 AS x")
+    assert (path / "_delta_log").is_dir()
+    assert [r.x for r in spark.read.format("delta").load(str(path)).collect()] == [2]

@@ -67,7 +67,7 @@ def _asset_definitions(job) -> str:  # noqa: ANN001 - JobSpec
 
 def _validate(args: argparse.Namespace) -> int:
     try:
-        problems = validate_document(read_spec_file(args.file))
+        problems = validate_document(read_spec_file(args.file), Path(args.file).resolve().parent)
     except SpecValidationError as exc:
         problems = exc.problems
     if problems:

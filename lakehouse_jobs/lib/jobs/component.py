@@ -48,6 +48,6 @@ class LakehouseJobsComponent(dg.Component, dg.Model, dg.Resolvable):
         if (self.spec is None) == (self.spec_file is None):
             raise SpecError("attributes", "give exactly one of spec_file (a path next to defs.yaml) or spec (inline)")
         if self.spec is not None:
-            return load_spec(self.spec, source=str(folder / "defs.yaml"))
+            return load_spec(self.spec, source=str(folder / "defs.yaml"), base_dir=folder)
         path = Path(self.spec_file).expanduser()
         return load_spec_file(path if path.is_absolute() else folder / path)
