@@ -1,0 +1,1 @@
+"""Checks for the example ETL job, shipped as a wheel (python_wheel_task)."""
