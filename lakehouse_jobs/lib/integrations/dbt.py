@@ -13,11 +13,16 @@ Three pieces:
   (6+ s, and a Hive/Derby metastore that admits one JVM); dbt's events become
   the same Dagster events dagster-dbt yields for a subprocess run (outputs, asset
   checks for dbt tests).
+- `run_dbt()` is that runner for any dbt arguments (`dbt_build` and the jobs' `dbt_task` use it), with
+  `run_folder()` / `common_args()` for the per-run artifact folder and the flags every command gets,
+  `dagster_events()` for the events of one dbt event, and `DbtCommandFailed.first_line` for dbt's own
+  error in one line.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 from collections.abc import Iterator, Mapping
@@ -41,6 +46,9 @@ if TYPE_CHECKING:
 PROJECT_FILES = ("*.yml", "*.sql", "*.md")
 ANSI_CONF = "spark.sql.ansi.enabled"
 KEEP_RUN_ARTIFACTS = 20
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+PROGRESS_LINE = re.compile(r"^\d+ of \d+ ")
+HEADER_LINE = re.compile(r"^(completed with \d+ error.*$|(runtime|database|compilation|dbt|parsing) error( in |$)|failure in )", re.IGNORECASE)
 
 
 class LakehouseDbtTranslator(DagsterDbtTranslator):
@@ -193,6 +201,86 @@ class _Invocation:
         return "\n".join(self.errors) or (f"{type(self.exception).__name__}: {self.exception}" if self.exception else "see the dbt log")
 
 
+class DbtCommandFailed(LakehouseError):
+    """A dbt invocation that did not succeed: `errors` are dbt's own error lines, `log` its dbt.log."""
+
+    def __init__(self, args: list[str], errors: list[str], exception: BaseException | None, log: Path | None):
+        self.args_run, self.errors, self.exception, self.log = args, errors, exception, log
+        detail = "\n".join(errors) or (f"{type(exception).__name__}: {exception}" if exception else "see the dbt log")
+        super().__init__(detail)
+
+    @property
+    def first_line(self) -> str:
+        """dbt's first error line that says what went wrong, prefixed with the node it names (`model broken
+        (models/broken.sql): [UNRESOLVED_COLUMN...] ...`): not a progress line (`1 of 2 ERROR creating ...`)
+        nor a header (`Runtime Error in model ...`, `Runtime Error`), without terminal colours."""
+        lines = [ANSI_ESCAPE.sub("", line).strip() for error in self.errors for line in error.splitlines()]
+        where = ""
+        for line in filter(None, lines):
+            if PROGRESS_LINE.match(line):
+                continue
+            header = HEADER_LINE.match(line)
+            if header:
+                where = line[header.end() :].strip() or where
+                continue
+            return f"{where}: {line}" if where else line
+        return next(filter(None, lines), str(self))
+
+
+def run_folder(lakehouse: LakehouseResource, name: str, project_dir: Path, project_target: str = "target") -> Path:
+    """A fresh artifact folder `<root>/_system/dbt/<name>` (the most recent KEEP_RUN_ARTIFACTS kept),
+    seeded with the project's partial-parse file so dbt re-parses only what changed."""
+    target = lakehouse.system_path("dbt", name)
+    target.mkdir(parents=True, exist_ok=True)
+    _prune(target.parent, KEEP_RUN_ARTIFACTS)
+    partial = project_dir / project_target / "partial_parse.msgpack"
+    if partial.exists() and not (target / partial.name).exists():
+        shutil.copy(partial, target / partial.name)
+    return target
+
+
+def common_args(project_dir: Path, profiles_dir: Path, target: Path, lakehouse: LakehouseResource, user_vars: Mapping[str, Any] | None = None) -> list[str]:
+    """The flags every in-process dbt command gets: project, profiles, artifacts, the lakehouse root as a var."""
+    variables = {**(user_vars or {}), "lakehouse_root": str(lakehouse.root_path)}
+    return [
+        "--project-dir", str(project_dir), "--profiles-dir", str(profiles_dir),
+        "--target-path", str(target), "--log-path", str(target),
+        "--vars", json.dumps(variables), "--no-send-anonymous-usage-stats",
+    ]  # fmt: skip
+
+
+def run_dbt(spark: SparkSession, args: list[str], log: Path | None = None) -> Iterator[dict[str, Any]]:
+    """`dbt <args>` in this process on `spark` (dbt-spark `session` method): yield dbt's structured events
+    as they come; raise DbtCommandFailed when dbt did not succeed. The session's log level and ANSI
+    setting are given back afterwards."""
+    if type(spark).__module__.startswith("pyspark.sql.connect"):
+        raise SetupError("dbt runs on the process's classic SparkSession (dbt-spark `session` method); it cannot use a Spark Connect session.")
+    ansi = spark.conf.get(ANSI_CONF, None)
+    # dbt-spark's session cursor re-enters SparkSession.builder for every statement (a WARN each) and
+    # Delta logs a whole snapshot when dbt's CREATE OR REPLACE gives a mart a new table id: quiet both.
+    spark.sparkContext.setLogLevel("ERROR")
+    invocation = _Invocation(args)
+    try:
+        yield from invocation.events()
+    finally:  # dbt-spark forces ANSI mode off on the shared session: give the run its setting back
+        spark.sparkContext.setLogLevel("WARN")
+        if ansi is None:
+            spark.conf.unset(ANSI_CONF)
+        else:
+            spark.conf.set(ANSI_CONF, ansi)
+    if not invocation.success:
+        raise DbtCommandFailed(args, invocation.errors, invocation.exception, log)
+
+
+def dagster_events(raw: Mapping[str, Any], manifest: Mapping[str, Any], context: Any = None, project: DbtProject | None = None) -> Iterator[Any]:
+    """The Dagster events of one dbt event, keyed by LakehouseDbtTranslator: Output/AssetCheckResult in an
+    asset step, AssetMaterialization/AssetCheckEvaluation elsewhere (an op, or `context=None`)."""
+    from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
+
+    event = DbtCoreCliEventMessage(raw_event=dict(raw), event_history_metadata={})
+    yield from event.to_default_asset_events(manifest=manifest, dagster_dbt_translator=LakehouseDbtTranslator(), context=context, project=project)
+
+
 def dbt_build(
     context: dg.AssetExecutionContext,
     project: DbtProject,
@@ -208,44 +296,18 @@ def dbt_build(
         raise SetupError("dbt runs on the process's classic SparkSession (dbt-spark `session` method); it cannot use a Spark Connect session.")
     params = get_updated_cli_invocation_params_for_context(context=context, manifest={}, dagster_dbt_translator=LakehouseDbtTranslator())
     manifest, translator = params.manifest, params.dagster_dbt_translator
-    target = lakehouse.system_path("dbt", "run_" + context.run_id.replace("-", "_"))
-    target.mkdir(parents=True, exist_ok=True)
-    _prune(target.parent, KEEP_RUN_ARTIFACTS)
-    partial = project.project_dir / project.target_path / "partial_parse.msgpack"
-    if partial.exists():
-        shutil.copy(partial, target / partial.name)  # dbt re-parses only what changed
+    target = run_folder(lakehouse, "run_" + context.run_id.replace("-", "_"), Path(project.project_dir), str(project.target_path))
     register_tables(spark, lakehouse, manifest)
     args = [
         command,
-        "--project-dir",
-        str(project.project_dir),
-        "--profiles-dir",
-        str(project.profiles_dir),
-        "--target-path",
-        str(target),
-        "--log-path",
-        str(target),
-        "--vars",
-        json.dumps({"lakehouse_root": str(lakehouse.root_path)}),
-        "--no-send-anonymous-usage-stats",
+        *common_args(Path(project.project_dir), Path(project.profiles_dir), target, lakehouse),
         *(["--indirect-selection", params.indirect_selection] if params.indirect_selection else []),
         *params.selection_args,
     ]
     context.log.info(f"dbt {' '.join(args)}")
-    ansi = spark.conf.get(ANSI_CONF, None)
-    # dbt-spark's session cursor re-enters SparkSession.builder for every statement (a WARN each) and
-    # Delta logs a whole snapshot when dbt's CREATE OR REPLACE gives a mart a new table id: quiet both.
-    spark.sparkContext.setLogLevel("ERROR")
-    invocation = _Invocation(args)
     try:
-        for raw in invocation.events():
+        for raw in run_dbt(spark, args, target / "dbt.log"):
             event = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
             yield from event.to_default_asset_events(manifest=manifest, dagster_dbt_translator=translator, context=context, project=project)
-    finally:  # dbt-spark forces ANSI mode off on the shared session: give the run its setting back
-        spark.sparkContext.setLogLevel("WARN")
-        if ansi is None:
-            spark.conf.unset(ANSI_CONF)
-        else:
-            spark.conf.set(ANSI_CONF, ansi)
-    if not invocation.success:
-        raise dg.Failure(description=f"dbt {command} failed (log: {target / 'dbt.log'}):\n{invocation.failure()}")
+    except DbtCommandFailed as exc:
+        raise dg.Failure(description=f"dbt {command} failed (log: {target / 'dbt.log'}):\n{exc}") from None

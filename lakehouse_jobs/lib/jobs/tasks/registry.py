@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "lakehouse_jobs.task_types"
 BUILTIN_MODULES = (
     "condition", "for_each", "python_callable", "pipeline", "notebook", "spark_python", "sql", "run_job", "python_wheel",
-    "spark_jar", "spark_submit",
+    "spark_jar", "spark_submit", "dbt",
 )  # fmt: skip
 
 # Databricks task types that need a workspace object or service that has no local counterpart.
@@ -46,7 +46,7 @@ REFUSED: dict[str, str] = {
     "gen_ai_compute_task": "it runs on Databricks' serverless GPU compute, which has no local counterpart",
 }
 # Databricks task types a later version runs; refused until their module is registered.
-PLANNED = ("dbt_task",)
+PLANNED: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
