@@ -36,6 +36,7 @@ def test_the_example_validates_with_paths_from_its_folder():
     assert {t.kind for t in document.job("databricks_etl").tasks} == {
         "notebook_task", "condition_task", "spark_python_task", "python_wheel_task", "sql_task", "run_job_task",
     }  # fmt: skip
+    assert [t.kind for t in document.job("etl_marts").tasks] == ["dbt_task"]  # over ../../dbt_project
 
 
 def test_the_committed_wheel_is_built_from_the_committed_source():

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import glob
 import os
 import re
 import selectors
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lakehouse_jobs.lib import workspace
 from lakehouse_jobs.lib.jobs.timeouts import TaskTimeout
 from lakehouse_jobs.lib.runtime.jars import resolve_delta_jars
 from lakehouse_jobs.lib.runtime.java import check_java
@@ -56,44 +56,22 @@ def spark_submit_executable() -> str:
     return os.path.join(spark_home(), "bin", "spark-submit")
 
 
-def local_path(value: str, folder: Path, what: str, *, must_exist: bool = True) -> Path:
-    """The local file `value` names: a path or `file:` URI, relative ones from `folder` and confined to it."""
-    text = value.strip()
-    if text.startswith("file://"):
-        text = text[len("file://") :]
-    elif text.startswith("file:"):
-        text = text[len("file:") :]
-    elif _SCHEME.match(text):
-        raise SubmitError(f"{what} {value!r} is not a local file; use a path relative to the job's file, a file: URI or an absolute path")
-    given = Path(text).expanduser()
-    if given.is_absolute():
-        candidate = given
-    else:
-        root = folder.resolve()
-        candidate = root / given
-        if not candidate.resolve().is_relative_to(root):
-            raise SubmitError(f"{what} {value!r} resolves to {candidate.resolve()}, outside the job's folder {root}")
-    if must_exist and not candidate.is_file():
-        raise SubmitError(f"{what} {value!r} not found (tried {candidate})")
-    return candidate.resolve()
+def local_path(value: str, folder: Path, what: str) -> Path:
+    """The local file `value` names: a path or `file:` URI, relative ones from `folder`, confined to the workspace root."""
+    try:
+        return workspace.find(value, folder, what, absolute_anywhere=True)
+    except workspace.WorkspacePathError as exc:
+        raise SubmitError(str(exc)) from None
 
 
 def find_jar(pattern: str, folder: Path, what: str) -> Path:
     """The one jar file `pattern` (a path or glob, relative to `folder`, or a `file:` path) matches."""
-    text = pattern.strip()
-    if "*" not in text and "?" not in text and "[" not in text:
-        return local_path(text, folder, what)
-    base = local_path(text, folder, what, must_exist=False)  # scheme and confinement of the pattern itself
-    matches = sorted(Path(p).resolve() for p in glob.glob(str(base)) if Path(p).is_file())
-    root = folder.resolve()
-    if not Path(text.removeprefix("file://").removeprefix("file:")).expanduser().is_absolute():
-        outside = [m for m in matches if not m.is_relative_to(root)]
-        if outside:
-            raise SubmitError(f"{what} {pattern!r} matches {outside[0]}, outside the job's folder {root}")
-    if len(matches) != 1:
-        found = "no file" if not matches else f"{len(matches)} files ({', '.join(m.name for m in matches)})"
-        raise SubmitError(f"{what} {pattern!r} matches {found} (looked for {base}); exactly one jar is needed")
-    return matches[0]
+    if not any(char in pattern for char in "*?["):
+        return local_path(pattern.strip(), folder, what)
+    try:
+        return workspace.find_one(pattern, folder, what, ".jar")
+    except workspace.WorkspacePathError as exc:
+        raise SubmitError(str(exc)) from None
 
 
 def jar_with_class(jars: Sequence[Path], class_name: str) -> Path | None:

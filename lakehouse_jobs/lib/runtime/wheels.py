@@ -16,17 +16,17 @@ time in one process (the in-process executor runs one step at a time).
 from __future__ import annotations
 
 import contextlib
-import glob
 import hashlib
 import importlib
 import os
-import re
 import shutil
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+from lakehouse_jobs.lib import workspace
 
 CACHE_ENV = "LAKEHOUSE_WHEEL_CACHE"
 _MARKER = ".lakehouse_jobs_installed"
@@ -43,24 +43,10 @@ def cache_root() -> Path:
 
 def find_wheel(pattern: str, folder: Path) -> Path:
     """The one wheel file `pattern` (a path or glob, relative to `folder`, or a `file:` path) matches."""
-    text = pattern.strip()
-    if text.startswith("file://"):
-        text = text[len("file://") :]
-    elif text.startswith("file:"):
-        text = text[len("file:") :]
-    elif re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", text) and not re.match(r"^[A-Za-z]:[\\/]", text):
-        raise WheelError(f"wheel {pattern!r} is not a local file; use a path relative to the job's file or an absolute path")
-    root = folder.resolve()
-    full = Path(text).expanduser() if Path(text).expanduser().is_absolute() else root / text
-    matches = sorted(Path(p) for p in glob.glob(str(full)) if p.endswith(".whl") and Path(p).is_file())
-    if not Path(text).expanduser().is_absolute():
-        outside = [m for m in matches if not m.resolve().is_relative_to(root)]
-        if outside:
-            raise WheelError(f"wheel {pattern!r} matches {outside[0].resolve()}, outside the job's folder {root}")
-    if len(matches) != 1:
-        found = "no wheel" if not matches else f"{len(matches)} wheels ({', '.join(m.name for m in matches)})"
-        raise WheelError(f"wheel {pattern!r} matches {found} (looked for {full}); exactly one is needed")
-    return matches[0].resolve()
+    try:
+        return workspace.find_one(pattern, folder, "wheel", ".whl")
+    except workspace.WorkspacePathError as exc:
+        raise WheelError(str(exc)) from None
 
 
 def _sha256(path: Path) -> str:

@@ -156,7 +156,7 @@ def test_positional_parameters_fallback_function_and_failures(instance, tmp_path
     assert errors["missing"] == f"package '{PACKAGE}' has no entry point 'nope' (none in its metadata and no function {PACKAGE}.nope)"
     installed = next(p for p in cache.iterdir() if not p.name.startswith("."))
     assert errors["fails"] == (f"package {PACKAGE} entry point lj-fail ({installed / PACKAGE / 'cli.py'}, line 21): RuntimeError: no data for 3.0")
-    assert errors["bad_glob"].startswith(f"libraries[0].whl: wheel '{tmp_path / '*.whl'}' matches no wheel")
+    assert errors["bad_glob"].startswith(f"libraries[0].whl: wheel '{tmp_path / '*.whl'}' matches no .whl file")
     assert errors["absent"] == "package 'no_such_dist_xyz' is not installed in the environment and no libraries whl of the task provides it"
     _not_installed()
 

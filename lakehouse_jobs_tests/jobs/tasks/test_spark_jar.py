@@ -120,7 +120,7 @@ def test_jar_writes_delta_and_a_throwing_main_fails_naming_the_exception(instanc
         result.outputs["fail"]["error"]
         == 'main class demo.Fail exited with code 1: Exception in thread "main" java.lang.IllegalStateException: no input for x.csv'
     )
-    assert "matches no file" in result.outputs["missing"]["error"] and "nope-*.jar" in result.outputs["missing"]["error"]
+    assert "matches no .jar file" in result.outputs["missing"]["error"] and "nope-*.jar" in result.outputs["missing"]["error"]
     assert result.outputs["elsewhere"]["error"] == f"main class demo.Other is in none of the task's jars ({app_jar})"
     assert result.outputs["slow"]["error"] == "slow timed out after 1 s (its spark-submit process group was killed)"
     assert not (tmp_path / "never").exists()
@@ -189,7 +189,7 @@ def test_validation_with_field_paths(tmp_path, app_jar):
     assert problems["tasks[6].spark_jar_task.main_class_name"] == "'demo.1Main' is not a Java class name (package.Class)"
     assert "is not a local file" in problems["tasks[6].spark_jar_task.jar_uri"]
     assert problems["tasks[6].spark_jar_task.extra"] == "unknown field"
-    assert "outside the job's folder" in problems["tasks[7].spark_jar_task.jar_uri"]
+    assert "outside the workspace root" in problems["tasks[7].spark_jar_task.jar_uri"]
     assert len(problems) == 11, problems
     # a valid pair validates (the libraries jar of a spark_jar_task is looked for when it runs)
     load_spec(

@@ -140,7 +140,7 @@ def test_validation_names_the_path_tried(tmp_path):
         load_spec_file(spec_file)
     problems = dict(raised.value.problems)
     assert problems["tasks[0].spark_python_task.python_file"] == f"python_file './nope.py' not found (tried {jobs.resolve() / 'nope.py'})"
-    assert "outside the job's folder" in problems["tasks[1].spark_python_task.python_file"]
+    assert "outside the workspace root" in problems["tasks[1].spark_python_task.python_file"]
     assert "is not a local file" in problems["tasks[2].spark_python_task.python_file"]
     assert "expected one of WORKSPACE, GIT" in problems["tasks[2].spark_python_task.source"]
     assert "expected a list of strings" in problems["tasks[2].spark_python_task.parameters"]

@@ -26,11 +26,12 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from lakehouse_jobs.lib import workspace
 from lakehouse_jobs.lib.errors import LakehouseError
 from lakehouse_jobs.lib.jobs import fields
 from lakehouse_jobs.lib.jobs.fields import Problems
@@ -38,7 +39,6 @@ from lakehouse_jobs.lib.jobs.result_states import SUCCESS
 from lakehouse_jobs.lib.jobs.task_run import TaskFailure, TaskOutcome, TaskRun
 from lakehouse_jobs.lib.jobs.tasks.registry import CheckContext, TaskType
 from lakehouse_jobs.lib.jobs.timeouts import call_with_timeout
-from lakehouse_jobs.lib.notebooks.paths import WORKSPACE_PREFIXES, WORKSPACE_ROOT_ENV, workspace_root
 
 FIELDS = ("commands", "project_directory", "profiles_directory", "catalog", "schema", "warehouse_id", "source")
 MAX_COMMANDS = 10
@@ -50,18 +50,16 @@ GENERATED_TARGET = "lakehouse_jobs"
 
 def project_directory(path: str, base_dir: Path | None) -> Path:
     """The dbt project folder `path` names (ValueError with one sentence naming the path tried)."""
-    root = workspace_root(base_dir)
-    posix = PurePosixPath(path)
-    if posix.is_absolute() and posix.parts[1:] and f"/{posix.parts[1]}" in WORKSPACE_PREFIXES:
-        target = root.joinpath(*(posix.parts[2:] if posix.parts[1] == "Workspace" else posix.parts[1:]))
-    else:
-        target = Path(base_dir or Path.cwd()) / path  # an absolute path stays itself
-    if not (target / "dbt_project.yml").is_file():
-        raise ValueError(f"no dbt project at {path!r} (tried {target / 'dbt_project.yml'})")
-    real = target.resolve()
-    if not real.is_relative_to(root):
-        raise ValueError(f"dbt project {path!r} resolves to {real}, outside the workspace root {root} (set {WORKSPACE_ROOT_ENV} to widen it)")
-    return real
+    try:
+        folder = workspace.find(path, base_dir, "dbt project", folder=True)
+    except workspace.WorkspacePathError as exc:
+        if "not found" not in str(exc):
+            raise
+        folder = None
+    if folder is None or not (folder / "dbt_project.yml").is_file():
+        tried = (folder or workspace.target(path, base_dir, workspace.workspace_root(base_dir), "dbt project")[0]) / "dbt_project.yml"
+        raise ValueError(f"no dbt project at {path!r} (tried {tried})")
+    return folder
 
 
 def profiles_directory(path: str | None, project: Path, base_dir: Path | None) -> Path:

@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
+from lakehouse_jobs.lib import workspace
 from lakehouse_jobs.lib.jobs import fields
 from lakehouse_jobs.lib.jobs.fields import Problems
 from lakehouse_jobs.lib.jobs.result_states import SUCCESS
@@ -45,29 +45,11 @@ def job_folder(task_run: TaskRun) -> Path:
 
 
 def local_file(value: str, folder: Path, what: str) -> Path:
-    """The local file `value` names (a path or `file:` URI; relative ones from `folder`, confined to it).
+    """The local file `value` names (a path or `file:` URI; relative ones from `folder`, confined to the workspace root).
 
-    ValueError with one sentence naming the path tried otherwise.
+    ValueError (WorkspacePathError) with one sentence naming the path tried otherwise.
     """
-    text = value.strip()
-    if text.startswith("file:"):
-        parsed = urlparse(text)
-        if parsed.netloc not in ("", "localhost"):
-            raise ValueError(f"{what} {value!r} names another host; only local files are supported")
-        text = unquote(parsed.path) if text.startswith("file://") else unquote(text[len("file:") :])
-    elif _SCHEME.match(text) and not re.match(r"^[A-Za-z]:[\\/]", text):
-        raise ValueError(f"{what} {value!r} is not a local file; use a path relative to the job's file, a file: URI or an absolute path")
-    given = Path(text).expanduser()
-    if given.is_absolute():
-        candidate = given
-    else:
-        root = folder.resolve()
-        candidate = root / given
-        if not candidate.resolve().is_relative_to(root):
-            raise ValueError(f"{what} {value!r} resolves to {candidate.resolve()}, outside the job's folder {root}")
-    if not candidate.is_file():
-        raise ValueError(f"{what} {value!r} not found (tried {candidate})")
-    return candidate.resolve()
+    return workspace.find(value, folder, what, absolute_anywhere=True)
 
 
 def _argument(value: Any) -> bool:

@@ -17,16 +17,16 @@ metadata (first rows, row count).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
+from lakehouse_jobs.lib import workspace
 from lakehouse_jobs.lib.jobs import fields
 from lakehouse_jobs.lib.jobs.fields import Problems
 from lakehouse_jobs.lib.jobs.result_states import SUCCESS
 from lakehouse_jobs.lib.jobs.task_run import TaskFailure, TaskOutcome, TaskRun
 from lakehouse_jobs.lib.jobs.tasks.registry import CheckContext, TaskType
 from lakehouse_jobs.lib.jobs.timeouts import call_with_timeout
-from lakehouse_jobs.lib.notebooks.paths import WORKSPACE_PREFIXES, WORKSPACE_ROOT_ENV, workspace_root
 from lakehouse_jobs.lib.sql.statements import StatementError, preview, run_statements, split_statements
 
 FIELDS = ("file", "parameters", "warehouse_id", "query", "alert", "dashboard")
@@ -41,23 +41,9 @@ WORKSPACE_OBJECTS = {
 def sql_file(path: str, base_dir: Path | None) -> Path:
     """The .sql file `path` names: relative from the job file's folder, `/Workspace/...` under the workspace root.
 
-    ValueError with one sentence naming the path tried, or why it is refused.
+    ValueError (WorkspacePathError) with one sentence naming the path tried, or why it is refused.
     """
-    root = workspace_root(base_dir)
-    posix = PurePosixPath(path)
-    if posix.is_absolute() and posix.parts[1:] and f"/{posix.parts[1]}" in WORKSPACE_PREFIXES:
-        parts = posix.parts[2:] if posix.parts[1] == "Workspace" else posix.parts[1:]
-        target = root.joinpath(*parts)
-    elif posix.is_absolute():
-        target = Path(path)
-    else:
-        target = Path(base_dir or Path.cwd()) / path
-    if not target.is_file():
-        raise ValueError(f"SQL file {path!r} not found (tried {target})")
-    real = target.resolve()
-    if not real.is_relative_to(root):
-        raise ValueError(f"SQL file {path!r} resolves to {real}, outside the workspace root {root} (set {WORKSPACE_ROOT_ENV} to widen it)")
-    return real
+    return workspace.find(path, base_dir, "SQL file")
 
 
 def _string_map(value: Any) -> bool:
