@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lakehouse_jobs.lib.notebooks import runtime_module
-from lakehouse_jobs.lib.notebooks.capture import captured
 from lakehouse_jobs.lib.notebooks.runner import NotebookError, NotebookRunner
+from lakehouse_jobs.lib.runtime.output import captured
 
 HEADER = "# Databricks notebook source\n"
 SEP = "\n\n# COMMAND ----------\n\n"

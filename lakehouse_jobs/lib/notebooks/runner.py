@@ -34,10 +34,10 @@ from typing import Any
 
 from lakehouse_jobs.lib.jobs.task_run import TaskFailure
 from lakehouse_jobs.lib.notebooks import paths
-from lakehouse_jobs.lib.notebooks.capture import redact
 from lakehouse_jobs.lib.notebooks.dbutils import DBUtils, NotebookExit
 from lakehouse_jobs.lib.notebooks.display import Display
 from lakehouse_jobs.lib.notebooks.source import LOCAL_KINDS, Cell, Notebook, parse_file
+from lakehouse_jobs.lib.runtime.output import redact
 from lakehouse_jobs.lib.sql import statements
 
 STDERR_TAIL = 2000

@@ -19,7 +19,6 @@ working directory, logging, signal handlers) leaves it changed.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import sys
 import traceback
@@ -28,32 +27,11 @@ from types import TracebackType
 from typing import Any
 
 from lakehouse_jobs.lib.jobs.timeouts import ChildTaskError, TaskTimeout
+from lakehouse_jobs.lib.runtime.output import captured
 
 
 class ProgramFailed(ChildTaskError):
     """The program exited with a non-zero code or raised; the message names the code or the user's line."""
-
-
-class _LineLog(io.TextIOBase):
-    """A text stream sending each complete line to `log` (what is left is sent on flush)."""
-
-    def __init__(self, log: Callable[[str], None], prefix: str = "") -> None:
-        self._log, self._prefix, self._buffer = log, prefix, ""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        self._buffer += text
-        while "\n" in self._buffer:
-            line, self._buffer = self._buffer.split("\n", 1)
-            self._log(self._prefix + line)
-        return len(text)
-
-    def flush(self) -> None:
-        if self._buffer:
-            line, self._buffer = self._buffer, ""
-            self._log(self._prefix + line)
 
 
 @contextlib.contextmanager
@@ -94,17 +72,13 @@ def _session_bound(session: Any) -> Iterator[None]:
 @contextlib.contextmanager
 def program_context(argv: Sequence[str], log: Callable[[str], None], session: Any = None) -> Iterator[None]:
     """`sys.argv`, stdout/stderr forwarding and the SparkSession of a program, restored afterwards."""
-    saved_argv, saved_out, saved_err = sys.argv, sys.stdout, sys.stderr
-    out, err = _LineLog(log), _LineLog(log, "[stderr] ")
+    saved_argv = sys.argv
     sys.argv = [str(item) for item in argv]
-    sys.stdout, sys.stderr = out, err
     try:
-        with _session_bound(session):
+        with captured(log), _session_bound(session):
             yield
     finally:
-        out.flush()
-        err.flush()
-        sys.argv, sys.stdout, sys.stderr = saved_argv, saved_out, saved_err
+        sys.argv = saved_argv
 
 
 def _user_frames(tb: TracebackType | None, is_user: Callable[[str], bool]) -> list[traceback.FrameSummary]:

@@ -24,9 +24,9 @@ from lakehouse_jobs.lib.jobs.task_run import TaskOutcome, TaskRun
 from lakehouse_jobs.lib.jobs.tasks.registry import CheckContext, TaskType
 from lakehouse_jobs.lib.jobs.timeouts import call_with_timeout
 from lakehouse_jobs.lib.notebooks import paths, runtime_module
-from lakehouse_jobs.lib.notebooks.capture import captured, redact
 from lakehouse_jobs.lib.notebooks.runner import NotebookRunner, unsupported_cells
 from lakehouse_jobs.lib.notebooks.source import NotebookSourceError, parse_file
+from lakehouse_jobs.lib.runtime.output import captured, redact
 
 FIELDS = ("notebook_path", "source", "base_parameters", "warehouse_id")
 

@@ -1,4 +1,7 @@
-"""Cell output to the step's log, line by line, with every secret value read so far `[REDACTED]`."""
+"""A task's stdout/stderr to the step's log, line by line, with every secret value read so far `[REDACTED]`.
+
+Shared by notebook cells and the Python programs tasks run (scripts, wheels).
+"""
 
 from __future__ import annotations
 
@@ -40,7 +43,7 @@ class LogStream(io.TextIOBase):
 
 
 @contextlib.contextmanager
-def captured(log: Callable[[str], None], secrets: Collection[str]) -> Iterator[None]:
+def captured(log: Callable[[str], None], secrets: Collection[str] = ()) -> Iterator[None]:
     """Route print()/sys.stdout and sys.stderr of the block to `log` (stderr lines prefixed)."""
     out, err = LogStream(log, secrets), LogStream(log, secrets, "[stderr] ")
     saved = sys.stdout, sys.stderr
