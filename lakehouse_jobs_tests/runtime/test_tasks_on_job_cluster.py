@@ -7,6 +7,7 @@ user code returns the Connect session, and the server is gone once the run proce
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,9 @@ def test_notebooks_script_and_sql_file_run_on_a_job_cluster(tmp_path: Path):
         task["depends_on"] = [{"task_key": "gold_aggregate"}] if task["task_key"] == "top_customers" else task.get("depends_on", [])
     job.pop("schedule")
     spec["resources"]["jobs"] = {"databricks_etl": job}
-    spec_file = EXAMPLE / f".test_job_cluster_{tmp_path.name}.job.yml"  # beside the notebooks: paths stay relative
+    example = tmp_path / "example"
+    shutil.copytree(EXAMPLE, example)  # the user's repository as it is, with a job file of its own
+    spec_file = example / "cluster.job.yml"
     spec_file.write_text(yaml.safe_dump(spec))
     (tmp_path / "location.py").write_text(LOCATION)
     clusters = tmp_path / "clusters"
@@ -49,14 +52,11 @@ def test_notebooks_script_and_sql_file_run_on_a_job_cluster(tmp_path: Path):
     cli = str(Path(sys.executable).with_name("lakehouse-jobs"))
     params = ["--param", f"lakehouse_root={root}", "--param", f"landing={REPO / 'data' / 'landing' / 'orders'}", "--param", "run_date=2026-03-01"]
     log = tmp_path / "run.log"
-    try:
-        with log.open("w") as out:
-            done = subprocess.run(
-                [cli, "run", str(spec_file), "--job", "databricks_etl", "--definitions", "location:defs", *params],
-                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=600,
-            )  # fmt: skip
-    finally:
-        spec_file.unlink()
+    with log.open("w") as out:
+        done = subprocess.run(
+            [cli, "run", str(spec_file), "--job", "databricks_etl", "--definitions", "location:defs", *params],
+            cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=600,
+        )  # fmt: skip
     text = log.read_text()
     assert done.returncode == 0, log_tail(log, 60)
     states = {words[0]: words[1] for words in (line.split() for line in text.splitlines()) if len(words) >= 2 and words[0] in {*keep, "job"}}
