@@ -83,10 +83,14 @@ def test_validate_ok_list_run_and_repair(tmp_path, capsys, dagster_home):
     assert "cli_job: 'cli job', 3 task(s), started by manual" in listing and "after flaky" in listing
 
     assert main(["run", path, "--param", "who=world"]) == 1
-    out = capsys.readouterr().out.splitlines()
+    captured = capsys.readouterr()
+    out = captured.out.splitlines()
     assert out[0].split() == ["hello", "SUCCESS"] and out[1].split() == ["flaky", "FAILED"] and out[2].split() == ["done", "UPSTREAM_FAILED"]
     assert out[3].split()[:2] == ["job", "FAILED"]
     run_id = out[3].split("(run ")[1].split(",")[0]
+    logged = captured.err  # the failing task in one sentence; no Python stack (it stays in the event log)
+    assert "flaky FAILED after 1 attempt(s): " in logged
+    assert "Stack Trace" not in logged and 'File "' not in logged
     assert '"args": ["world"]' in (tmp_path / "log.jsonl").read_text()
 
     flag.unlink()

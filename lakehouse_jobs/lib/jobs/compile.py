@@ -22,6 +22,7 @@ from lakehouse_jobs.lib.jobs.automation.notifications import compile_notificatio
 from lakehouse_jobs.lib.jobs.automation.schedules import compile_schedule
 from lakehouse_jobs.lib.jobs.automation.triggers import compile_continuous, compile_trigger
 from lakehouse_jobs.lib.jobs.concurrency import concurrency_tags
+from lakehouse_jobs.lib.jobs.console import compact_console
 from lakehouse_jobs.lib.jobs.execution import PARAMETERS_KEY, JobParameters, execute_task, merge_states, run_start
 from lakehouse_jobs.lib.jobs.load import load_spec, load_spec_file
 from lakehouse_jobs.lib.jobs.result_states import FAILED, FAILURES, JOB_KEY_TAG, JOB_RESULT_TAG, TIMEDOUT, job_result_state
@@ -160,6 +161,7 @@ def compile_job(
         name=name,
         description=job.description or f"Lakeflow job {job.name!r} ({len(job.tasks)} tasks)",
         resource_defs={PARAMETERS_KEY: JobParameters()},
+        logger_defs={"console": compact_console},
         executor_def=executor_def or EXECUTOR,
         tags=_job_tags(job),
         metadata={
