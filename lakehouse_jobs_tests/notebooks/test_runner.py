@@ -58,7 +58,10 @@ def test_cells_share_a_namespace_with_run_sql_sh_fs_md_pip(spark, tmp_path):
         ("x = 1\ndef f(:\n  pass", r"cell 2 \(line 7\): SyntaxError"),
         (magic("sql", "SELECT 1;", "SELEC nonsense"), r"cell 2 \(line 8\): ParseException"),
         (magic("sh", "echo bad >&2; exit 3"), r"cell 2 \(line 7\): RuntimeError: %sh exited with status 3: bad"),
-        (magic("pip", "install surely-not-installed-pkg"), r"cell 2 \(line 7\): RuntimeError: package surely-not-installed-pkg is not installed"),
+        (
+            magic("pip", "install ./missing-1.0-py3-none-any.whl"),
+            r"cell 2 \(line 7\): WorkspacePathError: %pip install wheel './missing-1.0-py3-none-any.whl' not found",
+        ),
         ("dbutils.widgets.get('missing')", r"cell 2 \(line 6\): InputWidgetNotDefined: No input widget named missing is defined"),
     ],
 )
@@ -133,3 +136,33 @@ def test_databricks_sdk_runtime_and_active_session_are_the_runs(spark, tmp_path)
     import databricks.sdk.runtime as sdk_runtime
 
     assert sdk_runtime.dbutils is None  # unbound after the run
+
+
+def test_pip_install_adds_a_library_for_this_notebook_run_only(spark, tmp_path, monkeypatch):
+    """Notebook-scoped libraries: a wheel the environment lacks is importable during the run, gone after it."""
+    import importlib.metadata
+    import importlib.util
+    import sys
+
+    from lakehouse_jobs.lib.runtime import wheels
+    from lakehouse_jobs_tests.jobs.tasks.test_python_wheel import PACKAGE, build_wheel
+
+    monkeypatch.setenv(wheels.CACHE_ENV, str(tmp_path / "cache"))
+    build_wheel(tmp_path / "dist", "3.1")
+    nb = write(
+        tmp_path, "nb.py",
+        magic("pip", f"install packaging ./dist/{PACKAGE}-3.1-py3-none-any.whl"),
+        f"import {PACKAGE}\nversion = {PACKAGE}.VERSION",
+    )  # fmt: skip
+    run, lines = runner(spark, tmp_path), []
+    with captured(lines.append):
+        run.run(nb)
+    assert run.namespace["version"] == "3.1"
+    assert any("installed for this notebook run only" in line for line in lines), lines
+    assert PACKAGE not in sys.modules and importlib.util.find_spec(PACKAGE) is None
+    try:
+        importlib.metadata.distribution(PACKAGE)
+        raise AssertionError("the project's environment got the notebook's library")
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    assert len(list((tmp_path / "cache").iterdir())) == 1  # installed once, cached by the requirement list

@@ -12,7 +12,8 @@ Globals: `spark`, `sc` (classic sessions only), `dbutils`, `display`, `displayHT
   notebook's folder); the `$name` arguments are widget values while it runs;
 - sh: `bash -c` in the notebook's folder; a non-zero exit fails the cell with its stderr tail;
 - fs: `%fs <command> <args>` calls `dbutils.fs`; md: collected as documentation;
-- pip: `%pip install` passes when every requirement is already satisfied, else fails naming it
+- pip: `%pip install` skips what the environment satisfies and installs the rest (names or .whl files)
+  for this notebook run only: a cached `pip install --target`, on sys.path until the run ends
   (installing packages per job is not done).
 scala/r (and conda) cells cannot run locally: `unsupported_cells` lists them for validation.
 Any failure is one line: `notebook <path>, cell N (line L): ExceptionType: message`.
@@ -21,6 +22,7 @@ Any failure is one line: `notebook <path>, cell N (line L): ExceptionType: messa
 from __future__ import annotations
 
 import builtins
+import contextlib
 import linecache
 import shlex
 import subprocess
@@ -32,11 +34,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from lakehouse_jobs.lib import workspace
 from lakehouse_jobs.lib.jobs.task_run import TaskFailure
 from lakehouse_jobs.lib.notebooks import paths
 from lakehouse_jobs.lib.notebooks.dbutils import DBUtils, NotebookExit
 from lakehouse_jobs.lib.notebooks.display import Display
 from lakehouse_jobs.lib.notebooks.source import LOCAL_KINDS, Cell, Notebook, parse_file
+from lakehouse_jobs.lib.runtime import wheels
 from lakehouse_jobs.lib.runtime.output import redact
 from lakehouse_jobs.lib.sql import statements
 
@@ -95,14 +99,19 @@ class NotebookRunner:
             self.namespace["sc"] = sc
         self.result: NotebookResult | None = None
         self._stack: list[Path] = []
+        self._libraries = contextlib.ExitStack()
 
     def run(self, path: Path) -> NotebookResult:
-        """Every cell of the notebook at `path`; `dbutils.notebook.exit` ends it successfully."""
+        """Every cell of the notebook at `path`; `dbutils.notebook.exit` ends it successfully.
+
+        Libraries a `%pip install` added are importable until the run ends, then removed.
+        """
         self.result = NotebookResult(Path(path), displays=self.display.items)
-        try:
-            self._run_notebook(parse_file(path))
-        except NotebookExit as exc:
-            self.result.exit_value = exc.value
+        with self._libraries:
+            try:
+                self._run_notebook(parse_file(path))
+            except NotebookExit as exc:
+                self.result.exit_value = exc.value
         return self.result
 
     def _run_notebook(self, notebook: Notebook) -> None:
@@ -209,26 +218,31 @@ class NotebookRunner:
             print(result)
 
     def _pip(self, notebook: Notebook, cell: Cell) -> None:
-        from packaging.requirements import InvalidRequirement, Requirement
-
+        """Notebook-scoped libraries: what the environment lacks is installed for this run only."""
         words = shlex.split(cell.argument or cell.source)
         if not words or words[0] != "install":
             raise ValueError(f"only '%pip install' runs here, got '%pip {' '.join(words)}'")
+        missing = []
         for word in words[1:]:
             if word.startswith("-"):
                 if word in ("-q", "--quiet", "-U", "--upgrade"):
                     continue
-                raise ValueError(f"%pip install option {word} is not supported here (the packages must already be installed)")
+                raise ValueError(f"%pip install option {word} is not supported here (name packages or wheel files)")
+            if not _satisfied(word):
+                missing.append(self._wheel_file(notebook, word) if word.endswith(".whl") else word)
+        if missing:
             try:
-                requirement = Requirement(word)
-            except InvalidRequirement:
-                raise ValueError(f"%pip install {word}: not a package requirement (installing files or URLs per job is not supported)") from None
-            try:
-                installed = metadata.version(requirement.name)
-            except metadata.PackageNotFoundError:
-                raise RuntimeError(f"package {requirement} is not installed in this environment; add it to the project's dependencies") from None
-            if requirement.specifier and not requirement.specifier.contains(installed, prereleases=True):
-                raise RuntimeError(f"package {requirement} is required but {requirement.name} {installed} is installed; change the project's dependencies")
+                folder, cached = wheels.install_requirements(missing)
+            except wheels.WheelError as exc:
+                raise RuntimeError(f"%pip install {' '.join(missing)}: {exc}") from None
+            print(f"%pip install {' '.join(missing)}: {'cached' if cached else 'installed'} for this notebook run only ({folder})")
+            self._libraries.enter_context(wheels.activated([folder]))
+
+    def _wheel_file(self, notebook: Notebook, word: str) -> str:
+        """A wheel named by path: relative to the notebook, /Workspace/... or /Volumes/... mapped like dbutils.fs."""
+        if word.startswith(("/Volumes/", "dbfs:/", "/dbfs/")):
+            return str(self.dbutils.fs.to_local(word))
+        return str(workspace.find(word, notebook.path.parent, "%pip install wheel", root=self.workspace_root))
 
     def _notebook_run(self, path: str, timeout_seconds: int, arguments: Mapping[str, str]) -> str:
         """`dbutils.notebook.run`: a child run with its own namespace; its exit value ("" without one)."""
@@ -258,3 +272,20 @@ def _spark_context(spark: Any) -> Any:
         return spark.sparkContext
     except Exception:  # noqa: BLE001 - Spark Connect has no SparkContext
         return None
+
+
+def _satisfied(word: str) -> bool:
+    """Whether the environment already satisfies a requirement (a wheel file never is: it is installed)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    if word.endswith(".whl"):
+        return False
+    try:
+        requirement = Requirement(word)
+    except InvalidRequirement:
+        raise ValueError(f"%pip install {word}: not a package requirement or a .whl file") from None
+    try:
+        installed = metadata.version(requirement.name)
+    except metadata.PackageNotFoundError:
+        return False
+    return not requirement.specifier or requirement.specifier.contains(installed, prereleases=True)

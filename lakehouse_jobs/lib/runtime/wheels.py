@@ -59,26 +59,36 @@ def _sha256(path: Path) -> str:
 
 def install(wheel: Path, root: Path | None = None) -> tuple[Path, bool]:
     """The folder holding `wheel` installed (and whether it was already there, by content)."""
+    return _pip_target(_sha256(wheel), ["--no-deps", "--no-index", str(wheel)], f"the wheel {wheel}", root)
+
+
+def install_requirements(requirements: Sequence[str], root: Path | None = None) -> tuple[Path, bool]:
+    """A notebook's `%pip install` (requirements, with their dependencies): one folder per distinct list, cached."""
+    key = hashlib.sha256("\n".join(["requirements", *requirements]).encode()).hexdigest()
+    return _pip_target(key, list(requirements), " ".join(requirements), root)
+
+
+def _pip_target(key: str, arguments: list[str], what: str, root: Path | None) -> tuple[Path, bool]:
+    """`pip install --target` into `<cache>/<key>` once (staged, then renamed: concurrent installs win or lose whole)."""
     root = root or cache_root()
-    target = root / _sha256(wheel)
+    target = root / key
     if (target / _MARKER).is_file():
         return target, True
     root.mkdir(parents=True, exist_ok=True)
-    staging = root / f".staging-{target.name[:12]}-{uuid.uuid4().hex[:8]}"
-    command = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--no-compile", "--disable-pip-version-check",
-               "--quiet", "--target", str(staging), str(wheel)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=False)  # our interpreter's pip, a local file
+    staging = root / f".staging-{key[:12]}-{uuid.uuid4().hex[:8]}"
+    command = [sys.executable, "-m", "pip", "install", "--no-compile", "--disable-pip-version-check", "--quiet", "--target", str(staging), *arguments]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)  # our interpreter's pip, never the project's environment
     if done.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
         lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
-        raise WheelError(f"pip could not install the wheel {wheel}: {lines[-1] if lines else f'exit code {done.returncode}'}")
-    (staging / _MARKER).write_text(str(wheel))
+        raise WheelError(f"pip could not install {what}: {lines[-1] if lines else f'exit code {done.returncode}'}")
+    (staging / _MARKER).write_text(what)
     try:
-        staging.rename(target)  # atomic: a concurrent install of the same content wins or loses whole
+        staging.rename(target)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
         if not (target / _MARKER).is_file():
-            raise WheelError(f"cannot store the installed wheel {wheel.name} in {target}") from None
+            raise WheelError(f"cannot store the installation of {what} in {target}") from None
         return target, True
     return target, False
 
