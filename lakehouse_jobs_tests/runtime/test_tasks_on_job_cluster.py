@@ -1,6 +1,6 @@
 """Databricks task types on a job cluster (Spark Connect), in a run process of their own.
 
-The example's notebooks, script and SQL file run over Spark Connect exactly as on the
+The example's notebooks, script, wheel and SQL file run over Spark Connect exactly as on the
 embedded session: the run's tasks share one server, `SparkSession.builder.getOrCreate()` in
 user code returns the Connect session, and the server is gone once the run process ends.
 """
@@ -30,15 +30,15 @@ defs = build_definitions(
 """
 
 
-def test_notebooks_script_and_sql_file_run_on_a_job_cluster(tmp_path: Path):
+def test_notebooks_script_wheel_and_sql_file_run_on_a_job_cluster(tmp_path: Path):
     root = tmp_path / "lake"
     root.mkdir()
     spec = yaml.safe_load((EXAMPLE / "databricks_etl.job.yml").read_text())
     job = spec["resources"]["jobs"]["databricks_etl"]
-    keep = {"bronze_ingest", "silver_transform", "gold_aggregate", "top_customers", "run_summary"}
+    keep = {"bronze_ingest", "silver_transform", "gold_aggregate", "top_customers", "check_gold", "run_summary"}
     job["tasks"] = [task for task in job["tasks"] if task["task_key"] in keep]
     for task in job["tasks"]:  # the condition is left out: its branch becomes a plain dependency
-        task["depends_on"] = [{"task_key": "gold_aggregate"}] if task["task_key"] == "top_customers" else task.get("depends_on", [])
+        task["depends_on"] = [{"task_key": "gold_aggregate"}] if task["task_key"] in ("top_customers", "check_gold") else task.get("depends_on", [])
     job.pop("schedule")
     spec["resources"]["jobs"] = {"databricks_etl": job}
     example = tmp_path / "example"
@@ -49,6 +49,7 @@ def test_notebooks_script_and_sql_file_run_on_a_job_cluster(tmp_path: Path):
     clusters = tmp_path / "clusters"
     env = run_env(root, {"job_cluster": True, "num_workers": 2, "cluster_state_dir": str(clusters)}, LJ_SPEC=str(spec_file))
     env["PYTHONPATH"] = str(tmp_path)
+    env["LAKEHOUSE_WHEEL_CACHE"] = str(tmp_path / "wheels")
     cli = str(Path(sys.executable).with_name("lakehouse-jobs"))
     params = ["--param", f"lakehouse_root={root}", "--param", f"landing={REPO / 'data' / 'landing' / 'orders'}", "--param", "run_date=2026-03-01"]
     log = tmp_path / "run.log"
@@ -66,4 +67,5 @@ def test_notebooks_script_and_sql_file_run_on_a_job_cluster(tmp_path: Path):
     assert len(gold) > 0
     assert len(DeltaTable(str(root / "gold" / "etl_top_customers")).to_pandas()) == 5
     assert DeltaTable(str(root / "gold" / "etl_run_summary")).to_pandas()["run_date"].tolist() == ["2026-03-01"]
+    assert list((tmp_path / "wheels").iterdir()), "the wheel task installed nothing"
     wait_for(lambda: not job_cluster.running(clusters), 60, "the job cluster to stop after the run")
