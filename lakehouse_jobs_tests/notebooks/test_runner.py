@@ -91,7 +91,7 @@ def test_scala_cells_and_recursive_run_are_refused(spark, tmp_path):
 
 def test_exit_and_notebook_run_with_arguments_and_timeout(spark, tmp_path):
     write(tmp_path, "child.py", 'dbutils.widgets.text("x", "0")\ndbutils.notebook.exit("got " + dbutils.widgets.get("x"))')
-    write(tmp_path, "slow.py", "import time\ntime.sleep(30)")
+    write(tmp_path, "slow.py", "import time\nfor _ in range(300):\n    time.sleep(0.1)  # short sleeps: the timeout's interrupt lands between them")
     from lakehouse_jobs.lib.jobs.timeouts import call_with_timeout
 
     nb = write(

@@ -72,7 +72,7 @@ def app_jar(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """demo.WriteRows and demo.Fail compiled against pyspark's jars, packaged as dist/demo-app-1.0.jar (once per module)."""
     javac, jar = _jdk_tool("javac"), _jdk_tool("jar")
     if javac is None or jar is None:
-        pytest.skip("no JDK javac/jar on PATH or under $JAVA_HOME/bin: the test jar cannot be compiled")
+        pytest.skip("no JDK javac/jar on PATH or under $JAVA_HOME/bin (a JRE only): install a JDK 17 to compile the test jar")
     root = tmp_path_factory.mktemp("jar_project")
     sources = root / "src" / "demo"
     sources.mkdir(parents=True)
