@@ -31,7 +31,8 @@ dagster-home:
 
 ## Dagster webserver (127.0.0.1:3000) + daemon on the example lakehouse.
 dev: prepare dagster-home
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	@# dagster dev through a launcher that stops on Ctrl-C/SIGTERM even when started in the background (lib/dev.py)
+	$(BIN)/python -m lakehouse_jobs.lib.dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 ## The whole test suite, lint first.
 test: lint prepare
