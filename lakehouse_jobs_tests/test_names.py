@@ -46,3 +46,28 @@ def test_symlink_escape_is_refused(tmp_path):
     (root / "landing" / "orders").symlink_to(outside)
     with pytest.raises(SpecError, match="outside the lakehouse root"):
         LakehouseResource(root=str(root)).landing_path("orders")
+
+
+# `$` matches before a final newline: every name pattern is a full match. A name with a control
+# character anywhere (a trailing newline above all) is refused before it reaches a folder or SQL.
+CONTROL = ["\n", "\r", "\t", "\x00", "\x1f", "\x7f"]
+PLACES = [lambda c: f"orders{c}", lambda c: f"ord{c}ers", lambda c: f"{c}orders"]
+
+
+@pytest.mark.parametrize("char", CONTROL, ids=repr)
+@pytest.mark.parametrize("place", PLACES, ids=["end", "middle", "start"])
+def test_control_characters_refused_in_table_column_and_layer_names(char, place):
+    name = place(char)
+    with pytest.raises(SpecError, match="invalid table name"):
+        validate_table_name(name)
+    with pytest.raises(SpecError, match="invalid column name"):
+        validate_columns(["id", name], "columns")
+    with pytest.raises(SpecError, match="unknown layer"):
+        validate_layer(f"silver{char}")
+
+
+def test_a_trailing_newline_never_becomes_a_table_folder(tmp_path):
+    lake = LakehouseResource(root=str(tmp_path))
+    with pytest.raises(SpecError, match="invalid table name"):
+        lake.table_path("silver", "evil\n")
+    assert not any(tmp_path.rglob("*evil*"))

@@ -54,7 +54,7 @@ def test_valid_bundle_has_no_problem():
         (
             [task("a", {"python_callable_task": {"callable": "no_such_module_xyz:f"}})],
             "resources.jobs.x.tasks[0].python_callable_task.callable",
-            "cannot import module",
+            "no module named 'no_such_module_xyz'",
         ),
         (
             [task("a", {"condition_task": {"left": "{{tasks.b.values.v}}", "op": "EQUAL_TO", "right": "1"}}), task("b", OK)],

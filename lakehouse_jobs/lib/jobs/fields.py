@@ -10,6 +10,11 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 Problems = list[tuple[str, str]]
+# Databricks' Jobs API types its counts and durations as int32 (timeout_seconds, max_retries,
+# min_retry_interval_millis, trigger waits, periodic interval...) and a health rule's value as
+# int64: a larger number (or a float such as 1e30) is refused here, never an OverflowError at run time.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
 
 
 def at(prefix: str, name: str) -> str:
@@ -25,15 +30,25 @@ def unknown(problems: Problems, obj: Mapping[str, Any], path: str, known: Collec
             problems.append((at(path, str(name)), "unknown field"))
 
 
-def integer(problems: Problems, obj: Mapping[str, Any], name: str, path: str, minimum: int, maximum: int | None = None) -> None:
+def integer(problems: Problems, obj: Mapping[str, Any], name: str, path: str, minimum: int, maximum: int = INT32_MAX) -> None:
+    """An integer field within [minimum, maximum] (Databricks' int32 by default); a float or a string is a problem."""
     if name not in obj or obj[name] is None:
         return
     value = obj[name]
     if isinstance(value, bool) or not isinstance(value, int):
-        problems.append((at(path, name), f"expected an integer, got {value!r}"))
-    elif value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        problems.append((at(path, name), f"must be {bound}, got {value}"))
+        problems.append((at(path, name), f"expected an integer, got {_short(value)}"))
+    elif value < minimum or value > maximum:
+        bound = f">= {minimum}" if maximum in (INT32_MAX, INT64_MAX) and value < minimum else f"between {minimum} and {maximum}"
+        problems.append((at(path, name), f"must be {bound}, got {_short(value)}"))
+
+
+def _short(value: Any) -> str:
+    """A value for a message, cut short (a 10 MB string or a 4,000-digit number stays out of it)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4,300-digit conversion limit
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 def boolean(problems: Problems, obj: Mapping[str, Any], name: str, path: str) -> None:

@@ -19,7 +19,7 @@ TIME_ARGS = ("iso_weekday", "is_weekday", "iso_date", "iso_datetime", "year", "m
 JOB_FIELDS = ("id", "name", "run_id", "repair_count")
 TASK_FIELDS = ("name", "run_id", "execution_count")
 TASK_REF_FIELDS = ("result_state", "run_id")
-_NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
+_NAME = re.compile(r"[A-Za-z0-9_\-]+")  # fullmatch: `$` would accept a trailing newline
 # Databricks: "Syntax errors in references ... are treated as a literal string. However, an invalid
 # reference that belongs to a known namespace is not allowed." Outside these, {{...}} stays as written.
 NAMESPACES = ("job", "task", "tasks", "input", "workspace")
@@ -101,7 +101,7 @@ def check(
             return f"{{{{{ref}}}}}: task {key!r} is not upstream of this task (add it to depends_on)"
         if len(parts) == 3 and parts[2] in TASK_REF_FIELDS:
             return None
-        if len(parts) == 4 and parts[2] == "values" and _NAME.match(parts[3]):
+        if len(parts) == 4 and parts[2] == "values" and _NAME.fullmatch(parts[3]):
             return None
     return f"unknown reference {{{{{ref}}}}}"
 
@@ -184,12 +184,25 @@ def resolve(value: Any, ctx: ReferenceContext) -> Any:
 
 
 def strings_in(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    """(path, text) for every string inside a spec value, to check its references."""
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from strings_in(item, f"{path}[{index}]")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from strings_in(item, f"{path}.{key}")
+    """(path, text) for every string inside a spec value, to check its references.
+
+    Iterative (no recursion limit) and linear in the distinct containers: a list or
+    mapping reached twice (a YAML alias) is walked once, at its first path; walking
+    it as a tree doubles the time per nesting level of aliases.
+    """
+    seen: set[int] = set()
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            yield where, item
+        elif isinstance(item, (list, dict)):
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            children = (
+                [(f"{where}[{index}]", child) for index, child in enumerate(item)]
+                if isinstance(item, list)
+                else [(f"{where}.{key}", child) for key, child in item.items()]
+            )
+            stack.extend(reversed(children))

@@ -16,6 +16,7 @@ import ctypes
 import multiprocessing
 import pickle
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
@@ -27,6 +28,9 @@ from lakehouse_jobs.lib.jobs import task_values
 T = TypeVar("T")
 _GRACE_SECONDS = 2.0
 _STARTUP_SECONDS = 300.0  # importing the task's module in the child; not part of its timeout
+# poll() takes its timeout as a C int of milliseconds (24.8 days) and thread joins stop at
+# threading.TIMEOUT_MAX: a long timeout_seconds (Databricks allows 2**31-1 s) is waited in slices.
+_SLICE_SECONDS = 86_400.0
 
 
 class TaskTimeout(Exception):
@@ -75,7 +79,9 @@ def call_with_timeout(fn: Callable[[], T], timeout_seconds: float | None, label:
 
     thread = threading.Thread(target=target, name=f"lakehouse_jobs:{label}", daemon=True)
     thread.start()
-    thread.join(timeout_seconds)
+    deadline = time.monotonic() + timeout_seconds
+    while thread.is_alive() and (left := deadline - time.monotonic()) > 0:
+        thread.join(min(left, _SLICE_SECONDS))
     if thread.is_alive():
         spark_context = _spark_context()
         if spark_context is not None:
@@ -89,6 +95,16 @@ def call_with_timeout(fn: Callable[[], T], timeout_seconds: float | None, label:
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+def _wait(objects: list[Any], timeout_seconds: float) -> list[Any]:
+    """`multiprocessing.connection.wait` for any length of time (sliced below poll()'s limit)."""
+    deadline = time.monotonic() + timeout_seconds
+    while (left := deadline - time.monotonic()) > 0:
+        ready = wait(objects, min(left, _SLICE_SECONDS))
+        if ready:
+            return ready
+    return []
 
 
 def _child_main(conn: Connection, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], scope: task_values.TaskValueScope) -> None:
@@ -122,7 +138,7 @@ def call_in_child(fn: Callable[..., Any], args: list[Any], kwargs: Mapping[str, 
     try:
         ready = wait([parent, process.sentinel], _STARTUP_SECONDS)
         if parent in ready and parent.recv()[0] == "started":
-            ready = wait([parent, process.sentinel], timeout_seconds)
+            ready = _wait([parent, process.sentinel], timeout_seconds)
         if parent in ready:
             status, message, child_traceback, values = parent.recv()
             scope.values.update(values)

@@ -2,13 +2,19 @@
 
 Nothing raises here: a user fixing a spec sees all of its mistakes at once,
 each at the path of the bad field (e.g. `resources.jobs.x.tasks[1].depends_on[0].task_key`).
+
+Linear in the spec: one pass over the tasks, one topological pass for the
+`{{tasks.<key>...}}` references (ancestor sets as bitsets, freed once every
+dependent has used them), a walk of shared YAML nodes once. Names are checked
+with `fullmatch` (`$` accepts a trailing newline). Numbers have Databricks'
+bounds (fields.INT32_MAX/INT64_MAX), so nothing overflows at run time.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Iterator, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -16,7 +22,7 @@ from typing import Any
 from lakehouse_jobs.lib.jobs import references
 from lakehouse_jobs.lib.jobs.automation.notifications import parse_notifications
 from lakehouse_jobs.lib.jobs.automation.sections import trigger_problems
-from lakehouse_jobs.lib.jobs.fields import Problems
+from lakehouse_jobs.lib.jobs.fields import INT32_MAX, INT64_MAX, Problems
 from lakehouse_jobs.lib.jobs.fields import at as _at
 from lakehouse_jobs.lib.jobs.fields import boolean as _bool
 from lakehouse_jobs.lib.jobs.fields import integer as _int
@@ -25,10 +31,11 @@ from lakehouse_jobs.lib.jobs.run_if import RUN_IF_VALUES
 from lakehouse_jobs.lib.jobs.spec import job_entries
 from lakehouse_jobs.lib.jobs.tasks import registry
 
-TASK_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
-JOB_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
-PARAM_NAME = re.compile(r"^[A-Za-z0-9_\-.]{1,255}$")
-TAG_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,63}$")
+# Used with fullmatch only.
+TASK_KEY = re.compile(r"[A-Za-z0-9_\-]{1,100}")
+JOB_KEY = re.compile(r"[A-Za-z0-9_\-]{1,100}")
+PARAM_NAME = re.compile(r"[A-Za-z0-9_\-.]{1,255}")
+TAG_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,63}")
 TASK_FIELDS = {
     "task_key", "description", "depends_on", "run_if", "max_retries", "min_retry_interval_millis", "retry_on_timeout",
     "timeout_seconds", "disabled",
@@ -40,6 +47,7 @@ JOB_FIELDS = {
     "name", "description", "tasks", "parameters", "timeout_seconds", "tags", "schedule", "trigger", "continuous",
     "email_notifications", "webhook_notifications", "notification_settings", "health", "max_concurrent_runs", "queue",
 }  # fmt: skip
+WAIT_FIELDS = ("min_time_between_triggers_seconds", "wait_after_last_change_seconds")
 IGNORED_JOB_FIELDS = {
     "job_clusters", "git_source", "run_as", "access_control_list", "permissions", "format", "environments",
     "budget_policy_id", "performance_target", "edit_mode", "deployment", "usage_policy_id",
@@ -62,12 +70,12 @@ def validate_document(obj: Any, base_dir: str | Path | None = None) -> Problems:
             return [("resources.jobs", "expected a mapping of job keys to jobs")]
         for key, job in entries.items():
             path = f"resources.jobs.{key}"
-            if not isinstance(key, str) or not JOB_KEY.match(key):
+            if not isinstance(key, str) or not JOB_KEY.fullmatch(key):
                 problems.append((path, "a job key uses letters, digits, _ and - (at most 100)"))
             problems.extend(validate_job(job, path, base, jobs=entries, job_key=key))
-    else:
-        if "tasks" not in obj:
-            return [("tasks", "missing: a job object needs tasks (or use a bundle document with resources.jobs.<key>)")]
+    else:  # `tasks` is optional, as in the bundle schema: a job without tasks runs and succeeds with nothing to do
+        if not {"name", "tasks"} & set(obj):
+            return [("", "expected a job object (with name and tasks) or a bundle document with resources.jobs")]
         problems.extend(validate_job(obj, "", base, jobs=entries, job_key=next(iter(entries))))
     return sorted(problems, key=lambda problem: _natural(problem[0]))
 
@@ -93,14 +101,17 @@ def validate_job(job: Any, path: str, base_dir: Path | None = None, *, jobs: Map
             problems.append((_at(path, "tags"), "expected a mapping of tag names to values"))
         else:
             for key, value in tags.items():
-                if not isinstance(key, str) or not TAG_KEY.match(key):
+                if not isinstance(key, str) or not TAG_KEY.fullmatch(key):
                     problems.append((_at(path, f"tags.{key}"), "a tag name uses letters, digits, _ . and - (at most 63)"))
                 elif not isinstance(value, (str, int, float, bool)):
                     problems.append((_at(path, f"tags.{key}"), "a tag value is a string"))
     problems.extend(trigger_problems(job, path))
+    problems.extend(_section_bounds(job, path))
     tasks = job.get("tasks")
-    if not isinstance(tasks, list) or not tasks:
-        problems.append((_at(path, "tasks"), "expected a non-empty list of tasks"))
+    if tasks is None:
+        return problems
+    if not isinstance(tasks, list):
+        problems.append((_at(path, "tasks"), f"expected a list of tasks, got {type(tasks).__name__}"))
         return problems
     problems.extend(_tasks(tasks, _at(path, "tasks"), params, base_dir, jobs=jobs, job_key=job_key))
     return problems
@@ -120,7 +131,7 @@ def _parameters(problems: Problems, params: Any, path: str) -> set[str]:
             continue
         _unknown(problems, param, where, {"name", "default"})
         name = param.get("name")
-        if not isinstance(name, str) or not PARAM_NAME.match(name):
+        if not isinstance(name, str) or not PARAM_NAME.fullmatch(name):
             problems.append((f"{where}.name", f"a parameter name uses letters, digits, _ - and . , got {name!r}"))
             continue
         if name in names:
@@ -156,42 +167,87 @@ def _tasks(tasks: list[Any], path: str, params: set[str], base_dir: Path | None,
         problems.extend(check_task(task, where, False))
         if not isinstance(task, Mapping):
             continue
-        deps = task.get("depends_on") or []
-        if not isinstance(deps, list):
-            problems.append((f"{where}.depends_on", "expected a list of {task_key, outcome}"))
-            continue
-        upstream = []
-        for d_index, dep in enumerate(deps):
-            d_where = f"{where}.depends_on[{d_index}]"
-            if not isinstance(dep, Mapping) or not isinstance(dep.get("task_key"), str):
-                problems.append((f"{d_where}.task_key" if isinstance(dep, Mapping) else d_where, "missing: a dependency names a task_key"))
-                continue
-            _unknown(problems, dep, d_where, {"task_key", "outcome"})
-            dep_key = dep["task_key"]
-            if dep_key not in index_of:
-                problems.append((f"{d_where}.task_key", f"unknown task {dep_key!r}"))
-                continue
-            if dep_key == task.get("task_key"):
-                problems.append((f"{d_where}.task_key", "a task cannot depend on itself"))
-                continue
-            if dep_key in upstream:
-                problems.append((f"{d_where}.task_key", f"duplicate dependency on {dep_key!r}"))
-            upstream.append(dep_key)
-            if "outcome" in dep:
-                outcomes = registry.get(kinds[dep_key]).outcomes if kinds.get(dep_key) else ()
-                if not outcomes:
-                    problems.append((f"{d_where}.outcome", f"outcome is only allowed on a dependency on a condition_task; {dep_key!r} is not one"))
-                elif dep["outcome"] not in outcomes:
-                    problems.append((f"{d_where}.outcome", f"expected {' or '.join(map(json.dumps, outcomes))}, got {dep['outcome']!r}"))
-        if isinstance(task.get("task_key"), str) and index_of.get(task["task_key"]) == index:
+        upstream = _dependencies(problems, task, where, index_of, kinds)
+        if upstream is not None and isinstance(task.get("task_key"), str) and index_of.get(task["task_key"]) == index:
             graph[task["task_key"]] = upstream
+    for key in index_of:
+        graph.setdefault(key, [])
     cycle = find_cycle(graph)
     if cycle:
         problems.append((f"{path}[{index_of[cycle[0]]}].depends_on", f"dependency cycle: {' -> '.join(cycle)}"))
-    ancestors = {key: set(index_of) for key in index_of} if cycle else all_ancestors(graph)
-    for key, index in index_of.items():
-        problems.extend(_task_references(tasks[index], f"{path}[{index}]", params, ancestors.get(key, set()), set(index_of)))
+        # no order to check references against: every task counts as upstream (the cycle is the problem)
+        for index in index_of.values():
+            problems.extend(_task_references(tasks[index], f"{path}[{index}]", params, _EVERY_TASK, index_of))
+        return problems
+    for key, ancestors in ancestor_sets(graph):
+        index = index_of[key]
+        problems.extend(_task_references(tasks[index], f"{path}[{index}]", params, ancestors, index_of))
     return problems
+
+
+def _dependencies(problems: Problems, task: Mapping[str, Any], where: str, index_of: Mapping[str, int], kinds: Mapping[str, str | None]) -> list[str] | None:
+    """The task's checked upstream keys (None when depends_on is not a list)."""
+    deps = task.get("depends_on") or []
+    if not isinstance(deps, list):
+        problems.append((f"{where}.depends_on", "expected a list of {task_key, outcome}"))
+        return None
+    upstream: dict[str, None] = {}  # ordered, O(1) membership: a task may have thousands of dependencies
+    for d_index, dep in enumerate(deps):
+        d_where = f"{where}.depends_on[{d_index}]"
+        if not isinstance(dep, Mapping) or not isinstance(dep.get("task_key"), str):
+            problems.append((f"{d_where}.task_key" if isinstance(dep, Mapping) else d_where, "missing: a dependency names a task_key"))
+            continue
+        _unknown(problems, dep, d_where, {"task_key", "outcome"})
+        dep_key = dep["task_key"]
+        if dep_key not in index_of:
+            problems.append((f"{d_where}.task_key", f"unknown task {_cut(dep_key)!r}"))
+            continue
+        if dep_key == task.get("task_key"):
+            problems.append((f"{d_where}.task_key", "a task cannot depend on itself"))
+            continue
+        if dep_key in upstream:
+            problems.append((f"{d_where}.task_key", f"duplicate dependency on {dep_key!r}"))
+        upstream[dep_key] = None
+        if "outcome" in dep:
+            outcomes = registry.get(kinds[dep_key]).outcomes if kinds.get(dep_key) else ()
+            if not outcomes:
+                problems.append((f"{d_where}.outcome", f"outcome is only allowed on a dependency on a condition_task; {dep_key!r} is not one"))
+            elif dep["outcome"] not in outcomes:
+                problems.append((f"{d_where}.outcome", f"expected {' or '.join(map(json.dumps, outcomes))}, got {dep['outcome']!r}"))
+    return list(upstream)
+
+
+def _cut(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _section_bounds(job: Mapping[str, Any], path: str) -> Problems:
+    """Databricks' upper bounds the section parsers do not check (they check types and lower bounds)."""
+    problems: Problems = []
+    trigger = job.get("trigger")
+    if isinstance(trigger, Mapping):
+        for kind, fields in (("file_arrival", WAIT_FIELDS), ("table_update", WAIT_FIELDS), ("periodic", ("interval",))):
+            body = trigger.get(kind)
+            for name in fields if isinstance(body, Mapping) else ():
+                _upper(problems, body, name, _at(path, f"trigger.{kind}"), INT32_MAX)
+    problems.extend(_health_bounds(job, path))
+    return problems
+
+
+def _health_bounds(owner: Mapping[str, Any], path: str) -> Problems:
+    problems: Problems = []
+    health = owner.get("health")
+    rules = health.get("rules") if isinstance(health, Mapping) else None
+    for index, rule in enumerate(rules if isinstance(rules, list) else ()):
+        if isinstance(rule, Mapping):
+            _upper(problems, rule, "value", _at(path, f"health.rules[{index}]"), INT64_MAX)
+    return problems
+
+
+def _upper(problems: Problems, obj: Mapping[str, Any], name: str, path: str, maximum: int) -> None:
+    value = obj.get(name)
+    if isinstance(value, int) and not isinstance(value, bool) and value > maximum:
+        problems.append((_at(path, name), f"must be at most {maximum}, got a larger number"))
 
 
 def _task(task: Any, where: str, nested: bool, base_dir: Path | None = None, **document: Any) -> Problems:
@@ -205,10 +261,11 @@ def _task(task: Any, where: str, nested: bool, base_dir: Path | None = None, **d
         problems.append((f"{where}.{name}", "notifications are not sent for the iterations of a for_each_task; declare them on the for_each_task"))
     if not nested:
         problems.extend(parse_notifications(task, where, task=True)[1])
+        problems.extend(_health_bounds(task, where))
     key = task.get("task_key")
     if key is None:
         problems.append((f"{where}.task_key", "missing: every task has a task_key"))
-    elif not isinstance(key, str) or not TASK_KEY.match(key):
+    elif not isinstance(key, str) or not TASK_KEY.fullmatch(key):
         problems.append((f"{where}.task_key", f"a task_key uses letters, digits, _ and - (at most 100), got {key!r}"))
     if "run_if" in task and task["run_if"] not in RUN_IF_VALUES:
         problems.append((f"{where}.run_if", f"unknown run_if {task['run_if']!r}; expected one of {', '.join(RUN_IF_VALUES)}"))
@@ -234,7 +291,7 @@ def _task(task: Any, where: str, nested: bool, base_dir: Path | None = None, **d
     return problems
 
 
-def _task_references(task: Mapping[str, Any], where: str, params: set[str], ancestors: set[str], known: set[str]) -> Problems:
+def _task_references(task: Mapping[str, Any], where: str, params: set[str], ancestors: Container[str], known: Mapping[str, int]) -> Problems:
     problems: Problems = []
     kind = registry.kind_of(task)
     if kind is None or not isinstance(task[kind], Mapping):
@@ -281,13 +338,56 @@ def find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
     return None
 
 
-def all_ancestors(graph: Mapping[str, list[str]]) -> dict[str, set[str]]:
-    memo: dict[str, set[str]] = {}
-    for key in topological(graph):
-        memo[key] = set()
+class _EveryTask:
+    """Ancestors when the graph has a cycle: every task (nothing to order by; the cycle is reported)."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
+_EVERY_TASK = _EveryTask()
+
+
+class Ancestors:
+    """The ancestors of one task as a bitset over the topological positions (`key in ancestors`)."""
+
+    __slots__ = ("_bits", "_position")
+
+    def __init__(self, bits: int, position: Mapping[str, int]):
+        self._bits, self._position = bits, position
+
+    def __contains__(self, key: object) -> bool:
+        at = self._position.get(key) if isinstance(key, str) else None
+        return at is not None and (self._bits >> at) & 1 == 1
+
+    def keys(self) -> set[str]:
+        return {key for key, at in self._position.items() if (self._bits >> at) & 1}
+
+
+def ancestor_sets(graph: Mapping[str, list[str]]) -> Iterator[tuple[str, Ancestors]]:
+    """(key, its ancestors) for every task of an acyclic graph, parents before children.
+
+    One topological pass: a task's ancestors are the union of its parents' (an OR of
+    Python ints, i.e. n/64 machine words), and a parent's bitset is dropped once its
+    last dependent has used it, so memory stays near the widest layer of the graph.
+    """
+    order = topological(graph)
+    position = {key: at for at, key in enumerate(order)}
+    waiting = dict.fromkeys(order, 0)
+    for key in order:
         for parent in graph.get(key, ()):
-            memo[key] |= {parent, *memo.get(parent, ())}
-    return memo
+            waiting[parent] += 1
+    bits: dict[str, int] = {}
+    for key in order:
+        mine = 0
+        for parent in graph.get(key, ()):
+            mine |= bits[parent] | (1 << position[parent])
+            waiting[parent] -= 1
+            if not waiting[parent]:
+                del bits[parent]
+        if waiting[key]:
+            bits[key] = mine
+        yield key, Ancestors(mine, position)
 
 
 def topological(graph: Mapping[str, list[str]]) -> list[str]:
