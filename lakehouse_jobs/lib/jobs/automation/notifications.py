@@ -1,4 +1,4 @@
-"""Job notifications: email (smtplib) and webhooks (HTTP POST JSON) from run-status sensors.
+"""Job notifications: e-mail and destinations (Slack, Teams, PagerDuty, webhooks) from run-status sensors.
 
 `parse_notifications` reads these fields on a job and on a task (task=True: its
 notification_settings also take alert_on_last_attempt); task-level alerts are
@@ -6,71 +6,76 @@ sent from the task's own step (task_notifications.py), job-level ones from the
 sensors compiled here.
 
 Databricks fields: email_notifications / webhook_notifications with on_start,
-on_success, on_failure, on_duration_warning_threshold_exceeded;
-notification_settings.no_alert_for_skipped_runs / no_alert_for_canceled_runs;
-health.rules [{metric: RUN_DURATION_SECONDS, op: GREATER_THAN, value}].
+on_success, on_failure, on_duration_warning_threshold_exceeded (and
+on_streaming_backlog_exceeded, accepted and never sent: there is no streaming
+backlog metric locally); notification_settings.no_alert_for_skipped_runs /
+no_alert_for_canceled_runs; health.rules [{metric: RUN_DURATION_SECONDS, op: GREATER_THAN, value}].
 
 As in Databricks, on_failure also fires for canceled runs and for skipped runs
 (CANCELED + lakehouse_jobs/result_state=SKIPPED) unless the settings turn that off.
 
-No secret lives in the spec. A webhook destination is `{"id": "env:VAR"}`: the
-URL is read from environment variable VAR when the alert is sent. SMTP comes
-from LAKEHOUSE_SMTP_HOST (default 127.0.0.1), LAKEHOUSE_SMTP_PORT (25),
-LAKEHOUSE_SMTP_SENDER, and optional LAKEHOUSE_SMTP_USER/LAKEHOUSE_SMTP_PASSWORD
-(+ LAKEHOUSE_SMTP_STARTTLS=1). Each delivery is tried 3 times (0.5 s, 1 s
-apart); a final failure is recorded by Dagster on the sensor tick and in the
-run's event log ("Error occurred during the execution sensor"), and the alert is
-not retried later (Dagster's run-status sensors move their cursor on).
+No secret lives in the spec: `webhook_notifications.<event>[].id` names a
+destination (destinations.py: a local file or environment variables, URLs and
+keys read from the environment when sending; `env:VAR` is a generic webhook).
+A PagerDuty destination listed for failures also receives the `resolve` of the
+next successful run. A final delivery failure is recorded by Dagster on the
+sensor tick and in the run's event log, naming the variable, never its value; the
+alert is not retried later (Dagster's run-status sensors move their cursor on).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import smtplib
 import time
-import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from email.message import EmailMessage
 
 import dagster as dg
 
 from lakehouse_jobs.lib import tags as lakehouse_tags
-from lakehouse_jobs.lib.errors import LakehouseError
+from lakehouse_jobs.lib.jobs.automation import destinations as destination_config
+from lakehouse_jobs.lib.jobs.automation.delivery import (  # noqa: F401 - NotConfigured, post_webhook, smtp_settings: re-exported from their first home
+    DeliveryError,
+    NotConfigured,
+    deliver,
+    post_webhook,
+    retried,
+    send_email,
+    smtp_settings,
+)
+from lakehouse_jobs.lib.jobs.automation.destinations import Destination, DestinationError
 from lakehouse_jobs.lib.jobs.automation.fields import Problems, at, checked, choice, integer
 from lakehouse_jobs.lib.jobs.concurrency import SKIPPED
 from lakehouse_jobs.lib.jobs.fields import boolean
 from lakehouse_jobs.lib.jobs.fields import unknown as unknown_fields
 from lakehouse_jobs.lib.jobs.references import WORKSPACE
-from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG
+from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG, OWN_FAILURES
 
 EVENTS = ("on_start", "on_success", "on_failure", "on_duration_warning_threshold_exceeded")
 ACCEPTED_EVENTS = (*EVENTS, "on_streaming_backlog_exceeded")  # the last has no local equivalent: accepted, never sent
 DURATION_EVENT = "on_duration_warning_threshold_exceeded"
 ALERTED_TAG = lakehouse_tags.DURATION_WARNING_SENT
-ENV_PREFIX = "env:"
 MAX_WEBHOOKS = 3  # per event, as in Databricks
-RETRY_DELAYS = (0.5, 1.0)
+UI_URL_ENV = "LAKEHOUSE_UI_URL"
 JOB_SETTINGS = ("no_alert_for_skipped_runs", "no_alert_for_canceled_runs")
 TASK_SETTINGS = (*JOB_SETTINGS, "alert_on_last_attempt")  # Databricks' TaskNotificationSettings
-
-
-class DeliveryError(LakehouseError):
-    """A notification could not be delivered (recorded on the sensor tick)."""
-
-
-class NotConfigured(DeliveryError):
-    """The destination's environment variable is unset: retrying cannot help."""
 
 
 @dataclass(frozen=True)
 class Recipients:
     emails: tuple[str, ...] = ()
-    webhook_vars: tuple[str, ...] = ()
+    destinations: tuple[Destination, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.emails or self.webhook_vars)
+        return bool(self.emails or self.destinations)
+
+    def with_resolves(self, *others: Recipients) -> Recipients:
+        """These, plus the PagerDuty destinations of `others` (failure events): a success resolves their incident."""
+        found = {d.id: d for d in self.destinations}
+        for destination in (d for other in others for d in other.destinations if d.type == "pagerduty"):
+            found.setdefault(destination.id, destination)
+        return Recipients(self.emails, tuple(found.values()))
 
 
 @dataclass(frozen=True)
@@ -94,22 +99,20 @@ def _email(problems: Problems, address: object, path: str) -> str | None:
     return None
 
 
-def _webhook_var(problems: Problems, destination: object, path: str) -> str | None:
-    """The environment variable holding the URL; the value itself is never echoed (it may be a secret URL)."""
-    if not isinstance(destination, Mapping):
-        problems.append((path, "expected {id: 'env:MY_WEBHOOK_URL'}"))
+def _destination(problems: Problems, given: object, path: str) -> Destination | None:
+    """The destination `{id: ...}` names; the URL or key itself is never read or echoed here."""
+    if not isinstance(given, Mapping) or not isinstance(given.get("id"), str):
+        problems.append((path, "expected {id: <destination id>} (a destination from $LAKEHOUSE_NOTIFICATION_DESTINATIONS or LAKEHOUSE_DESTINATION_<ID>_*)"))
         return None
-    ident = destination.get("id")
-    if not isinstance(ident, str) or not ident.startswith(ENV_PREFIX) or not ident[len(ENV_PREFIX) :].replace("_", "a").isalnum():
-        shown = "a URL" if isinstance(ident, str) and "://" in ident else repr(ident)
-        problems.append(
-            (
-                f"{path}.id",
-                f"got {shown}; give the webhook URL through an environment variable: {{id: 'env:MY_WEBHOOK_URL'}} (never inline URLs, they carry secrets)",
-            )
-        )
+    ident = given["id"]
+    if "://" in ident:
+        problems.append((f"{path}.id", "got a URL; name a destination whose URL is in an environment variable (never inline URLs, they carry secrets)"))
         return None
-    return ident[len(ENV_PREFIX) :]
+    try:
+        return destination_config.lookup(ident)
+    except DestinationError as error:
+        problems.append((f"{path}.id", str(error)))
+        return None
 
 
 def _destinations(problems: Problems, owner: Mapping, path: str, section: str, item: Callable, at_most: int | None = None) -> dict[str, tuple[str, ...]]:
@@ -170,7 +173,7 @@ def parse_notifications(owner: Mapping, path: str = "", *, task: bool = False) -
     """
     problems: Problems = []
     emails = _destinations(problems, owner, path, "email_notifications", _email)
-    hooks = _destinations(problems, owner, path, "webhook_notifications", _webhook_var, MAX_WEBHOOKS)
+    hooks = _destinations(problems, owner, path, "webhook_notifications", _destination, MAX_WEBHOOKS)
     recipients = {event: Recipients(emails[event], hooks[event]) for event in EVENTS}
     settings, where = owner.get("notification_settings") or {}, at(path, "notification_settings")
     names = TASK_SETTINGS if task else JOB_SETTINGS
@@ -193,56 +196,30 @@ def parse_notifications(owner: Mapping, path: str = "", *, task: bool = False) -
 
 
 def run_url(run_id: str) -> str:
-    """The run's page in the Dagster UI ($DAGSTER_WEBSERVER_URL, else the local `make dev` webserver)."""
-    base = os.environ.get("DAGSTER_WEBSERVER_URL") or WORKSPACE["url"]
+    """The run's page in the Dagster UI ($LAKEHOUSE_UI_URL or $DAGSTER_WEBSERVER_URL, else the local `make dev` webserver)."""
+    base = os.environ.get(UI_URL_ENV) or os.environ.get("DAGSTER_WEBSERVER_URL") or WORKSPACE["url"]
     return f"{base.rstrip('/')}/runs/{run_id}"
 
 
-def smtp_settings() -> dict:
-    return {
-        "host": os.environ.get("LAKEHOUSE_SMTP_HOST", "127.0.0.1"),
-        "port": int(os.environ.get("LAKEHOUSE_SMTP_PORT", "25")),
-        "sender": os.environ.get("LAKEHOUSE_SMTP_SENDER", "lakehouse-jobs@localhost"),
-        "user": os.environ.get("LAKEHOUSE_SMTP_USER"),
-        "password": os.environ.get("LAKEHOUSE_SMTP_PASSWORD"),
-        "starttls": os.environ.get("LAKEHOUSE_SMTP_STARTTLS") == "1",
-    }
+def failed_tasks(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
+    """The run's failed tasks (task_key, state, error's first line), from their steps' `result` outputs."""
+    found: dict[str, dict] = {}
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_OUTPUT):
+        metadata = entry.dagster_event.step_output_data.metadata or {}
+        state, key = getattr(metadata.get("result_state"), "value", None), getattr(metadata.get("task_key"), "value", None)
+        if key is None:
+            continue
+        error = getattr(metadata.get("error"), "value", None)
+        found[key] = {"task_key": key, "state": state, "error": first_line(error)}
+    return [task for task in found.values() if task["state"] in OWN_FAILURES]
 
 
-def send_email(recipients: list[str], subject: str, body: str) -> None:
-    settings = smtp_settings()
-    message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = settings["sender"], ", ".join(recipients), subject
-    message.set_content(body)
-    try:
-        with smtplib.SMTP(settings["host"], settings["port"], timeout=30) as smtp:
-            if settings["starttls"]:
-                smtp.starttls()
-            if settings["user"]:
-                smtp.login(settings["user"], settings["password"] or "")
-            smtp.send_message(message)
-    except (OSError, smtplib.SMTPException) as error:
-        raise DeliveryError(f"email to {', '.join(recipients)} via {settings['host']}:{settings['port']} failed: {error}") from None
+def first_line(error: str | None) -> str | None:
+    return error.strip().splitlines()[0] if error and error.strip() else None
 
 
-def post_webhook(variable: str, payload: Mapping) -> None:
-    url = os.environ.get(variable)
-    if not url:
-        raise NotConfigured(f"webhook destination env:{variable}: environment variable {variable} is not set")
-    if not url.lower().startswith(("http://", "https://")):  # never echoed: it may carry a token
-        raise NotConfigured(f"webhook destination env:{variable}: environment variable {variable} does not hold an http(s) URL")
-    try:
-        request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST")  # noqa: S310 - http(s) only, checked above
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - see above
-            response.read()
-    except ValueError:  # its message quotes the URL
-        raise NotConfigured(f"webhook destination env:{variable}: environment variable {variable} does not hold a valid URL") from None
-    except OSError as error:  # URLError/HTTPError; the URL itself is never shown (it may hold a token)
-        raise DeliveryError(f"webhook env:{variable} failed: {getattr(error, 'code', '') or getattr(error, 'reason', error)}") from None
-
-
-def payload(event: str, job_name: str, job_key: str, run: dg.DagsterRun, record: dg.RunRecord | None, extra: str = "") -> dict:
-    """Databricks' webhook shape (event_type, run, job) plus what Dagster knows about the run."""
+def payload(event: str, job_name: str, job_key: str, run: dg.DagsterRun, record: dg.RunRecord | None, extra: str = "", failed: list | None = None) -> dict:
+    """Databricks' webhook shape (event_type, run, job) plus what Dagster knows about the run (and its failed tasks)."""
     start = record.start_time if record else None
     end = record.end_time if record else None
     return {
@@ -258,35 +235,37 @@ def payload(event: str, job_name: str, job_key: str, run: dg.DagsterRun, record:
             "end_time": end,
             "duration_seconds": round((end or time.time()) - start, 3) if start else None,
         },
+        "failed_tasks": failed or [],
         "message": extra,
     }
 
 
-def _with_retries(send: Callable[[], None], delays: Sequence[float] = RETRY_DELAYS) -> None:
-    for delay in delays:
-        try:
-            return send()
-        except NotConfigured:
-            raise
-        except DeliveryError:
-            time.sleep(delay)
-    send()
-
-
-def notify(recipients: Recipients, body: dict, subject: str | None = None, on_error: Callable[[DeliveryError], None] | None = None) -> None:
-    """E-mail and POST `body`; a failed delivery raises, or (with `on_error`) is handed to it and the other destinations still get theirs."""
-    run, job = body["run"], body["job"]
-    subject = subject or f"[lakehouse_jobs] {job['name']}: {body['event_type'].removeprefix('jobs.')} (run {run['run_id'][:8]})"
-    text = json.dumps(body, indent=2)
-    sends = [lambda: send_email(list(recipients.emails), subject, text)] if recipients.emails else []
-    sends += [lambda variable=variable: post_webhook(variable, body) for variable in recipients.webhook_vars]
+def notify(
+    recipients: Recipients,
+    body: dict,
+    subject: str | None = None,
+    on_error: Callable[[DeliveryError], None] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> None:
+    """Send `body` to every recipient. A failed delivery is handed to `on_error` (and the others still get theirs);
+    without it, one DeliveryError naming every failure is raised after all were tried."""
+    run, job, event = body["run"], body["job"], body["event_type"].removeprefix("jobs.")
+    subject = subject or f"[lakehouse_jobs] {job['name']}: {event} (run {run['run_id'][:8]})"
+    sends = [lambda: retried(lambda: send_email(list(recipients.emails), subject, json.dumps(body, indent=2)))] if recipients.emails else []
+    sends += [lambda destination=destination: deliver(destination, event, body, subject) for destination in recipients.destinations]
+    errors: list[DeliveryError] = []
     for send in sends:
         try:
-            _with_retries(send)
+            note = send()  # why nothing was sent, if so (e.g. a start to PagerDuty)
+            if note and log:
+                log(note)
         except DeliveryError as error:
             if on_error is None:
-                raise
-            on_error(error)
+                errors.append(error)
+            else:
+                on_error(error)
+    if errors:
+        raise errors[0] if len(errors) == 1 else DeliveryError("; ".join(str(error) for error in errors))
 
 
 def _status_sensor(name: str, status: dg.DagsterRunStatus, job_name: str, handler: Callable) -> dg.SensorDefinition:
@@ -306,6 +285,7 @@ def compile_notifications(job_name: str, job: Mapping, *, job_key: str) -> list[
     section = checked(parse_notifications(job))
     recipients, threshold = section.recipients, section.duration_threshold
     no_skipped, no_canceled = section.no_alert_for_skipped_runs, section.no_alert_for_canceled_runs
+    targets = {**recipients, "on_success": recipients["on_success"].with_resolves(recipients["on_failure"], recipients[DURATION_EVENT])}
 
     def sender(event: str):
         def handle(instance: dg.DagsterInstance, run: dg.DagsterRun):
@@ -314,7 +294,8 @@ def compile_notifications(job_name: str, job: Mapping, *, job_key: str) -> list[
                 if (skipped and no_skipped) or (not skipped and no_canceled):
                     return  # turned off by notification_settings
             [record] = instance.get_run_records(dg.RunsFilter(run_ids=[run.run_id]))
-            notify(recipients[event], payload(event, job_name, job_key, run, record))
+            failed = failed_tasks(instance, run.run_id) if event == "on_failure" else []
+            notify(targets[event], payload(event, job_name, job_key, run, record, failed=failed))
 
         return handle
 
@@ -325,7 +306,7 @@ def compile_notifications(job_name: str, job: Mapping, *, job_key: str) -> list[
         "on_failure": [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED],
     }
     for event, run_statuses in statuses.items():
-        if recipients[event]:
+        if targets[event]:
             for status in run_statuses:
                 sensors.append(_status_sensor(f"{job_name}_{event}_{status.value.lower()}", status, job_name, sender(event)))
     if recipients[DURATION_EVENT]:

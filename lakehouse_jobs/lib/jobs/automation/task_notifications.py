@@ -15,6 +15,9 @@ here, because the step knows exactly when the task starts and ends:
 - on_success when the task succeeds;
 - on_duration_warning_threshold_exceeded once per attempt still running past the threshold.
 
+Destinations are those of the job (Slack, Teams, PagerDuty, webhooks: see
+destinations.py); a PagerDuty destination listed for the task's failures also gets
+the `resolve` when the task later succeeds (dedup key per job and task).
 A delivery that fails never fails the task: the step logs one warning per
 destination naming its environment variable (or SMTP host), never a URL or password.
 """
@@ -86,7 +89,7 @@ class TaskAlerts:
         if not self.section or (state == CANCELED and self.section.no_alert_for_canceled_runs):
             return
         if state == SUCCESS:
-            self._send("on_success", state)
+            self._send("on_success", state, resolves=True)
         elif state in OWN_FAILURES:
             self._send("on_failure", state, outcome.error)
 
@@ -117,8 +120,10 @@ class TaskAlerts:
             "message": message,
         }
 
-    def _send(self, event: str, state: str, error: str | None = None, message: str = "") -> None:
+    def _send(self, event: str, state: str, error: str | None = None, message: str = "", resolves: bool = False) -> None:
         recipients = self.section.recipients[event]
+        if resolves:
+            recipients = recipients.with_resolves(self.section.recipients["on_failure"], self.section.recipients[DURATION_EVENT])
         if not recipients:
             return
         body = self.body(event, state, error, message)
@@ -130,4 +135,4 @@ class TaskAlerts:
         def warn(error: DeliveryError) -> None:
             self.context.log.warning(f"{task_key}: {event} notification not delivered ({error}); the task's state is unaffected")
 
-        notify(recipients, body, subject, on_error=warn)
+        notify(recipients, body, subject, on_error=warn, log=self.context.log.info)
