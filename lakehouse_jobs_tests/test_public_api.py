@@ -61,6 +61,7 @@ PUBLIC = [
 # Paths users write into files (dagster.yaml, defs.yaml / the dg registry entry point, task code).
 STABLE_PATHS = {
     "lakehouse_jobs.lib.jobs.concurrency": "LakehouseRunCoordinator",  # dagster.yaml run_coordinator.class
+    "lakehouse_jobs.lib.jobs.run_launcher": "LakehouseRunLauncher",  # dagster.yaml run_launcher.class
     "lakehouse_jobs.lib.jobs.component": "LakehouseJobsComponent",  # [project.entry-points."dagster_dg_cli.registry_modules"]
     "lakehouse_jobs.lib.jobs.task_values": "set",  # `from lakehouse_jobs.lib.jobs import task_values`
 }
