@@ -39,7 +39,7 @@ def _as_a_background_job() -> None:
 
 def _up(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=1) as response:  # noqa: S310 - our own local server
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=1) as response:
             return response.status == 200
     except OSError:
         return False
@@ -71,7 +71,7 @@ def test_the_dev_services_stop_within_ten_seconds_of_a_signal_to_their_group(tmp
     log = tmp_path / "dev.log"
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(tmp_path), "LAKEHOUSE_CLUSTER_STATE_DIR": str(tmp_path / "clusters")}
     with log.open("wb") as out:
-        launcher = subprocess.Popen(  # noqa: S603
+        launcher = subprocess.Popen(
             [sys.executable, "-m", "lakehouse_jobs.lib.dev", "-m", "tiny_defs", "-h", "127.0.0.1", "-p", str(port)],
             cwd=tmp_path,
             env=env,
@@ -101,7 +101,7 @@ def test_the_dev_services_stop_within_ten_seconds_of_a_signal_to_their_group(tmp
 
 def test_a_warm_cluster_that_outlives_the_dev_server_is_named_once_with_how_to_stop_it(tmp_path: Path) -> None:
     assert warm_clusters_line(tmp_path) is None
-    stand_in = subprocess.Popen(["sleep", "30"])  # noqa: S603, S607 - a live process stands for the cluster's watchdog
+    stand_in = subprocess.Popen(["sleep", "30"])
     try:
         cluster = tmp_path / "abc123"
         cluster.mkdir()
