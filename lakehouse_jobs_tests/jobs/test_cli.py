@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -182,3 +185,92 @@ def test_run_of_a_pipeline_job_outside_a_project_says_what_to_pass(tmp_path, mon
     assert main(["run", _pipeline_spec(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "job assets has pipeline tasks, which need the Definitions" in err and "--definitions module:attr" in err and "Traceback" not in err
+
+
+# Databricks Asset Bundles: the CLI takes a bundle folder (or its databricks.yml) with --target/--var.
+SHOP = Path(__file__).parent.parent / "bundles" / "shop"
+
+
+def test_run_a_bundle_job_from_its_folder(tmp_path, monkeypatch, capsys, dagster_home):
+    """The job's notebook lives in src/, named from resources/ (../src/greet.py); dev target, --var and a parameter."""
+    monkeypatch.setenv("LAKEHOUSE_USER_EMAIL", "jane@shop.test")
+    monkeypatch.delenv("BUNDLE_VAR_greeting", raising=False)
+    out = tmp_path / "greetings.txt"
+    args = ["run", str(SHOP), "--target", "dev", "--job", "shop_etl", "--var", "greeting=bonjour", "--param", f"out={out}"]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines] == [["greet", "SUCCESS"], ["report", "SUCCESS"], ["job", "SUCCESS"]]
+    assert out.read_text().splitlines() == ["bonjour", "report for dev_catalog by jane"]
+    assert "BUNDLE_VAR_greeting" not in os.environ and "DATABRICKS_BUNDLE_TARGET" not in os.environ  # restored after the run
+
+
+def test_list_and_validate_a_bundle(capsys):
+    assert main(["list", str(SHOP / "databricks.yml"), "-t", "prod"]) == 0
+    listing = capsys.readouterr().out
+    assert "shop_etl: 'shop etl prod', 3 task(s), started by schedule" in listing and "audit" in listing
+    assert main(["validate", str(SHOP)]) == 0
+    assert capsys.readouterr().out.strip().endswith(": OK")
+
+
+def _bundle_job(tmp_path, job: dict) -> Path:
+    folder = tmp_path / "b"
+    (folder / "resources").mkdir(parents=True)
+    (folder / "databricks.yml").write_text(yaml.safe_dump({"bundle": {"name": "b"}, "include": ["resources/*.yml"]}))
+    (folder / "resources" / "x.job.yml").write_text(yaml.safe_dump({"resources": {"jobs": {"x": job}}}))
+    return folder
+
+
+CHECK = [{"task_key": "t", "condition_task": {"left": "1", "op": "EQUAL_TO", "right": "1"}}]
+
+
+@pytest.mark.parametrize(
+    ("job", "field", "says"),
+    [
+        ({"trigger": {"file_arrival": {"url": "../../etc"}}, "tasks": CHECK}, "resources.jobs.x.trigger.file_arrival.url", "outside the lakehouse root"),
+        (
+            {"trigger": {"table_update": {"table_names": ["../../etc/passwd"]}}, "tasks": CHECK},
+            "resources.jobs.x.trigger.table_update.table_names[0]",
+            "outside the lakehouse root",
+        ),
+        (
+            {"webhook_notifications": {"on_failure": [{"id": "https://hooks.example.com/x"}]}, "tasks": CHECK},
+            "resources.jobs.x.webhook_notifications.on_failure[0].id",
+            "got a URL",
+        ),
+        (
+            {"tasks": [{"task_key": "t", "pipeline_task": {"selection": "bronze/nothing"}}]},
+            "resources.jobs.x.tasks[0].pipeline_task.selection",
+            "bronze/nothing",
+        ),
+    ],
+)
+def test_validate_refuses_what_loading_the_code_location_refuses(tmp_path, monkeypatch, capsys, job, field, says):
+    """validate compiles the jobs against the definitions they run with (here --definitions), so it refuses what loading would."""
+    (tmp_path / "cli_validate_defs.py").write_text(ASSET_DEFS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    folder = _bundle_job(tmp_path, job)
+    assert main(["validate", str(folder), "--definitions", "cli_validate_defs:defs"]) == 1
+    err = capsys.readouterr().err
+    [line] = [line for line in err.splitlines() if field in line]
+    assert line.startswith(f"b/resources/x.job.yml: {field}: ") and says in line, err
+    assert "Traceback" not in err
+
+
+def test_validate_reads_a_jobs_api_get_response(tmp_path, capsys):
+    path = tmp_path / "job.json"
+    settings = {"name": "exported", "tasks": CHECK, "format": "MULTI_TASK"}
+    path.write_text(json.dumps({"job_id": 1234, "created_time": 1700000000000, "creator_user_name": "a@b.test", "settings": settings}))
+    assert main(["validate", str(path)]) == 0
+    assert main(["list", str(path)]) == 0
+    assert "exported: 'exported', 1 task(s)" in capsys.readouterr().out
+
+
+def test_a_bundle_job_without_tasks_is_loaded_without_requiring_them(tmp_path):
+    """The bundle schema makes tasks optional: nothing in the bundle reading requires them (validate.py decides)."""
+    from lakehouse_jobs.lib.bundles.bundle import load_bundle
+    from lakehouse_jobs.lib.jobs.load import job_spec
+
+    bundle = load_bundle(_bundle_job(tmp_path, {"name": "empty", "description": "filled in later"}))
+    assert bundle.jobs == {"x": {"name": "empty", "description": "filled in later"}}
+    assert job_spec("x", bundle.jobs["x"], bundle.root).tasks == []

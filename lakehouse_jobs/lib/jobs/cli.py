@@ -1,22 +1,26 @@
-"""`lakehouse-jobs validate | list | run | repair`: job specs from the command line.
+"""`lakehouse-jobs validate | list | run | repair`: job specs and Databricks Asset Bundles from the command line.
 
 Every user mistake is one readable message (for specs: one line per problem,
-`path.to.field: message`), never a traceback.
+`path.to.field: message`; for bundles `file: path.to.field: message`), never a traceback.
+A bundle is given by its folder or root file, with `--target` and repeatable `--var name=value`
+as in `databricks bundle`; `validate` also compiles the jobs (as loading the code location does).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakehouse_jobs.lib import tags as lakehouse_tags
-from lakehouse_jobs.lib.errors import LakehouseError
-from lakehouse_jobs.lib.jobs.load import SpecValidationError, read_spec_file
+from lakehouse_jobs.lib.errors import LakehouseError, SpecError
+from lakehouse_jobs.lib.jobs.load import SpecValidationError, is_bundle, load_spec_file, read_spec_file
 from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG, SUCCESS, task_tag
 from lakehouse_jobs.lib.jobs.validate import validate_document
 
@@ -65,24 +69,93 @@ def _asset_definitions(job) -> str:  # noqa: ANN001 - JobSpec
     return found
 
 
+def _variables(pairs: list[str] | None) -> dict[str, str]:
+    """`--var name=value` pairs (databricks bundle's flag) as a mapping."""
+    values: dict[str, str] = {}
+    for pair in pairs or ():
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise LakehouseError(f"--var expects name=value, got {pair!r}")
+        values[name.strip()] = value
+    return values
+
+
+def _load(args: argparse.Namespace):
+    return load_spec_file(args.file, getattr(args, "target", None), _variables(getattr(args, "var", None)))
+
+
+def _print_problems(file: str, problems: list[tuple[str, str]]) -> int:
+    for path, message in problems:
+        print(f"{path}: {message}" if path else message, file=sys.stderr)
+    print(f"{file}: {len(problems)} problem(s)", file=sys.stderr)
+    return 1
+
+
 def _validate(args: argparse.Namespace) -> int:
+    bundle = is_bundle(args.file)
+    if not bundle and (args.target or args.var):
+        raise LakehouseError(f"{args.file}: --target and --var apply to bundles (a folder holding databricks.yml, or that file)")
     try:
-        problems = validate_document(read_spec_file(args.file), Path(args.file).resolve().parent)
+        if bundle:
+            document = _load(args)
+            shape = "bundle"
+        else:
+            raw = read_spec_file(args.file)
+            problems = validate_document(raw, Path(args.file).resolve().parent)
+            if problems:
+                return _print_problems(args.file, problems)
+            from lakehouse_jobs.lib.jobs.spec import job_entries
+
+            shape = job_entries(raw)[0]
+            document = load_spec_file(args.file)
     except SpecValidationError as exc:
-        problems = exc.problems
+        return _print_problems(args.file, exc.problems)
+    problems = _compile_problems(document, args, shape)
     if problems:
-        for path, message in problems:
-            print(f"{path}: {message}" if path else message, file=sys.stderr)
-        print(f"{args.file}: {len(problems)} problem(s)", file=sys.stderr)
-        return 1
+        return _print_problems(args.file, problems)
     print(f"{args.file}: OK")
     return 0
 
 
-def _list(args: argparse.Namespace) -> int:
-    from lakehouse_jobs.lib.jobs.load import load_spec_file
+def _compile_problems(document, args: argparse.Namespace, shape: str) -> list[tuple[str, str]]:  # noqa: ANN001 - JobsDocument
+    """What compiling the jobs (as the code location does) refuses: trigger paths, asset selections... one problem per job."""
+    from lakehouse_jobs.lib.jobs.compile import _definitions_parts, build_definitions
+    from lakehouse_jobs.lib.jobs.spec import JobsDocument
 
-    document = load_spec_file(args.file)
+    uses_assets = any(t.kind == "pipeline_task" or (t.nested and t.nested.kind == "pipeline_task") for job in document.jobs.values() for t in job.tasks)
+    assets, resources = _definitions_parts(args.definitions or (project_definitions() if uses_assets else None))
+    jobs = dict(document.jobs)
+    problems: list[tuple[str, str]] = []
+    while jobs:
+        try:
+            build_definitions(JobsDocument(jobs, document.source), assets=assets, resources=resources)
+            break
+        except SpecError as exc:
+            key = next((k for k in jobs if exc.path == k or exc.path.startswith((f"{k}.", f"{k}["))), None)
+            if key is None:
+                problems.append((exc.path, exc.message))
+                break
+            problems.append((_field(args, key, exc.path[len(key) :].lstrip("."), shape), exc.message))
+            del jobs[key]
+    return problems
+
+
+def _field(args: argparse.Namespace, key: str, rest: str, shape: str) -> str:
+    """The path of a job's field as validate writes it (for a bundle, after the file that declared it)."""
+    if shape != "bundle":
+        return rest
+    field = f"resources.jobs.{key}" + (f".{rest}" if rest and not rest.startswith("[") else rest)
+    if not is_bundle(args.file):
+        return field
+    from lakehouse_jobs.lib.bundles.bundle import load_bundle
+    from lakehouse_jobs.lib.bundles.problems import shown
+
+    bundle = load_bundle(args.file, args.target, _variables(args.var))
+    return f"{shown(bundle.file_of(field))}: {field}"
+
+
+def _list(args: argparse.Namespace) -> int:
+    document = _load(args)
     for key, job in document.jobs.items():
         start = next((name for name in ("schedule", "trigger", "continuous") if name in job.raw), "manual")
         print(f"{key}: {job.name!r}, {len(job.tasks)} task(s), started by {start}")
@@ -157,9 +230,8 @@ def _run(args: argparse.Namespace) -> int:
 
     from lakehouse_jobs.lib.jobs.compile import reconstructable_job
     from lakehouse_jobs.lib.jobs.execution import PARAMETERS_KEY
-    from lakehouse_jobs.lib.jobs.load import load_spec_file
 
-    document = load_spec_file(args.file)
+    document = _load(args)
     job = document.job(args.job)
     params = _parse_params(args.param or [], job.parameters)
     uses_assets = any(t.kind == "pipeline_task" or (t.nested and t.nested.kind == "pipeline_task") for t in job.tasks)
@@ -174,8 +246,38 @@ def _run(args: argparse.Namespace) -> int:
         "resources": {PARAMETERS_KEY: {"config": {"values": params}}},
         "loggers": {"console": {"config": {"log_level": "DEBUG" if args.verbose else "INFO"}}},
     }
-    with dg.execute_job(recon, inst, run_config=run_config, tags={lakehouse_tags.TRIGGER_TYPE: "manual"}, raise_on_error=False) as result:
+    with (
+        _bundle_choices(args),
+        dg.execute_job(recon, inst, run_config=run_config, tags={lakehouse_tags.TRIGGER_TYPE: "manual"}, raise_on_error=False) as result,
+    ):
         return print_run(inst, result.run_id, [t.task_key for t in job.tasks])
+
+
+@contextlib.contextmanager
+def _bundle_choices(args: argparse.Namespace) -> Iterator[None]:
+    """--target and --var as DATABRICKS_BUNDLE_TARGET / BUNDLE_VAR_<name> while the run rebuilds the job from the bundle path.
+
+    Those are the variables the Databricks CLI reads (and the precedence is kept: --var wins over the environment).
+    """
+    if not is_bundle(args.file):
+        yield
+        return
+    from lakehouse_jobs.lib.bundles.bundle import TARGET_ENV
+    from lakehouse_jobs.lib.bundles.variables import ENV_PREFIX
+
+    wanted = {ENV_PREFIX + name: value for name, value in _variables(args.var).items()}
+    if args.target:
+        wanted[TARGET_ENV[0]] = args.target
+    saved = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _repair(args: argparse.Namespace) -> int:
@@ -187,18 +289,32 @@ def _repair(args: argparse.Namespace) -> int:
     return print_run(inst, run_id, list(plan.tasks))
 
 
+FILE_HELP = "a job spec file (YAML/JSON), or a bundle: its folder or its databricks.yml"
+
+
+def _bundle_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-t", "--target", help="bundle target (default: the target marked default: true, or the only one; $DATABRICKS_BUNDLE_TARGET)")
+    parser.add_argument("--var", action="append", metavar="NAME=VALUE", help="bundle variable value (repeatable; wins over $BUNDLE_VAR_<name>)")
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register the job subcommands on the `lakehouse-jobs` parser."""
-    validate = commands.add_parser("validate", help="check a job spec file; print every problem as path: message")
-    validate.add_argument("file")
+    validate = commands.add_parser("validate", help="check a job spec file or a bundle and compile its jobs; print every problem as path: message")
+    validate.add_argument("file", help=FILE_HELP)
+    _bundle_flags(validate)
+    validate.add_argument(
+        "--definitions", help="module:attr of the Definitions whose assets pipeline tasks select (default: the project's, when a job has pipeline tasks)"
+    )
     validate.set_defaults(func=_validate)
 
-    listing = commands.add_parser("list", help="list the jobs and tasks of a job spec file")
-    listing.add_argument("file")
+    listing = commands.add_parser("list", help="list the jobs and tasks of a job spec file or a bundle")
+    listing.add_argument("file", help=FILE_HELP)
+    _bundle_flags(listing)
     listing.set_defaults(func=_list)
 
-    run = commands.add_parser("run", help="run a job of a spec file on the Dagster instance; print each task's result state")
-    run.add_argument("file")
+    run = commands.add_parser("run", help="run a job of a spec file or a bundle on the Dagster instance; print each task's result state")
+    run.add_argument("file", help=FILE_HELP)
+    _bundle_flags(run)
     run.add_argument("--job", help="job key (required when the file declares several jobs)")
     run.add_argument("--param", action="append", metavar="NAME=VALUE", help="job parameter value for this run (repeatable)")
     run.add_argument("--verbose", action="store_true", help="show Dagster's debug events (step starts, outputs...) too")

@@ -1,6 +1,10 @@
-"""Reading job specs: a dict, or a YAML/JSON file, validated into the job model (spec.py).
+"""Reading job specs: a dict, a YAML/JSON file or a Databricks Asset Bundle, validated into the job model (spec.py).
 
-Every problem is collected first and reported together as `path.to.field: message`.
+Every problem is collected first and reported together as `path.to.field: message` (for a
+bundle, `file: path.to.field: message`, the file being the YAML that declared the field).
+Files are read safely (lib/bundles/yaml_files.py: no traceback for binary files, alias
+bombs refused); a Jobs API GET response (`{"job_id": ..., "settings": {...}}`) is read as its
+`settings`.
 """
 
 from __future__ import annotations
@@ -9,14 +13,25 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lakehouse_jobs.lib.errors import SpecError
 from lakehouse_jobs.lib.jobs.spec import Dependency, JobsDocument, JobSpec, TaskSpec, job_entries, parameter_text
 from lakehouse_jobs.lib.jobs.tasks import registry
 from lakehouse_jobs.lib.jobs.validate import validate_document
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# What a Jobs API `GET /api/2.2/jobs/get` response holds besides `settings`.
+_GET_RESPONSE_FIELDS = {
+    "job_id",
+    "settings",
+    "created_time",
+    "creator_user_name",
+    "run_as_user_name",
+    "run_as_owner",
+    "trigger_state",
+    "effective_budget_policy_id",
+    "effective_usage_policy_id",
+    "has_more",
+    "next_page_token",
+}
 
 
 class SpecValidationError(SpecError):
@@ -36,6 +51,7 @@ def load_spec(obj: Mapping[str, Any], source: str = "<dict>", base_dir: str | Pa
 
     `base_dir`: where the task types resolve relative paths (the folder of the declaring file).
     """
+    obj = job_settings(obj)
     problems = validate_document(obj, base_dir)
     if problems:
         raise SpecValidationError(problems, source)
@@ -44,23 +60,58 @@ def load_spec(obj: Mapping[str, Any], source: str = "<dict>", base_dir: str | Pa
     return JobsDocument({key: job_spec(key, job, folder) for key, job in entries.items()}, source)
 
 
+def job_settings(obj: Any) -> Any:
+    """A Jobs API GET response (`{"job_id": ..., "settings": {...}}`) or an export `{"settings": ...}` as its settings; anything else as is."""
+    if isinstance(obj, Mapping) and isinstance(obj.get("settings"), Mapping) and set(obj) <= _GET_RESPONSE_FIELDS:
+        return obj["settings"]
+    return obj
+
+
 def read_spec_file(path: str | Path) -> Any:
-    """The parsed YAML/JSON content of a spec file (JSON is YAML)."""
-    path = Path(path)
+    """The parsed YAML/JSON content of a spec file (JSON is YAML), a Jobs API GET response read as its settings."""
+    from lakehouse_jobs.lib.bundles.problems import BundleError
+    from lakehouse_jobs.lib.bundles.yaml_files import read_yaml
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecValidationError([("", f"cannot read the file: {exc.strerror or exc}")], str(path)) from None
-    try:
-        return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (libyaml's when installed)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise SpecValidationError([("", f"not valid YAML/JSON{where}: {getattr(exc, 'problem', None) or exc}")], str(path)) from None
+        return job_settings(read_yaml(path))
+    except BundleError as exc:
+        raise SpecValidationError([("", message) for _, message in exc.problems], str(path)) from None
 
 
-def load_spec_file(path: str | Path) -> JobsDocument:
+def is_bundle(path: str | Path) -> bool:
+    """Whether `path` is a bundle folder or its root file (databricks.yml, databricks.yaml, bundle.yml, bundle.yaml)."""
+    from lakehouse_jobs.lib.bundles.files import is_bundle as bundle_path
+
+    return bundle_path(path)
+
+
+def load_spec_file(path: str | Path, target: str | None = None, variables: Mapping[str, Any] | None = None) -> JobsDocument:
+    """The jobs of a spec file, or of a bundle (folder or root file) for `target` with `variables` as --var overrides.
+
+    A bundle's target defaults to $DATABRICKS_BUNDLE_TARGET and its variables to $BUNDLE_VAR_<name>, as the
+    Databricks CLI reads them: that is how a run process rebuilding the job from the path sees the CLI's choices.
+    """
+    if is_bundle(path):
+        return load_bundle_spec(path, target, variables)
     return load_spec(read_spec_file(path), str(path), Path(path).resolve().parent)
+
+
+def load_bundle_spec(path: str | Path, target: str | None = None, variables: Mapping[str, Any] | None = None) -> JobsDocument:
+    """The jobs of the bundle at `path`, validated; each problem names the YAML file that declared its field."""
+    from lakehouse_jobs.lib.bundles.bundle import load_bundle
+    from lakehouse_jobs.lib.bundles.problems import BundleError, shown
+
+    try:
+        bundle = load_bundle(path, target, variables)
+    except BundleError as exc:
+        raise SpecValidationError(exc.problems, exc.source) from None
+    source = shown(bundle.root_file)
+    if not bundle.jobs:
+        return JobsDocument({}, source)
+    problems = validate_document(bundle.document(), bundle.root)
+    if problems:
+        raise SpecValidationError([(f"{shown(bundle.file_of(field))}: {field}" if field else source, message) for field, message in problems], source)
+    return JobsDocument({key: job_spec(key, job, bundle.root) for key, job in bundle.jobs.items()}, source)
 
 
 def task_spec(raw: Mapping[str, Any]) -> TaskSpec:
@@ -90,7 +141,7 @@ def job_spec(key: str, raw: Mapping[str, Any], base_dir: Path | None = None) -> 
     return JobSpec(
         key=key,
         name=raw.get("name") or key,
-        tasks=[task_spec(task) for task in raw["tasks"]],
+        tasks=[task_spec(task) for task in raw.get("tasks") or ()],
         parameters={p["name"]: parameter_text(p.get("default", "")) for p in raw.get("parameters") or ()},
         timeout_seconds=int(raw.get("timeout_seconds", 0) or 0),
         tags={str(k): str(v) for k, v in (raw.get("tags") or {}).items()},
