@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -76,3 +77,36 @@ def test_invalid_spec_in_defs_yaml_is_reported_with_its_field_path():
 def test_component_is_registered_for_dg():
     keys = {key.to_typename() for key in discover_entry_point_package_objects()}
     assert TYPE in keys
+
+
+SHOP = Path(__file__).parent.parent / "bundles" / "shop"
+
+
+def test_bundle_folder_with_target_and_variables():
+    """attributes.bundle: a Databricks Asset Bundle (relative to defs.yaml), its target and --var-style values."""
+    with create_defs_folder_sandbox() as sandbox:
+        folder = sandbox.defs_folder_path / "prod"
+        write(folder, {"bundle": os.path.relpath(SHOP, folder), "target": "prod", "variables": {"cron": "0 0 7 * * ?"}})
+        _, defs = load(sandbox, folder)
+        assert sorted(job.name for job in defs.jobs) == ["shop_daily", "shop_etl"]
+        schedule = only(defs.schedules)
+        assert schedule.cron_schedule == "0 7 * * *" and schedule.default_status == dg.DefaultScheduleStatus.STOPPED  # prod pauses it (a variable)
+
+
+def test_bundle_definitions_in_development_mode():
+    from lakehouse_jobs.lib.bundles import bundle_definitions
+
+    defs = bundle_definitions(SHOP, target="dev", variables={"greeting": "hey"})
+    jobs = {job.name: job for job in defs.jobs}
+    assert sorted(jobs) == ["shop_daily", "shop_etl"]
+    assert only(defs.schedules).default_status == dg.DefaultScheduleStatus.RUNNING  # the bundle set UNPAUSED itself
+    periodic = only(s for s in defs.sensors if s.name.endswith("_periodic"))
+    assert periodic.default_status == dg.DefaultSensorStatus.STOPPED  # development mode paused the trigger
+
+
+def test_target_without_a_bundle_is_refused():
+    with create_defs_folder_sandbox() as sandbox:
+        folder = write(sandbox.defs_folder_path / "plain", {"spec": JOB, "target": "dev"})
+        with pytest.raises(Exception) as error:
+            load(sandbox, folder)
+        assert "target and variables apply to a bundle" in str(error.value.__cause__ or error.value)
