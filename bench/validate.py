@@ -2,7 +2,7 @@
 
 Each case runs in its own subprocess so its peak memory is its own: the child builds
 the spec, resets its peak-RSS mark (Linux `clear_refs`), validates, and reports the
-time and the peak resident memory (total, and the growth during validation). The
+best time of three and the peak resident memory (total, and the growth during validation). The
 baseline is the same shapes at 1,000 tasks, measured in the same run: linear
 validation takes ~10x the baseline time at 10x the tasks.
 
@@ -20,6 +20,7 @@ from pathlib import Path
 TARGET_SECONDS = 2.0
 TARGET_MB = 500.0
 SHAPES = ("chain", "independent", "chain_to_root")
+REPEAT = 3
 
 
 def generate(shape: str, n: int) -> dict:
@@ -55,9 +56,11 @@ def child(shape: str, n: int) -> None:
         Path("/proc/self/clear_refs").write_text("5")  # reset the peak mark to the current RSS
     except OSError:
         pass
-    started = time.perf_counter()
-    problems = validate_document(document)
-    seconds = time.perf_counter() - started
+    seconds = float("inf")
+    for _ in range(REPEAT):  # the best of a few: the machine is shared
+        started = time.perf_counter()
+        problems = validate_document(document)
+        seconds = min(seconds, time.perf_counter() - started)
     print(json.dumps({"seconds": seconds, "peak_mb": _rss_mb("VmHWM"), "growth_mb": _rss_mb("VmHWM") - before, "problems": len(problems)}))
 
 

@@ -360,9 +360,6 @@ class Ancestors:
         at = self._position.get(key) if isinstance(key, str) else None
         return at is not None and (self._bits >> at) & 1 == 1
 
-    def keys(self) -> set[str]:
-        return {key for key, at in self._position.items() if (self._bits >> at) & 1}
-
 
 def ancestor_sets(graph: Mapping[str, list[str]]) -> Iterator[tuple[str, Ancestors]]:
     """(key, its ancestors) for every task of an acyclic graph, parents before children.
