@@ -280,6 +280,25 @@ def _bundle_choices(args: argparse.Namespace) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _build(args: argparse.Namespace) -> int:
+    from lakehouse_jobs.lib.bundles.artifacts import build_artifacts
+    from lakehouse_jobs.lib.bundles.bundle import load_bundle
+    from lakehouse_jobs.lib.bundles.problems import BundleError
+
+    if not is_bundle(args.file):
+        raise LakehouseError(f"{args.file}: build applies to a bundle (a folder holding databricks.yml, or that file)")
+    try:
+        bundle = load_bundle(args.file, args.target, _variables(args.var))
+        built = build_artifacts(bundle, args.artifact)
+    except BundleError as exc:
+        return _print_problems(args.file, exc.problems)
+    for name, files in built.items():
+        print(f"{name}: {', '.join(str(f) for f in files)}")
+    if not built:
+        print(f"{args.file}: no artifacts to build")
+    return 0
+
+
 def _repair(args: argparse.Namespace) -> int:
     from lakehouse_jobs.lib.jobs.repair import repair_run
 
@@ -323,6 +342,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="module:attr of the Definitions whose assets pipeline tasks select (default: [tool.dagster] module_name of the nearest pyproject.toml, attribute defs)",
     )
     run.set_defaults(func=_run)
+
+    build = commands.add_parser("build", help="build the artifacts (wheels, jars) a bundle declares, as `databricks bundle deploy` would")
+    build.add_argument("file", help="a bundle: its folder or its databricks.yml")
+    _bundle_flags(build)
+    build.add_argument("--artifact", action="append", help="only this artifact (repeatable; default: all)")
+    build.set_defaults(func=_build)
 
     repair = commands.add_parser("repair", help="re-run the failed tasks of a run and their dependents, reusing the rest")
     repair.add_argument("run_id")
