@@ -5,7 +5,7 @@ Path mapping (every path must end up inside the lakehouse root, after symlinks a
 | notebook path                                   | local path                                               |
 |-------------------------------------------------|----------------------------------------------------------|
 | `dbfs:/x/y`, `/dbfs/x/y`                         | `<lakehouse root>/dbfs/x/y`                               |
-| `/Volumes/<catalog>/<schema>/<volume>/x`, `dbfs:/Volumes/...` | `<lakehouse root>/volumes/<catalog>/<schema>/<volume>/x` |
+| `/Volumes/<catalog>/<schema>/<volume>/x`, `dbfs:/Volumes/...` | `<lakehouse root>/volumes/<catalog>/<schema>/<volume>/x` (the catalog's rule: names lowercased and checked) |
 | `file:/abs/path`, `/abs/path`                     | `/abs/path` (must lie inside the lakehouse root)         |
 | `relative/path`                                  | `<lakehouse root>/dbfs/relative/path` (DBFS is the default scheme, as on Databricks) |
 
@@ -17,6 +17,9 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+from lakehouse_jobs.lib.catalog.names import volume_path
+from lakehouse_jobs.lib.errors import SpecError
 
 
 class FsPathError(ValueError):
@@ -70,10 +73,11 @@ class LocalFS:
         return real
 
     def _volume(self, rest: str) -> Path:
-        parts = rest.split("/")[1:]
-        if len(parts) < 3 or not all(parts[:3]):
-            raise FsPathError(f"a volume path is /Volumes/<catalog>/<schema>/<volume>/..., got {'/' + rest!r}")
-        return self.root.joinpath("volumes", *[p for p in parts if p])
+        """The catalog's volume rule (lakehouse_jobs.lib.catalog.volume_path), so Spark reads and dbutils.fs agree."""
+        try:
+            return volume_path("/" + rest, self.root)
+        except SpecError as exc:
+            raise FsPathError(f"volume path {exc.path!r}: {exc.message}") from None
 
     def ls(self, dir: str) -> list[FileInfo]:  # noqa: A002 - Databricks' argument name
         local = self.to_local(dir)

@@ -28,10 +28,12 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from lakehouse_jobs.lib.catalog.conf import catalog_conf
 from lakehouse_jobs.lib.errors import SetupError
 from lakehouse_jobs.lib.runtime import class_archive, job_cluster
 from lakehouse_jobs.lib.runtime.jars import resolve_delta_jars
 from lakehouse_jobs.lib.runtime.java import check_java
+from lakehouse_jobs.lib.tables.lakehouse import default_root
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -234,6 +236,7 @@ class SparkResource(dg.ConfigurableResource):
         default=0, ge=0, description="Keep the job cluster this long after the last run left, for reuse (0 = stop at run end)."
     )
     cluster_state_dir: str | None = Field(default=None, description="Where job clusters keep leases and logs (default: a private temp folder).")
+    catalog: str | None = Field(default=None, description="The default catalog of two-part names (env LAKEHOUSE_CATALOG, default main).")
 
     _run_id: str | None = PrivateAttr(default=None)
     _leased: bool = PrivateAttr(default=False)
@@ -242,15 +245,22 @@ class SparkResource(dg.ConfigurableResource):
         master = f"local[{self.num_workers}]" if self.job_cluster and self.num_workers else self.master
         conf = local_conf(master, self.shuffle_partitions, self.ui_enabled, self.driver_memory)
         conf["spark.app.name"] = self.app_name
+        if not self.remote:  # a Spark Connect server of someone else's decides its own catalogs
+            conf.update(catalog_conf(default_root(), self.catalog))
+        jars = [j for j in (conf.get("spark.jars"), self.spark_conf.get("spark.jars")) if j]
         conf.update(self.spark_conf)
+        if jars:
+            conf["spark.jars"] = ",".join(jars)
         return conf
 
     def cluster_spec(self) -> job_cluster.ClusterSpec:
         """The job cluster this resource describes (same spec -> same cluster when reused)."""
+        conf = self.conf()
+        extra = [j for j in conf.get("spark.jars", "").split(",") if j]
         return job_cluster.ClusterSpec(
-            conf=self.conf(),
+            conf=conf,
             env=dict(self.spark_env_vars),
-            jars=tuple(resolve_delta_jars()),
+            jars=tuple([*resolve_delta_jars(), *extra]),
             autotermination_s=self.autotermination_minutes * 60,
         )
 

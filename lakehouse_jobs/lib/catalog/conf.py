@@ -1,0 +1,65 @@
+"""Spark settings that put the catalog plugin in front of every name, and binding a session to a root.
+
+The plugin replaces the session catalog (`spark_catalog`, still a delegating extension of
+Delta's catalog, so temp views, functions and `delta.`/path`` keep working) and is the default
+catalog (`main`, or `$LAKEHOUSE_CATALOG`) plus one named catalog per folder under
+`$ROOT/catalogs/`. The root is a session setting (`spark.lakehouse.root`): a process that
+serves several lakehouses binds each run's root with `bind_root`. A session extension adds the
+Databricks statement Spark's parser lacks (`USE CATALOG c`, run as Spark's `SET CATALOG c`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lakehouse_jobs.lib.catalog import plugin
+from lakehouse_jobs.lib.catalog.names import SESSION_CATALOG, catalogs_on_disk, check_part, default_catalog
+
+ROOT_CONF = "spark.lakehouse.root"
+CATALOG_CONF = "spark.lakehouse.catalog"
+
+
+def catalog_conf(root: str | Path, catalog: str | None = None) -> dict[str, str]:
+    """The settings of a session whose names resolve under `root` (empty when the plugin jar cannot be had)."""
+    jar = plugin.available_jar()
+    if jar is None:
+        return {}
+    catalog = check_part(catalog or default_catalog(), "catalog", "LAKEHOUSE_CATALOG")
+    root_text = str(Path(root).expanduser().resolve())
+    conf = {
+        "spark.jars": str(jar),
+        "spark.sql.extensions": f"io.delta.sql.DeltaSparkSessionExtension,{plugin.EXTENSIONS_CLASS}",
+        f"spark.sql.catalog.{SESSION_CATALOG}": plugin.CLASS_NAME,
+        "spark.sql.defaultCatalog": catalog,
+        CATALOG_CONF: catalog,
+        ROOT_CONF: root_text,
+    }
+    for name in [catalog, *catalogs_on_disk(root_text)]:
+        conf[f"spark.sql.catalog.{name}"] = plugin.CLASS_NAME
+    return conf
+
+
+def enabled(spark: Any) -> bool:
+    """Whether `spark` resolves names with the plugin."""
+    return spark.conf.get(f"spark.sql.catalog.{SESSION_CATALOG}", "") == plugin.CLASS_NAME
+
+
+def register_catalog(spark: Any, name: str) -> str:
+    """Make catalog `name` usable in `spark` (its tables live under `$ROOT/catalogs/<name>/`); returns the name."""
+    name = check_part(name, "catalog", name)
+    if not enabled(spark):
+        raise RuntimeError(plugin.missing_reason() or "this SparkSession was started without the catalog plugin.")
+    if name != SESSION_CATALOG:
+        spark.conf.set(f"spark.sql.catalog.{name}", plugin.CLASS_NAME)
+    return name
+
+
+def bind_root(spark: Any, root: str | Path) -> None:
+    """Resolve `spark`'s names under `root` from now on (and register the catalogs found there)."""
+    if not enabled(spark):
+        return
+    root_text = str(Path(root).expanduser().resolve())
+    spark.conf.set(ROOT_CONF, root_text)
+    for name in catalogs_on_disk(root_text):
+        spark.conf.set(f"spark.sql.catalog.{name}", plugin.CLASS_NAME)

@@ -1,0 +1,106 @@
+"""The catalog plugin on the shared session: Unity Catalog statements on Delta folders under the root.
+
+Every statement below goes through `LakehouseCatalog` (main and spark_catalog) and Delta's own
+table code; the folders are checked on disk and read back by path with delta-rs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from deltalake import DeltaTable as RustTable
+
+from lakehouse_jobs.lib.catalog import bind_root, register_catalog, table_path, volume_path
+
+
+@pytest.fixture
+def root(spark, lakehouse) -> Path:
+    bind_root(spark, lakehouse.root)
+    spark.sql("USE CATALOG main")
+    spark.sql("USE SCHEMA default")
+    return Path(lakehouse.root).resolve()
+
+
+def test_sql_with_one_two_and_three_part_names_lands_in_schema_folders(spark, root: Path):
+    spark.sql("CREATE SCHEMA IF NOT EXISTS silver")
+    spark.sql("CREATE SCHEMA IF NOT EXISTS silver")  # IF NOT EXISTS: no error
+    spark.sql("CREATE OR REPLACE TABLE main.silver.orders (id INT, amount INT)")
+    spark.sql("INSERT INTO silver.orders VALUES (1, 10), (2, 20)")
+    spark.sql("USE SCHEMA silver")
+    spark.sql("MERGE INTO orders t USING (SELECT 2 AS id, 25 AS amount UNION ALL SELECT 3, 30) s ON t.id = s.id "
+              "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")  # fmt: skip
+    assert sorted(tuple(r) for r in spark.table("spark_catalog.silver.orders").collect()) == [(1, 10), (2, 25), (3, 30)]
+    assert spark.sql("SELECT count(*) FROM main.silver.orders VERSION AS OF 1").first()[0] == 2  # time travel is Delta's
+    spark.sql("INSERT OVERWRITE main.silver.orders SELECT id, amount * 2 FROM main.silver.orders WHERE id = 1")
+    path = root / "silver" / "orders"
+    assert table_path("main.silver.orders", root) == path
+    assert RustTable(str(path)).to_pyarrow_table().to_pydict() == {"id": [1], "amount": [20]}  # by path, without Spark
+    assert [tuple(r)[:2] for r in spark.sql("SHOW TABLES IN main.silver").collect()] == [("silver", "orders")]
+    assert [r[0] for r in spark.sql("DESCRIBE TABLE main.silver.orders").collect()][:2] == ["id", "amount"]
+
+
+def test_save_as_table_every_mode_and_delta_table_for_name(spark, root: Path):
+    from delta.tables import DeltaTable
+
+    spark.range(3).write.saveAsTable("main.gold.numbers")  # errorifexists on a new table
+    spark.range(2).write.mode("append").saveAsTable("gold.numbers")
+    with pytest.raises(Exception, match="already exists|TABLE_OR_VIEW_ALREADY_EXISTS"):
+        spark.range(1).write.mode("error").saveAsTable("main.gold.numbers")
+    spark.range(1).write.mode("ignore").saveAsTable("main.gold.numbers")
+    assert spark.read.table("main.gold.numbers").count() == 5
+    spark.range(7).write.mode("overwrite").saveAsTable("main.gold.numbers")
+    assert DeltaTable.forName(spark, "main.gold.numbers").toDF().count() == 7
+    assert DeltaTable.forName(spark, "main.gold.numbers").history().count() == 3  # delta-spark looks 1-/2-part names up in Spark's own catalog
+    spark.sql("CREATE OR REPLACE TABLE main.gold.copy AS SELECT id FROM gold.numbers WHERE id < 2")
+    assert RustTable(str(root / "gold" / "copy")).to_pyarrow_table().num_rows == 2
+
+
+def test_schemas_are_folders_reserved_folders_are_not_and_drop_deletes_managed_tables(spark, root: Path):
+    for folder in ("landing/orders", "_system/x", "volumes/main", "catalogs/dev"):
+        (root / folder).mkdir(parents=True)
+    spark.sql("CREATE SCHEMA main.bronze")
+    with pytest.raises(Exception, match="SCHEMA_ALREADY_EXISTS|already exists"):
+        spark.sql("CREATE SCHEMA main.bronze")
+    assert {r[0] for r in spark.sql("SHOW SCHEMAS IN main").collect()} == {"default", "bronze"}
+    spark.sql("CREATE TABLE main.bronze.t AS SELECT 1 AS id")
+    spark.sql("DROP TABLE main.bronze.t")
+    assert not (root / "bronze" / "t").exists()
+    spark.sql("DROP TABLE IF EXISTS main.bronze.t")
+    spark.range(1).write.format("delta").save(str(root / "bronze" / "by_path"))  # written by path: not the catalog's to delete
+    with pytest.raises(Exception, match="written by path"):
+        spark.sql("DROP TABLE main.bronze.by_path")
+    assert spark.table("main.bronze.by_path").count() == 1
+    spark.sql("CREATE TABLE main.default.t2 AS SELECT 1 AS id")
+    spark.sql("DROP SCHEMA main.default CASCADE")
+    assert not (root / "default").exists()
+
+
+def test_other_catalogs_live_under_catalogs_and_register_at_runtime(spark, root: Path):
+    register_catalog(spark, "dev")
+    spark.sql("CREATE SCHEMA IF NOT EXISTS dev.sales")
+    spark.sql("USE CATALOG dev")
+    try:
+        spark.sql("CREATE TABLE sales.orders AS SELECT 'a' AS k")
+        assert spark.table("dev.sales.orders").count() == 1
+    finally:
+        spark.sql("USE CATALOG main")
+    assert RustTable(str(root / "catalogs" / "dev" / "sales" / "orders")).to_pyarrow_table().to_pydict() == {"k": ["a"]}
+    assert spark.sql("SHOW SCHEMAS IN dev").count() == 2  # default, sales
+
+
+@pytest.mark.parametrize("name", ["main.silver.`a;b`", "main.silver.`a\nb`", "main.`_system`.t"])
+def test_bad_identifiers_are_refused_before_reaching_a_path(spark, root: Path, name: str):
+    with pytest.raises(Exception) as raised:
+        spark.sql(f"CREATE TABLE {name} AS SELECT 1 AS id")
+    message = str(raised.value).splitlines()[0]
+    assert "Invalid" in message and "letters, digits and _" in message
+    assert sorted(p.name for p in root.iterdir()) == []
+
+
+def test_volume_files_read_by_spark_through_volume_path(spark, root: Path):
+    target = volume_path("/Volumes/main/raw/landing/x.csv", root)
+    target.parent.mkdir(parents=True)
+    target.write_text("id,name\n1,a\n")
+    rows = spark.read.option("header", True).csv(str(volume_path("/Volumes/main/raw/landing/x.csv", root))).collect()
+    assert [tuple(r) for r in rows] == [("1", "a")]
