@@ -60,3 +60,22 @@ def test_the_bundle_loads_as_jobs_with_the_bundle_folder_as_their_base():
     job = document.job("shop_etl")
     assert job.base_dir == SHOP and job.parameters == {"catalog": "main", "out": ""}
     assert [t.task_key for t in job.tasks] == ["audit", "greet", "report"]
+
+
+def test_git_details_and_workspace_paths(tmp_path):
+    from .conftest import condition_job, write_bundle
+
+    job = {**condition_job(), "tags": {"branch": "${bundle.git.branch}", "commit": "${bundle.git.commit}"}, "description": "from ${bundle.git.origin_url}"}
+    folder = write_bundle(
+        tmp_path / "repo" / "b", {"bundle": {"name": "b"}, "resources": {"jobs": {"j": job}}, "variables": {"out": {"default": "${workspace.file_path}/out"}}}
+    )
+    git = tmp_path / "repo" / ".git"
+    (git / "refs" / "heads").mkdir(parents=True)
+    (git / "HEAD").write_text("ref: refs/heads/feature\n")
+    (git / "refs" / "heads" / "feature").write_text("0123abcd" * 5 + "\n")
+    (git / "config").write_text('[remote "origin"]\n\turl = https://example.com/shop.git\n')
+    bundle = load_bundle(folder)
+    assert bundle.jobs["j"]["tags"] == {"branch": "feature", "commit": "0123abcd" * 5}
+    assert bundle.jobs["j"]["description"] == "from https://example.com/shop.git"
+    assert bundle.variables == {"out": f"{folder.resolve()}/out"}
+    assert bundle.config["workspace"]["root_path"] == str(folder.resolve())

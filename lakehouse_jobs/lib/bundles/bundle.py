@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lakehouse_jobs.lib.bundles import files, interpolation, paths, targets
+from lakehouse_jobs.lib.bundles import files, git, interpolation, paths, targets
 from lakehouse_jobs.lib.bundles import variables as bundle_variables
 from lakehouse_jobs.lib.bundles.problems import Problems
 from lakehouse_jobs.lib.bundles.tree import LDict, annotate, file_of, locate, plain
@@ -105,7 +105,14 @@ def load_bundle(path: str | Path, target: str | None = None, variables: Mapping[
     workspace["current_user"] = annotate(user, str(root_file))
     for key in ("root_path", "file_path"):  # the bundle runs from where it is: both are the local bundle folder
         workspace[key] = str(root)
+    for key, folder in (("artifact_path", "artifacts"), ("state_path", "state"), ("resource_path", "resources")):  # local; nothing here writes there
+        workspace[key] = str(root / ".databricks" / "bundle" / name / folder)
     config["workspace"] = workspace
+    found = git.details(root)
+    if found:
+        given = bundle_section.get("git") if isinstance(bundle_section.get("git"), dict) else LDict(where={})
+        bundle_section["git"] = LDict({**found, **given}, where={**dict.fromkeys(found, str(root_file)), **getattr(given, "where", {})})
+        config["bundle"] = bundle_section
     config["variables"] = LDict(
         {
             n: LDict({**spec, "value": annotate(values.get(n), declared_files[n])}, where=dict.fromkeys([*spec, "value"], declared_files[n]))
@@ -133,7 +140,7 @@ def load_bundle(path: str | Path, target: str | None = None, variables: Mapping[
         root=root,
         root_file=root_file,
         mode=config["bundle"].get("mode"),
-        variables=plain(values),
+        variables={n: plain(config["variables"][n]["value"]) for n in declared},
         config=plain(config),
         files=read,
         _tree=config,
