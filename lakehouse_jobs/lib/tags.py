@@ -30,6 +30,9 @@ MAX_CONCURRENT_RUNS_PREFIX = PREFIX + "max_concurrent_runs."
 QUEUE = PREFIX + "queue"
 SKIP_REASON = PREFIX + "skip_reason"
 
+# Where a run's files came from (git_source)
+GIT_COMMIT = PREFIX + "git_commit"
+
 # Notifications
 DURATION_WARNING_SENT = PREFIX + "duration_warning_sent"
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import glob
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from lakehouse_jobs.lib.errors import SpecError
@@ -113,3 +113,30 @@ def find_one(pattern: str, job_dir: str | Path | None, what: str, suffix: str, *
         found = f"no {suffix} file" if not matches else f"{len(matches)} files ({', '.join(m.name for m in matches)})"
         raise WorkspacePathError(f"{what} {pattern!r} matches {found} (looked for {path}); exactly one {suffix} file is needed")
     return matches[0].resolve()
+
+
+# Tasks with `source: GIT` read their files from the job's git_source checkout (lib/git_source.py).
+GIT, WORKSPACE = "GIT", "WORKSPACE"
+
+
+def task_source(given: object, job: object) -> str:
+    """A task's `source`: as given, else GIT when the job declares git_source, else WORKSPACE (Databricks' default)."""
+    if given in (GIT, WORKSPACE):
+        return str(given)
+    return GIT if isinstance(job, Mapping) and job.get("git_source") else WORKSPACE
+
+
+def repository_path_problem(value: str, what: str) -> str | None:
+    """Why `value` cannot name a file of a git_source repository (it must be relative to its root), or None."""
+    text = value.strip()
+    if text.startswith(("/", "\\", "~")) or (_SCHEME.match(text) and not _DRIVE.match(text)) or _DRIVE.match(text):
+        return f"{what} {value!r}: with source GIT, paths are relative to the root of the job's git_source repository"
+    return None
+
+
+def in_repository(value: str, checkout: Path, what: str, *, extensions: Sequence[str] = (), folder: bool = False) -> Path:
+    """The file (or folder) `value` names in a git_source checkout, confined to it (WorkspacePathError otherwise)."""
+    problem = repository_path_problem(value, what) if isinstance(value, str) else f"{what}: expected a path, got {value!r}"
+    if problem:
+        raise WorkspacePathError(problem)
+    return find(value.strip(), checkout, what, extensions=extensions, folder=folder, root=checkout.resolve())

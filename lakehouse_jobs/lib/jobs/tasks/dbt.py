@@ -5,7 +5,9 @@ references resolved at run time), `project_directory` (the folder holding `dbt_p
 to the job file's folder; `/Workspace/...` under the workspace root as for notebooks),
 `profiles_directory` (the folder holding `profiles.yml`, relative to the job file's folder too;
 default: the project directory; not with `warehouse_id`), `warehouse_id`,
-`catalog`, `schema`, `source` (WORKSPACE; GIT needs the job's git_source, which is not run locally).
+`catalog`, `schema`, `source` (WORKSPACE, or GIT - the default when the job declares git_source: the
+project comes from its checkout at the run's commit, `project_directory` and `profiles_directory`
+relative to the repository root, the root itself when unset; lib/git_source.py).
 
 Each command runs through lib/integrations/dbt.py's in-process runner (dbtRunner in a worker thread,
 dbt-spark's `session` method, no second JVM), with the project's sources and layer models registered
@@ -31,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from lakehouse_jobs.lib import workspace
+from lakehouse_jobs.lib import git_source, workspace
 from lakehouse_jobs.lib.errors import LakehouseError
 from lakehouse_jobs.lib.jobs import fields
 from lakehouse_jobs.lib.jobs.fields import Problems
@@ -48,16 +50,16 @@ PACKAGE_FILES = ("packages.yml", "dependencies.yml")
 GENERATED_TARGET = "lakehouse_jobs"
 
 
-def project_directory(path: str, base_dir: Path | None) -> Path:
-    """The dbt project folder `path` names (ValueError with one sentence naming the path tried)."""
+def project_directory(path: str, base_dir: Path | None, root: Path | None = None) -> Path:
+    """The dbt project folder `path` names (ValueError with one sentence naming the path tried); `root`: a git_source checkout."""
     try:
-        folder = workspace.find(path, base_dir, "dbt project", folder=True)
+        folder = workspace.find(path, base_dir, "dbt project", folder=True, root=root)
     except workspace.WorkspacePathError as exc:
         if "not found" not in str(exc):
             raise
         folder = None
     if folder is None or not (folder / "dbt_project.yml").is_file():
-        tried = (folder or workspace.target(path, base_dir, workspace.workspace_root(base_dir), "dbt project")[0]) / "dbt_project.yml"
+        tried = (folder or workspace.target(path, base_dir, root or workspace.workspace_root(base_dir), "dbt project")[0]) / "dbt_project.yml"
         raise ValueError(f"no dbt project at {path!r} (tried {tried})")
     return folder
 
@@ -126,13 +128,12 @@ def check(body: Any, ctx: CheckContext) -> Problems:
         fields.string(problems, body, name, ctx.path)
     fields.one_of(problems, body, "source", ctx.path, ("WORKSPACE", "GIT"))
     source = body.get("source") or ("GIT" if _git_source(ctx.jobs, ctx.job_key) else "WORKSPACE")
-    if source == "GIT":
-        problems.append(
-            (
-                ctx.at("source"),
-                "a GIT dbt project comes from the job's git_source, which is not checked out locally yet; use WORKSPACE with a local project_directory",
-            )
-        )
+    if source == "GIT" and ctx.jobs is not None and not _git_source(ctx.jobs, ctx.job_key):
+        problems.append((ctx.at("source"), "source GIT reads the dbt project from the job's git_source, which this job does not declare"))
+    elif source == "GIT":  # the project exists at run time, in the checkout; its paths are relative to the repository root
+        for name in ("project_directory", "profiles_directory"):
+            if isinstance(body.get(name), str) and (problem := workspace.repository_path_problem(body[name], name)):
+                problems.append((ctx.at(name), problem))
     if body.get("warehouse_id") and body.get("profiles_directory"):
         problems.append(
             (ctx.at("profiles_directory"), "profiles_directory cannot be set with warehouse_id (Databricks generates the profile for the warehouse)")
@@ -221,10 +222,14 @@ def run(task_run: TaskRun) -> TaskOutcome:
     body = task_run.body
     log = task_run.context.log
     spec = task_run.runtime.spec
+    folder, root = task_run.job_folder(), None
     if (body.get("source") or ("GIT" if getattr(spec, "raw", {}).get("git_source") else "WORKSPACE")) == "GIT":
-        raise TaskFailure("dbt_task source GIT needs the job's git_source checked out, which is not done locally yet")
+        folder = root = git_source.run_checkout(task_run, TaskFailure)
+        for name in ("project_directory", "profiles_directory"):
+            if isinstance(body.get(name), str) and (problem := workspace.repository_path_problem(body[name], name)):
+                raise TaskFailure(f"dbt_task: {problem}")
     try:
-        project = project_directory(str(task_run.resolve(body["project_directory"])).strip(), task_run.job_folder())
+        project = project_directory(str(task_run.resolve(body.get("project_directory") or ".")).strip(), folder, root)
         commands = [split_command(str(task_run.resolve(c))) for c in body["commands"]]
     except ValueError as exc:
         raise TaskFailure(f"dbt_task: {exc}") from None
@@ -239,7 +244,7 @@ def run(task_run: TaskRun) -> TaskOutcome:
             log.info(f"dbt_task: catalog {body['catalog']!r} ignored: Spark's session catalog is the only one")
     else:
         try:
-            profiles = profiles_directory(task_run.resolve(body.get("profiles_directory")), project, task_run.job_folder())
+            profiles = profiles_directory(task_run.resolve(body.get("profiles_directory")), project, folder)
         except ValueError as exc:
             raise TaskFailure(f"dbt_task: {exc}") from None
         if body.get("schema"):

@@ -2,7 +2,8 @@
 
 Fields: `notebook_path` (required; relative to the job file's folder, extension optional, or an
 absolute workspace path mapped under $LAKEHOUSE_WORKSPACE_ROOT - see notebooks/paths.py),
-`source` (WORKSPACE; GIT needs the job's git_source, which is not run locally yet),
+`source` (WORKSPACE, or GIT: the notebook comes from the job's git_source checkout, the path relative
+to the repository root; the default when the job declares git_source - see lib/git_source.py),
 `base_parameters` (strings; `{{...}}` references resolved at run time), `warehouse_id`
 (accepted and ignored: SQL cells run on the run's Spark session).
 
@@ -17,10 +18,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lakehouse_jobs.lib import git_source, workspace
 from lakehouse_jobs.lib.jobs import fields
 from lakehouse_jobs.lib.jobs.fields import Problems
 from lakehouse_jobs.lib.jobs.result_states import SUCCESS
-from lakehouse_jobs.lib.jobs.task_run import TaskOutcome, TaskRun
+from lakehouse_jobs.lib.jobs.task_run import TaskFailure, TaskOutcome, TaskRun
 from lakehouse_jobs.lib.jobs.tasks.registry import CheckContext, TaskType
 from lakehouse_jobs.lib.jobs.timeouts import call_with_timeout
 from lakehouse_jobs.lib.notebooks import paths, runtime_module
@@ -39,16 +41,20 @@ def check(body: Any, ctx: CheckContext) -> Problems:
     fields.string(problems, body, "notebook_path", ctx.path, required=True, hint="the notebook to run")
     fields.one_of(problems, body, "source", ctx.path, ("WORKSPACE", "GIT"))
     fields.string(problems, body, "warehouse_id", ctx.path)
-    if body.get("source") == "GIT":
-        problems.append((ctx.at("source"), "GIT notebooks come from the job's git_source, which is not run locally yet; use WORKSPACE with a local path"))
+    job = (ctx.jobs or {}).get(ctx.job_key or "")
+    source = workspace.task_source(body.get("source"), job)
+    path = body.get("notebook_path")
+    if source == workspace.GIT and ctx.jobs is not None and not (isinstance(job, Mapping) and job.get("git_source")):
+        problems.append((ctx.at("source"), "source GIT reads the notebook from the job's git_source, which this job does not declare"))
+    elif source == workspace.GIT and isinstance(path, str) and (problem := workspace.repository_path_problem(path, "notebook")):
+        problems.append((ctx.at("notebook_path"), problem))
     params = body.get("base_parameters")
     if params is not None and (
         not isinstance(params, Mapping)
         or not all(isinstance(k, str) and isinstance(v, (str, int, float)) and not isinstance(v, bool) for k, v in params.items())
     ):
         problems.append((ctx.at("base_parameters"), "expected a mapping of parameter names to string values"))
-    path = body.get("notebook_path")
-    if isinstance(path, str) and path.strip() and "{{" not in path and body.get("source") != "GIT":
+    if isinstance(path, str) and path.strip() and "{{" not in path and source != workspace.GIT:  # a GIT file exists at run time
         problems.extend((ctx.at("notebook_path"), message) for message in notebook_problems(path, ctx.base_dir))
     return problems
 
@@ -93,7 +99,12 @@ def parameters(task_run: TaskRun) -> dict[str, str]:
 def run(task_run: TaskRun) -> TaskOutcome:
     base = task_run.job_folder()
     root = paths.workspace_root(base)
-    path = paths.resolve(task_run.resolve(task_run.body["notebook_path"]), base, root)
+    notebook_path = task_run.resolve(task_run.body["notebook_path"])
+    if workspace.task_source(task_run.body.get("source"), task_run.runtime.spec.raw) == workspace.GIT:
+        base = root = git_source.run_checkout(task_run, TaskFailure)
+        if problem := workspace.repository_path_problem(notebook_path, "notebook"):
+            raise TaskFailure(problem)
+    path = paths.resolve(notebook_path, base, root)
     secrets: set[str] = set()
     runner = NotebookRunner(
         task_run.spark(), task_run.lakehouse().root, root, parameters(task_run), secrets=secrets,

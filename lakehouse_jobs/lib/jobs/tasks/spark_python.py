@@ -5,9 +5,9 @@
   folder. It must exist when the job is validated.
 - `parameters`: the script's `sys.argv[1:]`. Job parameters are not pushed down (a list-parameter
   task, as on Databricks): refer to them with `{{job.parameters.name}}` inside `parameters`.
-- `source`: WORKSPACE (default) or GIT. This project does not check out `git_source` repositories:
-  a GIT file is read from the job's folder too (the bundle is its repository's checkout), and only
-  when the job declares `git_source`.
+- `source`: WORKSPACE or GIT (the default when the job declares `git_source`): a GIT file is read
+  from the job's git_source checkout at the run's commit, `python_file` relative to the repository
+  root (lib/git_source.py).
 
 The script runs in the step's process (runpy, `run_name="__main__"`), its folder first on sys.path
 as `python file.py` would have it; `SparkSession.builder.getOrCreate()` returns the run's session.
@@ -20,12 +20,12 @@ from __future__ import annotations
 import re
 import runpy
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lakehouse_jobs.lib import workspace
+from lakehouse_jobs.lib import git_source, workspace
 from lakehouse_jobs.lib.jobs import fields
 from lakehouse_jobs.lib.jobs.fields import Problems
 from lakehouse_jobs.lib.jobs.result_states import SUCCESS
@@ -63,7 +63,14 @@ def check(body: Any, ctx: CheckContext) -> Problems:
     fields.unknown(problems, body, ctx.path, {"python_file", "parameters", "source"})
     fields.string(problems, body, "python_file", ctx.path, required=True, hint="the Python file to run")
     fields.one_of(problems, body, "source", ctx.path, SOURCES)
-    if isinstance(body.get("python_file"), str) and body["python_file"].strip():
+    job = (ctx.jobs or {}).get(ctx.job_key or "")
+    source = workspace.task_source(body.get("source"), job)
+    if source == workspace.GIT:  # the file exists at run time, in the checkout
+        if ctx.jobs is not None and not (isinstance(job, Mapping) and job.get("git_source")):
+            problems.append((ctx.at("source"), "source GIT reads the file from the job's git_source, which this job does not declare"))
+        elif isinstance(body.get("python_file"), str) and (problem := workspace.repository_path_problem(body["python_file"], "python_file")):
+            problems.append((ctx.at("python_file"), problem))
+    elif isinstance(body.get("python_file"), str) and body["python_file"].strip():
         try:
             local_file(body["python_file"], ctx.base_dir or Path.cwd(), "python_file")
         except ValueError as exc:
@@ -101,10 +108,11 @@ def script_folder_first(folder: Path) -> Iterator[None]:
 
 def run(task_run: TaskRun) -> TaskOutcome:
     body = task_run.body
-    if body.get("source") == "GIT" and not task_run.runtime.spec.raw.get("git_source"):
-        raise ProgramFailed("spark_python_task source GIT needs the job's git_source (its file is then read from the job's folder)", "")
     try:
-        path = local_file(body["python_file"], job_folder(task_run), "python_file")
+        if workspace.task_source(body.get("source"), task_run.runtime.spec.raw) == workspace.GIT:
+            path = workspace.in_repository(body["python_file"], git_source.run_checkout(task_run), "python_file")
+        else:
+            path = local_file(body["python_file"], job_folder(task_run), "python_file")
     except ValueError as exc:
         raise ProgramFailed(str(exc), "") from None
     argv = [str(path), *(argv_text(p) for p in task_run.resolve(list(body.get("parameters") or [])))]

@@ -1,8 +1,9 @@
 """`sql_task` with a `file`: run the statements of a .sql file, in order, on the run's SparkSession.
 
 Fields: `file` {`path`, `source`} (required here; `path` relative to the job file's folder, or an
-absolute workspace path under $LAKEHOUSE_WORKSPACE_ROOT as for notebooks; `source` WORKSPACE,
-GIT refused: it needs the job's git_source, which is not run locally yet), `parameters` (name ->
+absolute workspace path under $LAKEHOUSE_WORKSPACE_ROOT as for notebooks; `source` WORKSPACE or GIT,
+the default when the job declares git_source: the file then comes from its checkout at the run's
+commit, `path` relative to the repository root - lib/git_source.py), `parameters` (name ->
 string; `{{...}}` references resolved at run time), `warehouse_id` (accepted and ignored: the
 statements run on the run's Spark session). `query`, `alert` and `dashboard` name Databricks SQL
 workspace objects and are refused.
@@ -20,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lakehouse_jobs.lib import workspace
+from lakehouse_jobs.lib import git_source, workspace
 from lakehouse_jobs.lib.jobs import fields
 from lakehouse_jobs.lib.jobs.fields import Problems
 from lakehouse_jobs.lib.jobs.result_states import SUCCESS
@@ -70,13 +71,17 @@ def check(body: Any, ctx: CheckContext) -> Problems:
     fields.unknown(problems, file, where, ("path", "source"))
     fields.string(problems, file, "path", where, required=True, hint="the .sql file to run")
     fields.one_of(problems, file, "source", where, ("WORKSPACE", "GIT"))
-    if file.get("source") == "GIT":
-        problems.append((f"{where}.source", "GIT files come from the job's git_source, which is not run locally yet; use WORKSPACE with a local path"))
+    job = (ctx.jobs or {}).get(ctx.job_key or "")
+    source = workspace.task_source(file.get("source"), job)
+    if source == workspace.GIT and ctx.jobs is not None and not (isinstance(job, Mapping) and job.get("git_source")):
+        problems.append((f"{where}.source", "source GIT reads the file from the job's git_source, which this job does not declare"))
+    elif source == workspace.GIT and isinstance(file.get("path"), str) and (problem := workspace.repository_path_problem(file["path"], "SQL file")):
+        problems.append((f"{where}.path", problem))
     params = body.get("parameters")
     if params is not None and not _string_map(params):
         problems.append((ctx.at("parameters"), "expected a mapping of parameter names to string values"))
     path = file.get("path")
-    if isinstance(path, str) and path.strip() and "{{" not in path and file.get("source") != "GIT":
+    if isinstance(path, str) and path.strip() and "{{" not in path and source != workspace.GIT:  # a GIT file exists at run time
         try:
             sql_file(path.strip(), ctx.base_dir)
         except ValueError as exc:
@@ -94,7 +99,11 @@ def run(task_run: TaskRun) -> TaskOutcome:
     import dagster as dg
 
     try:
-        path = sql_file(str(task_run.resolve(task_run.body["file"]["path"])).strip(), task_run.job_folder())
+        value = str(task_run.resolve(task_run.body["file"]["path"])).strip()
+        if workspace.task_source(task_run.body["file"].get("source"), task_run.runtime.spec.raw) == workspace.GIT:
+            path = workspace.in_repository(value, git_source.run_checkout(task_run), "SQL file")
+        else:
+            path = sql_file(value, task_run.job_folder())
         text = path.read_text(encoding="utf-8")
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise TaskFailure(f"sql_task.file.path: {exc}") from None
