@@ -70,3 +70,11 @@ def test_unreadable_and_garbled_files(tmp_path):
     bad.write_text("tasks: [\n")
     with pytest.raises(SpecValidationError, match="not valid YAML/JSON"):
         load_spec_file(bad)
+
+
+def test_a_bundle_job_without_tasks_loads(tmp_path):
+    """`tasks` is optional in the bundle schema (a job resource being written, or filled by a target)."""
+    path = tmp_path / "databricks.yml"
+    path.write_text("bundle: {name: demo}\nresources:\n  jobs:\n    later:\n      name: Later\n")
+    job = load_spec_file(path).job("later")
+    assert (job.name, job.tasks, job.leaves) == ("Later", [], [])

@@ -293,6 +293,7 @@ def test_tasks_are_optional_as_in_the_bundle_schema():
     assert validate_document({})[0][1].startswith("expected a job object")
 
 
-def test_a_job_without_tasks_runs_and_succeeds(instance):
-    result = run_spec(instance, {"name": "empty", "tasks": []})
+@pytest.mark.parametrize("spec", [{"name": "empty"}, {"name": "empty", "tasks": []}], ids=["no tasks field", "empty list"])
+def test_a_job_without_tasks_runs_and_succeeds(instance, spec):
+    result = run_spec(instance, spec)
     assert result.success and result.result_state == "SUCCESS" and result.states == {}
