@@ -99,3 +99,24 @@ def test_development_mode_pipelines_and_references_to_prefixed_names(tmp_path):
     assert bundle.pipelines["p"] == {"name": "[dev jane_doe] P", "development": True, "tags": {"dev": "jane_doe"}}
     assert bundle.jobs["j"]["description"] == "runs [dev jane_doe] P"
     assert bundle.jobs["j"]["tasks"][0]["pipeline_task"]["pipeline_id"] == "p"
+
+
+def test_a_path_leaving_the_bundle_folder_is_refused_unless_synced(tmp_path):
+    import pytest
+
+    from lakehouse_jobs.lib.bundles.problems import BundleError
+
+    (tmp_path / "shared").mkdir()
+    job = {
+        "name": "j",
+        "tasks": [{"task_key": "w", "python_wheel_task": {"package_name": "p", "entry_point": "e"}, "libraries": [{"whl": "../../shared/*.whl"}]}],
+    }
+    root = {"bundle": {"name": "b"}, "include": ["resources/*.yml"]}
+    folder = write_bundle(tmp_path / "b", root, {"resources/j.yml": {"resources": {"jobs": {"j": job}}}})
+    with pytest.raises(BundleError) as caught:
+        load_bundle(folder)
+    [(where, message)] = caught.value.problems
+    assert where.endswith("b/resources/j.yml: resources.jobs.j.tasks[0].libraries[0].whl")
+    assert message.startswith("'../../shared/*.whl' resolves to") and "outside the bundle folder" in message
+    write_bundle(folder, {**root, "sync": {"paths": [".", "../shared"]}})
+    assert load_bundle(folder).jobs["j"]["tasks"][0]["libraries"] == [{"whl": str(tmp_path / "shared" / "*.whl")}]

@@ -128,7 +128,7 @@ def load_bundle(path: str | Path, target: str | None = None, variables: Mapping[
     targets.apply_presets(config, root_file, problems)
     interpolation.interpolate(config, str(root_file), problems)
     problems.raise_if_any(root_file)
-    paths.translate(config, str(root_file))
+    paths.translate(config, root, str(root_file), problems)
     resources = config.get("resources") or {}
     for kind in RESOURCE_KINDS:
         if resources.get(kind) is not None and not isinstance(resources[kind], dict):

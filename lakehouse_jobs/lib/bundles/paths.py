@@ -10,16 +10,19 @@ tasks' (and for_each tasks') `notebook_task.notebook_path`, `spark_python_task.p
 `git_source` (its paths live in the repository). Here "translated" means the absolute local
 path (Databricks writes the synced workspace path); a translated path that starts like a
 workspace path (`/Users/...`, e.g. a macOS home) is written as a `file://` URI so it is not
-mistaken for one.
+mistaken for one. As in Databricks, a path must stay inside the sync root (the bundle folder,
+widened by `sync.paths`).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+from lakehouse_jobs.lib.bundles.problems import Problems
 from lakehouse_jobs.lib.bundles.tree import file_of
 
 TASK_FIELDS = (
@@ -52,83 +55,96 @@ def is_local_library(value: str) -> bool:
     return is_local(text)
 
 
-def absolute(value: str, file: str) -> str:
-    path = (Path(file).parent / value.strip()).resolve()
-    text = path.as_posix()
-    if any(text == p or text.startswith(p + "/") for p in WORKSPACE_PREFIXES):
-        return "file://" + quote(text)
-    return str(path)
+def sync_root(root: Path, sync: Any, root_file: str) -> Path:
+    """The folder translated paths must stay in: the bundle folder, widened to hold every `sync.paths` entry (databricks/cli sync_infer_root)."""
+    folders = [root]
+    entries = sync.get("paths") if isinstance(sync, dict) else None
+    for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        if isinstance(entry, str) and entry.strip():
+            folders.append((Path(file_of(entries, index, root_file) or root_file).parent / entry).resolve())
+    return Path(os.path.commonpath([str(f) for f in folders]))
 
 
-def _translate(node: dict, key: str, file: str) -> None:
-    value = node.get(key)
-    if isinstance(value, str) and is_local(value):
-        node[key] = absolute(value, file_of(node, key, file) or file)
+class Translator:
+    """Makes the local paths of a bundle's jobs and pipelines absolute, refusing any that leaves the sync root."""
 
+    def __init__(self, root: Path, problems: Problems):
+        self.root = root
+        self.problems = problems
 
-def _dependencies(items: Any, file: str) -> None:
-    if not isinstance(items, list):
-        return
-    for index, item in enumerate(items):
-        if not isinstance(item, str):
-            continue
-        where = file_of(items, index, file) or file
-        flag = re.match(r"^(-r|-e) (.+)$", item)
-        if flag and is_local(flag.group(2).strip()):
-            items[index] = f"{flag.group(1)} {absolute(flag.group(2), where)}"
-        elif is_local_library(item):
-            items[index] = absolute(item, where)
+    def absolute(self, value: str, file: str, field: str) -> str:
+        path = (Path(file).parent / value.strip()).resolve()
+        if not path.is_relative_to(self.root):
+            self.problems.add(file, field, f"{value!r} resolves to {path}, outside the bundle folder {self.root} (list its folder in sync.paths to include it)")
+        text = path.as_posix()
+        if any(text == p or text.startswith(p + "/") for p in WORKSPACE_PREFIXES):
+            return "file://" + quote(text)
+        return str(path)
 
+    def field(self, node: dict, key: str, file: str, path: str) -> None:
+        value = node.get(key)
+        if isinstance(value, str) and is_local(value):
+            node[key] = self.absolute(value, file_of(node, key, file) or file, f"{path}.{key}")
 
-def _task(task: Any, file: str) -> None:
-    if not isinstance(task, dict):
-        return
-    for kind, *fields in TASK_FIELDS:
-        node = task.get(kind)
-        for field in fields[:-1]:
-            node = node.get(field) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            _translate(node, fields[-1], file_of(task, kind, file) or file)
-    libraries = task.get("libraries")
-    if isinstance(libraries, list):
-        for index, library in enumerate(libraries):
+    def dependencies(self, items: Any, file: str, path: str) -> None:
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            if not isinstance(item, str):
+                continue
+            where, at = file_of(items, index, file) or file, f"{path}[{index}]"
+            flag = re.match(r"^(-r|-e) (.+)$", item)
+            if flag and is_local(flag.group(2).strip()):
+                items[index] = f"{flag.group(1)} {self.absolute(flag.group(2), where, at)}"
+            elif is_local_library(item):
+                items[index] = self.absolute(item, where, at)
+
+    def task(self, task: Any, file: str, path: str) -> None:
+        if not isinstance(task, dict):
+            return
+        for kind, *fields in TASK_FIELDS:
+            node, at = task.get(kind), f"{path}.{kind}"
+            for name in fields[:-1]:
+                node, at = (node.get(name) if isinstance(node, dict) else None), f"{at}.{name}"
+            if isinstance(node, dict):
+                self.field(node, fields[-1], file_of(task, kind, file) or file, at)
+        libraries = task.get("libraries")
+        for index, library in enumerate(libraries if isinstance(libraries, list) else []):
             if isinstance(library, dict):
-                for field in LIBRARY_FIELDS:
-                    _translate(library, field, file_of(libraries, index, file) or file)
-    for_each = task.get("for_each_task")
-    if isinstance(for_each, dict):
-        _task(for_each.get("task"), file_of(task, "for_each_task", file) or file)
+                for name in LIBRARY_FIELDS:
+                    self.field(library, name, file_of(libraries, index, file) or file, f"{path}.libraries[{index}]")
+        for_each = task.get("for_each_task")
+        if isinstance(for_each, dict):
+            self.task(for_each.get("task"), file_of(task, "for_each_task", file) or file, f"{path}.for_each_task.task")
 
-
-def translate(config: dict, default_file: str) -> None:
-    """Translate every local path field of `resources.jobs` and `resources.pipelines`, in place."""
-    resources = config.get("resources") if isinstance(config.get("resources"), dict) else {}
-    jobs = resources.get("jobs") if isinstance(resources.get("jobs"), dict) else {}
-    for key, job in jobs.items():
-        if not isinstance(job, dict):
-            continue
-        file = file_of(jobs, key, default_file) or default_file
+    def job(self, job: dict, file: str, path: str) -> None:
         if job.get("git_source") is None:
             tasks = job.get("tasks")
             for index, task in enumerate(tasks if isinstance(tasks, list) else []):
-                _task(task, file_of(tasks, index, file) or file)
+                self.task(task, file_of(tasks, index, file) or file, f"{path}.tasks[{index}]")
         environments = job.get("environments")
         for index, environment in enumerate(environments if isinstance(environments, list) else []):
             spec = environment.get("spec") if isinstance(environment, dict) else None
             if isinstance(spec, dict):
-                _dependencies(spec.get("dependencies"), file_of(environments, index, file) or file)
-    pipelines = resources.get("pipelines") if isinstance(resources.get("pipelines"), dict) else {}
-    for key, pipeline in pipelines.items():
-        if not isinstance(pipeline, dict):
-            continue
-        file = file_of(pipelines, key, default_file) or default_file
-        _translate(pipeline, "root_path", file)
+                self.dependencies(spec.get("dependencies"), file_of(environments, index, file) or file, f"{path}.environments[{index}].spec.dependencies")
+
+    def pipeline(self, pipeline: dict, file: str, path: str) -> None:
+        self.field(pipeline, "root_path", file, path)
         libraries = pipeline.get("libraries")
         for index, library in enumerate(libraries if isinstance(libraries, list) else []):
             where = file_of(libraries, index, file) or file
-            for kind, field in PIPELINE_LIBRARY_FIELDS:
+            for kind, name in PIPELINE_LIBRARY_FIELDS:
                 if isinstance(library, dict) and isinstance(library.get(kind), dict):
-                    _translate(library[kind], field, file_of(library, kind, where) or where)
+                    self.field(library[kind], name, file_of(library, kind, where) or where, f"{path}.libraries[{index}].{kind}")
         environment = pipeline.get("environment")
         if isinstance(environment, dict):
-            _dependencies(environment.get("dependencies"), file_of(pipeline, "environment", file) or file)
+            self.dependencies(environment.get("dependencies"), file_of(pipeline, "environment", file) or file, f"{path}.environment.dependencies")
+
+
+def translate(config: dict, root: Path, root_file: str, problems: Problems) -> None:
+    """Translate every local path field of `resources.jobs` and `resources.pipelines`, in place."""
+    translator = Translator(sync_root(root, config.get("sync"), root_file), problems)
+    resources = config.get("resources") if isinstance(config.get("resources"), dict) else {}
+    for kind, visit in (("jobs", translator.job), ("pipelines", translator.pipeline)):
+        entries = resources.get(kind) if isinstance(resources.get(kind), dict) else {}
+        for key, resource in entries.items():
+            if isinstance(resource, dict):
+                visit(resource, file_of(entries, key, root_file) or root_file, f"resources.{kind}.{key}")
