@@ -32,6 +32,10 @@ def commit_notebook(repo: Path, value: str) -> str:
     (repo / "notebooks").mkdir(parents=True, exist_ok=True)
     (repo / "notebooks" / "helper.py").write_text(f"{HEADER}VALUE = {value!r}\n")
     (repo / "notebooks" / "report.py").write_text(f"{HEADER}# MAGIC %run ./helper\n\n# COMMAND ----------\n\ndbutils.notebook.exit(VALUE)\n")
+    (repo / "scripts").mkdir(exist_ok=True)
+    (repo / "scripts" / "emit.py").write_text(f"import sys, pathlib\npathlib.Path(sys.argv[1]).write_text({value!r})\n")
+    (repo / "queries").mkdir(exist_ok=True)
+    (repo / "queries" / "value.sql").write_text(f"SELECT '{value}' AS v")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", value)
     return git(repo, "rev-parse", "HEAD")
@@ -81,9 +85,16 @@ def test_jobs_run_the_notebook_of_their_commit_tag_or_branch(instance, repo: Pat
     assert any(f"branch main: commit {third}" in line for line in logs)
 
     mixed = job(repo, git_commit=first)
-    mixed["tasks"].append(task("local", {"notebook_task": {"notebook_path": "./report", "source": "WORKSPACE"}}))
-    both = run_spec(instance, mixed)
-    assert both.outputs["report"]["notebook_output"] == "first" and both.outputs["local"]["notebook_output"] == "on disk"
+    emitted = tmp_path / "emitted.txt"
+    mixed["tasks"] += [
+        task("local", {"notebook_task": {"notebook_path": "./report", "source": "WORKSPACE"}}),
+        task("script", {"spark_python_task": {"python_file": "scripts/emit.py", "parameters": [str(emitted)]}}),
+        task("query", {"sql_task": {"file": {"path": "queries/value.sql"}}}),
+    ]
+    every = run_spec(instance, mixed)
+    assert every.outputs["report"]["notebook_output"] == "first" and every.outputs["local"]["notebook_output"] == "on disk"
+    assert emitted.read_text() == "first" and every.outputs["script"]["python_file"].endswith(f"{first}/scripts/emit.py")
+    assert "| first |" in every.outputs["query"]["preview"] and every.run.tags[tags.GIT_COMMIT] == first
 
 
 def test_a_revision_that_does_not_exist_fails_with_one_sentence(instance, repo: Path):
