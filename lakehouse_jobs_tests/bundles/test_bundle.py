@@ -79,3 +79,12 @@ def test_git_details_and_workspace_paths(tmp_path):
     assert bundle.jobs["j"]["description"] == "from https://example.com/shop.git"
     assert bundle.variables == {"out": f"{folder.resolve()}/out"}
     assert bundle.config["workspace"]["root_path"] == str(folder.resolve())
+
+
+def test_a_job_declared_only_under_a_target(tmp_path):
+    from .conftest import condition_job, write_bundle
+
+    root = {"bundle": {"name": "b"}, "targets": {"dev": {"default": True}, "prod": {"resources": {"jobs": {"backfill": condition_job("Backfill")}}}}}
+    folder = write_bundle(tmp_path / "b", root)
+    assert load_bundle(folder).jobs == {}
+    assert sorted(load_spec_file(folder, target="prod").jobs) == ["backfill"]

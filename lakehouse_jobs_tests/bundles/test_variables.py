@@ -56,3 +56,18 @@ def test_complex_variables_take_fields_and_cannot_come_from_the_command_line(tmp
     monkeypatch.setenv("BUNDLE_VAR_cfg", "x")
     with pytest.raises(BundleError, match=r"setting a complex variable from the environment \(BUNDLE_VAR_cfg\) is not supported"):
         load_bundle(tmp_path / "b")
+
+
+def test_command_line_values_take_the_type_of_integer_and_boolean_fields(tmp_path):
+    """--var gives strings; a field the Jobs API types integer/boolean gets that type, as Databricks' normalization does."""
+    job = {**condition_job(), "timeout_seconds": "${var.timeout}", "max_concurrent_runs": "${var.runs}", "name": "${var.runs}"}
+    job["tasks"][0]["retry_on_timeout"] = "${var.retry}"
+    root = {
+        "bundle": {"name": "b"},
+        "variables": {"timeout": {"default": 60}, "runs": {"default": "1"}, "retry": {"default": False}},
+        "resources": {"jobs": {"j": job}},
+    }
+    bundle = load_bundle(write_bundle(tmp_path / "b", root), variables={"timeout": "7200", "retry": "true"})
+    j = bundle.jobs["j"]
+    assert (j["timeout_seconds"], j["max_concurrent_runs"], j["tasks"][0]["retry_on_timeout"]) == (7200, 1, True)
+    assert j["name"] == "1"  # a string field stays a string

@@ -26,6 +26,28 @@ _WORD = r"[^\W\d_]+(?:[-_]*[^\W_]+)*"
 REFERENCE = re.compile(rf"\$\{{({_WORD}(?:\.{_WORD}(?:\[[0-9]+\])*)*(?:\[[0-9]+\])*)\}}")
 
 
+# Jobs/pipelines API fields typed integer or boolean: a substituted string ("--var workers=4") becomes that type,
+# as the Databricks CLI's normalization to the bundle schema does.
+INTEGER_FIELDS = frozenset(
+    "timeout_seconds max_concurrent_runs max_retries min_retry_interval_millis num_workers min_workers max_workers interval "
+    "min_time_between_triggers_seconds wait_after_last_change_seconds concurrency autotermination_minutes".split()
+)
+BOOLEAN_FIELDS = frozenset(
+    "retry_on_timeout disabled enabled development continuous photon serverless full_refresh no_alert_for_skipped_runs "
+    "no_alert_for_canceled_runs alert_on_last_attempt enable_elastic_disk".split()
+)
+
+
+def normalize(key: object, value: Any) -> Any:
+    """A substituted string in a field typed integer or boolean, as that type (other values as they are)."""
+    if isinstance(value, str):
+        if key in INTEGER_FIELDS and re.fullmatch(r"-?\d+", value.strip()):
+            return int(value)
+        if key in BOOLEAN_FIELDS and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+    return value
+
+
 class _Unresolved(Exception):
     pass
 
@@ -115,7 +137,8 @@ def interpolate(config: dict, default_file: str, problems: Problems, accept: Cal
                 walk(value, field, where)
             elif isinstance(value, str) and "${" in value:
                 try:
-                    node[key] = resolver.substitute(value)
+                    substituted = resolver.substitute(value)
+                    node[key] = normalize(key, substituted) if REFERENCE.fullmatch(value) and path.startswith("resources.") else substituted
                 except _Unresolved as exc:
                     problems.add(where, field, str(exc))
 
