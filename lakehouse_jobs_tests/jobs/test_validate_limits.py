@@ -191,6 +191,15 @@ def test_a_huge_integer_is_not_printed_whole():
     assert message.startswith("must be between 0 and 2147483647, got an integer of about 5000 digits")
 
 
+def test_a_wrong_value_is_shown_briefly_even_when_it_is_a_tree_of_aliases():
+    tree: list = ["x"]
+    for _ in range(40):  # 2**40 leaves as a tree: printing it whole would never end
+        tree = [tree, tree]
+    problems = _problems({"name": "j", "tasks": [{**OK_TASK, "timeout_seconds": tree, "max_retries": "9" * 10_000}]})
+    assert problems["tasks[0].timeout_seconds"] == "expected an integer, got [[[[...], [...]], [[...], [...]]], [[[...], [...]], [[...], [...]]]]"
+    assert len(problems["tasks[0].max_retries"]) < 80
+
+
 def test_the_largest_timeouts_run_without_overflow(instance, tmp_path):
     """poll() refuses 2**31-1 s (it counts milliseconds in a C int): the wait is sliced, the task runs."""
     log = tmp_path / "log"

@@ -6,6 +6,7 @@ the path of the bad field (`resources.jobs.x.tasks[1].timeout_seconds`).
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -36,19 +37,22 @@ def integer(problems: Problems, obj: Mapping[str, Any], name: str, path: str, mi
         return
     value = obj[name]
     if isinstance(value, bool) or not isinstance(value, int):
-        problems.append((at(path, name), f"expected an integer, got {_short(value)}"))
+        problems.append((at(path, name), f"expected an integer, got {brief(value)}"))
     elif value < minimum or value > maximum:
         bound = f">= {minimum}" if maximum in (INT32_MAX, INT64_MAX) and value < minimum else f"between {minimum} and {maximum}"
-        problems.append((at(path, name), f"must be {bound}, got {_short(value)}"))
+        problems.append((at(path, name), f"must be {bound}, got {brief(value)}"))
 
 
-def _short(value: Any) -> str:
-    """A value for a message, cut short (a 10 MB string or a 4,000-digit number stays out of it)."""
-    try:
-        text = repr(value)
-    except ValueError:  # an int past Python's 4,300-digit conversion limit
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, 4, 4, 40, 40, 40
+
+
+def brief(value: Any) -> str:
+    """A value for a message, in bounded work: a 10 MB string, a 4,000-digit number or a tree of
+    YAML aliases (2**30 leaves, exponential to print in full) is cut to a few dozen characters."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
         return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
-    return text if len(text) <= 40 else f"{text[:37]}..."
+    return _REPR.repr(value)
 
 
 def boolean(problems: Problems, obj: Mapping[str, Any], name: str, path: str) -> None:
