@@ -10,8 +10,9 @@ import pytest
 
 from lakehouse_jobs.lib import tags
 from lakehouse_jobs.lib.git_source import GitSource, GitSourceError, Mirror, hide_credentials
+from lakehouse_jobs.lib.jobs.repair import repair_run
 from lakehouse_jobs.lib.jobs.validate import validate_document
-from lakehouse_jobs_tests.jobs.jobrun import run_spec, task
+from lakehouse_jobs_tests.jobs.jobrun import read_run, run_spec, task
 
 HEADER = "# Databricks notebook source\n"
 
@@ -33,7 +34,9 @@ def commit_notebook(repo: Path, value: str) -> str:
     (repo / "notebooks" / "helper.py").write_text(f"{HEADER}VALUE = {value!r}\n")
     (repo / "notebooks" / "report.py").write_text(f"{HEADER}# MAGIC %run ./helper\n\n# COMMAND ----------\n\ndbutils.notebook.exit(VALUE)\n")
     (repo / "scripts").mkdir(exist_ok=True)
-    (repo / "scripts" / "emit.py").write_text(f"import sys, pathlib\npathlib.Path(sys.argv[1]).write_text({value!r})\n")
+    (repo / "scripts" / "emit.py").write_text(  # writes `value` to argv[1]; fails while the file argv[2] exists
+        f"import sys, pathlib\nif len(sys.argv) > 2 and pathlib.Path(sys.argv[2]).exists():\n    sys.exit(3)\npathlib.Path(sys.argv[1]).write_text({value!r})\n"
+    )
     (repo / "queries").mkdir(exist_ok=True)
     (repo / "queries" / "value.sql").write_text(f"SELECT '{value}' AS v")
     git(repo, "add", "-A")
@@ -95,6 +98,24 @@ def test_jobs_run_the_notebook_of_their_commit_tag_or_branch(instance, repo: Pat
     assert every.outputs["report"]["notebook_output"] == "first" and every.outputs["local"]["notebook_output"] == "on disk"
     assert emitted.read_text() == "first" and every.outputs["script"]["python_file"].endswith(f"{first}/scripts/emit.py")
     assert "| first |" in every.outputs["query"]["preview"] and every.run.tags[tags.GIT_COMMIT] == first
+
+
+def test_a_repair_reruns_from_the_commit_of_the_run_it_repairs(instance, repo: Path, tmp_path: Path):
+    first = commit_notebook(repo, "first")
+    emitted, flag = tmp_path / "emitted.txt", tmp_path / "broken"
+    flag.touch()
+    spec = {
+        "name": "from_git",
+        "git_source": {"git_url": str(repo), "git_provider": "gitLab", "git_branch": "main"},
+        "tasks": [task("script", {"spark_python_task": {"python_file": "scripts/emit.py", "parameters": [str(emitted), str(flag)]}})],
+    }
+    failed = run_spec(instance, spec)
+    assert failed.states == {"script": "FAILED"} and failed.run.tags[tags.GIT_COMMIT] == first
+    commit_notebook(repo, "second")  # the branch moves on before the repair
+    flag.unlink()
+    _, repaired_id = repair_run(instance, failed.run_id)
+    repaired = read_run(instance, repaired_id, ["script"])
+    assert repaired.states == {"script": "SUCCESS"} and emitted.read_text() == "first" and repaired.run.tags[tags.GIT_COMMIT] == first
 
 
 def test_a_revision_that_does_not_exist_fails_with_one_sentence(instance, repo: Path):
