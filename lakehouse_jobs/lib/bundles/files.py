@@ -2,7 +2,7 @@
 
 As the Databricks CLI reads them: the root is `databricks.yml` (or `databricks.yaml`,
 `bundle.yml`, `bundle.yaml`) in the bundle folder; `include` globs are relative to the
-root and only the root file may declare them; every file's top-level sections merge into
+root and only the root file's count (an included file's `include` is ignored, as Databricks does with a warning); every file's top-level sections merge into
 one configuration, and a resource key declared in two files is an error naming both.
 """
 
@@ -102,10 +102,7 @@ def read_files(root: Path) -> tuple[LDict, list[Path]]:
             except BundleError as exc:
                 problems.extend(exc.problems)
                 continue
-            if "include" in content:
-                problems.add(match, "include", "only the bundle root file may declare include")
-            if "bundle" in content and "name" in (content.get("bundle") or {}):
-                problems.add(match, "bundle.name", "only the bundle root file may name the bundle")
+            content = {k: v for k, v in content.items() if k != "include"}  # outside the root file it is ignored (Databricks warns)
             annotated = annotate(content, str(match))
             _claim(annotated, match, owner, problems)
             try:

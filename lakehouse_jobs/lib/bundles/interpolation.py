@@ -21,9 +21,11 @@ from typing import Any
 from lakehouse_jobs.lib.bundles.problems import Problems
 from lakehouse_jobs.lib.bundles.tree import LDict, LList, file_of, split_path
 
-# databricks/cli libs/dyn/dynvar/ref.go (\p{L} approximated by [^\W\d_]).
-_WORD = r"[^\W\d_]+(?:[-_]*[^\W_]+)*"
-REFERENCE = re.compile(rf"\$\{{({_WORD}(?:\.{_WORD}(?:\[[0-9]+\])*)*(?:\[[0-9]+\])*)\}}")
+# databricks/cli libs/dyn/dynvar/ref.go: a segment is a letter, then letters/digits, with single runs of - or _
+# between them (`\p{L}+([-_]*[\p{L}\p{N}]+)*`, written unambiguously: Python's backtracking engine would take
+# exponential time on a long near-miss where Go's RE2 does not).
+_WORD = r"[^\W\d_][^\W_]*(?:[-_]+[^\W_]+)*"
+REFERENCE = re.compile(rf"\$\{{({_WORD}(?:\[[0-9]+\])*(?:\.{_WORD}(?:\[[0-9]+\])*)*)\}}")  # an index may follow any segment
 
 
 # Jobs/pipelines API fields typed integer or boolean: a substituted string ("--var workers=4") becomes that type,
