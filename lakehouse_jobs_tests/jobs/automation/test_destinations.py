@@ -20,6 +20,7 @@ from lakehouse_jobs.lib.errors import SpecError
 from lakehouse_jobs.lib.jobs import reconstructable_job
 from lakehouse_jobs.lib.jobs.automation.notifications import compile_notifications
 from lakehouse_jobs.lib.jobs.validate import validate_document
+from lakehouse_jobs_tests.jobs.automation.test_notifications import smtp  # noqa: F401 - fixture
 from lakehouse_jobs_tests.jobs.jobrun import py, run_spec, task
 
 UI = "http://dagster.example:3000"
@@ -265,3 +266,32 @@ def test_destination_problems_are_one_sentence_at_the_field(tmp_path: Path, monk
     (tmp_path / "destinations.yml").write_text("a: [unclosed\n")
     [(_, message)] = problems("a")
     assert message == f"{path} line 2: not valid YAML"
+
+
+def test_task_alerts_reach_pagerduty_email_and_authenticated_webhooks(instance, receiver: Receiver, smtp, tmp_path: Path, monkeypatch):  # noqa: F811
+    destinations_file(
+        tmp_path,
+        monkeypatch,
+        "owners: {type: email, addresses: [a@x.test, b@x.test]}\naudit: {type: webhook, url_env: AUDIT_URL, username_env: AUDIT_USER, password_env: AUDIT_PASSWORD}\n",
+    )
+    monkeypatch.setenv("AUDIT_URL", f"{receiver.url}/audit")
+    monkeypatch.setenv("AUDIT_USER", "auditor")
+    monkeypatch.setenv("AUDIT_PASSWORD", "p4ss")
+    monkeypatch.setenv("LAKEHOUSE_DESTINATION_PAGER_TYPE", "PagerDuty")
+    monkeypatch.setenv("LAKEHOUSE_DESTINATION_PAGER_INTEGRATION_KEY", "key-123")
+    hooks = {"on_start": [{"id": "owners"}, {"id": "pager"}], "on_failure": [{"id": "pager"}], "on_success": [{"id": "audit"}]}
+    log = str(tmp_path / "log")
+    spec = {"name": "flaky_job", "tasks": [task("flaky", py("fail_times", log, "flaky", "1"), max_retries=1, webhook_notifications=hooks)]}
+    result = run_spec(instance, spec)
+    assert result.states == {"flaky": "SUCCESS"}
+
+    assert sorted(tuple(sorted(rcpts)) for rcpts, _ in smtp.messages) == [("a@x.test", "b@x.test")] * 2  # on_start, both attempts
+    trigger, resolve = receiver.at("/pagerduty")  # the failed attempt, then the success resolves it (pager is not under on_success)
+    assert trigger["event_action"] == "trigger" and trigger["routing_key"] == "key-123" and trigger["dedup_key"].endswith("/flaky")
+    assert trigger["payload"]["summary"].startswith("flaky_job / flaky failed (FAILED): flaky RuntimeError: flaky attempt 1 fails on purpose")
+    assert resolve == {"routing_key": "key-123", "event_action": "resolve", "dedup_key": trigger["dedup_key"]}
+    [(_, headers, body)] = [entry for entry in receiver.received if entry[0] == "/audit"]
+    assert headers["Authorization"] == "Basic " + base64.b64encode(b"auditor:p4ss").decode()
+    assert body["event_type"] == "jobs.on_success" and body["task"]["task_key"] == "flaky" and body["task"]["attempt"] == 2
+    notes = [e.user_message for e in instance.all_logs(result.run_id) if "is not sent to PagerDuty" in e.user_message]
+    assert len(notes) == 2  # on_start of each attempt: a start is not an incident
