@@ -274,3 +274,12 @@ def test_a_bundle_job_without_tasks_is_loaded_without_requiring_them(tmp_path):
     bundle = load_bundle(_bundle_job(tmp_path, {"name": "empty", "description": "filled in later"}))
     assert bundle.jobs == {"x": {"name": "empty", "description": "filled in later"}}
     assert job_spec("x", bundle.jobs["x"], bundle.root).tasks == []
+
+
+def test_validate_of_a_pipeline_job_outside_a_project_checks_the_rest(tmp_path, monkeypatch, capsys):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "no-dagster-here"\n')
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", _pipeline_spec(tmp_path)]) == 0
+    assert "note: not compiled, their pipeline tasks need the Definitions holding their assets (--definitions module:attr): assets" in capsys.readouterr().err
+    assert main(["validate", _pipeline_spec(tmp_path), "--definitions", "no_such_module_here:defs"]) == 1
+    assert "--definitions no_such_module_here:defs: cannot load it (No module named 'no_such_module_here')" in capsys.readouterr().err

@@ -132,8 +132,8 @@ def interpolate(config: dict, default_file: str, problems: Problems, accept: Cal
         items = node.items() if isinstance(node, dict) else enumerate(node)
         for key, value in list(items):
             field = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key)
-            if not path and key in skip:
-                continue
+            if not path and key in skip or path.startswith("variables.") and path.count(".") == 1 and key != "value":
+                continue  # a variable's declaration is substituted through its value (one problem, not two)
             where = file_of(node, key, file) or file
             if isinstance(value, (dict, list)):
                 walk(value, field, where)

@@ -122,9 +122,23 @@ def _compile_problems(document, args: argparse.Namespace, shape: str) -> list[tu
     from lakehouse_jobs.lib.jobs.compile import _definitions_parts, build_definitions
     from lakehouse_jobs.lib.jobs.spec import JobsDocument
 
-    uses_assets = any(t.kind == "pipeline_task" or (t.nested and t.nested.kind == "pipeline_task") for job in document.jobs.values() for t in job.tasks)
-    assets, resources = _definitions_parts(args.definitions or (project_definitions() if uses_assets else None))
+    def uses_assets(job) -> bool:  # noqa: ANN001 - JobSpec
+        return any(t.kind == "pipeline_task" or (t.nested and t.nested.kind == "pipeline_task") for t in job.tasks)
+
     jobs = dict(document.jobs)
+    definitions = args.definitions or (project_definitions() if any(map(uses_assets, jobs.values())) else None)
+    try:
+        assets, resources = _definitions_parts(definitions)
+    except (ImportError, AttributeError) as exc:
+        raise LakehouseError(f"--definitions {definitions}: cannot load it ({exc})") from None
+    if definitions is None:
+        unchecked = [key for key, job in jobs.items() if uses_assets(job)]
+        if unchecked:
+            print(
+                f"note: not compiled, their pipeline tasks need the Definitions holding their assets (--definitions module:attr): {', '.join(unchecked)}",
+                file=sys.stderr,
+            )
+        jobs = {key: job for key, job in jobs.items() if key not in unchecked}
     problems: list[tuple[str, str]] = []
     while jobs:
         try:
