@@ -57,7 +57,7 @@ def brief(value: Any) -> str:
 
 def boolean(problems: Problems, obj: Mapping[str, Any], name: str, path: str) -> None:
     if name in obj and not isinstance(obj[name], bool):
-        problems.append((at(path, name), f"expected true or false, got {obj[name]!r}"))
+        problems.append((at(path, name), f"expected true or false, got {brief(obj[name])}"))
 
 
 def string(problems: Problems, obj: Mapping[str, Any], name: str, path: str, *, required: bool = False, hint: str = "") -> None:
@@ -67,12 +67,12 @@ def string(problems: Problems, obj: Mapping[str, Any], name: str, path: str, *, 
             problems.append((at(path, name), f"missing{': ' + hint if hint else ''}"))
         return
     if not isinstance(obj[name], str) or not obj[name].strip():
-        problems.append((at(path, name), f"expected a non-empty string, got {obj[name]!r}"))
+        problems.append((at(path, name), f"expected a non-empty string, got {brief(obj[name])}"))
 
 
 def one_of(problems: Problems, obj: Mapping[str, Any], name: str, path: str, values: Collection[str]) -> None:
     if name in obj and obj[name] not in values:
-        problems.append((at(path, name), f"expected one of {', '.join(values)}, got {obj[name]!r}"))
+        problems.append((at(path, name), f"expected one of {', '.join(values)}, got {brief(obj[name])}"))
 
 
 def body(problems: Problems, value: Any, path: str, shape: str) -> bool:

@@ -22,7 +22,7 @@ from typing import Any
 from lakehouse_jobs.lib.jobs import references
 from lakehouse_jobs.lib.jobs.automation.notifications import parse_notifications
 from lakehouse_jobs.lib.jobs.automation.sections import trigger_problems
-from lakehouse_jobs.lib.jobs.fields import INT32_MAX, INT64_MAX, Problems
+from lakehouse_jobs.lib.jobs.fields import INT32_MAX, INT64_MAX, Problems, brief
 from lakehouse_jobs.lib.jobs.fields import at as _at
 from lakehouse_jobs.lib.jobs.fields import boolean as _bool
 from lakehouse_jobs.lib.jobs.fields import integer as _int
@@ -132,7 +132,7 @@ def _parameters(problems: Problems, params: Any, path: str) -> set[str]:
         _unknown(problems, param, where, {"name", "default"})
         name = param.get("name")
         if not isinstance(name, str) or not PARAM_NAME.fullmatch(name):
-            problems.append((f"{where}.name", f"a parameter name uses letters, digits, _ - and . , got {name!r}"))
+            problems.append((f"{where}.name", f"a parameter name uses letters, digits, _ - and . , got {brief(name)}"))
             continue
         if name in names:
             problems.append((f"{where}.name", f"duplicate parameter {name!r}"))
@@ -157,7 +157,7 @@ def _tasks(tasks: list[Any], path: str, params: set[str], base_dir: Path | None,
     for index, task in enumerate(tasks):
         key = task.get("task_key") if isinstance(task, Mapping) else None
         if isinstance(key, str) and key in index_of:
-            problems.append((f"{path}[{index}].task_key", f"duplicate task_key {key!r} (also {path}[{index_of[key]}])"))
+            problems.append((f"{path}[{index}].task_key", f"duplicate task_key {brief(key)} (also {path}[{index_of[key]}])"))
         elif isinstance(key, str):
             index_of[key] = index
             kinds[key] = registry.kind_of(task)
@@ -200,7 +200,7 @@ def _dependencies(problems: Problems, task: Mapping[str, Any], where: str, index
         _unknown(problems, dep, d_where, {"task_key", "outcome"})
         dep_key = dep["task_key"]
         if dep_key not in index_of:
-            problems.append((f"{d_where}.task_key", f"unknown task {_cut(dep_key)!r}"))
+            problems.append((f"{d_where}.task_key", f"unknown task {brief(dep_key)}"))
             continue
         if dep_key == task.get("task_key"):
             problems.append((f"{d_where}.task_key", "a task cannot depend on itself"))
@@ -213,12 +213,8 @@ def _dependencies(problems: Problems, task: Mapping[str, Any], where: str, index
             if not outcomes:
                 problems.append((f"{d_where}.outcome", f"outcome is only allowed on a dependency on a condition_task; {dep_key!r} is not one"))
             elif dep["outcome"] not in outcomes:
-                problems.append((f"{d_where}.outcome", f"expected {' or '.join(map(json.dumps, outcomes))}, got {dep['outcome']!r}"))
+                problems.append((f"{d_where}.outcome", f"expected {' or '.join(map(json.dumps, outcomes))}, got {brief(dep['outcome'])}"))
     return list(upstream)
-
-
-def _cut(text: str, limit: int = 100) -> str:
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def _section_bounds(job: Mapping[str, Any], path: str) -> Problems:
@@ -266,9 +262,9 @@ def _task(task: Any, where: str, nested: bool, base_dir: Path | None = None, **d
     if key is None:
         problems.append((f"{where}.task_key", "missing: every task has a task_key"))
     elif not isinstance(key, str) or not TASK_KEY.fullmatch(key):
-        problems.append((f"{where}.task_key", f"a task_key uses letters, digits, _ and - (at most 100), got {key!r}"))
+        problems.append((f"{where}.task_key", f"a task_key uses letters, digits, _ and - (at most 100), got {brief(key)}"))
     if "run_if" in task and task["run_if"] not in RUN_IF_VALUES:
-        problems.append((f"{where}.run_if", f"unknown run_if {task['run_if']!r}; expected one of {', '.join(RUN_IF_VALUES)}"))
+        problems.append((f"{where}.run_if", f"unknown run_if {brief(task['run_if'])}; expected one of {', '.join(RUN_IF_VALUES)}"))
     _int(problems, task, "max_retries", where, -1)
     _int(problems, task, "min_retry_interval_millis", where, 0)
     _int(problems, task, "timeout_seconds", where, 0)

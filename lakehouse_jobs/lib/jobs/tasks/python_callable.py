@@ -33,7 +33,7 @@ def split_ref(ref: str) -> tuple[str, str]:
     if not sep:
         module_name, _, attr = module_name.rpartition(".")
     if not module_name or not attr or not all(part.isidentifier() for part in (*module_name.split("."), *attr.split("."))):
-        raise ValueError(f"expected 'package.module:function' (dotted Python names), got {ref!r}")
+        raise ValueError(f"expected 'package.module:function' (dotted Python names), got {fields.brief(ref)}")
     return module_name, attr
 
 
@@ -42,7 +42,7 @@ def resolve_callable(ref: Any) -> Callable[..., Any]:
     if callable(ref):
         return ref
     if not isinstance(ref, str) or not ref.strip():
-        raise ValueError(f"expected 'package.module:function' or a Python callable, got {ref!r}")
+        raise ValueError(f"expected 'package.module:function' or a Python callable, got {fields.brief(ref)}")
     module_name, attr = split_ref(ref)
     try:
         module = importlib.import_module(module_name)
@@ -94,7 +94,7 @@ def _callable_problem(ref: Any) -> str | None:
     if callable(ref):
         return None
     if not isinstance(ref, str) or not ref.strip():
-        return f"expected 'package.module:function' or a Python callable, got {ref!r}"
+        return f"expected 'package.module:function' or a Python callable, got {fields.brief(ref)}"
     try:
         module_name, _ = split_ref(ref)
     except ValueError as exc:
