@@ -14,6 +14,7 @@ https://events.pagerduty.com/v2/enqueue. Each delivery is tried 3 times (0.5 s, 
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import smtplib
@@ -114,8 +115,10 @@ def post_json(url: str, payload: Mapping[str, Any], label: str, secrets: Collect
             response.read()
     except urllib.error.HTTPError as error:
         raise DeliveryError(f"{label} failed: the server answered HTTP {error.code}") from None
-    except ValueError:  # http.client.InvalidURL and friends quote the URL
+    except (ValueError, http.client.InvalidURL):  # their messages quote the URL
         raise NotConfigured(f"{label}: the variable does not hold a valid URL") from None
+    except http.client.HTTPException as error:  # a broken answer; its message may quote the request
+        raise DeliveryError(f"{label} failed: {type(error).__name__}: {redact(str(error), hidden)}") from None
     except OSError as error:  # URLError, timeouts, refused connections
         reason = getattr(error, "reason", None) or error
         raise DeliveryError(f"{label} failed: {redact(str(reason), hidden)}") from None
