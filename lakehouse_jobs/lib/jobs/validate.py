@@ -255,7 +255,7 @@ def _task(task: Any, where: str, nested: bool, base_dir: Path | None = None, **d
     _unknown(problems, task, where, TASK_FIELDS | TASK_NOTIFICATIONS | set(kinds) | set(refused), IGNORED_TASK_FIELDS)
     for name in sorted(TASK_NOTIFICATIONS & set(task)) if nested else ():  # a for_each iteration sends none
         problems.append((f"{where}.{name}", "notifications are not sent for the iterations of a for_each_task; declare them on the for_each_task"))
-    if not nested:
+    if not nested and not TASK_NOTIFICATIONS.isdisjoint(task):  # most tasks have none: no parse to pay for
         problems.extend(parse_notifications(task, where, task=True)[1])
         problems.extend(_health_bounds(task, where))
     key = task.get("task_key")
