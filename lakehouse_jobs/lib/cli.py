@@ -55,7 +55,7 @@ def dbt_projects(given: Sequence[str] = (), start: Path | None = None) -> list[P
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    """Everything a run needs before Dagster starts: Java, Delta jars (fetched once), the JVM's class archive, dbt manifests."""
+    """Everything a run needs before Dagster starts: Java, Delta jars (fetched once), the catalog plugin, the JVM's class archive, dbt manifests."""
     from lakehouse_jobs.lib.runtime import class_archive
     from lakehouse_jobs.lib.runtime.jars import resolve_delta_jars
     from lakehouse_jobs.lib.runtime.java import check_java
@@ -64,6 +64,10 @@ def _prepare(args: argparse.Namespace) -> int:
     major = check_java()
     jars = resolve_delta_jars()
     print(f"Java {major}; {len(jars)} Delta jars ready in {Path(jars[0]).parent}")
+    from lakehouse_jobs.lib.catalog import plugin
+
+    catalog_jar = plugin.build()  # three-part names (catalog.schema.table) need it
+    print(f"Catalog plugin ready: {catalog_jar}" if catalog_jar else f"Catalog plugin skipped: {plugin.NO_JAVAC}.")
     archive, status = class_archive.build()
     print(f"Spark class archive {status}" + (f": {archive}" if archive else ""))
     if projects:

@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import zipfile
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -25,6 +26,7 @@ CLASS_NAME = "lakehouse_jobs.catalog.LakehouseCatalog"
 EXTENSIONS_CLASS = "lakehouse_jobs.catalog.LakehouseExtensions"
 SOURCE_DIR = Path(__file__).with_name("java")
 DIR_ENV = "LAKEHOUSE_CATALOG_JAR_DIR"
+STALE_AFTER_S = 7 * 24 * 3600
 NO_JAVAC = "three-part names need the catalog plugin: install a JDK 17 (javac) and run `lakehouse-jobs prepare`"
 
 
@@ -85,8 +87,8 @@ def build() -> Path | None:
             for file in sorted(classes.rglob("*.class")):
                 jar.write(file, file.relative_to(classes).as_posix())
         os.replace(partial, target)  # atomic: a concurrent session never sees half a jar
-    for stale in target.parent.glob("lakehouse-catalog-*.jar"):
-        if stale != target:
+    for stale in target.parent.glob("lakehouse-catalog-*.jar"):  # other versions' jars, once no JVM can still be loading them
+        if stale != target and time.time() - stale.stat().st_mtime > STALE_AFTER_S:
             stale.unlink(missing_ok=True)
     return target
 

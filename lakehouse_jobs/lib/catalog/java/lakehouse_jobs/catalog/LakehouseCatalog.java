@@ -244,6 +244,7 @@ public class LakehouseCatalog extends DeltaCatalog {
 
   @Override
   public boolean tableExists(Identifier ident) {
+    if (isPath(ident) || legacy(ident)) return super.tableExists(ident); // Delta: a path is a table once it has a log
     try {
       loadTable(ident);
       return true;
