@@ -283,3 +283,21 @@ def test_validate_of_a_pipeline_job_outside_a_project_checks_the_rest(tmp_path, 
     assert "note: not compiled, their pipeline tasks need the Definitions holding their assets (--definitions module:attr): assets" in capsys.readouterr().err
     assert main(["validate", _pipeline_spec(tmp_path), "--definitions", "no_such_module_here:defs"]) == 1
     assert "--definitions no_such_module_here:defs: cannot load it (No module named 'no_such_module_here')" in capsys.readouterr().err
+
+
+def test_repair_of_a_bundle_run_rebuilds_the_same_target(tmp_path, monkeypatch, capsys, dagster_home):
+    """A run of the prod target records its choices, so its repair rebuilds the prod job (audit exists only there)."""
+    monkeypatch.setenv("LAKEHOUSE_USER_EMAIL", "jane@shop.test")
+    out = tmp_path / "greetings.txt"
+    flag = tmp_path / "greetings.txt.fail"
+    flag.touch()
+    assert main(["run", str(SHOP), "-t", "prod", "--job", "shop_etl", "--param", f"out={out}"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    states = dict(line.split()[:2] for line in lines[:3])
+    assert states["greet"] == "FAILED" and states["report"] == "UPSTREAM_FAILED" and states["audit"] != "SUCCESS"
+    run_id = lines[3].split("(run ")[1].split(",")[0]
+    flag.unlink()
+    assert main(["repair", run_id]) == 0  # no --target here: the run's own choice is used
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines[1:]] == [["audit", "SUCCESS"], ["greet", "SUCCESS"], ["report", "SUCCESS"], ["job", "SUCCESS"]]
+    assert out.read_text().splitlines() == ["hello", "report for main by jane", "hi"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import sys
@@ -260,28 +261,42 @@ def _run(args: argparse.Namespace) -> int:
         "resources": {PARAMETERS_KEY: {"config": {"values": params}}},
         "loggers": {"console": {"config": {"log_level": "DEBUG" if args.verbose else "INFO"}}},
     }
-    with (
-        _bundle_choices(args),
-        dg.execute_job(recon, inst, run_config=run_config, tags={lakehouse_tags.TRIGGER_TYPE: "manual"}, raise_on_error=False) as result,
-    ):
+    run_tags = {lakehouse_tags.TRIGGER_TYPE: "manual", **_bundle_tags(args)}
+    with _bundle_environment(run_tags), dg.execute_job(recon, inst, run_config=run_config, tags=run_tags, raise_on_error=False) as result:
         return print_run(inst, result.run_id, [t.task_key for t in job.tasks])
 
 
-@contextlib.contextmanager
-def _bundle_choices(args: argparse.Namespace) -> Iterator[None]:
-    """--target and --var as DATABRICKS_BUNDLE_TARGET / BUNDLE_VAR_<name> while the run rebuilds the job from the bundle path.
+# The bundle choices of a run, so a repair rebuilds the same jobs (tags.py should own these names).
+BUNDLE_TARGET_TAG = lakehouse_tags.PREFIX + "bundle.target"
+BUNDLE_VARIABLES_TAG = lakehouse_tags.PREFIX + "bundle.variables"
 
-    Those are the variables the Databricks CLI reads (and the precedence is kept: --var wins over the environment).
-    """
+
+def _bundle_tags(args: argparse.Namespace) -> dict[str, str]:
+    """The target and variables a bundle run was started with (--target/--var over DATABRICKS_BUNDLE_TARGET/BUNDLE_VAR_*)."""
     if not is_bundle(args.file):
-        yield
-        return
+        return {}
+    from lakehouse_jobs.lib.bundles.bundle import requested_target
+    from lakehouse_jobs.lib.bundles.variables import ENV_PREFIX
+
+    variables = {name.removeprefix(ENV_PREFIX): value for name, value in os.environ.items() if name.startswith(ENV_PREFIX)}
+    variables.update(_variables(args.var))
+    target = requested_target(args.target)
+    return {**({BUNDLE_TARGET_TAG: target} if target else {}), **({BUNDLE_VARIABLES_TAG: json.dumps(variables, sort_keys=True)} if variables else {})}
+
+
+@contextlib.contextmanager
+def _bundle_environment(run_tags: dict[str, str]) -> Iterator[None]:
+    """A bundle run's target and variables as DATABRICKS_BUNDLE_TARGET / BUNDLE_VAR_<name> while a run rebuilds its job from the bundle path.
+
+    Those are the variables the Databricks CLI reads; --var keeps its precedence over the environment
+    because its values replace the environment's for the run.
+    """
     from lakehouse_jobs.lib.bundles.bundle import TARGET_ENV
     from lakehouse_jobs.lib.bundles.variables import ENV_PREFIX
 
-    wanted = {ENV_PREFIX + name: value for name, value in _variables(args.var).items()}
-    if args.target:
-        wanted[TARGET_ENV[0]] = args.target
+    wanted = {ENV_PREFIX + name: str(value) for name, value in json.loads(run_tags.get(BUNDLE_VARIABLES_TAG) or "{}").items()}
+    if run_tags.get(BUNDLE_TARGET_TAG):
+        wanted[TARGET_ENV[0]] = run_tags[BUNDLE_TARGET_TAG]
     saved = {name: os.environ.get(name) for name in wanted}
     os.environ.update(wanted)
     try:
@@ -317,7 +332,9 @@ def _repair(args: argparse.Namespace) -> int:
     from lakehouse_jobs.lib.jobs.repair import repair_run
 
     inst = instance()
-    plan, run_id = repair_run(inst, args.run_id)
+    parent = inst.get_run_by_id(args.run_id)
+    with _bundle_environment(dict(parent.tags) if parent else {}):
+        plan, run_id = repair_run(inst, args.run_id)
     print(f"repairing {args.run_id}: re-running {', '.join(plan.rerun)} and their dependents")
     return print_run(inst, run_id, list(plan.tasks))
 
