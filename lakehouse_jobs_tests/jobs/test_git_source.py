@@ -161,3 +161,25 @@ def test_credentials_in_a_url_never_reach_a_message(tmp_path: Path, monkeypatch)
     with pytest.raises(GitSourceError) as error:
         Mirror(source).resolve()
     assert "s3cr3t" not in str(error.value) and str(error.value).startswith("git_source.git_url 'http://bot:***@127.0.0.1:1/r.git' cannot be cloned")
+
+
+def test_paths_in_a_checkout_stay_inside_it(repo: Path, tmp_path: Path):
+    from lakehouse_jobs.lib import workspace
+    from lakehouse_jobs.lib.jobs.tasks.dbt import project_directory
+
+    (repo / "dbt" / "shop").mkdir(parents=True)
+    (repo / "dbt" / "shop" / "dbt_project.yml").write_text("name: shop\nprofile: shop\n")
+    (tmp_path / "outside.py").write_text("print('outside')\n")
+    (repo / "escape.py").symlink_to(tmp_path / "outside.py")
+    commit = commit_notebook(repo, "first")
+    mirror = Mirror(GitSource(str(repo), "gitHub", "git_commit", commit[:12]))
+    assert mirror.resolve() == commit
+    checkout = mirror.worktree(commit)
+    assert project_directory("dbt/shop", checkout, checkout) == checkout / "dbt" / "shop"
+    assert workspace.in_repository("./scripts/emit.py", checkout, "python_file") == checkout / "scripts" / "emit.py"
+    with pytest.raises(workspace.WorkspacePathError, match="outside the workspace root"):
+        workspace.in_repository("escape.py", checkout, "python_file")  # a symlink out of the repository
+    with pytest.raises(workspace.WorkspacePathError, match="outside the workspace root"):
+        workspace.in_repository("../../../outside.py", checkout, "python_file")
+    with pytest.raises(workspace.WorkspacePathError, match="relative to the root of the job's git_source repository"):
+        workspace.in_repository("/etc/passwd", checkout, "python_file")
