@@ -98,3 +98,20 @@ def test_cli_prints_one_line_per_problem(tmp_path, capsys):
     assert "databricks.yml: include[0]: 'none/*.yml' matches no file under" in err and "Traceback" not in err
     assert main(["validate", str(SHOP), "--target", "nope"]) == 1
     assert "--target: nope: no such target; the bundle declares dev, prod" in capsys.readouterr().err
+
+
+def test_unknown_fields_are_warnings_as_in_databricks(tmp_path, capsys):
+    root = {
+        "bundle": {"name": "b"},
+        "definitions": {"common": {"timezone_id": "UTC"}},
+        "mystery": {"x": 1},
+        "variables": {"v": {"default": "x", "doc": "typo of description"}},
+        "targets": {"dev": {"default": True, "workspce": {"host": "h"}}},
+        "resources": {"jobs": {"j": condition_job()}},
+    }
+    folder = write_bundle(tmp_path / "b", root)
+    warnings = [f"{where}: {message}" for where, message in load_bundle(folder).warnings]
+    assert sorted(w.split(": ")[1] for w in warnings) == ["mystery", "targets.dev.workspce", "variables.v.doc"]
+    assert main(["validate", str(folder)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: " in err and "mystery: unknown bundle section, ignored" in err and "definitions" not in err.split("known:")[0]

@@ -39,6 +39,7 @@ class Bundle:
     variables: dict[str, Any]
     config: dict[str, Any]  # plain dicts and lists
     files: list[Path] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (`file: field`, message): accepted, as Databricks warns
     _tree: Any = None  # the same configuration with the file of each field
 
     @property
@@ -84,7 +85,7 @@ def load_bundle(path: str | Path, target: str | None = None, variables: Mapping[
     """The bundle at `path` (its folder or root file) for `target`, with `variables` as `--var` overrides."""
     root_file = files.root_file(path)
     root = root_file.parent
-    config, read = files.read_files(root_file)
+    config, read, file_warnings = files.read_files(root_file)
     problems = Problems()
     name, target_def = targets.choose(config, requested_target(target), root_file, problems)
     declared = bundle_variables.declarations(config, root_file, problems)
@@ -143,5 +144,6 @@ def load_bundle(path: str | Path, target: str | None = None, variables: Mapping[
         variables={n: plain(config["variables"][n]["value"]) for n in declared},
         config=plain(config),
         files=read,
+        warnings=[*file_warnings, *problems.warnings],
         _tree=config,
     )

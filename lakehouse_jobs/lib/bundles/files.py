@@ -34,6 +34,7 @@ TOP_LEVEL = (
     "git",
     "python",
     "scripts",
+    "definitions",  # free-form: where bundles keep their YAML anchors
 )
 
 
@@ -68,12 +69,12 @@ def _mapping(value: Any, file: Path, problems: Problems) -> dict:
         return {}
     for key in value:
         if key not in TOP_LEVEL:
-            problems.add(file, str(key), f"unknown bundle section; known: {', '.join(TOP_LEVEL)}")
+            problems.warn(file, str(key), f"unknown bundle section, ignored; known: {', '.join(TOP_LEVEL)}")
     return value
 
 
-def read_files(root: Path) -> tuple[LDict, list[Path]]:
-    """The merged configuration of the root file and its includes (targets not applied yet), and the files read."""
+def read_files(root: Path) -> tuple[LDict, list[Path], list[tuple[str, str]]]:
+    """The merged configuration of the root file and its includes (targets not applied yet), the files read, and the warnings."""
     problems = Problems()
     base = root.parent
     config = annotate(_mapping(read_yaml(root), root, problems), str(root))
@@ -111,7 +112,7 @@ def read_files(root: Path) -> tuple[LDict, list[Path]]:
                 problems.add(match, "", f"cannot merge into the bundle: {exc}")
             files.append(match)
     problems.raise_if_any(root)
-    return config, files
+    return config, files, problems.warnings
 
 
 def _claim(config: dict, file: Path, owner: dict[tuple[str, str], Path], problems: Problems) -> None:

@@ -37,10 +37,20 @@ class BundleError(SpecError):
 
 
 class Problems(list):
-    """(where, message) pairs collected while loading; `where` is `file: field` or just `file`."""
+    """(where, message) pairs collected while loading; `where` is `file: field` or just `file`.
+
+    `warnings` collects what Databricks accepts with a warning (an unknown field): reported, never fatal.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.warnings: list[tuple[str, str]] = []
 
     def add(self, file: object, field: str, message: str) -> None:
         self.append((f"{shown(file)}: {field}" if field else shown(file), message))
+
+    def warn(self, file: object, field: str, message: str) -> None:
+        self.warnings.append((f"{shown(file)}: {field}" if field else shown(file), message))
 
     def raise_if_any(self, source: object) -> None:
         if self:

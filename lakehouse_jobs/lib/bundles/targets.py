@@ -61,7 +61,7 @@ def apply(config: dict, name: str, target: Any, root: Path, problems: Problems) 
         return config
     for key in target:
         if key not in TARGET_FIELDS:
-            problems.add(file, f"targets.{name}.{key}", f"unknown target field; known: {', '.join(TARGET_FIELDS)}")
+            problems.warn(file, f"targets.{name}.{key}", f"unknown target field, ignored; known: {', '.join(TARGET_FIELDS)}")
     for field in MERGED:
         if target.get(field) is not None:
             try:

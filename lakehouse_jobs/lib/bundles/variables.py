@@ -36,7 +36,7 @@ def declarations(config: dict, root: Path, problems: Problems) -> dict[str, dict
             spec = {"default": spec}
         for key in spec:
             if key not in FIELDS:
-                problems.add(file, f"variables.{name}.{key}", f"unknown variable field; known: {', '.join(FIELDS)}")
+                problems.warn(file, f"variables.{name}.{key}", f"unknown variable field, ignored; known: {', '.join(FIELDS)}")
         if spec.get("type") not in (None, "complex"):
             problems.add(file, f"variables.{name}.type", f"unknown type {spec.get('type')!r}; the only type is complex")
         out[str(name)] = spec

@@ -85,6 +85,14 @@ def _load(args: argparse.Namespace):
     return load_spec_file(args.file, getattr(args, "target", None), _variables(getattr(args, "var", None)))
 
 
+def _print_warnings(args: argparse.Namespace) -> None:
+    """What the bundle declares that has no effect (unknown fields), as the Databricks CLI warns about it."""
+    from lakehouse_jobs.lib.bundles.bundle import load_bundle
+
+    for where, message in load_bundle(args.file, args.target, _variables(args.var)).warnings:
+        print(f"warning: {where}: {message}", file=sys.stderr)
+
+
 def _print_problems(file: str, problems: list[tuple[str, str]]) -> int:
     for path, message in problems:
         print(f"{path}: {message}" if path else message, file=sys.stderr)
@@ -100,6 +108,7 @@ def _validate(args: argparse.Namespace) -> int:
         if bundle:
             document = _load(args)
             shape = "bundle"
+            _print_warnings(args)
         else:
             raw = read_spec_file(args.file)
             problems = validate_document(raw, Path(args.file).resolve().parent)
