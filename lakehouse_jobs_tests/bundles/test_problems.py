@@ -115,3 +115,9 @@ def test_unknown_fields_are_warnings_as_in_databricks(tmp_path, capsys):
     assert main(["validate", str(folder)]) == 0
     err = capsys.readouterr().err
     assert "warning: " in err and "mystery: unknown bundle section, ignored" in err and "definitions" not in err.split("known:")[0]
+
+
+def test_python_defined_resources_are_named_as_not_loaded(tmp_path):
+    root = {"bundle": {"name": "b"}, "python": {"venv_path": ".venv", "resources": ["resources:load_resources"]}, "resources": {"jobs": {"j": condition_job()}}}
+    [(where, message)] = load_bundle(write_bundle(tmp_path / "b", root)).warnings
+    assert where.endswith("databricks.yml: python") and message.startswith("resources and mutators written in Python (databricks-bundles) are not loaded here")

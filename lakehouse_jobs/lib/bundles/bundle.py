@@ -92,6 +92,15 @@ def load_bundle(path: str | Path, target: str | None = None, variables: Mapping[
     declared_files = {n: file_of(config.get("variables") or {}, n, str(root_file)) for n in declared}
     if isinstance(target_def, dict):
         bundle_variables.target_overrides(target_def, declared, name, root_file, problems)
+    for section in ("python", "experimental"):
+        node = config.get(section)
+        nested = node.get("python") if section == "experimental" and isinstance(node, dict) else node
+        if isinstance(nested, dict) and (nested.get("resources") or nested.get("mutators")):
+            problems.warn(
+                file_of(config, section, str(root_file)),
+                section,
+                "resources and mutators written in Python (databricks-bundles) are not loaded here; declare them in YAML",
+            )
     config.pop("targets", None)
     config.pop("environments", None)
     config = targets.apply(config, name, target_def, root_file, problems)
