@@ -121,3 +121,32 @@ def test_python_defined_resources_are_named_as_not_loaded(tmp_path):
     root = {"bundle": {"name": "b"}, "python": {"venv_path": ".venv", "resources": ["resources:load_resources"]}, "resources": {"jobs": {"j": condition_job()}}}
     [(where, message)] = load_bundle(write_bundle(tmp_path / "b", root)).warnings
     assert where.endswith("databricks.yml: python") and message.startswith("resources and mutators written in Python (databricks-bundles) are not loaded here")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"presets": {"name_prefix": {"a": 1}}}, "presets.name_prefix"),
+        ({"presets": {"tags": ["x"]}}, "presets.tags"),
+        ({"presets": {"jobs_max_concurrent_runs": "many"}}, "presets.jobs_max_concurrent_runs"),
+        (
+            {"targets": {"dev": {"mode": "development", "resources": {"jobs": {"j": {"tasks": [{"task_key": "check", "condition_task": "nope"}]}}}}}},
+            "resources.jobs.j.tasks",
+        ),
+    ],
+)
+def test_malformed_sections_are_problems_not_crashes(tmp_path, change, field):
+    root = {"bundle": {"name": "b"}, "resources": {"jobs": {"j": condition_job()}}, **change}
+    lines = problems_of(write_bundle(tmp_path / "b", root))
+    assert any(f"databricks.yml: {field}:" in line for line in lines), lines
+
+
+def test_development_mode_with_empty_presets(tmp_path):
+    root = {
+        "bundle": {"name": "b"},
+        "presets": None,
+        "resources": {"jobs": {"j": {**condition_job(), "tags": None}}},
+        "targets": {"dev": {"mode": "development"}},
+    }
+    job = load_bundle(write_bundle(tmp_path / "b", root)).jobs["j"]
+    assert job["name"] == "[dev jane_doe] job" and job["tags"] == {"dev": "jane_doe"}

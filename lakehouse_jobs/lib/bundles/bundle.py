@@ -134,7 +134,7 @@ def load_bundle(path: str | Path, target: str | None = None, variables: Mapping[
         targets.development_presets(config, user["short_name"])
     interpolation.interpolate(config, str(root_file), problems, accept=lambda ref: not ref.startswith("resources."))
     problems.raise_if_any(root_file)
-    targets.merge_keys(config)  # after the variables, as databricks/cli's normalize step does
+    targets.merge_keys(config, root_file, problems)  # after the variables, as databricks/cli's normalize step does
     targets.apply_presets(config, root_file, problems)
     interpolation.interpolate(config, str(root_file), problems)
     problems.raise_if_any(root_file)

@@ -83,7 +83,7 @@ class Resolver:
         if parts[0] == "var":
             parts = ["variables", parts[1], "value", *parts[2:]] if len(parts) > 1 else parts
         if len(parts) == 4 and parts[0] == "resources" and parts[3] == "id":
-            resources = self.config.get("resources") or {}
+            resources = self.config.get("resources") if isinstance(self.config.get("resources"), dict) else {}
             if isinstance(resources.get(parts[1]), dict) and parts[2] in resources[parts[1]]:
                 return parts[2]
         node: Any = self.config

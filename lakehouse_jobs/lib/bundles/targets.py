@@ -88,26 +88,40 @@ def apply(config: dict, name: str, target: Any, root: Path, problems: Problems) 
     return config
 
 
-def merge_keys(config: dict) -> None:
+def merge_keys(config: dict, root: Path, problems: Problems) -> None:
     """Tasks by task_key (sorted, as databricks/cli), job clusters by job_cluster_key, parameters by name, pipeline clusters by label."""
     resources = config.get("resources") if isinstance(config.get("resources"), dict) else {}
-    for job in (resources.get("jobs") or {}).values():
-        if isinstance(job, dict):
-            for field, key, sort in (("tasks", "task_key", True), ("job_clusters", "job_cluster_key", False), ("parameters", "name", False)):
-                if field in job:
-                    job[field] = merge_by_key(job[field], key, sort=sort)
-    for pipeline in (resources.get("pipelines") or {}).values():
-        if isinstance(pipeline, dict) and "clusters" in pipeline:
-            pipeline["clusters"] = merge_by_key(pipeline["clusters"], "label", lambda v: str(v).lower() if v is not None else "default")
+    rules = {
+        "jobs": (("tasks", "task_key", True), ("job_clusters", "job_cluster_key", False), ("parameters", "name", False)),
+        "pipelines": (("clusters", "label", False),),
+    }
+    for kind, fields in rules.items():
+        entries = resources.get(kind) if isinstance(resources.get(kind), dict) else {}
+        for key, resource in entries.items():
+            if not isinstance(resource, dict):
+                continue
+            for field, by, sort in fields:
+                if field not in resource:
+                    continue
+                key_of = (lambda v: str(v).lower() if v is not None else "default") if field == "clusters" else None
+                try:
+                    resource[field] = merge_by_key(resource[field], by, key_of, sort=sort)
+                except ValueError as exc:
+                    problems.add(file_of(entries, key, str(root)), f"resources.{kind}.{key}.{field}", f"entries with the same {by} cannot merge: {exc}")
 
 
 def development_presets(config: dict, short_name: str) -> None:
     """The presets `mode: development` implies, where the user set none."""
-    presets = config.setdefault("presets", LDict(where={}))
+    if config.get("presets") is None:
+        config["presets"] = LDict(where={})
+    presets = config["presets"]
+    if not isinstance(presets, dict):
+        return  # apply_presets reports it
     presets.setdefault("name_prefix", f"[dev {short_name}] ")
-    tags = presets.setdefault("tags", LDict(where={}))
-    if isinstance(tags, dict):
-        tags.setdefault("dev", short_name)
+    if presets.get("tags") is None:
+        presets["tags"] = LDict(where={})
+    if isinstance(presets["tags"], dict):
+        presets["tags"].setdefault("dev", short_name)
     presets.setdefault("jobs_max_concurrent_runs", 4)
     presets.setdefault("trigger_pause_status", "PAUSED")
     if presets.get("pipelines_development") is not False:
@@ -120,19 +134,34 @@ def apply_presets(config: dict, root: Path, problems: Problems) -> None:
     if not isinstance(presets, dict):
         problems.add(root, "presets", "expected a mapping (name_prefix, trigger_pause_status, tags...)")
         return
+    file = file_of(config, "presets", str(root))
     prefix = presets.get("name_prefix") or ""
     tags = presets.get("tags") or {}
     pause = presets.get("trigger_pause_status")
+    runs = presets.get("jobs_max_concurrent_runs")
+    if not isinstance(prefix, str):
+        problems.add(file, "presets.name_prefix", f"expected a string, got {prefix!r}")
+        prefix = ""
+    if not isinstance(tags, dict):
+        problems.add(file, "presets.tags", "expected a mapping of tag names to values")
+        tags = {}
     if pause is not None and pause not in PAUSE:
-        problems.add(file_of(config, "presets", str(root)), "presets.trigger_pause_status", f"expected PAUSED or UNPAUSED, got {pause!r}")
+        problems.add(file, "presets.trigger_pause_status", f"expected PAUSED or UNPAUSED, got {pause!r}")
         pause = None
+    if runs is not None and (isinstance(runs, bool) or not isinstance(runs, int) or runs < 1):
+        problems.add(file, "presets.jobs_max_concurrent_runs", f"expected a positive integer, got {runs!r}")
+        presets = {k: v for k, v in presets.items() if k != "jobs_max_concurrent_runs"}
     resources = config.get("resources") if isinstance(config.get("resources"), dict) else {}
-    for key, job in (resources.get("jobs") or {}).items():
+    jobs = resources.get("jobs") if isinstance(resources.get("jobs"), dict) else {}
+    pipelines = resources.get("pipelines") if isinstance(resources.get("pipelines"), dict) else {}
+    for key, job in jobs.items():
         if not isinstance(job, dict):
             continue
         job["name"] = prefix + str(job.get("name") or key)
         if tags:
-            job_tags = job.setdefault("tags", LDict(where={}))
+            if job.get("tags") is None:
+                job["tags"] = LDict(where={})
+            job_tags = job["tags"]
             if isinstance(job_tags, dict):
                 for tag, value in tags.items():
                     if not job_tags.get(tag):
@@ -143,7 +172,7 @@ def apply_presets(config: dict, root: Path, problems: Problems) -> None:
             for section in ("schedule", "continuous", "trigger"):
                 if isinstance(job.get(section), dict) and not job[section].get("pause_status"):
                     job[section]["pause_status"] = pause
-    for key, pipeline in (resources.get("pipelines") or {}).items():
+    for key, pipeline in pipelines.items():
         if not isinstance(pipeline, dict):
             continue
         pipeline["name"] = prefix + str(pipeline.get("name") or key)
@@ -152,7 +181,9 @@ def apply_presets(config: dict, root: Path, problems: Problems) -> None:
         if pause == "PAUSED" and "continuous" in pipeline:
             pipeline["continuous"] = False
         if tags:
-            pipeline_tags = pipeline.setdefault("tags", LDict(where={}))
+            if pipeline.get("tags") is None:
+                pipeline["tags"] = LDict(where={})
+            pipeline_tags = pipeline["tags"]
             if isinstance(pipeline_tags, dict):
                 for tag, value in tags.items():
                     if not pipeline_tags.get(tag):
