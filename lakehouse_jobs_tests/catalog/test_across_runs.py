@@ -1,4 +1,4 @@
-"""Three-part names from a notebook and a SQL file in one run, read by name in a second run in another JVM.
+"""Three-part names from a notebook, a SQL file and dbt in one run, read by name in a second run in another JVM.
 
 Run 1 runs in this process (the shared session, bound to the test's root); run 2 is
 `lakehouse-jobs run` in a subprocess: a new Python and a new JVM that start while this
@@ -18,6 +18,8 @@ import yaml
 from deltalake import DeltaTable as RustTable
 
 from lakehouse_jobs.lib.catalog import bind_root
+from lakehouse_jobs.lib.integrations import dbt
+from lakehouse_jobs.lib.tables.lakehouse import LakehouseResource
 from lakehouse_jobs_tests.jobs.jobrun import run_spec
 
 WRITER = """# Databricks notebook source
@@ -57,8 +59,17 @@ READER = """# Databricks notebook source
 spark.sql("USE SCHEMA gold")
 assert {r.tableName for r in spark.sql("SHOW TABLES IN main.silver").collect()} == {"orders", "tiers"}
 spark.sql("CREATE OR REPLACE TABLE main.gold.big AS SELECT customer, total, tier FROM totals WHERE total > 6")
+spark.sql("CREATE OR REPLACE TABLE main.gold.from_dbt AS SELECT * FROM main.gold.customer_counts")
 print("second run sees", spark.table("main.gold.totals").count(), "totals")
 """
+
+DBT_PROJECT = {
+    "dbt_project.yml": "name: shop\nversion: '1.0.0'\nconfig-version: 2\nprofile: shop\nmodel-paths: [models]\n"
+    "models:\n  shop:\n    +materialized: table\n    +file_format: delta\n",
+    "profiles.yml": "shop:\n  target: session\n  outputs:\n    session: {type: spark, method: session, host: local, schema: gold, threads: 1}\n",
+    "models/schema.yml": "version: 2\nsources:\n  - name: silver\n    schema: silver\n    tables: [{name: orders}]\n",
+    "models/customer_counts.sql": "select customer, count(*) as orders from {{ source('silver', 'orders') }} group by customer\n",
+}
 
 
 def _write(folder: Path, name: str, spec: dict) -> Path:
@@ -100,9 +111,19 @@ def test_notebook_and_sql_file_tables_are_read_by_name_in_a_second_run_in_anothe
     }  # fmt: skip
     assert (root / "volumes" / "main" / "raw" / "landing" / "tiers.csv").is_file()
 
+    # dbt-spark (session method, `schema: gold`) on the same session: its model is main.gold.customer_counts
+    for name, text in DBT_PROJECT.items():
+        (project / "shop" / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / "shop" / name).write_text(text)
+    args = dbt.common_args(project / "shop", project / "shop", project / "dbt_target", LakehouseResource(root=str(root)))
+    for _ in dbt.run_dbt(spark, ["run", *args]):
+        pass
+    assert RustTable(str(root / "gold" / "customer_counts")).to_pyarrow_table().num_rows == 2
+
     job = _write(project, "second.yml", {"name": "second", "tasks": [{"task_key": "reader", "notebook_task": {"notebook_path": "./reader"}}]})
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"} | {"LAKEHOUSE_ROOT": str(root)}
     proc = subprocess.run([sys.executable, "-m", "lakehouse_jobs.cli", "run", str(job)], capture_output=True, text=True, env=env, cwd=project, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert RustTable(str(root / "gold" / "big")).to_pyarrow_table().to_pydict() == {"customer": ["a"], "total": [17], "tier": ["gold"]}
+    assert RustTable(str(root / "gold" / "from_dbt")).to_pyarrow_table().sort_by("customer").to_pydict() == {"customer": ["a", "b"], "orders": [2, 1]}
     assert spark.table("main.gold.big").count() == 1  # and this process sees what the other one created

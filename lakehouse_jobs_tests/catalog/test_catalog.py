@@ -63,9 +63,13 @@ def test_schemas_are_folders_reserved_folders_are_not_and_drop_deletes_managed_t
     with pytest.raises(Exception, match="SCHEMA_ALREADY_EXISTS|already exists"):
         spark.sql("CREATE SCHEMA main.bronze")
     assert {r[0] for r in spark.sql("SHOW SCHEMAS IN main").collect()} == {"default", "bronze"}
-    spark.sql("CREATE TABLE main.bronze.t AS SELECT 1 AS id")
+    spark.sql("CREATE TABLE main.bronze.t0 AS SELECT 1 AS id")
+    spark.sql("ALTER TABLE main.bronze.t0 RENAME TO main.bronze.t")
+    assert not (root / "bronze" / "t0").exists() and spark.table("bronze.t").count() == 1
     spark.sql("DROP TABLE main.bronze.t")
     assert not (root / "bronze" / "t").exists()
+    with pytest.raises(Exception, match="does not support views"):
+        spark.sql("CREATE VIEW main.bronze.v AS SELECT 1 AS id")
     spark.sql("DROP TABLE IF EXISTS main.bronze.t")
     spark.range(1).write.format("delta").save(str(root / "bronze" / "by_path"))  # written by path: not the catalog's to delete
     with pytest.raises(Exception, match="written by path"):

@@ -10,6 +10,8 @@ Databricks statement Spark's parser lacks (`USE CATALOG c`, run as Spark's `SET 
 
 from __future__ import annotations
 
+import functools
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ def catalog_conf(root: str | Path, catalog: str | None = None) -> dict[str, str]
     """The settings of a session whose names resolve under `root` (empty when the plugin jar cannot be had)."""
     jar = plugin.available_jar()
     if jar is None:
+        _warn_once(plugin.missing_reason() or "the catalog plugin could not be built; three-part names are not available.")
         return {}
     catalog = check_part(catalog or default_catalog(), "catalog", "LAKEHOUSE_CATALOG")
     root_text = str(Path(root).expanduser().resolve())
@@ -38,6 +41,11 @@ def catalog_conf(root: str | Path, catalog: str | None = None) -> dict[str, str]
     for name in [catalog, *catalogs_on_disk(root_text)]:
         conf[f"spark.sql.catalog.{name}"] = plugin.CLASS_NAME
     return conf
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    logging.getLogger(__name__).warning(message)
 
 
 def enabled(spark: Any) -> bool:

@@ -347,13 +347,23 @@ public class LakehouseCatalog extends DeltaCatalog {
       return;
     }
     Path source = Paths.get(existing(from).name());
+    String[] ns = to.namespace();
+    if (ns.length == 2 && ns[0].equalsIgnoreCase(catalogName)) ns = new String[] {ns[1]}; // RENAME TO main.s.t2
+    if (ns.length == 0) ns = from.namespace();
+    if (ns.length != 1) {
+      throw new IllegalArgumentException("A table is renamed within catalog " + catalogName + ": RENAME TO [" + catalogName + ".]<schema>.<table>, got " + to + ".");
+    }
     Path target;
     try {
-      target = tableDir(to.namespace().length == 0 ? Identifier.of(from.namespace(), to.name()) : to);
+      target = tableDir(Identifier.of(ns, to.name()));
+    } catch (NoSuchNamespaceException e) {
+      throw sneaky(e);
+    }
+    if (Files.exists(target)) throw new TableAlreadyExistsException(Identifier.of(ns, to.name()));
+    try {
       Files.createDirectories(target.getParent());
-      if (Files.exists(target)) throw new TableAlreadyExistsException(to);
       Files.move(source, target);
-    } catch (IOException | NoSuchNamespaceException e) {
+    } catch (IOException e) {
       throw new IllegalStateException("Could not rename " + from + " to " + to + ": " + e.getMessage());
     }
     invalidate(source);
