@@ -44,7 +44,7 @@ REFERENCES = ("git_branch", "git_tag", "git_commit")
 FIELDS = ("git_url", "git_provider", *REFERENCES, "git_snapshot")
 MAX_URL = 300  # Databricks' limit
 COMMIT = re.compile(r"[0-9a-fA-F]{4,40}")
-USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@\s:]*):(?P<password>[^/@\s]*)@")
+USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 GIT_TIMEOUT = 600
 SCP_LIKE = re.compile(r"^[^/\\:@]+@[^/\\:]+:")
 
@@ -64,9 +64,20 @@ class GitSource:
         return f"{hide_credentials(self.url)} {self.kind.removeprefix('git_')} {self.ref}"
 
 
+def _hidden(match: re.Match) -> str:
+    scheme, userinfo = match["scheme"], match["userinfo"]
+    if ":" in userinfo:
+        return f"{scheme}{userinfo.split(':', 1)[0]}:***@"
+    return f"{scheme}***@" if scheme.lower().startswith("http") else match[0]  # an https token alone; ssh://git@ is no secret
+
+
 def hide_credentials(text: str) -> str:
-    """`https://user:secret@host/...` -> `https://user:***@host/...` wherever it appears in `text`."""
-    return USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    """`https://user:secret@host/...` -> `https://user:***@host/...`, `https://token@host` -> `https://***@host`, wherever in `text`."""
+    return USERINFO.sub(_hidden, text)
+
+
+def has_password(url: str) -> bool:
+    return any(":" in match["userinfo"] for match in USERINFO.finditer(url))
 
 
 def parse_git_source(raw: Any, path: str) -> tuple[GitSource | None, list[tuple[str, str]]]:
@@ -87,7 +98,7 @@ def parse_git_source(raw: Any, path: str) -> tuple[GitSource | None, list[tuple[
         problems.append((f"{path}.git_url", "missing: the repository to check out (a local path or any URL git can clone)"))
     elif len(url) > MAX_URL:
         problems.append((f"{path}.git_url", f"at most {MAX_URL} characters (Databricks' limit)"))
-    elif USERINFO.search(url) or any(c.isspace() for c in url.strip()):
+    elif has_password(url) or any(c.isspace() for c in url.strip()):
         problems.append((f"{path}.git_url", "a password in git_url is refused: use git's credential helper, GIT_ASKPASS or an SSH key"))
     provider = raw.get("git_provider")
     providers = {p.lower(): p for p in PROVIDERS}
@@ -116,11 +127,11 @@ def cache_root() -> Path:
 
 
 def _git(args: list[str], what: str, cwd: Path | None = None) -> str:
-    environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": os.environ.get("GIT_ASKPASS", "")}
-    if not environment["GIT_ASKPASS"]:
-        environment.pop("GIT_ASKPASS")
+    environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # never a prompt: credentials come from helpers or the environment
     try:
-        done = subprocess.run(["git", *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=GIT_TIMEOUT, check=False)
+        done = subprocess.run(
+            ["git", "-c", "protocol.ext.allow=never", *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=GIT_TIMEOUT, check=False
+        )
     except FileNotFoundError:
         raise GitSourceError(f"{what}: git is not installed (git_source needs the git command)") from None
     except subprocess.TimeoutExpired:

@@ -157,6 +157,7 @@ def test_git_source_problems_are_refused_at_their_field(repo: Path):
 def test_credentials_in_a_url_never_reach_a_message(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("LAKEHOUSE_GIT_CACHE", str(tmp_path / "cache"))
     assert hide_credentials("fatal: unable to access 'https://bot:s3cr3t@host/r.git/'") == "fatal: unable to access 'https://bot:***@host/r.git/'"
+    assert hide_credentials("https://ghp_T0KEN@github.com/a/b.git and ssh://git@host/r.git") == "https://***@github.com/a/b.git and ssh://git@host/r.git"
     source = GitSource("http://bot:s3cr3t@127.0.0.1:1/r.git", "gitHub", "git_branch", "main")  # nothing listens on port 1
     with pytest.raises(GitSourceError) as error:
         Mirror(source).resolve()
