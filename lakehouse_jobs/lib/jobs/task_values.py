@@ -38,7 +38,7 @@ class TaskValueScope:
 
 def encode(key: str, value: Any) -> Any:
     """Check a value like Databricks does and return its JSON round-trip."""
-    if not isinstance(key, str) or not _KEY.match(key):
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise TaskValueError(f"invalid task value key {key!r}; use letters, digits, _ and - (at most 128)")
     try:
         text = json.dumps(value)

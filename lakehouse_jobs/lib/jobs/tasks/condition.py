@@ -59,9 +59,9 @@ def check(body: Any, ctx: CheckContext) -> Problems:
         if side not in body:
             problems.append((ctx.at(side), "missing"))
         elif not isinstance(body[side], (str, int, float)) or isinstance(body[side], bool):
-            problems.append((ctx.at(side), f"expected a string, got {body[side]!r}"))
+            problems.append((ctx.at(side), f"expected a string, got {fields.brief(body[side])}"))
     if body.get("op") not in CONDITION_OPS:
-        problems.append((ctx.at("op"), f"unknown op {body.get('op')!r}; expected one of {', '.join(CONDITION_OPS)}"))
+        problems.append((ctx.at("op"), f"unknown op {fields.brief(body.get('op'))}; expected one of {', '.join(CONDITION_OPS)}"))
     return problems
 
 

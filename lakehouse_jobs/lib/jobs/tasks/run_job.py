@@ -35,7 +35,7 @@ def target_key(job_id: Any, jobs: Mapping[str, Any]) -> str | None:
     if not isinstance(job_id, str):
         return None
     text = job_id.strip()
-    bundle = _BUNDLE_REF.match(text)
+    bundle = _BUNDLE_REF.fullmatch(text)
     if bundle:
         return bundle.group(1) if bundle.group(1) in jobs else None
     if text in jobs:

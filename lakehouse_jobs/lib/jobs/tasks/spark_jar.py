@@ -57,7 +57,7 @@ def check(body: Any, ctx: CheckContext) -> Problems:
     fields.unknown(problems, body, ctx.path, set(FIELDS))
     fields.string(problems, body, "main_class_name", ctx.path, required=True, hint="the class whose main method runs, e.g. com.example.Main")
     name = body.get("main_class_name")
-    if isinstance(name, str) and name.strip() and not spark_submit.JAVA_CLASS.match(name.strip()):
+    if isinstance(name, str) and name.strip() and not spark_submit.JAVA_CLASS.fullmatch(name.strip()):
         problems.append((ctx.at("main_class_name"), f"{name!r} is not a Java class name (package.Class)"))
     check_arguments(problems, body, ctx, "the main method's arguments")
     fields.string(problems, body, "jar_uri", ctx.path)
