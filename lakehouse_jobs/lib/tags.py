@@ -25,6 +25,10 @@ FILE_ARRIVAL_LOCATION = PREFIX + "trigger.file_arrival.location"
 FILE_ARRIVAL_FILES = PREFIX + "trigger.file_arrival.files"
 UPDATED_TABLES = PREFIX + "trigger.table_update.updated_tables"
 
+# Which bundle target and variables a run was built with (repair rebuilds the same job)
+BUNDLE_TARGET = PREFIX + "bundle.target"
+BUNDLE_VARIABLES = PREFIX + "bundle.variables"
+
 # Concurrency and queueing
 MAX_CONCURRENT_RUNS_PREFIX = PREFIX + "max_concurrent_runs."
 QUEUE = PREFIX + "queue"

@@ -27,7 +27,7 @@ from lakehouse_jobs.lib.uris import local_path
 
 WORKSPACE_ROOT_ENV = "LAKEHOUSE_WORKSPACE_ROOT"
 WORKSPACE_PREFIXES = ("/Workspace", "/Users", "/Repos", "/Shared")
-ROOT_MARKERS = ("databricks.yml", ".git")
+ROOT_MARKERS = ("databricks.yml", "databricks.yaml", "bundle.yml", "bundle.yaml", ".git")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 

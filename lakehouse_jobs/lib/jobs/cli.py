@@ -276,8 +276,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 # The bundle choices of a run, so a repair rebuilds the same jobs (tags.py should own these names).
-BUNDLE_TARGET_TAG = lakehouse_tags.PREFIX + "bundle.target"
-BUNDLE_VARIABLES_TAG = lakehouse_tags.PREFIX + "bundle.variables"
+BUNDLE_TARGET_TAG = lakehouse_tags.BUNDLE_TARGET
+BUNDLE_VARIABLES_TAG = lakehouse_tags.BUNDLE_VARIABLES
 
 
 def _bundle_tags(args: argparse.Namespace) -> dict[str, str]:

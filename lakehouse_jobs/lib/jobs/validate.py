@@ -46,10 +46,11 @@ IGNORED_TASK_FIELDS = {"job_cluster_key", "existing_cluster_id", "new_cluster", 
 JOB_FIELDS = {
     "name", "description", "tasks", "parameters", "timeout_seconds", "tags", "schedule", "trigger", "continuous",
     "email_notifications", "webhook_notifications", "notification_settings", "health", "max_concurrent_runs", "queue",
+    "git_source",
 }  # fmt: skip
 WAIT_FIELDS = ("min_time_between_triggers_seconds", "wait_after_last_change_seconds")
 IGNORED_JOB_FIELDS = {
-    "job_clusters", "git_source", "run_as", "access_control_list", "permissions", "format", "environments",
+    "job_clusters", "run_as", "access_control_list", "permissions", "format", "environments",
     "budget_policy_id", "performance_target", "edit_mode", "deployment", "usage_policy_id",
 }  # fmt: skip
 

@@ -12,6 +12,7 @@ import pytest
 from lakehouse_jobs.lib.jobs import load_spec
 from lakehouse_jobs.lib.jobs.load import SpecValidationError, load_spec_file
 from lakehouse_jobs.lib.jobs.result_states import FAILED, SUCCESS
+from lakehouse_jobs.lib.jobs.validate import validate_document
 
 from ..jobrun import read_run, run_spec, task
 
@@ -148,12 +149,7 @@ def test_validation_names_the_path_tried(tmp_path):
     load_spec({"name": "abs", "tasks": [task("a", {"spark_python_task": {"python_file": str(tmp_path / "outside.py")}})]})
 
 
-def test_git_source_needs_the_jobs_git_source(instance, tmp_path):
-    script = _script(tmp_path, "s.py", "print('from git')\n")
-    body = {"spark_python_task": {"python_file": str(script), "source": "GIT"}}
-    result = run_spec(instance, {"name": "git", "tasks": [task("a", body)]})
-    assert result.states == {"a": FAILED}
-    assert "needs the job's git_source" in result.outputs["a"]["error"]
-    git = {"git_url": "https://example.com/repo.git", "git_provider": "gitHub", "git_branch": "main"}
-    result = run_spec(instance, {"name": "git", "git_source": git, "tasks": [task("a", body)]})
-    assert result.states == {"a": SUCCESS}
+def test_git_source_needs_the_jobs_git_source():
+    body = {"spark_python_task": {"python_file": "s.py", "source": "GIT"}}
+    problems = dict(validate_document({"name": "git", "tasks": [task("a", body)]}))
+    assert "does not declare" in problems["tasks[0].spark_python_task.source"]  # GIT with a git_source: test_git_source.py

@@ -65,7 +65,8 @@ class TaskAlerts:
         if self.attempt == 1 or not self.section.alert_on_last_attempt:
             self._send("on_start", RUNNING)
         threshold = self.section.duration_threshold
-        if threshold is not None and self.section.recipients[DURATION_EVENT]:
+        # A threshold past what a timer can wait (~292 years) can never be exceeded: no timer.
+        if threshold is not None and threshold <= threading.TIMEOUT_MAX and self.section.recipients[DURATION_EVENT]:
             message = f"task {self.task.task_key} still running after {threshold:g} s (health rule RUN_DURATION_SECONDS > {threshold:g})"
             self._timer = threading.Timer(threshold, self._send, (DURATION_EVENT, RUNNING, None, message))
             self._timer.daemon = True
