@@ -107,3 +107,29 @@ def test_datasets_are_assets_with_deps_and_checks(settings, schema, orders):
     }
     spec = assets.specs_by_key[dg.AssetKey([schema, "revenue"])]
     assert spec.metadata["dagster/table_name"] == f"main.{schema}.revenue"
+
+
+def test_notebooks_python_and_sql_cells_and_ipynb(tmp_path):
+    notebook = tmp_path / "nb.py"
+    notebook.write_text(
+        "# Databricks notebook source\n"
+        "import dlt\n\n"
+        "@dlt.table\n@dlt.expect_all_or_drop({'valid id': 'id IS NOT NULL'})\ndef a():\n    return spark.range(3)\n\n"
+        "# COMMAND ----------\n\n"
+        "# MAGIC %md\n# MAGIC notes\n\n"
+        "# COMMAND ----------\n\n"
+        "# MAGIC %sql\n# MAGIC CREATE OR REFRESH MATERIALIZED VIEW b AS SELECT * FROM a\n"
+    )
+    ipynb = tmp_path / "c.ipynb"
+    ipynb.write_text(
+        '{"cells": [{"id": "c1", "cell_type": "code", "metadata": {}, "outputs": [], "execution_count": null, "source": ['
+        '"import dlt\\n", "\\n", "@dlt.materialized_view\\n", "def c():\\n", "    return dlt.read(\\"b\\")\\n"]}],'
+        ' "metadata": {"language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5}'
+    )
+    spec = pipeline_spec("nb", {"libraries": [{"notebook": {"path": "nb"}}, {"notebook": {"path": str(ipynb)}}], "schema": "silver"}, tmp_path)
+    graph = load_graph(spec)
+    by_table = {name.table: dataset for name, dataset in graph.datasets.items()}
+    assert sorted(by_table) == ["a", "b", "c"]
+    assert [(e.name, e.action) for e in by_table["a"].expectations] == [("valid_id", "drop")]
+    assert {n.table for n in by_table["b"].reads} == {"a"} and {n.table for n in by_table["c"].reads} == {"b"}
+    assert [d.name.table for d in graph.order()] == ["a", "b", "c"]

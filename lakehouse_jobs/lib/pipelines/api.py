@@ -14,12 +14,11 @@ import inspect
 import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import Any
 
 from lakehouse_jobs.lib.errors import SpecError
-from lakehouse_jobs.lib.pipelines import naming
+from lakehouse_jobs.lib.pipelines import context, naming
+from lakehouse_jobs.lib.pipelines.context import check_name
 from lakehouse_jobs.lib.pipelines.graph import MATERIALIZED_VIEW, STREAMING_TABLE, VIEW, CdcSpec, Dataset, Flow, PipelineError, PipelineGraph
 from lakehouse_jobs.lib.tables.expectations import Expectation
 
@@ -28,29 +27,8 @@ _EXPECTATIONS = "_lakehouse_pipeline_expectations"
 _DATASET = "_lakehouse_pipeline_dataset"
 
 
-@dataclass
-class Loading:
-    """The graph the sources being loaded add to."""
-
-    graph: PipelineGraph
-
-
-@dataclass
-class Reading:
-    """What `read`/`read_stream` return while an update runs (set by the runner)."""
-
-    read: Callable[[naming.TableName, bool], Any]
-    spark: Any = None
-    read_files: Callable[..., Any] | None = None  # (path, format, options, streaming, auto_loader) -> DataFrame
-    reads: set[naming.TableName] = field(default_factory=set)
-
-
-_loading: ContextVar[Loading | None] = ContextVar("lakehouse_pipeline_loading", default=None)
-_reading: ContextVar[Reading | None] = ContextVar("lakehouse_pipeline_reading", default=None)
-
-
 def _graph(what: str) -> PipelineGraph:
-    state = _loading.get()
+    state = context.loading_var.get()
     if state is None:
         raise PipelineError(f"{what} declares a pipeline dataset: it only works in a pipeline's source files, loaded by a pipeline update")
     return state.graph
@@ -73,12 +51,6 @@ def _caller() -> str:
 def _name(name: Any, what: str) -> naming.TableName:
     graph = _graph(what)
     return naming.resolve(name, graph.catalog, graph.schema, what)
-
-
-def check_name(name: str) -> str:
-    """A Dagster/Delta-safe check name for an expectation (Databricks allows any text)."""
-    text = re.sub(r"\W+", "_", str(name)).strip("_") or "expectation"
-    return text if text[0].isalpha() or text[0] == "_" else f"e_{text}"
 
 
 def expectations_of(items: Mapping[str, str], action: str, where: str) -> list[Expectation]:
@@ -277,20 +249,12 @@ create_sink = _refused("create_sink", "sinks (Kafka, Event Hubs, external Delta)
 # -- reads ----------------------------------------------------------------------------------------------
 
 
-def reading() -> Reading:
-    """The running update's read context (for SQL flows and Auto Loader reads)."""
-    state = _reading.get()
-    if state is None:
-        raise PipelineError("a pipeline query ran outside a pipeline update")
-    return state
-
-
 def _read(name: Any, streaming: bool) -> Any:
-    state = _reading.get()
+    state = context.reading_var.get()
     what = "read_stream" if streaming else "read"
     if state is None:
         raise PipelineError(f"dlt.{what}({name!r}) at {_caller()} runs outside a dataset's query; call it inside the decorated function")
-    loading = _loading.get()
+    loading = context.loading_var.get()
     assert loading is not None
     resolved = naming.resolve(name, loading.graph.catalog, loading.graph.schema, f"dlt.{what}")
     state.reads.add(resolved)

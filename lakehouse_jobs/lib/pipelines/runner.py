@@ -23,7 +23,7 @@ from typing import Any
 
 import dagster as dg
 
-from lakehouse_jobs.lib.pipelines import api, naming
+from lakehouse_jobs.lib.pipelines import context, naming
 from lakehouse_jobs.lib.pipelines.files import read_files
 from lakehouse_jobs.lib.pipelines.graph import MATERIALIZED_VIEW, STREAMING_TABLE, VIEW, Dataset, Flow, PipelineError, PipelineGraph
 from lakehouse_jobs.lib.pipelines.sources import graph_context, load_graph
@@ -307,8 +307,8 @@ class _Update:
 
     # -- the update -------------------------------------------------------------------------------
     @property
-    def reading(self) -> api.Reading:
-        return api.Reading(self.read, self.spark, self.read_files)
+    def reading(self) -> context.Reading:
+        return context.Reading(self.read, self.spark, self.read_files)
 
     def run(self) -> UpdateResult:
         self.graph.check_inputs(self.root, is_delta_table)

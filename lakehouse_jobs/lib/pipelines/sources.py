@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse_jobs.lib.notebooks.source import NotebookSourceError, parse_file
-from lakehouse_jobs.lib.pipelines import api
+from lakehouse_jobs.lib.pipelines import api, context
 from lakehouse_jobs.lib.pipelines.files import PipelineSpark
 from lakehouse_jobs.lib.pipelines.graph import PipelineError, PipelineGraph
 from lakehouse_jobs.lib.pipelines.spec import PipelineSpec
@@ -57,16 +57,16 @@ def api_modules() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def graph_context(graph: PipelineGraph, reading: api.Reading | None = None) -> Iterator[None]:
+def graph_context(graph: PipelineGraph, reading: context.Reading | None = None) -> Iterator[None]:
     """The graph (and, during an update, the reads) that api.py's functions use."""
     with api_modules():
-        loading = api._loading.set(api.Loading(graph))
-        read = api._reading.set(reading)
+        loading = context.loading_var.set(context.Loading(graph))
+        read = context.reading_var.set(reading)
         try:
             yield
         finally:
-            api._reading.reset(read)
-            api._loading.reset(loading)
+            context.reading_var.reset(read)
+            context.loading_var.reset(loading)
 
 
 class LazySpark:

@@ -23,7 +23,7 @@ from typing import Any
 
 from lakehouse_jobs.lib.errors import SpecError
 from lakehouse_jobs.lib.pipelines import naming
-from lakehouse_jobs.lib.pipelines.api import check_name, reading
+from lakehouse_jobs.lib.pipelines.context import check_name, reading
 from lakehouse_jobs.lib.pipelines.graph import MATERIALIZED_VIEW, STREAMING_TABLE, VIEW, CdcSpec, Dataset, Flow, PipelineError, PipelineGraph
 from lakehouse_jobs.lib.sql.statements import Statement, split_statements
 from lakehouse_jobs.lib.tables.expectations import Expectation
