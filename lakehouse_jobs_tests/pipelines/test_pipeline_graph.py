@@ -133,3 +133,25 @@ def test_notebooks_python_and_sql_cells_and_ipynb(tmp_path):
     assert [(e.name, e.action) for e in by_table["a"].expectations] == [("valid_id", "drop")]
     assert {n.table for n in by_table["b"].reads} == {"a"} and {n.table for n in by_table["c"].reads} == {"b"}
     assert [d.name.table for d in graph.order()] == ["a", "b", "c"]
+
+
+def test_a_cycle_and_unsupported_cdc_options_are_one_line(tmp_path):
+    graph, source = graph_of(
+        tmp_path,
+        "CREATE TEMPORARY VIEW a AS SELECT * FROM b;\nCREATE OR REFRESH MATERIALIZED VIEW b AS SELECT * FROM a;\n",
+        ".sql",
+    )
+    with pytest.raises(
+        PipelineError, match=r"^pipeline p: datasets read each other in a cycle: main\.silver\.(a|b) -> main\.silver\.(a|b) -> main\.silver\.(a|b)$"
+    ):
+        graph.order()
+    text = "import dlt\ndlt.create_streaming_table('t')\ndlt.apply_changes(target='t', source='s', keys=['id'], sequence_by='seq', ignore_null_updates=True)\n"
+    with pytest.raises(PipelineError) as error:
+        graph_of(tmp_path, text)
+    assert str(error.value) == f"apply_changes at {source.with_suffix('.py')}:3: ignore_null_updates is not supported here (see docs/bundles.md, Pipelines)"
+    with pytest.raises(PipelineError, match="TRACK HISTORY is not supported here"):
+        graph_of(
+            tmp_path,
+            "CREATE OR REFRESH STREAMING TABLE t;\nAPPLY CHANGES INTO t FROM STREAM(s) KEYS (id) SEQUENCE BY seq TRACK HISTORY ON * EXCEPT (x);\n",
+            ".sql",
+        )
