@@ -195,3 +195,23 @@ def test_relative_wheel_from_the_yaml_files_folder_and_validation(instance, tmp_
     problems = dict(raised.value.problems)
     assert problems["tasks[0].python_wheel_task.entry_point"].startswith("missing")
     assert problems["tasks[0].python_wheel_task.named_parameters"] == "use parameters or named_parameters, not both"
+
+
+def test_wheel_from_the_jobs_environment_as_databricks_templates_ship_it(instance, tmp_path, cache):
+    """`environment_key` + the job's `environments[].spec.dependencies: [../dist/*.whl]` (serverless tasks)."""
+    _not_installed()
+    wheel = build_wheel(tmp_path / "dist", "3.0")
+    out = tmp_path / "dump.json"
+    body = {"package_name": PACKAGE, "entry_point": "dump", "parameters": [str(out)]}
+    environments = [{"environment_key": "default", "spec": {"client": "2", "dependencies": [str(wheel.parent / "lj_demo_wheel-*.whl")]}}]
+    job = {"name": "env_wheel", "environments": environments, "tasks": [task("w", {"python_wheel_task": body}, environment_key="default")]}
+    result = run_spec(instance, job)
+    assert result.states == {"w": SUCCESS}, result.outputs
+    assert json.loads(out.read_text())["version"] == "3.0"
+    assert result.outputs["w"]["environment"] == "default"
+    _not_installed()
+
+    missing = {**job, "name": "env_missing", "tasks": [task("w", {"python_wheel_task": body}, environment_key="gpu")]}
+    result = run_spec(instance, missing)
+    assert result.states == {"w": FAILED}
+    assert result.outputs["w"]["error"] == "environment_key: the job has no environment 'gpu' (environments[].environment_key)"

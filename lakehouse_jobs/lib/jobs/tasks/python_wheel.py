@@ -6,9 +6,10 @@
 - `parameters` (a list: argv as given) or `named_parameters` (a mapping: `--name=value` items), not
   both. Job parameters are pushed down into the named form and win over same-named task
   parameters (Databricks' rule); not into a positional `parameters` list.
-- the package comes from the environment or from the task's `libraries: [{whl: ./dist/*.whl}]`
-  (relative to the job's file, globs allowed, one match per entry), installed once per content into
-  a cache and importable only while the task runs (runtime/wheels.py, with its isolation limits).
+- the package comes from the environment, from the task's `libraries: [{whl: ./dist/*.whl}]`
+  (relative to the job's file, globs allowed, one match per entry), or from the job environment its
+  `environment_key` names (runtime/environments.py), installed once per content into a cache and
+  importable only while the task runs (runtime/wheels.py, with its isolation limits).
 
 argv, `sys.exit`, failures at the user's line, output to the step's log and the run's SparkSession
 work as for spark_python_task (runtime/python_main.py).
@@ -30,7 +31,7 @@ from lakehouse_jobs.lib.jobs.task_run import TaskOutcome, TaskRun
 from lakehouse_jobs.lib.jobs.tasks.registry import CheckContext, TaskType
 from lakehouse_jobs.lib.jobs.tasks.spark_python import argv_text, job_folder
 from lakehouse_jobs.lib.jobs.timeouts import call_with_timeout
-from lakehouse_jobs.lib.runtime import wheels
+from lakehouse_jobs.lib.runtime import environments, wheels
 from lakehouse_jobs.lib.runtime.python_main import ProgramFailed, run_program
 
 _SCALARS = (str, int, float, bool)
@@ -131,7 +132,12 @@ def _installed(task_run: TaskRun) -> tuple[list[Path], dict[str, Any]]:
         installed.append(target)
         names.append(wheel.name)
         reused += cached
-    return installed, {"wheels": names, "wheels_from_cache": reused} if names else {}
+    try:  # a serverless task's environment_key (the job's environments[].spec.dependencies)
+        from_environment, environment = environments.install(task_run.runtime.spec.raw, task_run.task.raw, folder)
+    except environments.EnvironmentSetupError as exc:
+        raise ProgramFailed(str(exc), "") from None
+    metadata = {"wheels": names, "wheels_from_cache": reused} if names else {}
+    return [*installed, *from_environment], {**metadata, **environment}
 
 
 def run(task_run: TaskRun) -> TaskOutcome:
