@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse_jobs.lib.catalog import schema_path, split_name, table_path, volume_path
+from lakehouse_jobs.lib.catalog import create_schema, create_volume, schema_path, split_name, table_path, volume_path
 from lakehouse_jobs.lib.catalog.names import catalogs_on_disk, qualify
 from lakehouse_jobs.lib.errors import SpecError
 from lakehouse_jobs.lib.notebooks.fs import FsPathError, LocalFS
@@ -58,3 +58,14 @@ def test_catalog_folders_found_on_disk(tmp_path: Path):
     for name in ("dev", "Bad-Name", "_hidden"):
         (tmp_path / "catalogs" / name).mkdir(parents=True)
     assert catalogs_on_disk(tmp_path) == ["dev"]
+
+
+def test_bundle_schemas_and_volumes_are_created_as_folders(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("LAKEHOUSE_CATALOG", raising=False)
+    root = tmp_path.resolve()
+    assert create_schema("main", "silver", root) == root / "silver" and (root / "silver").is_dir()
+    assert create_schema("dev", "sales", root) == root / "catalogs" / "dev" / "sales"
+    assert create_volume("main", "raw", "landing", root) == root / "volumes" / "main" / "raw" / "landing"
+    create_volume("main", "raw", "landing", root)  # idempotent
+    with pytest.raises(SpecError):
+        create_schema("main", "../x", root)

@@ -6,6 +6,17 @@ into a session. The filesystem is the only state: every run and every process se
 """
 
 from lakehouse_jobs.lib.catalog.conf import bind_root, catalog_conf, register_catalog
-from lakehouse_jobs.lib.catalog.names import default_catalog, schema_path, split_name, table_path, volume_path
+from lakehouse_jobs.lib.catalog.names import create_schema, create_volume, default_catalog, schema_path, split_name, table_path, volume_path
 
-__all__ = ["bind_root", "catalog_conf", "default_catalog", "register_catalog", "schema_path", "split_name", "table_path", "volume_path"]
+__all__ = [
+    "bind_root",
+    "catalog_conf",
+    "create_schema",
+    "create_volume",
+    "default_catalog",
+    "register_catalog",
+    "schema_path",
+    "split_name",
+    "table_path",
+    "volume_path",
+]

@@ -133,3 +133,19 @@ def catalogs_on_disk(root: str | Path) -> list[str]:
         except SpecError:
             continue
     return names
+
+
+def create_schema(catalog: str, schema: str, root: str | Path | None = None) -> Path:
+    """Make a schema (a bundle's `resources.schemas`): its folder; idempotent. No Spark needed."""
+    from lakehouse_jobs.lib.tables.lakehouse import default_root
+
+    path = schema_path(root or default_root(), catalog, schema)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def create_volume(catalog: str, schema: str, volume: str, root: str | Path | None = None) -> Path:
+    """Make a volume (a bundle's `resources.volumes`): `$ROOT/volumes/<catalog>/<schema>/<volume>`; idempotent."""
+    path = volume_path(f"/Volumes/{catalog}/{schema}/{volume}", root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

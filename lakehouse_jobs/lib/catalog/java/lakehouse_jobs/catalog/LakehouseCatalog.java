@@ -1,30 +1,23 @@
 package lakehouse_jobs.catalog;
 
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
-import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.catalyst.analysis.NamespaceAlreadyExistsException;
-import org.apache.spark.sql.catalyst.analysis.NoSuchFunctionException;
 import org.apache.spark.sql.catalyst.analysis.NoSuchNamespaceException;
 import org.apache.spark.sql.catalyst.analysis.NoSuchTableException;
 import org.apache.spark.sql.catalyst.analysis.NonEmptyNamespaceException;
 import org.apache.spark.sql.catalyst.analysis.TableAlreadyExistsException;
 import org.apache.spark.sql.connector.catalog.Column;
-import org.apache.spark.sql.connector.catalog.FunctionCatalog;
 import org.apache.spark.sql.connector.catalog.Identifier;
 import org.apache.spark.sql.connector.catalog.NamespaceChange;
 import org.apache.spark.sql.connector.catalog.StagedTable;
@@ -33,9 +26,7 @@ import org.apache.spark.sql.connector.catalog.Table;
 import org.apache.spark.sql.connector.catalog.TableCatalog;
 import org.apache.spark.sql.connector.catalog.TableChange;
 import org.apache.spark.sql.connector.catalog.TableInfo;
-import org.apache.spark.sql.connector.catalog.functions.UnboundFunction;
 import org.apache.spark.sql.connector.expressions.Transform;
-import org.apache.spark.sql.delta.DeltaLog$;
 import org.apache.spark.sql.delta.catalog.DeltaCatalog;
 import org.apache.spark.sql.internal.SQLConf;
 import org.apache.spark.sql.types.StructType;
@@ -138,16 +129,6 @@ public class LakehouseCatalog extends DeltaCatalog {
     return dir.resolve(checkName(ident.name(), "table", full(ident.namespace(), ident.name())));
   }
 
-  static boolean isDeltaTable(Path dir) {
-    Path log = dir.resolve("_delta_log");
-    if (!Files.isDirectory(log)) return false;
-    try (Stream<Path> entries = Files.list(log)) {
-      return entries.anyMatch(p -> p.getFileName().toString().endsWith(".json") || p.getFileName().toString().contains(".checkpoint"));
-    } catch (IOException e) {
-      return false;
-    }
-  }
-
   private static boolean isPath(Identifier ident) {
     return ident.namespace().length == 1 && ident.name().contains("/");
   }
@@ -229,7 +210,7 @@ public class LakehouseCatalog extends DeltaCatalog {
   private Identifier existing(Identifier ident) {
     try {
       Path dir = tableDir(ident);
-      if (isDeltaTable(dir)) return pathIdent(dir);
+      if (Folders.isDeltaTable(dir)) return pathIdent(dir);
     } catch (NoSuchNamespaceException e) {
       // fall through
     }
@@ -293,7 +274,7 @@ public class LakehouseCatalog extends DeltaCatalog {
   public StagedTable stageReplace(Identifier ident, TableInfo info) throws NoSuchNamespaceException, NoSuchTableException {
     if (delegated(ident, info.properties())) return super.stageReplace(ident, info);
     Identifier path = forCreate(ident, info.properties());
-    if (!isDeltaTable(Paths.get(path.name()))) throw new NoSuchTableException(ident);
+    if (!Folders.isDeltaTable(Paths.get(path.name()))) throw new NoSuchTableException(ident);
     return super.stageReplace(path, withoutLocation(info));
   }
 
@@ -331,7 +312,7 @@ public class LakehouseCatalog extends DeltaCatalog {
       throw new UnsupportedOperationException("Table " + full(ident.namespace(), ident.name()) + " was written by path, not created through catalog "
           + catalogName + ": DROP TABLE keeps it (delete the folder " + path.name() + " to remove it).");
     }
-    deleteTree(Paths.get(path.name()));
+    Folders.deleteTree(Paths.get(path.name()));
     return true;
   }
 
@@ -366,8 +347,8 @@ public class LakehouseCatalog extends DeltaCatalog {
     } catch (IOException e) {
       throw new IllegalStateException("Could not rename " + from + " to " + to + ": " + e.getMessage());
     }
-    invalidate(source);
-    invalidate(target);
+    Folders.invalidate(source);
+    Folders.invalidate(target);
   }
 
   @Override
@@ -376,41 +357,11 @@ public class LakehouseCatalog extends DeltaCatalog {
     Path dir = schemaDir(namespace);
     if (!namespaceExists(namespace)) throw new NoSuchNamespaceException(namespace);
     List<Identifier> tables = new ArrayList<>();
-    for (Path child : children(dir)) {
+    for (Path child : Folders.children(dir)) {
       String name = child.getFileName().toString();
-      if (NAME.matcher(name).matches() && isDeltaTable(child)) tables.add(Identifier.of(namespace, name));
+      if (NAME.matcher(name).matches() && Folders.isDeltaTable(child)) tables.add(Identifier.of(namespace, name));
     }
     return tables.toArray(new Identifier[0]);
-  }
-
-  private static void invalidate(Path dir) {
-    try {
-      DeltaLog$.MODULE$.invalidateCache(SparkSession.active(), new org.apache.hadoop.fs.Path(dir.toString()));
-    } catch (RuntimeException e) {
-      // no active session: nothing cached
-    }
-  }
-
-  private static void deleteTree(Path dir) {
-    invalidate(dir);
-    if (!Files.exists(dir)) return;
-    try (Stream<Path> walk = Files.walk(dir)) {
-      for (Path p : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) Files.deleteIfExists(p);
-    } catch (IOException e) {
-      throw new IllegalStateException("Could not delete " + dir + ": " + e.getMessage());
-    }
-  }
-
-  private static List<Path> children(Path dir) {
-    List<Path> out = new ArrayList<>();
-    if (!Files.isDirectory(dir)) return out;
-    try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir, Files::isDirectory)) {
-      for (Path p : stream) out.add(p);
-    } catch (IOException e) {
-      return out;
-    }
-    out.sort(Comparator.comparing(p -> p.getFileName().toString()));
-    return out;
   }
 
   // ---- schemas ---------------------------------------------------------------------------
@@ -428,9 +379,9 @@ public class LakehouseCatalog extends DeltaCatalog {
   public String[][] listNamespaces() throws NoSuchNamespaceException {
     List<String[]> out = new ArrayList<>();
     boolean sawDefault = false;
-    for (Path child : children(catalogDir())) {
+    for (Path child : Folders.children(catalogDir())) {
       String name = child.getFileName().toString();
-      if (isSchemaName(name) && !isDeltaTable(child)) {
+      if (isSchemaName(name) && !Folders.isDeltaTable(child)) {
         out.add(new String[] {name});
         sawDefault |= name.equals("default");
       }
@@ -497,32 +448,7 @@ public class LakehouseCatalog extends DeltaCatalog {
             + ", a table written by path, not created through catalog " + catalogName + ": DROP SCHEMA keeps it (delete the folder " + dir + " to remove it).");
       }
     }
-    deleteTree(dir);
+    Folders.deleteTree(dir);
     return true;
-  }
-
-  /** What a named catalog delegates to: nothing (no Spark session catalog behind it); Delta's path tables need a delegate that says so. */
-  static final class NoObjects implements TableCatalog, SupportsNamespaces, FunctionCatalog {
-    private final String name;
-
-    NoObjects(String name) {
-      this.name = name;
-    }
-
-    @Override public void initialize(String name, CaseInsensitiveStringMap options) {}
-    @Override public String name() { return name; }
-    @Override public Identifier[] listTables(String[] namespace) { return new Identifier[0]; }
-    @Override public Table loadTable(Identifier ident) throws NoSuchTableException { throw new NoSuchTableException(ident); }
-    @Override public Table alterTable(Identifier ident, TableChange... changes) throws NoSuchTableException { throw new NoSuchTableException(ident); }
-    @Override public boolean dropTable(Identifier ident) { return false; }
-    @Override public void renameTable(Identifier from, Identifier to) throws NoSuchTableException { throw new NoSuchTableException(from); }
-    @Override public String[][] listNamespaces() { return new String[0][]; }
-    @Override public String[][] listNamespaces(String[] namespace) throws NoSuchNamespaceException { throw new NoSuchNamespaceException(namespace); }
-    @Override public Map<String, String> loadNamespaceMetadata(String[] namespace) throws NoSuchNamespaceException { throw new NoSuchNamespaceException(namespace); }
-    @Override public void createNamespace(String[] namespace, Map<String, String> metadata) { throw new UnsupportedOperationException("no namespaces here"); }
-    @Override public void alterNamespace(String[] namespace, NamespaceChange... changes) throws NoSuchNamespaceException { throw new NoSuchNamespaceException(namespace); }
-    @Override public boolean dropNamespace(String[] namespace, boolean cascade) throws NoSuchNamespaceException { throw new NoSuchNamespaceException(namespace); }
-    @Override public Identifier[] listFunctions(String[] namespace) { return new Identifier[0]; }
-    @Override public UnboundFunction loadFunction(Identifier ident) throws NoSuchFunctionException { throw new NoSuchFunctionException(ident); }
   }
 }
