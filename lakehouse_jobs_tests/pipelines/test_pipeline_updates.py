@@ -78,15 +78,16 @@ def test_fail_update_names_dataset_and_constraint_and_keeps_previous_version(spa
         ") AS SELECT CAST(amount AS INT) AS amount FROM read_files('/Volumes/main/raw/landing/amounts', format => 'csv', header => true);\n"
     )
     land(lakehouse.root, "amounts", "a.csv", "amount\n5\n7\n")
-    spec = pipeline_spec("checked", {"libraries": [{"file": {"path": str(source)}}], "schema": "bronze"}, tmp_path)
-    run_update(spec, spark, lakehouse)
-    table = Path(lakehouse.root) / "bronze" / "checked"
+    spec = pipeline_spec("checked", {"libraries": [{"file": {"path": str(source)}}], "catalog": "dev", "schema": "bronze"}, tmp_path)
+    first = run_update(spec, spark, lakehouse)
+    table = Path(lakehouse.root) / "catalogs" / "dev" / "bronze" / "checked"  # another catalog than main: under catalogs/
+    assert first.datasets[TableName("dev", "bronze", "checked")].metadata["path"].value == str(table)
     version = last_commit(spark, str(table)).version
     land(lakehouse.root, "amounts", "b.csv", "amount\n500\n")
     with pytest.raises(UpdateFailed) as failed:
         run_update(spec, spark, lakehouse)
     message = str(failed.value)
-    assert "main.bronze.checked" in message and "'small_amount'" in message and "1 of 3 rows" in message and "\n" not in message
+    assert "dev.bronze.checked" in message and "'small_amount'" in message and "1 of 3 rows" in message and "\n" not in message
     assert last_commit(spark, str(table)).version == version
     assert sorted(r["amount"] for r in read_delta(spark, table).collect()) == [5, 7]
     failed_check = failed.value.failed.checks[0]
