@@ -16,6 +16,7 @@ import dlt
 
 @dp.materialized_view
 def numbers():
+    print("numbers: five of them")
     return spark.range(5).withColumnRenamed("id", "n")
 
 
@@ -50,6 +51,8 @@ def test_pipeline_task_runs_the_documents_pipeline(spark, lakehouse, instance, t
     assert len(materialized) == 2
     metadata = materialized[0].asset_materialization.metadata
     assert metadata["dagster/row_count"].value == 3 and metadata["path"].value == str(evens)
+    logs = [r.event_log_entry.user_message for r in instance.get_records_for_run(materialized[0].run_id).records]
+    assert "numbers: five of them" in logs  # the pipeline's print() is in the update's step log
     check = instance.event_log_storage.get_latest_asset_check_execution_by_key([dg.AssetCheckKey(dg.AssetKey(["silver", "evens"]), "even")])
     evaluation = next(iter(check.values())).event.dagster_event.event_specific_data
     assert not evaluation.passed and evaluation.metadata["violating_rows"].value == 2

@@ -18,6 +18,7 @@ from lakehouse_jobs.lib.pipelines.graph import PipelineGraph
 from lakehouse_jobs.lib.pipelines.runner import UpdateFailed, asset_key, run_update
 from lakehouse_jobs.lib.pipelines.sources import load_graph
 from lakehouse_jobs.lib.pipelines.spec import PipelineSpec, pipeline_spec
+from lakehouse_jobs.lib.runtime.output import captured
 from lakehouse_jobs.lib.tables.expectations import check_specs
 
 
@@ -65,7 +66,8 @@ def pipeline_assets(pipeline_key: str, spec_dict: Mapping[str, Any], base_dir: s
         lakehouse = context.resources.lakehouse
         failure = None
         try:
-            result = run_update(spec, spark, lakehouse, full_refresh=config.full_refresh, context=context, log=context.log.info)
+            with captured(context.log.info):  # print() in pipeline code reaches the step's log
+                result = run_update(spec, spark, lakehouse, full_refresh=config.full_refresh, context=context, log=context.log.info)
         except UpdateFailed as exc:
             result, failure = exc.result, exc
         done_checks = set()
