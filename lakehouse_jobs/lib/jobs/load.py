@@ -57,7 +57,13 @@ def load_spec(obj: Mapping[str, Any], source: str = "<dict>", base_dir: str | Pa
         raise SpecValidationError(problems, source)
     _, entries = job_entries(obj)
     folder = Path(base_dir) if base_dir is not None else None
-    return JobsDocument({key: job_spec(key, job, folder) for key, job in entries.items()}, source)
+    return JobsDocument({key: job_spec(key, job, folder) for key, job in entries.items()}, source, _pipelines(obj))
+
+
+def _pipelines(obj: Mapping[str, Any]) -> dict[str, Any]:
+    resources = obj.get("resources")
+    pipelines = resources.get("pipelines") if isinstance(resources, Mapping) else None
+    return dict(pipelines) if isinstance(pipelines, Mapping) else {}
 
 
 def job_settings(obj: Any) -> Any:
@@ -107,11 +113,11 @@ def load_bundle_spec(path: str | Path, target: str | None = None, variables: Map
         raise SpecValidationError(exc.problems, exc.source) from None
     source = shown(bundle.root_file)
     if not bundle.jobs:
-        return JobsDocument({}, source)
+        return JobsDocument({}, source, dict(bundle.pipelines))
     problems = validate_document(bundle.document(), bundle.root)
     if problems:
         raise SpecValidationError([(f"{shown(bundle.file_of(field))}: {field}" if field else source, message) for field, message in problems], source)
-    return JobsDocument({key: job_spec(key, job, bundle.root) for key, job in bundle.jobs.items()}, source)
+    return JobsDocument({key: job_spec(key, job, bundle.root) for key, job in bundle.jobs.items()}, source, dict(bundle.pipelines))
 
 
 def task_spec(raw: Mapping[str, Any]) -> TaskSpec:

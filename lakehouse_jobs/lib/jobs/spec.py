@@ -83,8 +83,11 @@ class JobSpec:
 
 @dataclass
 class JobsDocument:
+    """The jobs of one document, and its `resources.pipelines` (what a `pipeline_task`'s `pipeline_id` names)."""
+
     jobs: dict[str, JobSpec]
     source: str = "<dict>"
+    pipelines: dict[str, Any] = field(default_factory=dict)
 
     def job(self, key: str | None = None) -> JobSpec:
         """The job `key`, or the only job of the document."""
