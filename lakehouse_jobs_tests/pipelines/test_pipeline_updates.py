@@ -103,3 +103,24 @@ def test_sql_syntax_error_names_file_and_statement_before_writing(spark, lakehou
     message = str(failed.value)
     assert message.startswith(f"{source}, statement 2 (line 3): syntax error") and "\n" not in message
     assert not (Path(lakehouse.root) / "bronze" / "ok").exists()
+
+
+def test_append_flows_into_one_streaming_table_and_a_once_backfill(spark, lakehouse, tmp_path):
+    source = tmp_path / "flows.py"
+    source.write_text(
+        "import dlt\n"
+        "dlt.create_streaming_table('all_orders')\n\n"
+        "@dlt.append_flow(target='all_orders')\n"
+        "def us():\n"
+        "    return spark.readStream.format('cloudFiles').option('cloudFiles.format', 'csv').option('header', 'true').load('/Volumes/main/raw/landing/us')\n\n"
+        "@dlt.append_flow(target='all_orders', name='backfill', once=True)\n"
+        "def old_orders():\n"
+        "    return spark.createDataFrame([('0', 'old')], 'order_id string, customer string')\n"
+    )
+    land(lakehouse.root, "us", "a.csv", "order_id,customer\n1,ann\n")
+    spec = pipeline_spec("flows", {"libraries": [{"file": {"path": str(source)}}], "schema": "silver"}, tmp_path)
+    run_update(spec, spark, lakehouse)
+    land(lakehouse.root, "us", "b.csv", "order_id,customer\n2,bo\n")
+    second = run_update(spec, spark, lakehouse)  # the stream takes b.csv only; the once flow does not run again
+    assert second.datasets[TableName("main", "silver", "all_orders")].metadata["rows_added"] == 1
+    assert rows(spark, lakehouse, "silver", "all_orders", "order_id", "customer") == [("0", "old"), ("1", "ann"), ("2", "bo")]
