@@ -191,10 +191,15 @@ def test_files_still_being_written_wait_for_the_next_run(spark, lakehouse):
     assert rows(spark, lakehouse, "bronze", "events") == 0
 
 
-def test_files_outside_the_landing_folder_are_refused(spark, lakehouse, tmp_path):
+def test_files_outside_the_landing_folder_are_refused_not_read(spark, lakehouse, tmp_path):
+    """A run config naming a file elsewhere (or `..` out of the folder): skipped with its reason, the rest ingests."""
     outside = write_csv(tmp_path / "elsewhere.csv", ["id", "name"], [["1", "x"]])
-    with pytest.raises(SpecError, match=r"files\[0\]"):
-        ingest(spark, lakehouse, SPEC, [str(outside)])
+    _land(lakehouse, "a.csv", 2, start=5)
+    escape = str(lakehouse.landing_path("src") / ".." / ".." / ".." / "elsewhere.csv")
+    result = ingest(spark, lakehouse, SPEC, [str(outside), escape, "a.csv"])
+    assert result.rows_ingested == 2 and [r.name for r in result.refused] == [str(outside)]
+    assert "is not inside the landing folder" in result.refused[0].reason
+    assert _ids(spark, lakehouse) == ["5", "6"] and quarantined(spark, lakehouse, "bronze.events") == 1
 
 
 def test_rescue_mode_keeps_unknown_fields_in_rescued_data(spark, lakehouse):

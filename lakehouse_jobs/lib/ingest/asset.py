@@ -3,12 +3,18 @@
 Run by a file-arrival sensor, it ingests exactly the batch in its run config
 (`files`); run by hand (`dagster asset materialize`), every file of the landing
 folder not ingested yet. Counts (rows ingested, records quarantined, files
-skipped) appear in the materialization's metadata.
+skipped) appear in the materialization's metadata; a landing entry it did not read
+(a link leading outside the landing folder) is a warning in the run's log.
+
+Its asset check `quarantine` (non-blocking, severity WARN) fails when this
+materialization sent records to the quarantine, so a SUCCESS run with refused
+records still shows in the UI; its metadata holds the quarantine table's path and
+the filter selecting those rows.
 """
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field
@@ -17,6 +23,9 @@ from lakehouse_jobs.lib.ingest.ingest import ingest
 from lakehouse_jobs.lib.ingest.spec import IngestSpec
 from lakehouse_jobs.lib.tables.delta_io import DeltaCommit, describe, is_delta_table, last_commit
 from lakehouse_jobs.lib.tables.medallion import runtime, table_asset_args
+from lakehouse_jobs.lib.tables.quarantine import quarantine_path
+
+QUARANTINE_CHECK = "quarantine"
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -55,6 +64,14 @@ def ingestion_asset(
             description=description or f"Files of landing/{spec.source}/ ingested exactly once ({spec.format}, schema mode {spec.mode}).",
             metadata={"source": spec.source, "format": spec.format, "schema_mode": spec.mode, "write_mode": "append (exactly once)"},
         ),  # fmt: skip
+        check_specs=[
+            dg.AssetCheckSpec(
+                QUARANTINE_CHECK,
+                asset=dg.AssetKey([spec.layer, spec.table]),
+                blocking=False,
+                description="Records this materialization refused into the quarantine (warns when there are any).",
+            )
+        ],  # fmt: skip
     )
     def _ingest(context: dg.AssetExecutionContext, config: IngestConfig) -> dg.MaterializeResult:
         spark, lakehouse = runtime(context)
@@ -69,10 +86,30 @@ def ingestion_asset(
                 _create_empty(spark, path, spec)
             if is_delta_table(path):
                 metadata.update(describe(spark, last_commit(spark, str(path))))
+        for refused in result.refused:
+            context.log.warning(f"{spec.source_table}: skipped {refused.reason}")
         context.log.info(
             f"{spec.layer}.{spec.table}: {len(result.files)} file(s), {result.rows_ingested} row(s) ingested, "
             f"{result.records_quarantined} record(s) quarantined, {result.files_already_ingested} already ingested"
         )
-        return dg.MaterializeResult(metadata=metadata)
+        return dg.MaterializeResult(metadata=metadata, check_results=[quarantine_check(lakehouse, spec, result, context.run_id)])
 
     return _ingest
+
+
+def quarantine_check(lakehouse: Any, spec: IngestSpec, result: Any, run_id: str) -> dg.AssetCheckResult:
+    """WARN when this materialization quarantined records (its batch's, or earlier batches' a crash had kept out)."""
+    count = result.records_quarantined + result.records_recovered
+    where = f"source_table = '{spec.source_table}' AND run_id = '{run_id}'"
+    path = quarantine_path(lakehouse)
+    return dg.AssetCheckResult(
+        check_name=QUARANTINE_CHECK,
+        passed=count == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "records_quarantined": count,
+            "quarantine_table": dg.MetadataValue.path(str(path)),
+            "quarantine_filter": where,
+            "query": dg.MetadataValue.md(f"```sql\nSELECT * FROM delta.`{path}` WHERE {where}\n```"),
+        },
+    )

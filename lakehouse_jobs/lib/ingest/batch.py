@@ -28,7 +28,6 @@ from lakehouse_jobs.lib.ingest.read import number_lines, read_batch
 from lakehouse_jobs.lib.ingest.spec import LINEAGE, RESCUED, IngestSpec
 from lakehouse_jobs.lib.names import quote, validate_column
 from lakehouse_jobs.lib.tables.quarantine import RAW_LIMIT, Rejected
-from lakehouse_jobs.lib.uris import local_path
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -84,8 +83,8 @@ _REFUSED = ("_source_file", f"substring(_raw, 1, {RAW_LIMIT}) AS _raw", "_bad")
 
 
 def _numbered(refused: list[Any]) -> list[Rejected]:
-    """Spark's refused rows (file uri, raw text, reason) as quarantine records with line numbers."""
-    return number_lines([(r["_source_file"], r["_raw"], r["_bad"]) for r in refused], local_path)
+    """Spark's refused rows (file path, raw text, reason) as quarantine records with line numbers."""
+    return number_lines([(r["_source_file"], r["_raw"], r["_bad"]) for r in refused], Path)
 
 
 def prepare_batch(spark: SparkSession, spec: IngestSpec, table: Path, todo: list[Path], *, allow_single_pass: bool = True) -> Prepared:

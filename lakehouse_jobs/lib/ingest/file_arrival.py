@@ -30,9 +30,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +39,7 @@ import dagster as dg
 
 from lakehouse_jobs.lib import tags as lakehouse_tags
 from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib.ingest.discovery import scan
 from lakehouse_jobs.lib.uris import local_path
 
 LAG_SECONDS = 2.0
@@ -52,27 +52,6 @@ FILE_COUNT_TAG = lakehouse_tags.FILE_ARRIVAL_FILES
 def location_path(location: str | Path) -> Path:
     """A local folder from a path or a `file://` URL (other schemes are refused clearly)."""
     return local_path(location).expanduser().absolute()
-
-
-def scan(folder: Path) -> Iterator[tuple[str, float]]:
-    """(relative path, ctime) of every visible file below `folder`, recursively."""
-    stack = [folder]
-    while stack:
-        current = stack.pop()
-        try:
-            entries = list(os.scandir(current))
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
-            continue
-        for entry in entries:
-            if entry.name.startswith((".", "_")):
-                continue
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
-                elif entry.is_file():
-                    yield os.path.relpath(entry.path, folder), entry.stat().st_ctime
-            except FileNotFoundError:  # removed while listing
-                continue
 
 
 @dataclass

@@ -12,7 +12,11 @@ hand, every file of `landing/<source>/` not ingested yet. Guarantees:
 - every record ends in bronze or in the quarantine (`quarantine`), counted in the
   run's metadata; quarantine rows of a batch are written after its data commit,
   idempotently, and re-derived by the next run if a crash came in between;
-- a path is ingested once: a file rewritten under the same name is not re-read.
+- a path is ingested once: a file rewritten under the same name is not re-read;
+- nothing outside the landing folder is read (`discovery.py`): an entry resolving outside
+  it (a symbolic link, a path through a linked folder) is skipped, the rest of the batch
+  ingests, and the batch records the entry with its reason (in its commit's manifest and
+  as one quarantine row with no raw text), so it is reported once, not at every run.
 
 Schema modes (Auto Loader's names): `addNewColumns` (default without declared
 columns: new fields become new string columns), `rescue` (schema fixed, unknown
@@ -29,12 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lakehouse_jobs.lib.errors import LakehouseError, SpecError
+from lakehouse_jobs.lib.errors import LakehouseError
 from lakehouse_jobs.lib.ingest.batch import REFUSED_PENDING, prepare_batch
+from lakehouse_jobs.lib.ingest.discovery import Discovery, Refused, discover, resolve
 from lakehouse_jobs.lib.ingest.manifest import Manifest, commit_metadata, committed_tag, load_manifest, save_cache
 from lakehouse_jobs.lib.ingest.spec import SUFFIXES, IngestSpec
 from lakehouse_jobs.lib.tables.quarantine import Rejected, append_rejected, quarantined_version
-from lakehouse_jobs.lib.uris import local_path
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -54,6 +58,8 @@ class IngestResult:
     files_missing: int = 0
     new_columns: list[str] = field(default_factory=list)
     attempts: int = 0
+    refused: list[Refused] = field(default_factory=list)  # entries this run met and did not read
+    records_recovered: int = 0  # quarantine rows of earlier batches a crash had kept out, written by this run
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -65,6 +71,9 @@ class IngestResult:
             "files_not_settled": self.files_not_settled,
             "files_missing": self.files_missing,
             "new_columns": self.new_columns,
+            "files_refused": len(self.refused),
+            "refused": [r.reason for r in self.refused],
+            "records_recovered": self.records_recovered,
         }
 
 
@@ -72,26 +81,9 @@ def manifest_cache(lakehouse: Any, spec: IngestSpec) -> Path:
     return lakehouse.system_path("ingest", spec.layer, spec.table) / "manifest.json"
 
 
-def discover(landing: Path, spec: IngestSpec) -> list[Path]:
-    """Data files below the landing folder (recursive; hidden/_ files skipped)."""
-    from lakehouse_jobs.lib.ingest.file_arrival import scan
-
-    suffixes = tuple(spec.suffixes or SUFFIXES[spec.format])
-    return sorted(landing / rel for rel, _ in scan(landing) if rel.endswith(suffixes))
-
-
-def _candidates(lakehouse: Any, spec: IngestSpec, landing: Path, files: Sequence[str] | None) -> list[Path]:
-    if files is None:
-        return discover(landing, spec)
-    out = []
-    for index, name in enumerate(files):
-        path = local_path(name)
-        path = path if path.is_absolute() else landing / path
-        resolved = path.resolve()
-        if landing not in resolved.parents:
-            raise SpecError(f"files[{index}]", f"{name} is not inside the landing folder {landing}")
-        out.append(resolved)
-    return sorted(set(out))
+def _candidates(spec: IngestSpec, landing: Path, files: Sequence[str] | None) -> Discovery:
+    """The run's files (`files`: a sensor's batch; None: the whole landing folder), resolved and confined."""
+    return discover(landing, tuple(spec.suffixes or SUFFIXES[spec.format]), files)
 
 
 def ingest(spark: SparkSession, lakehouse: Any, spec: IngestSpec, files: Sequence[str] | None = None, *, run_id: str | None = None) -> IngestResult:
@@ -103,19 +95,20 @@ def ingest(spark: SparkSession, lakehouse: Any, spec: IngestSpec, files: Sequenc
     for attempt in range(1, MAX_ATTEMPTS + 1):
         result.attempts = attempt
         manifest = load_manifest(table, cache, spec.app_id, landing)
-        recover_quarantine(spark, lakehouse, spec, manifest, landing, run_id)
-        candidates = _candidates(lakehouse, spec, landing, files)
-        todo, result = _select(candidates, landing, manifest, spec, result)
-        if not todo:
+        result.records_recovered += recover_quarantine(spark, lakehouse, spec, manifest, landing, run_id)
+        todo, refused, result = _select(_candidates(spec, landing, files), landing, manifest, spec, result)
+        if not todo and not refused:
             save_cache(cache, manifest)
             return result
         batch = manifest.batch + 1
         tag = uuid.uuid4().hex
         prepared = prepare_batch(spark, spec, table, todo)
-        entries = [(str(p.relative_to(landing)), *_stat(p)) for p in todo]
+        prepared.rejected[:0] = [Rejected(r.path, None, None, r.reason) for r in refused]  # one row each, no raw text: never read
+        entries = [(str(p.relative_to(landing)), *_stat(p)) for p in todo] + [(r.name, -1, -1) for r in refused]
+        meta = commit_metadata(batch, tag, entries, prepared.refused_before_commit, [(r.name, r.reason) for r in refused])
         try:
             writer = prepared.data.write.format("delta").mode("append").option("txnAppId", spec.app_id).option("txnVersion", batch)
-            writer = writer.option("userMetadata", commit_metadata(batch, tag, entries, prepared.refused_before_commit)).option("mergeSchema", "true")
+            writer = writer.option("userMetadata", meta).option("mergeSchema", "true")
             writer.save(str(table))
             version = committed_tag(table, manifest.version, tag)
             written = _output_rows(table, version) if version is not None else 0
@@ -131,7 +124,8 @@ def ingest(spark: SparkSession, lakehouse: Any, spec: IngestSpec, files: Sequenc
         if rejected or prepared.refused_before_commit == REFUSED_PENDING:  # a pending count is settled by a write, even an empty one
             _quarantine_once(lakehouse, spec, rejected, batch, run_id)
         result.batch, result.delta_version, result.new_columns = batch, version, prepared.new_columns
-        result.files = [e[0] for e in entries]
+        result.files = [e[0] for e in entries[: len(todo)]]
+        result.refused = refused
         result.records_quarantined = len(rejected)
         result.rows_ingested = written
         after_commit(cache, table, spec, landing)
@@ -163,10 +157,10 @@ def _stat(path: Path) -> tuple[int, int]:
         return -1, -1
 
 
-def _select(candidates: list[Path], landing: Path, manifest: Manifest, spec: IngestSpec, result: IngestResult) -> tuple[list[Path], IngestResult]:
+def _select(found: Discovery, landing: Path, manifest: Manifest, spec: IngestSpec, result: IngestResult) -> tuple[list[Path], list[Refused], IngestResult]:
     todo, now = [], time.time()
     result.files_already_ingested = result.files_not_settled = result.files_missing = 0
-    for path in candidates:
+    for path in found.files:
         rel = str(path.relative_to(landing))
         if rel in manifest.files:
             result.files_already_ingested += 1
@@ -176,7 +170,9 @@ def _select(candidates: list[Path], landing: Path, manifest: Manifest, spec: Ing
             result.files_not_settled += 1
         else:
             todo.append(path)
-    return todo, result
+    refused = [r for r in found.refused if r.name not in manifest.files]  # recorded by an earlier batch: reported once
+    result.files_already_ingested += len(found.refused) - len(refused)
+    return todo, refused, result
 
 
 def _output_rows(table: Path, version: int) -> int:
@@ -203,10 +199,13 @@ def _quarantine_once(lakehouse: Any, spec: IngestSpec, rows: list[Rejected], bat
 
 
 def recover_quarantine(spark: SparkSession, lakehouse: Any, spec: IngestSpec, manifest: Manifest, landing: Path, run_id: str | None) -> int:
-    """Write the quarantine rows of committed batches that a crash kept out of it (idempotent).
+    """Write the quarantine rows of committed batches that a crash kept out of it (idempotent);
+    returns how many rows it wrote.
 
     Only batches whose commit says they refused records are looked at, in batch order
-    (the quarantine's idempotency marker for this table only moves forward)."""
+    (the quarantine's idempotency marker for this table only moves forward). The batch's
+    files are confined again: an entry it refused, or one that leads outside the landing
+    folder by now, becomes its refusal row and is not read."""
     missing = sorted(b for b in map(int, manifest.rejected) if b > 0)
     if not missing:
         return 0
@@ -217,13 +216,19 @@ def recover_quarantine(spark: SparkSession, lakehouse: Any, spec: IngestSpec, ma
     repaired = 0
     for batch in (b for b in missing if b > done):
         rows: list[Rejected] = []
-        files = [landing / rel for rel in manifest.batch_files(batch) if (landing / rel).is_file()]
+        files = []
+        for rel in manifest.batch_files(batch):
+            outcome = Refused(rel, str(landing / rel), manifest.refused[rel]) if rel in manifest.refused else resolve(landing, rel)
+            if isinstance(outcome, Refused):
+                rows.append(Rejected(outcome.path, None, None, outcome.reason))
+            elif outcome is not None and outcome.is_file():
+                files.append(outcome)
         if files:
             prepared = prepare_batch(spark, spec, lakehouse.table_path(spec.layer, spec.table), files, allow_single_pass=False)
-            rows = prepared.rejected
+            rows.extend(prepared.rejected)
             prepared.release()
         _quarantine_once(lakehouse, spec, rows, batch, run_id)
-        repaired += 1
+        repaired += len(rows)
     return repaired
 
 

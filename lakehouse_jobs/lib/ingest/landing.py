@@ -23,12 +23,12 @@ CORRUPT = "_corrupt_record"
 
 
 def landing_files(folder: Path, suffixes: Sequence[str]) -> list[Path]:
-    """Data files below `folder` (recursive), hidden and temporary files excluded."""
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p for p in folder.rglob("*") if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts) and p.suffix in suffixes
-    )
+    """Data files below `folder` (recursive), hidden and temporary files excluded, resolved and
+    confined to `folder` (a link leading outside it is left out: see `ingest/discovery.py`)."""
+    from lakehouse_jobs.lib.ingest.discovery import discover
+
+    folder = folder.resolve()
+    return discover(folder, suffixes).files if folder.is_dir() else []
 
 
 def raw_schema(columns: Sequence[str], fmt: str) -> StructType:
@@ -56,9 +56,11 @@ def read_landing(
     if not files:
         df = spark.createDataFrame([], schema)
         return df.withColumn("_source_file", F.lit(None).cast("string")).withColumn("_ingested_at", F.current_timestamp())
-    paths = [str(f) for f in files]
+    from lakehouse_jobs.lib.ingest.read import source_file, spark_paths
+
+    paths = spark_paths([Path(f) for f in files])
     if fmt == "csv":
         df = spark.read.schema(schema).option("header", "true").option("mode", "PERMISSIVE").csv(paths)
     else:
         df = spark.read.schema(schema).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT).json(paths)
-    return df.withColumn("_source_file", F.col("_metadata.file_path")).withColumn("_ingested_at", F.current_timestamp())
+    return df.withColumn("_source_file", source_file()).withColumn("_ingested_at", F.current_timestamp())

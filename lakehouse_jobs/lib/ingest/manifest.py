@@ -2,7 +2,9 @@
 
 The truth is the table's own Delta log: every ingestion commit carries
  - a `txn` action (`txnAppId` = the table's ingestion app id, `txnVersion` = batch), and
- - `commitInfo.userMetadata` = {"lakehouse_jobs.ingest": {"batch", "tag", "files"}}.
+ - `commitInfo.userMetadata` = {"lakehouse_jobs.ingest": {"batch", "tag", "files", "rejected", "refused"}}
+   (`refused`: [name, reason] of the landing entries the batch met and did not read, e.g. a
+   link leading outside the landing folder; they are in `files` too, so no later run offers them again).
 Both are written by the same Delta commit as the rows, so there is no moment where
 the rows exist and the record of their files does not (or the reverse).
 
@@ -35,16 +37,18 @@ class Manifest:
     batch: int = 0
     files: dict[str, list] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)  # batch -> records it refused (non-zero only)
+    refused: dict[str, str] = field(default_factory=dict)  # name -> why it was not read (see ingest/discovery.py)
 
     def batch_files(self, batch: int) -> list[str]:
         return sorted(rel for rel, info in self.files.items() if info[2] == batch)
 
 
-def commit_metadata(batch: int, tag: str, files: list[tuple[str, int, int]], rejected: int = 0) -> str:
+def commit_metadata(batch: int, tag: str, files: list[tuple[str, int, int]], rejected: int = 0, refused: list[tuple[str, str]] = ()) -> str:
     """What rides in the data commit: the batch, its files, and how many records it refused
     (so a crash before the quarantine write is detected; batches refusing nothing need no write;
     -1: counted after the commit, so the batch is settled by its quarantine write, even an empty one)."""
-    return json.dumps({META_KEY: {"batch": batch, "tag": tag, "files": [list(f) for f in files], "rejected": rejected}}, separators=(",", ":"))
+    meta = {"batch": batch, "tag": tag, "files": [list(f) for f in files], "rejected": rejected, "refused": [list(r) for r in refused]}
+    return json.dumps({META_KEY: meta}, separators=(",", ":"))
 
 
 def _log_versions(log: Path) -> list[int]:
@@ -84,7 +88,8 @@ def _table_id(table: Path, versions: list[int]) -> str:
 def read_cache(cache: Path) -> Manifest | None:
     try:
         data = json.loads(cache.read_text(encoding="utf-8"))
-        return Manifest(data["table_id"], int(data["version"]), int(data["batch"]), dict(data["files"]), dict(data.get("rejected", {})))
+        rejected, refused = dict(data.get("rejected", {})), dict(data.get("refused", {}))
+        return Manifest(data["table_id"], int(data["version"]), int(data["batch"]), dict(data["files"]), rejected, refused)
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         return None
 
@@ -92,7 +97,8 @@ def read_cache(cache: Path) -> Manifest | None:
 def save_cache(cache: Path, manifest: Manifest) -> None:
     """Atomic replace: a reader sees the old or the new cache, never half of one."""
     cache.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"table_id": manifest.table_id, "version": manifest.version, "batch": manifest.batch, "files": manifest.files, "rejected": manifest.rejected}
+    payload = {"table_id": manifest.table_id, "version": manifest.version, "batch": manifest.batch, "files": manifest.files}
+    payload.update(rejected=manifest.rejected, refused=manifest.refused)
     fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=".manifest-", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(payload, handle, separators=(",", ":"))
@@ -109,6 +115,7 @@ def apply_commits(manifest: Manifest, log: Path, versions: list[int], app_id: st
         if meta:
             for rel, size, mtime in meta["files"]:
                 manifest.files[rel] = [size, mtime, int(meta["batch"])]
+            manifest.refused.update({name: reason for name, reason in meta.get("refused", [])})
             if meta.get("rejected"):
                 manifest.rejected[str(meta["batch"])] = int(meta["rejected"])
         manifest.version = version
@@ -146,8 +153,8 @@ def _rebuild_from_table(table: Path, table_id: str, version: int, app_id: str, l
     column = dt.to_pyarrow_dataset().to_table(columns=["_source_file"]).column("_source_file").unique().to_pylist()
     files = {}
     for uri in column:
-        if uri:
-            files[os.path.relpath(local_path(uri), landing)] = [None, None, 0]
+        if uri:  # a plain path (older tables: Spark's file: URI)
+            files[os.path.relpath(local_path(uri) if uri.startswith("file:") else uri, landing)] = [None, None, 0]
     return Manifest(table_id=table_id, version=version, batch=int(batch), files=files)
 
 

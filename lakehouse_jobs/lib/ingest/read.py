@@ -17,11 +17,12 @@ import csv
 import gzip
 import io
 import re
+import uuid
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lakehouse_jobs.lib.tables.quarantine import Rejected
 
@@ -32,6 +33,9 @@ CORRUPT = "_corrupt_record"
 REPLACEMENT = "\ufffd"  # what the CSV reader decodes a wrong-encoding byte to
 WRONG_ENCODING = "not valid UTF-8 text (wrong encoding?)"
 _LINES = re.compile(r"\r\n|\r|\n")  # Hadoop's line reader splits on exactly these
+_GLOB = re.compile(r"([\\\[\]{}?*])")  # Hadoop's glob pattern characters (and its escape)
+MAX_JSON_STRING_CHARS = 64 << 20  # Jackson's default (20,000,000) refused a 25 MB string as "not a JSON object"
+OVER_LIMIT = "JSON record with a string value over the limit of {:,} characters (MAX_JSON_STRING_CHARS)"
 
 
 @dataclass
@@ -90,14 +94,22 @@ def count_lines(path: Path, chunk: int = 16 << 20) -> int:
     return lines + (1 if last and last not in b"\r\n" else 0)
 
 
+def first_line(path: Path) -> tuple[str, str]:
+    """The first line's text and its ending (\\r\\n, \\n, a lone \\r of old Mac files, or "" at the end of the file)."""
+    head = b""
+    with _open(path) as handle:
+        while (block := handle.read(1 << 16)) and not any(c in head[:-1] for c in b"\r\n"):
+            head += block
+    text = head.decode("utf-8", "replace")
+    match = _LINES.search(text)
+    if match is None:
+        return text, ""
+    return text[: match.start()], match.group()
+
+
 def csv_header(path: Path, delimiter: str) -> list[str]:
     """The first line's fields, made unique and non-empty (they become map keys)."""
-    head = b""
-    with _open(path) as handle:  # the first line, ended by \\r\\n, \\n or a lone \\r (old Mac files)
-        while (block := handle.read(1 << 16)) and not any(c in head for c in b"\r\n"):
-            head += block
-    first = _LINES.split(head.decode("utf-8", "replace"), 1)[0]
-    fields = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
+    fields = next(csv.reader(io.StringIO(first_line(path)[0]), delimiter=delimiter), [])
     names: list[str] = []
     for index, name in enumerate(fields):
         name = name.strip() or f"_c{index}"
@@ -114,46 +126,96 @@ def whole_file(path: Path, reason: str, skip_header: bool) -> list[Rejected]:
     return [Rejected(str(path), n + 1, text, reason) for n, text in enumerate(lines) if n >= start and text.strip()]
 
 
-def read_csv(spark: SparkSession, groups: dict[tuple[str, ...], list[Path]], delimiter: str) -> DataFrame | None:
-    """One Spark read per distinct header; fields mapped by the header's names."""
+def spark_paths(paths: Sequence[Path]) -> list[str]:
+    """Paths as Spark must be given them to read exactly those files: Spark expands glob patterns,
+    so `a[1].csv` would match nothing and `b*.csv` every `b…` file; a backslash escapes them."""
+    return [_GLOB.sub(r"\\\1", str(p)) for p in paths]
+
+
+def source_file() -> Any:
+    """The file a row was read from as a plain absolute path (Spark reports a `file:` URI with
+    %-escapes): the same form as the quarantine's `file`, the manifest and the landing folder."""
+    from pyspark.sql import functions as F
+
+    uri = F.col("_metadata.file_path")
+    path = F.when(uri.startswith("file:///"), uri.substr(8, 1 << 30)).when(uri.startswith("file:/"), uri.substr(6, 1 << 30)).otherwise(uri)
+    # url_decode is form decoding ('+' means a space); in a URI path '+' is itself.
+    return F.when(path.contains("%"), F.url_decode(F.replace(path, F.lit("+"), F.lit("%2B")))).otherwise(path)
+
+
+def _strip_cr(column: str) -> Any:
+    """A CRLF line read with `lineSep="\\n"` keeps its \\r at the end of the last field: drop it
+    (an unquoted field left empty is null, as Spark reads an empty field)."""
+    from pyspark.sql import functions as F
+
+    value = F.col(column)
+    return F.when(value.endswith("\r"), F.nullif(F.expr(f"left(`{column}`, length(`{column}`) - 1)"), F.lit(""))).otherwise(value)
+
+
+def read_csv(spark: SparkSession, groups: dict[tuple, list[Path]], delimiter: str) -> DataFrame | None:
+    """One Spark read per distinct (header, line separator); fields mapped by the header's names.
+
+    Line endings: Spark's multi-line CSV reader (needed for quoted line breaks) detects the line
+    separator from the first line and then ignores the other kinds, so a CRLF file with LF lines
+    appended merged them. Every file is read with `lineSep="\\n"` (a lone \\r for old Mac files,
+    whose first line ends so) and a trailing \\r is dropped from each line's last field: each line is
+    one record whatever its ending."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
     frames = []
-    for header, paths in groups.items():
+    for (header, line_sep, header_cr), paths in groups.items():
         slots = [f"_c{i}" for i in range(len(header))]
         corrupt = CORRUPT
         while corrupt.lower() in {h.lower() for h in header}:
             corrupt = f"_{corrupt}"
-        # Named as the header (so Spark's header check stays quiet), then renamed by position.
-        schema = StructType([StructField(s, StringType(), True) for s in [*header, corrupt]])
-        df = (
-            spark.read.schema(schema)
-            .options(header="true", multiLine="true", mode="PERMISSIVE", columnNameOfCorruptRecord=corrupt, sep=delimiter, escape='"', enforceSchema="true")
-            .csv([str(p) for p in paths])
-            .toDF(*slots, CORRUPT)
-        )
+        # Named as Spark will read the header (so its header check stays quiet), then renamed by position.
+        seen = [*header[:-1], header[-1] + "\r"] if header_cr and header else list(header)
+        schema = StructType([StructField(s, StringType(), True) for s in [*seen, corrupt]])
+        options = dict(header="true", multiLine="true", mode="PERMISSIVE", columnNameOfCorruptRecord=corrupt, sep=delimiter, escape='"', enforceSchema="true")
+        df = spark.read.schema(schema).options(lineSep=line_sep, **options).csv(spark_paths(paths)).toDF(*slots, CORRUPT)
+        if line_sep == "\n":  # a blank CRLF line reads as "\r": still a blank line, skipped as Spark skips blank lines
+            blank = _all([F.coalesce(F.col(slots[0]), F.lit("")) == "\r", *[F.col(s).isNull() for s in slots[1:]]])
+            df = df.filter(~blank)
+            df = df.select(*[_strip_cr(c).alias(c) if c in (slots[-1], CORRUPT) else F.col(c) for c in [*slots, CORRUPT]], "_metadata")
         record = F.create_map(*[x for name, slot in zip(header, slots, strict=False) for x in (F.lit(name), F.col(slot))])
         raw = F.coalesce(F.col(CORRUPT), F.concat_ws(delimiter, *[F.coalesce(F.col(s), F.lit("")) for s in slots]))
         # Field by field: no per-row concatenation just to look for a replacement character.
         wrong = F.col(CORRUPT).isNull() & _any([F.col(s).contains(REPLACEMENT) for s in slots])
         bad = F.when(F.col(CORRUPT).isNotNull(), F.lit(f"malformed CSV record (expected {len(header)} fields)")).when(wrong, F.lit(WRONG_ENCODING))
-        frames.append(_frame(df.select(record.alias("_record"), F.col("_metadata.file_path").alias("_source_file"), raw.alias("_raw"), bad.alias("_bad"))))
+        frames.append(_frame(df.select(record.alias("_record"), source_file().alias("_source_file"), raw.alias("_raw"), bad.alias("_bad"))))
     return _union(frames)
 
 
 def read_json(spark: SparkSession, paths: Sequence[Path]) -> DataFrame | None:
-    """JSON lines: each non-blank line must be one JSON object."""
+    """JSON lines: each non-blank line must be exactly one JSON object (nothing after it), its
+    strings at most MAX_JSON_STRING_CHARS characters long.
+
+    Spark's JSON parser stops after the first value of a line and ignores what follows, so a
+    line is parsed inside an array ending with a marker object only this read knows: the
+    array holds [the object, the marker] exactly when nothing followed the object. One parse
+    per line; the reasons of refused lines are worked out for those lines only."""
     from pyspark.sql import functions as F
 
     if not paths:
         return None
-    text = spark.read.text([str(p) for p in paths]).select("value", F.col("_metadata.file_path").alias("_source_file"))
+    limit = {"maxStringLen": str(MAX_JSON_STRING_CHARS)}
+    marker = uuid.uuid4().hex
+    text = spark.read.text(spark_paths(paths)).select("value", source_file().alias("_source_file"))
     text = text.filter(F.trim("value") != "")
-    record = F.from_json("value", "map<string,string>")
+    wrapped = F.concat(F.lit("["), F.col("value"), F.lit(f',{{"{marker}":"{marker}"}}]'))
+    parts = text.select("value", "_source_file", F.from_json(wrapped, "array<map<string,string>>", limit).alias("_parts"))
+    whole = (F.size("_parts") == 2) & (F.col("_parts")[1][marker] == marker)
+    record = F.when(whole, F.col("_parts")[0])
+    over = F.length("value") > MAX_JSON_STRING_CHARS
+    why = (
+        F.when(F.from_json("value", "map<string,string>", limit).isNotNull(), F.lit("malformed JSON record (text after the JSON object)"))
+        .when(over & F.from_json("value", "map<string,string>", {"maxStringLen": str(2**31 - 1)}).isNotNull(), F.lit(OVER_LIMIT.format(MAX_JSON_STRING_CHARS)))
+        .otherwise(F.lit("malformed JSON record (not a JSON object)"))
+    )  # fmt: skip
     # The text reader keeps a line's bytes as they are (no decoding, no replacement character).
-    bad = F.when(record.isNull(), F.lit("malformed JSON record (not a JSON object)")).when(~F.is_valid_utf8("value"), F.lit(WRONG_ENCODING))
-    return _frame(text.select(record.alias("_record"), "_source_file", F.col("value").alias("_raw"), bad.alias("_bad")))
+    bad = F.when(record.isNull(), why).when(~F.is_valid_utf8("value"), F.lit(WRONG_ENCODING))
+    return _frame(parts.select(record.alias("_record"), "_source_file", F.col("value").alias("_raw"), bad.alias("_bad")))
 
 
 def _union(frames: list[DataFrame]) -> DataFrame | None:
@@ -177,16 +239,17 @@ def read_batch(spark: SparkSession, files: Sequence[Path], fmt: str, delimiter: 
             readable.append(path)
     if fmt == "json":
         return Parsed(read_json(spark, readable), rejected, files=readable)
-    groups: dict[tuple[str, ...], list[Path]] = {}
+    groups: dict[tuple, list[Path]] = {}
     headers = {}
     for path in readable:
         header = csv_header(path, delimiter)
+        ending = first_line(path)[1]
         if known and not set(header) & set(known):
             reason = f"header {header[:5]} shares no column with the table (wrong delimiter, or not this source?)"
             rejected.extend(whole_file(path, reason, skip_header=True) or [Rejected(str(path), 1, ",".join(header), reason)])
             continue
         headers[str(path)] = header
-        groups.setdefault(tuple(header), []).append(path)
+        groups.setdefault((tuple(header), "\r" if ending == "\r" else "\n", ending == "\r\n"), []).append(path)
     frame = read_csv(spark, groups, delimiter)
     return Parsed(frame, rejected, headers, [p for paths in groups.values() for p in paths])
 
@@ -197,6 +260,15 @@ def _any(conditions: list):  # a Column
     out = F.lit(False)
     for condition in conditions:
         out = out | condition
+    return out
+
+
+def _all(conditions: list):  # a Column
+    from pyspark.sql import functions as F
+
+    out = F.lit(True)
+    for condition in conditions:
+        out = out & condition
     return out
 
 
