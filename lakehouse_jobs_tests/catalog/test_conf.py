@@ -45,3 +45,35 @@ def test_without_javac_the_plugin_is_left_out_with_one_sentence(monkeypatch, tmp
     monkeypatch.setattr(plugin, "javac", lambda: None)
     assert catalog_conf(tmp_path) == {}
     assert plugin.missing_reason() == ("three-part names need the catalog plugin: install a JDK 17 (javac) and run `lakehouse-jobs prepare`.")
+
+
+JOB_CLUSTER_SCRIPT = """
+import sys
+from pathlib import Path
+from lakehouse_jobs.lib.catalog import bind_root
+from lakehouse_jobs.lib.runtime.spark import SparkResource, stop_session
+from lakehouse_jobs.lib.runtime import job_cluster
+root, state = Path(sys.argv[1]), Path(sys.argv[2])
+spark = SparkResource(job_cluster=True, cluster_state_dir=str(state)).get_session()
+try:
+    assert type(spark).__module__.startswith("pyspark.sql.connect")
+    bind_root(spark, root)
+    spark.sql("USE CATALOG main")
+    spark.range(3).write.mode("overwrite").saveAsTable("main.silver.on_cluster")
+    print("rows", spark.table("silver.on_cluster").count())
+finally:
+    stop_session()
+    job_cluster.stop_all(state)
+"""
+
+
+def test_three_part_names_on_a_job_cluster_spark_connect_server(tmp_path: Path):
+    """A fresh process (no classic JVM): the run's Spark Connect server loads the plugin from its --jars."""
+    import subprocess
+    import sys
+
+    root, state = tmp_path / "lake", tmp_path / "clusters"
+    root.mkdir()
+    proc = subprocess.run([sys.executable, "-c", JOB_CLUSTER_SCRIPT, str(root), str(state)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and "rows 3" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert (root / "silver" / "on_cluster" / "_delta_log").is_dir()
