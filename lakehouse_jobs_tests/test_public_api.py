@@ -16,6 +16,8 @@ import pytest
 import lakehouse_jobs.lib
 
 PUBLIC = [
+    "Bundle",
+    "BundleError",
     "DeltaCommit",
     "INVALID_FLAG",
     "IngestSpec",
@@ -33,6 +35,7 @@ PUBLIC = [
     "WriteSpec",
     "apply_changes",
     "build_definitions",
+    "bundle_definitions",
     "cast_columns",
     "changes_asset",
     "dbt_build",
@@ -44,17 +47,21 @@ PUBLIC = [
     "files_run_config",
     "ingestion_asset",
     "last_commit",
+    "load_bundle",
     "load_spec",
     "load_spec_file",
     "medallion_asset",
+    "pipeline_assets",
     "read_delta",
     "read_landing",
     "read_table",
     "reconstructable_job",
     "register_task_type",
     "split_invalid",
+    "table_path",
     "table_schema",
     "task_values",
+    "volume_path",
     "write_delta",
 ]
 

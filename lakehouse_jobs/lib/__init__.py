@@ -13,7 +13,9 @@ Everything the README and docs/ tell a user to import comes from here:
 - Lakeflow job specs: `load_spec_file`, `load_spec`, `build_definitions`,
   `reconstructable_job`, `task_values`, `LakehouseJobsComponent`, `LakehouseRunCoordinator`,
   `TaskType` + `register_task_type` (a task type of your own)
-  (the whole jobs API: `lakehouse_jobs.lib.jobs`).
+  (the whole jobs API: `lakehouse_jobs.lib.jobs`);
+- Databricks Asset Bundles: `load_bundle`, `Bundle`, `BundleError`, `bundle_definitions`;
+  Lakeflow pipelines: `pipeline_assets`; Unity Catalog names on the root: `table_path`, `volume_path`.
 
 Importing this package stays cheap (no Spark, dbt or MLflow): the dbt helpers
 (dagster-dbt and dbt-core take seconds to import) and the jobs API are loaded
@@ -38,6 +40,8 @@ from lakehouse_jobs.lib.tables.medallion import TableOutput, medallion_asset, re
 from lakehouse_jobs.lib.tables.schema import INVALID_FLAG, cast_columns, split_invalid, table_schema
 
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
+    from lakehouse_jobs.lib.bundles import Bundle, BundleError, bundle_definitions, load_bundle
+    from lakehouse_jobs.lib.catalog.names import table_path, volume_path
     from lakehouse_jobs.lib.integrations.dbt import LakehouseDbtTranslator, dbt_build, dbt_project
     from lakehouse_jobs.lib.jobs import (
         LakehouseJobsComponent,
@@ -50,8 +54,15 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
         register_task_type,
         task_values,
     )
+    from lakehouse_jobs.lib.pipelines.assets import pipeline_assets
 
 _DBT = frozenset({"LakehouseDbtTranslator", "dbt_build", "dbt_project"})
+_BUNDLES = frozenset({"Bundle", "BundleError", "bundle_definitions", "load_bundle"})
+_LAZY_MODULES = {
+    "pipeline_assets": "lakehouse_jobs.lib.pipelines.assets",
+    "table_path": "lakehouse_jobs.lib.catalog.names",
+    "volume_path": "lakehouse_jobs.lib.catalog.names",
+}
 _JOBS = frozenset(
     {
         "LakehouseJobsComponent",
@@ -67,6 +78,8 @@ _JOBS = frozenset(
 )
 
 __all__ = [
+    "Bundle",
+    "BundleError",
     "DeltaCommit",
     "INVALID_FLAG",
     "IngestSpec",
@@ -84,6 +97,7 @@ __all__ = [
     "WriteSpec",
     "apply_changes",
     "build_definitions",
+    "bundle_definitions",
     "cast_columns",
     "changes_asset",
     "dbt_build",
@@ -95,17 +109,21 @@ __all__ = [
     "files_run_config",
     "ingestion_asset",
     "last_commit",
+    "load_bundle",
     "load_spec",
     "load_spec_file",
     "medallion_asset",
+    "pipeline_assets",
     "read_delta",
     "read_landing",
     "read_table",
     "reconstructable_job",
     "register_task_type",
     "split_invalid",
+    "table_path",
     "table_schema",
     "task_values",
+    "volume_path",
     "write_delta",
 ]
 
@@ -116,6 +134,12 @@ def __getattr__(name: str):
         from lakehouse_jobs.lib.integrations import dbt as module
     elif name in _JOBS:
         from lakehouse_jobs.lib import jobs as module
+    elif name in _BUNDLES:
+        from lakehouse_jobs.lib import bundles as module
+    elif name in _LAZY_MODULES:
+        import importlib
+
+        module = importlib.import_module(_LAZY_MODULES[name])
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(module, name)

@@ -3,7 +3,8 @@
     defs = bundle_definitions("path/to/bundle", target="dev", assets=my_assets, resources=my_resources)
 
 The target and variables are fixed when the code location loads (a daemon's runs use them too).
-The pipelines of `resources.pipelines` contribute their datasets' assets here (issue #16 part 3).
+Each pipeline of `resources.pipelines` contributes its datasets as assets (one multi-asset per
+pipeline, lib/pipelines/assets.py), so a pipeline can be materialized alone from the UI too.
 """
 
 from __future__ import annotations
@@ -30,5 +31,10 @@ def bundle_definitions(
     `variables`: values as `--var` gives them; `assets`/`resources`: what the jobs' pipeline tasks select and run with.
     Raises SpecValidationError with one `file: field: message` line per problem.
     """
+    from lakehouse_jobs.lib.pipelines.assets import pipeline_assets
+
     document = load_bundle_spec(path, target, variables)
-    return build_definitions(document, assets=assets, resources=resources)
+    folder = Path(path).resolve()
+    folder = folder if folder.is_dir() else folder.parent
+    datasets = [asset for key, settings in document.pipelines.items() for asset in pipeline_assets(key, settings, folder)]
+    return build_definitions(document, assets=[*assets, *datasets], resources=resources)

@@ -74,11 +74,24 @@ def validate_document(obj: Any, base_dir: str | Path | None = None) -> Problems:
             if not isinstance(key, str) or not JOB_KEY.fullmatch(key):
                 problems.append((path, "a job key uses letters, digits, _ and - (at most 100)"))
             problems.extend(validate_job(job, path, base, jobs=entries, job_key=key))
+        problems.extend(_pipeline_problems(obj["resources"], base))
     else:  # `tasks` is optional, as in the bundle schema: a job without tasks runs and succeeds with nothing to do
         if not {"name", "tasks"} & set(obj):
             return [("", "expected a job object (with name and tasks) or a bundle document with resources.jobs")]
         problems.extend(validate_job(obj, "", base, jobs=entries, job_key=next(iter(entries))))
     return sorted(problems, key=lambda problem: _natural(problem[0]))
+
+
+def _pipeline_problems(resources: Mapping[str, Any], base: Path | None) -> Problems:
+    """The settings of the document's `resources.pipelines` (what its pipeline tasks run)."""
+    from lakehouse_jobs.lib.pipelines.spec import check_pipeline
+
+    pipelines = resources.get("pipelines")
+    if pipelines is None:
+        return []
+    if not isinstance(pipelines, Mapping):
+        return [("resources.pipelines", "expected a mapping of pipeline keys to pipelines")]
+    return [problem for key, raw in pipelines.items() for problem in check_pipeline(raw, f"resources.pipelines.{key}", base)]
 
 
 def _natural(path: str) -> list[Any]:
