@@ -1,0 +1,1 @@
+"""Checks the example bundle's job runs on its own tables."""
