@@ -13,14 +13,14 @@ while current); a delete closes the current version. The statements are SQL
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakehouse_jobs.lib.errors import SpecError
 from lakehouse_jobs.lib.names import quote, validate_column, validate_columns
-from lakehouse_jobs.lib.tables.delta_io import DeltaCommit, is_delta_table, last_commit, merge_sql, read_delta
+from lakehouse_jobs.lib.tables.conflicts import retry_conflicts
+from lakehouse_jobs.lib.tables.delta_io import DeltaCommit, is_delta_table, last_commit, merge_sql, read_delta, write_tag
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -61,8 +61,15 @@ def apply_changes(
     stored_as_scd_type: int = 1,
     column_list: Sequence[str] | None = None,
     except_column_list: Sequence[str] = (),
+    table: str | None = None,
+    run_id: str | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> DeltaCommit:
-    """Apply a batch of change events to the Delta table at `target` in one MERGE."""
+    """Apply a batch of change events to the Delta table at `target` in one MERGE.
+
+    A retryable Delta conflict runs the whole apply again (SCD2 re-reads the target's
+    history) with backoff (tables/conflicts.py); `table` names the table in that error,
+    `run_id` goes into the commit's userMetadata."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -77,28 +84,29 @@ def apply_changes(
     # Duplicate deliveries of one event collapse; on a sequence tie a delete wins.
     events = events.withColumn("_n", F.row_number().over(Window.partitionBy(*keys, sequence_by).orderBy(F.col(_DELETE).desc()))).filter("_n = 1").drop("_n")
     path = str(target)
-    if stored_as_scd_type == 1:
-        return _scd1(spark, events, path, keys, sequence_by, columns)
-    return _scd2(spark, events, path, keys, sequence_by, columns)
+    tag = write_tag(spark, run_id)
+    scd = _scd1 if stored_as_scd_type == 1 else _scd2
+    commit, attempts = retry_conflicts(lambda: scd(spark, events, path, keys, sequence_by, columns, tag), path, table=table, log=log)
+    commit.attempts = attempts
+    return commit
 
 
-def _merge(spark: SparkSession, df: DataFrame, path: str, statement: str) -> DeltaCommit:
-    return last_commit(spark, path, merge_sql(spark, df, path, statement))
+def _merge(spark: SparkSession, df: DataFrame, path: str, statement: str, tag: str) -> DeltaCommit:
+    return last_commit(spark, path, merge_sql(spark, df, path, statement, tag))
 
 
-def _create(spark: SparkSession, df: DataFrame, path: str) -> DeltaCommit:
-    tag = f"lakehouse_jobs:{uuid.uuid4().hex}"
+def _create(spark: SparkSession, df: DataFrame, path: str, tag: str) -> DeltaCommit:
     df.write.format("delta").mode("overwrite").option("userMetadata", tag).save(path)
     return last_commit(spark, path, tag)
 
 
-def _scd1(spark: SparkSession, events: DataFrame, path: str, keys: Sequence[str], sequence_by: str, columns: list[str]) -> DeltaCommit:
+def _scd1(spark: SparkSession, events: DataFrame, path: str, keys: Sequence[str], sequence_by: str, columns: list[str], tag: str) -> DeltaCommit:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     latest = events.withColumn("_n", F.row_number().over(Window.partitionBy(*keys).orderBy(F.col(quote(sequence_by)).desc()))).filter("_n = 1").drop("_n")
     if not is_delta_table(path):
-        return _create(spark, latest.filter(~F.col(_DELETE)).drop(_DELETE), path)
+        return _create(spark, latest.filter(~F.col(_DELETE)).drop(_DELETE), path, tag)
     on = " AND ".join(f"t.{quote(k)} <=> s.{quote(k)}" for k in keys)
     newer = f"s.{quote(sequence_by)} > t.{quote(sequence_by)}"
     assignments = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in columns)
@@ -109,7 +117,7 @@ def _scd1(spark: SparkSession, events: DataFrame, path: str, keys: Sequence[str]
         f"WHEN MATCHED AND {newer} THEN UPDATE SET {assignments} "
         f"WHEN NOT MATCHED AND NOT s.{_DELETE} THEN INSERT ({', '.join(quote(c) for c in columns)}) VALUES ({values})"
     )
-    return _merge(spark, latest, path, statement)
+    return _merge(spark, latest, path, statement, tag)
 
 
 def _history_events(spark: SparkSession, path: str, keys: Sequence[str], sequence_by: str, columns: list[str]) -> DataFrame | None:
@@ -134,7 +142,7 @@ def _history_events(spark: SparkSession, path: str, keys: Sequence[str], sequenc
     return starts.unionByName(deletes)
 
 
-def _scd2(spark: SparkSession, events: DataFrame, path: str, keys: Sequence[str], sequence_by: str, columns: list[str]) -> DeltaCommit:
+def _scd2(spark: SparkSession, events: DataFrame, path: str, keys: Sequence[str], sequence_by: str, columns: list[str], tag: str) -> DeltaCommit:
     """Rebuild the versions of every key from the target's history plus the new events, then
     MERGE the difference (unchanged versions are not rewritten as new rows)."""
     from pyspark.sql import Window
@@ -152,7 +160,7 @@ def _scd2(spark: SparkSession, events: DataFrame, path: str, keys: Sequence[str]
         .select(*[F.col(quote(c)) for c in columns], START, END)
     )
     if old is None:
-        return _create(spark, versions, path)
+        return _create(spark, versions, path, tag)
     on = " AND ".join([*(f"t.{quote(k)} <=> s.{quote(k)}" for k in keys), f"t.{START} <=> s.{START}"])
     changed = " OR ".join(f"NOT (t.{quote(c)} <=> s.{quote(c)})" for c in [*columns, END])
     statement = (
@@ -161,7 +169,7 @@ def _scd2(spark: SparkSession, events: DataFrame, path: str, keys: Sequence[str]
         "WHEN NOT MATCHED THEN INSERT * "
         "WHEN NOT MATCHED BY SOURCE THEN DELETE"
     )
-    return _merge(spark, versions, path, statement)
+    return _merge(spark, versions, path, statement, tag)
 
 
 def scd2_current(history: DataFrame) -> DataFrame:
@@ -221,6 +229,7 @@ def changes_asset(
                 spark, output.df, lakehouse.table_path(layer, name), keys=keys, sequence_by=sequence_by,
                 apply_as_deletes=apply_as_deletes, stored_as_scd_type=stored_as_scd_type,
                 column_list=column_list, except_column_list=except_column_list,
+                table=f"{layer}/{name}", run_id=context.run_id, log=context.log.warning,
             )  # fmt: skip
             return dg.MaterializeResult(metadata={**describe(spark, commit), **describe_changes(commit), **output.metadata})
 

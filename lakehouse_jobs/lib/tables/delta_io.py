@@ -8,13 +8,14 @@ deleting target rows the source no longer has).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakehouse_jobs.lib.errors import LakehouseError, SpecError
 from lakehouse_jobs.lib.names import quote, validate_columns
+from lakehouse_jobs.lib.tables.conflicts import retry_conflicts, run_of
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -51,6 +52,7 @@ class DeltaCommit:
     version: int
     operation: str
     metrics: dict[str, int] = field(default_factory=dict)
+    attempts: int = 1  # > 1 when concurrent commits won first and the write ran again (tables/conflicts.py)
 
 
 def is_delta_table(path: str | Path) -> bool:
@@ -69,14 +71,42 @@ def _check_columns(df: DataFrame, spec: WriteSpec) -> None:
                 raise SpecError(f"{label}[{index}]", f"column {name!r} is not in the result (columns: {', '.join(df.columns)})")
 
 
-def write_delta(spark: SparkSession, df: DataFrame, path: str | Path, spec: WriteSpec) -> DeltaCommit:
-    """Commit `df` to the Delta table at `path` according to `spec`; return the commit."""
+def write_tag(spark: SparkSession, run_id: str | None = None) -> str:
+    """A commit's userMetadata: `lakehouse_jobs:<run_id>:<unique>`, so a writer that loses a
+    conflict can name the run that won (tables/conflicts.py). Without `run_id`, the run of
+    the task identity observed lineage set on the session (jobs/lineage.py), if any."""
+    if run_id is None:
+        try:
+            run_id = run_of(spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None))
+        except Exception:  # noqa: BLE001 - a stopped session: the write itself will say so
+            run_id = None
+    return f"lakehouse_jobs:{run_id}:{uuid.uuid4().hex}" if run_id else f"lakehouse_jobs:{uuid.uuid4().hex}"
+
+
+def write_delta(
+    spark: SparkSession,
+    df: DataFrame,
+    path: str | Path,
+    spec: WriteSpec,
+    *,
+    table: str | None = None,
+    run_id: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> DeltaCommit:
+    """Commit `df` to the Delta table at `path` according to `spec`; return the commit.
+
+    A retryable Delta conflict runs the write again with backoff (tables/conflicts.py);
+    `table` names the table in that error, `run_id` goes into the commit's userMetadata,
+    `log` hears about each retry."""
     _check_columns(df, spec)
     path = str(path)
-    tag = f"lakehouse_jobs:{uuid.uuid4().hex}"
-    if spec.mode == "merge" and is_delta_table(path):
-        _merge(spark, df, path, spec, tag)
-    else:
+    tag = write_tag(spark, run_id)
+
+    def attempt() -> None:
+        # Decided again on every attempt: the loser of a race creating the table merges/appends on retry.
+        if spec.mode == "merge" and is_delta_table(path):
+            _merge(spark, df, path, spec, tag)
+            return
         writer = df.write.format("delta").option("userMetadata", tag)
         if spec.partition_by:
             writer = writer.partitionBy(*spec.partition_by)
@@ -88,7 +118,11 @@ def write_delta(spark: SparkSession, df: DataFrame, path: str | Path, spec: Writ
             writer.save(path)
         except Exception as exc:
             raise _explain(exc, path) from exc
-    return last_commit(spark, path, tag)
+
+    _, attempts = retry_conflicts(attempt, path, table=table, log=log)
+    commit = last_commit(spark, path, tag)
+    commit.attempts = attempts
+    return commit
 
 
 def sql_path(path: str | Path) -> str:
@@ -117,7 +151,7 @@ def merge_sql(spark: SparkSession, df: DataFrame, path: str | Path, statement: s
 
     The tag goes into the commit's userMetadata so `last_commit` finds this very commit.
     """
-    tag = tag or f"lakehouse_jobs:{uuid.uuid4().hex}"
+    tag = tag or write_tag(spark)
     view = f"_lakehouse_merge_{tag.rsplit(':', 1)[-1]}"
     df.createOrReplaceTempView(view)
     previous = spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None)
@@ -204,4 +238,5 @@ def describe(spark: SparkSession, commit: DeltaCommit) -> dict[str, Any]:
         "delta_version": dg.MetadataValue.int(commit.version),
         "delta_operation": dg.MetadataValue.text(commit.operation),
         "delta_operation_metrics": dg.MetadataValue.json(commit.metrics),
+        **({"delta_write_attempts": dg.MetadataValue.int(commit.attempts)} if commit.attempts > 1 else {}),
     }

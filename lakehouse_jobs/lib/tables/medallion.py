@@ -84,10 +84,24 @@ def read_table(spark: Any, lakehouse: Any, key: str | Sequence[str] | dg.AssetKe
     return read_delta(spark, lakehouse.table_path(*asset_key.path), version)
 
 
+POOL_PREFIX = "delta"
+
+
+def table_pool(key: str | Sequence[str] | dg.AssetKey) -> str:
+    """The Dagster pool of the asset writing a table: `delta/<layer>/<table>`.
+
+    One pool per Delta table: with the instance's `concurrency: pools: default_limit: 1`,
+    two runs never write the same table at once (the second step waits for the slot),
+    while different tables still run in parallel. Any asset writing a table (ingestion,
+    a pipeline dataset) should take this pool too."""
+    return "/".join([POOL_PREFIX, *table_key(key, "key").path])
+
+
 def table_asset_args(
     layer: str,
     table: str,
     *,
+    pool: str | None = None,
     description: str | None = None,
     owners: Sequence[str] | None = None,
     tags: Mapping[str, str] | None = None,
@@ -98,10 +112,12 @@ def table_asset_args(
     """The `dg.asset` arguments every Delta table asset shares (medallion, ingestion, CDC).
 
     Key `<layer>/<table>`, group = layer, kinds spark/delta/layer, the spark and
-    lakehouse resources, and `dagster/table_name` — so the UI reads as a medallion.
+    lakehouse resources, and `dagster/table_name` — so the UI reads as a medallion;
+    pool `table_pool` (one writer per table at a time) unless `pool` names another.
     """
     return {
         "key": dg.AssetKey([layer, table]),
+        "pool": pool or table_pool([layer, table]),
         "group_name": group_name or layer,
         "kinds": {"spark", "delta", layer},
         "description": description,
@@ -163,6 +179,7 @@ def medallion_asset(
                 tags=tags,
                 group_name=group_name,
                 resources=resources,
+                pool=asset_kwargs.pop("pool", None),
                 metadata={"write_mode": spec.mode, "merge_keys": list(spec.merge_keys), "partition_by": list(spec.partition_by), **(metadata or {})},
             ),  # fmt: skip
             deps=[*upstream.values(), *deps],
@@ -186,7 +203,8 @@ def medallion_asset(
             if evaluation.rows is None:
                 return not_written()
             try:
-                commit = write_delta(spark, evaluation.rows, lakehouse.table_path(layer, table), spec)
+                path = lakehouse.table_path(layer, table)
+                commit = write_delta(spark, evaluation.rows, path, spec, table=key.to_user_string(), run_id=context.run_id, log=context.log.warning)
             except Exception as exc:
                 if not evaluation.stopped_write(exc):
                     raise
