@@ -182,6 +182,11 @@ def test_every_table_asset_gets_its_own_pool():
     def totals(spark):
         return spark.range(1)
 
+    from lakehouse_jobs.lib.ingest.asset import ingestion_asset
+    from lakehouse_jobs.lib.ingest.spec import IngestSpec
+
+    ingested = ingestion_asset(IngestSpec(source="src", table="events", format="csv", columns=["id", "name"]))
+    assert ingested.op.pool == table_pool(ingested.key) == "delta/" + "/".join(ingested.key.path)
     assert orders.op.pool == "delta/silver/orders" == table_pool("silver/orders")
     assert customers.op.pool == "delta/silver/customers"
     assert totals.op.pool == "shared"
