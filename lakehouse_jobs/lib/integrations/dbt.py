@@ -34,6 +34,8 @@ import dagster as dg
 from dagster._utils import run_with_concurrent_update_guard
 from dagster_dbt import DagsterDbtTranslator, DbtProject
 
+from lakehouse_jobs.lib.catalog import bind_root, table_path
+from lakehouse_jobs.lib.catalog.conf import enabled as catalog_enabled
 from lakehouse_jobs.lib.errors import LakehouseError, SetupError
 from lakehouse_jobs.lib.names import LAYERS, validate_table_name
 from lakehouse_jobs.lib.tables.delta_io import is_delta_table
@@ -129,6 +131,19 @@ def register_tables(spark: SparkSession, lakehouse: LakehouseResource, manifest:
     """
     registered = []
     schemas = {s["schema"] for s in manifest["sources"].values()} | {n["schema"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    if catalog_enabled(spark):  # the catalog resolves <schema>.<table> to <root>/<schema>/<table>: nothing to register
+        bind_root(spark, lakehouse.root)
+        for schema in sorted(schemas):
+            spark.sql(f"CREATE SCHEMA IF NOT EXISTS {validate_table_name(schema, 'dbt schema')}")
+        for source in manifest["sources"].values():
+            layer, table = source["source_name"], source.get("identifier") or source["name"]
+            if layer not in LAYERS:
+                continue
+            path = table_path(f"{source['schema']}.{table}", lakehouse.root)
+            if not is_delta_table(path):
+                raise LakehouseError(f"dbt source {layer}.{table}: no Delta table at {path}; materialize {layer}/{table} first.")
+            registered.append(f"{layer}.{table}")
+        return registered
     for schema in sorted(schemas):
         validate_table_name(schema, "dbt schema")
         location = _sql_location(lakehouse.system_path("spark_warehouse", schema))

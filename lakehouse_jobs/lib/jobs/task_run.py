@@ -88,10 +88,13 @@ class TaskRun:
 
     def spark(self) -> Any:
         """The run's SparkSession: the job's `spark` resource (embedded or job cluster), never a second JVM."""
+        from lakehouse_jobs.lib.catalog import bind_root
         from lakehouse_jobs.lib.runtime.spark import SparkResource
 
         resource = (self.runtime.resources or {}).get("spark")
-        return (resource if isinstance(resource, SparkResource) else SparkResource()).get_session()
+        session = (resource if isinstance(resource, SparkResource) else SparkResource()).get_session()
+        bind_root(session, self.lakehouse().root)  # catalog.schema.table resolves under this run's root
+        return session
 
     def lakehouse(self) -> Any:
         """The job's `lakehouse` resource (its root confines every path a task reads or writes)."""

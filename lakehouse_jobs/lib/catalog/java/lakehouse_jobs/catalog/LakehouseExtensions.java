@@ -35,7 +35,9 @@ public class LakehouseExtensions extends AbstractFunction1<SparkSessionExtension
   }
 
   static final class Parser implements ParserInterface {
-    private static final Pattern USE_CATALOG = Pattern.compile("(?is)\\s*USE\\s+CATALOG\\s+(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*|'[^']*')\\s*;?\\s*");
+    // Comments and blank lines around the statement are allowed (a SQL file's first statement carries its header comment).
+    private static final String SPACE = "(?:\\s|--[^\\n]*(?:\\n|$)|/\\*.*?\\*/)*";
+    private static final Pattern USE_CATALOG = Pattern.compile("(?is)" + SPACE + "USE\\s+CATALOG\\s+(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*|'[^']*')\\s*;?" + SPACE);
     private final ParserInterface delegate;
 
     Parser(ParserInterface delegate) {
