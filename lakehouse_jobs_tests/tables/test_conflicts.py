@@ -261,3 +261,26 @@ def test_pools_serialise_writers_of_one_table_and_let_other_tables_overlap(spark
 
 def _ids_of(spark_resource, path: Path) -> list[int]:
     return [r.id for r in read_delta(spark_resource.get_session(), path).collect()]
+
+
+def test_a_medallion_asset_retries_logs_and_stamps_its_run(spark_resource, lakehouse, tmp_path):
+    """Through Dagster: the retry is a warning in the step's log, `delta_write_attempts` is metadata,
+    and the commit's userMetadata names the run (what a losing writer would quote)."""
+    from pyspark.sql import functions as F
+
+    from lakehouse_jobs.lib.tables.conflicts import commit_info
+
+    path = str(Path(lakehouse.root) / "silver" / "events")
+
+    @medallion_asset(layer="silver", name="events", write_mode="append")
+    def events(spark):
+        return spark.range(2).select(_interferer(path, str(tmp_path / "once"))(F.col("id")).alias("id"))
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([events], resources={"spark": spark_resource, "lakehouse": lakehouse}, instance=instance)
+        metadata = result.asset_materializations_for_node(events.op.name)[0].metadata
+        assert metadata["delta_write_attempts"].value == 2
+        logs = [r.user_message for r in instance.all_logs(result.run_id)]
+        assert any("ProtocolChangedException" in m and "attempt 2 of 5" in m for m in logs)
+    assert commit_info(path, metadata["delta_version"].value)["userMetadata"].startswith(f"lakehouse_jobs:{result.run_id}:")
+    assert _ids(spark_resource.get_session(), path) == [0, 1, 1000]
