@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
+from lakehouse_jobs.lib import LakehouseResource
 from lakehouse_jobs.lib.bundles import bundle_definitions, load_bundle
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,8 +40,9 @@ def test_the_bundle_resolves_both_targets_as_databricks_does():
     assert Path(notebook) == EXAMPLE / "src" / "notebooks" / "land_sample_files.py"  # relative to resources/, where it is declared
 
 
-def test_the_bundle_is_dagster_definitions_with_its_pipelines_datasets_as_assets():
-    defs = bundle_definitions(EXAMPLE, target="dev")
+def test_the_bundle_is_dagster_definitions_with_its_pipelines_datasets_as_assets(tmp_path):
+    defs = bundle_definitions(EXAMPLE, target="dev", resources={"lakehouse": LakehouseResource(root=str(tmp_path))})
+    assert (tmp_path / SCHEMA).is_dir() and (tmp_path / "volumes" / "main" / SCHEMA / "landing").is_dir()  # resources.schemas/volumes, as a deploy
     keys = {key.to_user_string() for asset in defs.assets for key in asset.keys}
     assert keys == {f"{SCHEMA}/{t}" for t in ("orders_raw", "orders", "daily_revenue", "customer_changes", "customers", "current_customers")}
     assert [job.name for job in defs.jobs] == ["sales_job"]

@@ -31,9 +31,13 @@ def bundle_definitions(
     `variables`: values as `--var` gives them; `assets`/`resources`: what the jobs' pipeline tasks select and run with.
     Raises SpecValidationError with one `file: field: message` line per problem.
     """
+    from lakehouse_jobs.lib.bundles.bundle import load_bundle
+    from lakehouse_jobs.lib.bundles.storage import create_storage
     from lakehouse_jobs.lib.pipelines.assets import pipeline_assets
 
     document = load_bundle_spec(path, target, variables)
+    lakehouse = (resources or {}).get("lakehouse")
+    create_storage(load_bundle(path, target, variables).config, getattr(lakehouse, "root", None))  # as a deploy would
     folder = Path(path).resolve()
     folder = folder if folder.is_dir() else folder.parent
     datasets = [asset for key, settings in document.pipelines.items() for asset in pipeline_assets(key, settings, folder)]

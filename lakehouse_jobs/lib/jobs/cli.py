@@ -257,6 +257,11 @@ def _run(args: argparse.Namespace) -> int:
 
     document = _load(args)
     job = document.job(args.job)
+    if is_bundle(args.file):  # what `databricks bundle deploy` would create: the bundle's schemas and volumes
+        from lakehouse_jobs.lib.bundles.bundle import load_bundle
+        from lakehouse_jobs.lib.bundles.storage import create_storage
+
+        create_storage(load_bundle(args.file, args.target, _variables(args.var)).config)
     params = _parse_params(args.param or [], job.parameters)
     uses_assets = any(t.kind == "pipeline_task" or (t.nested and t.nested.kind == "pipeline_task") for t in job.tasks)
     definitions = args.definitions or (_asset_definitions(job) if uses_assets else None)
