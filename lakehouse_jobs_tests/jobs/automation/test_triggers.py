@@ -197,6 +197,31 @@ def test_file_arrival_watches_a_landing_folder_inside_the_root(tmp_path: Path):
         compile_trigger("refresh", {"file_arrival": {"url": "../elsewhere"}}, job_key="k", lakehouse_root=tmp_path)
 
 
+def test_unity_catalog_names_in_triggers_map_under_the_root(tmp_path: Path):
+    """A volume URL (`/Volumes/<c>/<s>/<v>/...`) and three-part table names, by lib/catalog's rule."""
+    volume = tmp_path / "volumes" / "main" / "sales" / "landing" / "orders"
+    volume.mkdir(parents=True)
+    for url in ("/Volumes/main/sales/landing/orders", "dbfs:/Volumes/main/sales/landing/orders"):
+        sensor = compile_trigger("refresh", {"file_arrival": {"url": url}}, job_key="k", lakehouse_root=tmp_path)
+        with dg.instance_for_test() as instance:
+            (volume / f"{len(url)}.csv").write_text("id\n1\n")
+            time.sleep(0.05)
+            [request], _, _ = tick(sensor, instance, None)
+            assert request.tags["lakehouse_jobs/trigger.file_arrival.location"] == str(volume.resolve())
+    with pytest.raises(SpecError, match="trigger.file_arrival.url"):
+        compile_trigger("refresh", {"file_arrival": {"url": "/Volumes/main/sales/../../../etc"}}, job_key="k", lakehouse_root=tmp_path)
+
+    sensor = table_trigger(tmp_path, table_names=["main.silver.orders", "dev.gold.daily"])
+    with dg.instance_for_test() as instance:
+        _, _, cursor = tick(sensor, instance, None)
+        append(tmp_path, "silver.orders")  # main.silver.orders is <root>/silver/orders
+        [request], _, cursor = tick(sensor, instance, cursor)
+        assert request.tags["lakehouse_jobs/trigger.table_update.updated_tables"] == "main.silver.orders"
+        write_deltalake(str(tmp_path / "catalogs" / "dev" / "gold" / "daily"), pd.DataFrame({"id": [1]}))  # another catalog
+        [request], _, _ = tick(sensor, instance, cursor)
+        assert request.tags["lakehouse_jobs/trigger.table_update.updated_tables"] == "dev.gold.daily"
+
+
 def test_table_update_in_the_sensor_daemon_launches_the_spec_job(tmp_path: Path, monkeypatch):
     """End to end: real code server, the daemons' sensor and run-queue iterations, a real run reading {{job.trigger.type}}."""
     import logging

@@ -99,8 +99,12 @@ def _location_form(problems: Problems, location: str, path: str) -> None:
             location_path(location)
             return
         parts = location.split(".")
+        if len(parts) == 3:  # catalog.schema.table (lib/catalog/names.py's rule)
+            for part in parts:
+                validate_table_name(part, path)
+            return
         if len(parts) != 2:
-            raise SpecError(path, f"{location!r}: expected <layer>.<table>, e.g. 'silver.orders'")
+            raise SpecError(path, f"{location!r}: expected <layer>.<table> or <catalog>.<schema>.<table>, e.g. 'silver.orders'")
         validate_layer(parts[0], path)
         validate_table_name(parts[1], path)
     except SpecError as error:
@@ -115,7 +119,8 @@ def _file_arrival(problems: Problems, body: Mapping, where: str) -> FileArrival:
         url = ""
     else:
         try:
-            location_path(url)
+            if not url.startswith("dbfs:/Volumes/"):  # a volume path maps under the root when compiled
+                location_path(url)
         except SpecError as error:
             problems.append((at(where, "url"), error.message))
     return FileArrival(url, **_waits(problems, body, where))
@@ -175,6 +180,13 @@ def _sensor_status(is_paused: bool) -> dg.DefaultSensorStatus:
 
 def _inside_root(root: Path, location: str, path: str) -> Path:
     """A checked folder or table path (relative to root, absolute or file://), refused unless inside root."""
+    if location.startswith(("/Volumes/", "dbfs:/Volumes/")):  # a Unity Catalog volume: <root>/volumes/<c>/<s>/<v>/...
+        from lakehouse_jobs.lib.catalog.names import volume_path
+
+        try:
+            return confine(root, volume_path(location, root), path)
+        except SpecError as error:
+            raise SpecError(path, error.message) from None
     candidate = location_path(location)
     return confine(root, candidate if Path(location).is_absolute() or "://" in location else root / location, path)
 
@@ -183,6 +195,10 @@ def table_location(name: str, root: Path, path: str) -> Path:
     """A checked table name -> <root>/<layer>/<table>, or its path inside root."""
     if "/" in name or "\\" in name:
         return _inside_root(root, name, path)
+    if name.count(".") == 2:
+        from lakehouse_jobs.lib.catalog.names import table_path
+
+        return confine(root, table_path(name, root), path)
     layer, table = name.split(".")
     return root / layer / table
 
