@@ -68,6 +68,7 @@ sensors = [
         wait_after_last_change_seconds=WAIT_AFTER_LAST_CHANGE_SECONDS,
         run_config_for_files=files_run_config(spec),
         tags={"team": "data-eng"},
+        redeliver_failed=3,  # a killed run's batch is offered again; its run skips what a commit already holds
     )
     for source, (spec, _) in SOURCES.items()
 ]

@@ -142,3 +142,55 @@ def test_file_urls_and_bad_timers(tmp_path):
 def test_a_missing_folder_is_skipped_not_an_error(tmp_path):
     result = _tick(_sensor(tmp_path / "not_yet"))
     assert not result.run_requests and result.skip_reason.skip_message == "no new files"
+
+
+@dg.op(config_schema={"fail": bool})
+def _batch(context) -> None:
+    if context.op_config["fail"]:
+        raise RuntimeError("the run worker died")  # as run monitoring reports a killed run: FAILURE
+
+
+@dg.job
+def _batch_job():
+    _batch()
+
+
+def _end_run(instance, run_key: str, *, fail: bool) -> None:
+    """A real run of the batch (tagged with its run key, as Dagster tags a sensor's runs) that fails or succeeds."""
+    _batch_job.execute_in_process(
+        run_config={"ops": {"_batch": {"config": {"fail": fail}}}}, instance=instance, tags={"dagster/run_key": run_key}, raise_on_error=False
+    )
+
+
+def test_the_files_of_a_failed_run_are_offered_again_a_bounded_number_of_times(tmp_path):
+    a, b = _touch(tmp_path / "a.csv"), _touch(tmp_path / "b.csv")
+    sensor = _sensor(tmp_path, redeliver_failed=2)
+    plain = _sensor(tmp_path)  # a job trigger: Databricks never re-offers a failed run's files
+    with dg.instance_for_test() as instance:
+        first = sensor(dg.build_sensor_context(instance=instance))
+        (request,) = first.run_requests
+        _end_run(instance, request.run_key, fail=True)
+        again = sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+        (retry,) = again.run_requests  # both files, in a new batch (a new run key)
+        assert retry.run_config["ops"]["bronze__t"]["config"]["files"] == [str(a), str(b)]
+        assert retry.run_key != request.run_key and retry.run_key.startswith("landing_sensor:2:")
+
+        _end_run(instance, retry.run_key, fail=True)
+        third = sensor(dg.build_sensor_context(instance=instance, cursor=again.cursor))
+        (last,) = third.run_requests
+        _end_run(instance, last.run_key, fail=True)  # offered twice already: left for a manual run
+        done = sensor(dg.build_sensor_context(instance=instance, cursor=third.cursor))
+        assert not done.run_requests
+        assert json.loads(done.cursor).get("inflight", {}) == {} and json.loads(done.cursor).get("attempts", {}) == {}
+
+        c = _touch(tmp_path / "c.csv")
+        fresh_tick = sensor(dg.build_sensor_context(instance=instance, cursor=done.cursor))
+        (fresh,) = fresh_tick.run_requests
+        assert fresh.run_config["ops"]["bronze__t"]["config"]["files"] == [str(c)]
+        _end_run(instance, fresh.run_key, fail=False)  # a run that succeeded: nothing offered again
+        after = sensor(dg.build_sensor_context(instance=instance, cursor=fresh_tick.cursor))
+        assert not after.run_requests and json.loads(after.cursor).get("inflight", {}) == {}
+
+        once = plain(dg.build_sensor_context(instance=instance))
+        _end_run(instance, once.run_requests[0].run_key, fail=True)
+        assert not plain(dg.build_sensor_context(instance=instance, cursor=once.cursor)).run_requests

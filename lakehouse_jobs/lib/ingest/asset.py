@@ -21,6 +21,7 @@ from pydantic import Field
 
 from lakehouse_jobs.lib.ingest.ingest import ingest
 from lakehouse_jobs.lib.ingest.spec import IngestSpec
+from lakehouse_jobs.lib.tables.conflicts import retry_conflicts
 from lakehouse_jobs.lib.tables.delta_io import DeltaCommit, describe, is_delta_table, last_commit
 from lakehouse_jobs.lib.tables.medallion import runtime, table_asset_args
 from lakehouse_jobs.lib.tables.quarantine import quarantine_path
@@ -83,7 +84,7 @@ def ingestion_asset(
             metadata.update(describe(spark, commit))
         else:
             if not is_delta_table(path) and spec.types:
-                _create_empty(spark, path, spec)
+                retry_conflicts(lambda: _create_empty(spark, path, spec), path, table=f"{spec.layer}/{spec.table}")  # two first runs race
             if is_delta_table(path):
                 metadata.update(describe(spark, last_commit(spark, str(path))))
         for refused in result.refused:

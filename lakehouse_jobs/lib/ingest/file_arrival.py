@@ -43,6 +43,7 @@ from lakehouse_jobs.lib.ingest.discovery import scan
 from lakehouse_jobs.lib.uris import local_path
 
 LAG_SECONDS = 2.0
+RUN_KEY_TAG = "dagster/run_key"  # set by Dagster on every run a sensor's RunRequest launched
 IN_TICK_WAIT_SECONDS = 2.0
 TRIGGER_TYPE_TAG = lakehouse_tags.TRIGGER_TYPE
 LOCATION_TAG = lakehouse_tags.FILE_ARRIVAL_LOCATION
@@ -63,11 +64,14 @@ class ArrivalState:
     pending: dict[str, float] = field(default_factory=dict)
     last_trigger: float = float("-inf")
     batch: int = 0
+    inflight: dict[str, list[str]] = field(default_factory=dict)  # run key -> files, until its run ends (redelivery on)
+    attempts: dict[str, int] = field(default_factory=dict)  # file -> times it was offered again after a failed run
 
     def to_cursor(self) -> str:
-        return json.dumps(
-            {"v": 1, "hw": _num(self.hw), "recent": self.recent, "pending": self.pending, "last_trigger": _num(self.last_trigger), "batch": self.batch}
-        )
+        data = {"v": 1, "hw": _num(self.hw), "recent": self.recent, "pending": self.pending, "last_trigger": _num(self.last_trigger), "batch": self.batch}
+        if self.inflight or self.attempts:
+            data.update(inflight=self.inflight, attempts=self.attempts)
+        return json.dumps(data)
 
     @classmethod
     def from_cursor(cls, cursor: str | None) -> ArrivalState:
@@ -80,6 +84,8 @@ class ArrivalState:
             pending=dict(data.get("pending", {})),
             last_trigger=_unnum(data.get("last_trigger")),
             batch=int(data.get("batch", 0)),
+            inflight={str(k): list(v) for k, v in data.get("inflight", {}).items()},
+            attempts={str(k): int(v) for k, v in data.get("attempts", {}).items()},
         )
 
 
@@ -119,7 +125,9 @@ def decide(
             pending[rel] = ctime
     hw = max(state.hw, listed_at - LAG_SECONDS)
     recent = {rel: ctime for rel, ctime in state.recent.items() if ctime > hw}
-    new = ArrivalState(hw=hw, recent=recent, pending=pending, last_trigger=state.last_trigger, batch=state.batch)
+    new = ArrivalState(
+        hw=hw, recent=recent, pending=pending, last_trigger=state.last_trigger, batch=state.batch, inflight=state.inflight, attempts=state.attempts
+    )
     if not pending:
         return Decision(new, [], "no new files")
     quiet_for = now - max(pending.values())
@@ -136,6 +144,43 @@ def decide(
     new.last_trigger = now
     new.batch += 1
     return Decision(new, files)
+
+
+ENDED_BADLY = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+
+
+def redeliver(state: ArrivalState, instance: dg.DagsterInstance, listing: dict[str, float], now: float, max_attempts: int) -> list[str]:
+    """Put the files of this sensor's runs that ended FAILED/CANCELED back into `pending` (a new batch).
+
+    A run killed with its worker (marked FAILED by run monitoring, see jobs/run_launcher.py) never
+    ingested its batch, and the cursor had already moved past those files. The run that ingests
+    them again skips what a Delta commit already holds (the manifest decides, not this cursor).
+    A file is offered again at most `max_attempts` times; the lines returned say what happened.
+    """
+    said = []
+    for key, files in list(state.inflight.items()):
+        runs = instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: key}), limit=1)
+        if not runs or runs[0].status not in (dg.DagsterRunStatus.SUCCESS, *ENDED_BADLY):
+            continue  # not created yet, queued or running
+        del state.inflight[key]
+        if runs[0].status == dg.DagsterRunStatus.SUCCESS:
+            for rel in files:
+                state.attempts.pop(rel, None)
+            continue
+        again = [rel for rel in files if rel in listing and state.attempts.get(rel, 0) < max_attempts]
+        for rel in again:
+            state.attempts[rel] = state.attempts.get(rel, 0) + 1
+            state.pending[rel] = max(now, listing[rel])
+        given_up = [rel for rel in files if rel in listing and rel not in again]
+        if again:
+            said.append(f"run {runs[0].run_id} ended {runs[0].status.value}: offering its {len(again)} file(s) again")
+        if given_up:
+            said.append(
+                f"run {runs[0].run_id} ended {runs[0].status.value}: {len(given_up)} file(s) already offered {max_attempts} time(s) are left for a manual run ({', '.join(given_up[:3])})"
+            )
+            for rel in given_up:
+                state.attempts.pop(rel, None)
+    return said
 
 
 def run_key(name: str, batch: int, files: list[str]) -> str:
@@ -155,11 +200,15 @@ def file_arrival_sensor(
     run_config_for_files: Callable[[list[str], str], dict] | None = None,
     tags: dict | None = None,
     description: str | None = None,
+    redeliver_failed: int = 0,
 ) -> dg.SensorDefinition:
     """A sensor launching `job_name` once per batch of new files below `location`.
 
     `run_config_for_files(files, location)` builds the run's config from the batch's
     absolute file paths; the run is tagged with the trigger type and location.
+    `redeliver_failed`: offer the files of a run that ended FAILED or CANCELED again, up to this
+    many times each (ingestion: its run skips what is already committed); 0 = never, as a
+    Databricks file-arrival trigger does.
     """
     for label, value in (
         ("min_time_between_triggers_seconds", min_time_between_triggers_seconds),
@@ -180,9 +229,14 @@ def file_arrival_sensor(
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         decision = Decision(ArrivalState.from_cursor(context.cursor), [])
         waited = 0.0
+        first = True
         while True:
             listed_at = time.time()
             listing = dict(scan(folder))
+            if first and redeliver_failed and decision.state.inflight:
+                for line in redeliver(decision.state, context.instance, listing, listed_at, redeliver_failed):
+                    context.log.warning(line)
+            first = False
             decision = decide(
                 decision.state,
                 listing,
@@ -200,8 +254,12 @@ def file_arrival_sensor(
             return dg.SensorResult(skip_reason=decision.reason, cursor=cursor)
         paths = [str(folder / rel) for rel in decision.files]
         config = run_config_for_files(paths, shown) if run_config_for_files else {}
+        key = run_key(name, decision.state.batch, decision.files)
+        if redeliver_failed:
+            decision.state.inflight[key] = list(decision.files)
+            cursor = decision.state.to_cursor()
         request = dg.RunRequest(
-            run_key=run_key(name, decision.state.batch, decision.files),
+            run_key=key,
             run_config=config,
             tags={**(tags or {}), TRIGGER_TYPE_TAG: "file_arrival", LOCATION_TAG: shown, FILE_COUNT_TAG: str(len(paths))},
         )

@@ -38,6 +38,7 @@ from lakehouse_jobs.lib.ingest.batch import REFUSED_PENDING, prepare_batch
 from lakehouse_jobs.lib.ingest.discovery import Discovery, Refused, discover, resolve
 from lakehouse_jobs.lib.ingest.manifest import Manifest, commit_metadata, committed_tag, load_manifest, save_cache
 from lakehouse_jobs.lib.ingest.spec import SUFFIXES, IngestSpec
+from lakehouse_jobs.lib.tables.conflicts import backoff, classify
 from lakehouse_jobs.lib.tables.quarantine import Rejected, append_rejected, quarantined_version
 
 if TYPE_CHECKING:
@@ -115,6 +116,7 @@ def ingest(spark: SparkSession, lakehouse: Any, spec: IngestSpec, files: Sequenc
             rejected = prepared.all_rejected(written) if version is not None else []
         except Exception as exc:
             if _lost_race(exc):
+                time.sleep(backoff(attempt))  # jittered, so racing writers part
                 continue  # a racing run committed first: start over with what is still missing
             raise
         finally:
@@ -140,6 +142,8 @@ _RACE_MARKERS = (
 
 
 def _lost_race(exc: Exception) -> bool:
+    if classify(exc) is not None:  # Delta's conflict classes (tables/conflicts.py)
+        return True
     text = f"{type(exc).__name__} {str(exc)[:2000]}"
     return any(marker in text for marker in _RACE_MARKERS)
 
