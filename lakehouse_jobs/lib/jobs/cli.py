@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakehouse_jobs.lib import tags as lakehouse_tags
+from lakehouse_jobs.lib.environ import environment
 from lakehouse_jobs.lib.errors import LakehouseError, SpecError
 from lakehouse_jobs.lib.jobs.load import SpecValidationError, is_bundle, load_spec_file, read_spec_file
 from lakehouse_jobs.lib.jobs.result_states import JOB_RESULT_TAG, SUCCESS, task_tag
@@ -311,16 +312,8 @@ def _bundle_environment(run_tags: dict[str, str]) -> Iterator[None]:
     wanted = {ENV_PREFIX + name: str(value) for name, value in json.loads(run_tags.get(BUNDLE_VARIABLES_TAG) or "{}").items()}
     if run_tags.get(BUNDLE_TARGET_TAG):
         wanted[TARGET_ENV[0]] = run_tags[BUNDLE_TARGET_TAG]
-    saved = {name: os.environ.get(name) for name in wanted}
-    os.environ.update(wanted)
-    try:
+    with environment(wanted):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _build(args: argparse.Namespace) -> int:

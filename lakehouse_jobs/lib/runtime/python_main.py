@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
+from lakehouse_jobs.lib.environ import environment
 from lakehouse_jobs.lib.jobs.timeouts import ChildTaskError, TaskTimeout
 from lakehouse_jobs.lib.runtime.output import captured
 
@@ -45,20 +46,11 @@ def _session_bound(session: Any) -> Iterator[None]:
 
         parsed = getattr(getattr(getattr(session, "client", None), "_builder", None), "url", None)
         url = parsed.geturl() if hasattr(parsed, "geturl") else os.environ.get("SPARK_REMOTE")
-        saved = {name: os.environ.get(name) for name in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}
         ConnectSession._set_default_and_active_session(session)
         # The classic builder routes to Spark Connect (and its getOrCreate returns the default session) only when told to.
-        os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
-        if url and "SPARK_REMOTE" not in os.environ:
-            os.environ["SPARK_REMOTE"] = str(url)
-        try:
+        routing = {"SPARK_CONNECT_MODE_ENABLED": "1", **({"SPARK_REMOTE": str(url)} if url and "SPARK_REMOTE" not in os.environ else {})}
+        with environment(routing):
             yield
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
         return
     from pyspark.sql import SparkSession
 
