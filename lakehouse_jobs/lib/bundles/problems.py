@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib.errors import DocumentProblems
 
 
 def shown(file: object) -> str:
@@ -24,16 +24,11 @@ def shown(file: object) -> str:
     return str(relative)
 
 
-class BundleError(SpecError):
+class BundleError(DocumentProblems):
     """Every problem of a bundle, each as (`file: field`, message)."""
 
     def __init__(self, problems: list[tuple[str, str]], source: str):
-        self.problems = list(problems)
-        self.source = source
-        lines = "\n".join(f"  {path}: {message}" if path else f"  {message}" for path, message in self.problems)
-        plural = "s" if len(self.problems) != 1 else ""
-        Exception.__init__(self, f"{source}: {len(self.problems)} problem{plural} in the bundle:\n{lines}")
-        self.path, self.message = source, str(self)
+        super().__init__(problems, source, "the bundle")
 
 
 class Problems(list):

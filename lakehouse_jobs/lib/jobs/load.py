@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib.errors import DocumentProblems
 from lakehouse_jobs.lib.jobs.spec import Dependency, JobsDocument, JobSpec, TaskSpec, job_entries, parameter_text
 from lakehouse_jobs.lib.jobs.tasks import registry
 from lakehouse_jobs.lib.jobs.validate import validate_document
@@ -34,16 +34,11 @@ _GET_RESPONSE_FIELDS = {
 }
 
 
-class SpecValidationError(SpecError):
+class SpecValidationError(DocumentProblems):
     """Every problem of a spec, each as (path, message)."""
 
     def __init__(self, problems: list[tuple[str, str]], source: str = "<dict>"):
-        self.problems = list(problems)
-        self.source = source
-        lines = "\n".join(f"  {path}: {message}" if path else f"  {message}" for path, message in self.problems)
-        plural = "s" if len(self.problems) != 1 else ""
-        Exception.__init__(self, f"{source}: {len(self.problems)} problem{plural} in the job spec:\n{lines}")
-        self.path, self.message = source, str(self)
+        super().__init__(problems, source, "the job spec")
 
 
 def load_spec(obj: Mapping[str, Any], source: str = "<dict>", base_dir: str | Path | None = None) -> JobsDocument:
