@@ -108,3 +108,21 @@ def test_volume_files_read_by_spark_through_volume_path(spark, root: Path):
     target.write_text("id,name\n1,a\n")
     rows = spark.read.option("header", True).csv(str(volume_path("/Volumes/main/raw/landing/x.csv", root))).collect()
     assert [tuple(r) for r in rows] == [("1", "a")]
+
+
+def test_spark_reads_and_writes_volume_paths_as_databricks_code_writes_them(spark, root: Path):
+    """`spark.read.csv("/Volumes/...")`, SQL on a volume file and a Delta save to a volume, unchanged: the files are under <root>/volumes."""
+    target = volume_path("/Volumes/main/Raw/landing/orders/o.csv", root)
+    target.parent.mkdir(parents=True)
+    target.write_text("id,name\n1,a\n2,b\n")
+    rows = spark.read.option("header", True).csv("/Volumes/main/Raw/landing/orders/").collect()  # the catalog parts are case-insensitive
+    assert sorted(tuple(r) for r in rows) == [("1", "a"), ("2", "b")]
+    counted = spark.sql("SELECT count(*) AS n FROM csv.`/Volumes/main/raw/landing/orders/o.csv`").collect()  # SQL on a file path
+    assert counted[0]["n"] == 3  # no header option here: the header line is a row
+    [path] = {r.p for r in spark.read.csv("/Volumes/main/raw/landing/orders").selectExpr("_metadata.file_path AS p").collect()}
+    assert path == "file:/Volumes/main/raw/landing/orders/o.csv"  # lineage names the volume, as on Databricks
+    spark.range(3).write.format("delta").mode("overwrite").save("/Volumes/main/raw/landing/out")
+    assert RustTable(str(root / "volumes" / "main" / "raw" / "landing" / "out")).to_pandas()["id"].tolist() == [0, 1, 2]
+    assert not Path("/Volumes").exists()  # nothing was written outside the root
+    # `..` is resolved before the mapping (Hadoop paths are normalized): inside a volume it stays inside it
+    assert spark.read.text("/Volumes/main/raw/landing/orders/../orders/o.csv").count() == 3

@@ -37,6 +37,12 @@ def catalog_conf(root: str | Path, catalog: str | None = None) -> dict[str, str]
         "spark.sql.defaultCatalog": catalog,
         CATALOG_CONF: catalog,
         ROOT_CONF: root_text,
+        # /Volumes/<c>/<s>/<v>/... read and written by Spark itself (spark.read, read_files, save): the local
+        # file system with volumes mapped under the root (java/.../VolumeFileSystem.java)
+        "spark.hadoop.fs.file.impl": plugin.VOLUME_FS_CLASS,
+        "spark.hadoop.fs.AbstractFileSystem.file.impl": plugin.VOLUME_FS_CLASS + "$Context",
+        "spark.driver.extraClassPath": str(plugin.fs_jar_path(jar)),  # needed before spark.jars load
+        "spark.hadoop.lakehouse.root": root_text,
     }
     for name in [catalog, *catalogs_on_disk(root_text)]:
         conf[f"spark.sql.catalog.{name}"] = plugin.CLASS_NAME
@@ -69,5 +75,8 @@ def bind_root(spark: Any, root: str | Path) -> None:
         return
     root_text = str(Path(root).expanduser().resolve())
     spark.conf.set(ROOT_CONF, root_text)
+    jvm = getattr(spark, "_jvm", None)  # a classic session: volumes follow the run's root too (a Connect server keeps its own)
+    if jvm is not None:
+        jvm.lakehouse_jobs.catalog.VolumeFileSystem.setRoot(root_text)
     for name in catalogs_on_disk(root_text):
         spark.conf.set(f"spark.sql.catalog.{name}", plugin.CLASS_NAME)

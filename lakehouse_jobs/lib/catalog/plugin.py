@@ -23,6 +23,7 @@ from pathlib import Path
 from lakehouse_jobs.lib.runtime.jars import resolve_delta_jars, user_cache_dir
 
 CLASS_NAME = "lakehouse_jobs.catalog.LakehouseCatalog"
+VOLUME_FS_CLASS = "lakehouse_jobs.catalog.VolumeFileSystem"
 EXTENSIONS_CLASS = "lakehouse_jobs.catalog.LakehouseExtensions"
 SOURCE_DIR = Path(__file__).with_name("java")
 DIR_ENV = "LAKEHOUSE_CATALOG_JAR_DIR"
@@ -81,16 +82,29 @@ def build() -> Path | None:
         if proc.returncode != 0:
             first = " ".join((proc.stderr or proc.stdout).strip().splitlines()[:3])
             raise PluginBuildError(f"javac could not compile the catalog plugin ({first}).")
-        partial = Path(work) / "plugin.jar"
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as jar:
-            jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nCreated-By: lakehouse_jobs\n\n")
-            for file in sorted(classes.rglob("*.class")):
-                jar.write(file, file.relative_to(classes).as_posix())
-        os.replace(partial, target)  # atomic: a concurrent session never sees half a jar
-    for stale in target.parent.glob("lakehouse-catalog-*.jar"):  # other versions' jars, once no JVM can still be loading them
-        if stale != target and time.time() - stale.stat().st_mtime > STALE_AFTER_S:
+        everything = sorted(classes.rglob("*.class"))
+        # The volume file system is needed before spark.jars load (the JVM's own class path), and must not
+        # drag the catalog classes there (they need Delta's, which load with spark.jars): a jar of its own.
+        _write_jar(Path(work) / "fs.jar", classes, [f for f in everything if f.name.startswith("VolumeFileSystem")], fs_jar_path(target))
+        _write_jar(Path(work) / "plugin.jar", classes, everything, target)  # last: its presence means both are built
+    for stale in [*target.parent.glob("lakehouse-catalog-*.jar"), *target.parent.glob("lakehouse-volumes-*.jar")]:  # other versions', once no JVM loads them
+        if stale not in (target, fs_jar_path(target)) and time.time() - stale.stat().st_mtime > STALE_AFTER_S:
             stale.unlink(missing_ok=True)
     return target
+
+
+def fs_jar_path(target: Path | None = None) -> Path:
+    """The jar holding only the volume file system, next to the plugin's jar."""
+    target = target or jar_path()
+    return target.with_name(target.name.replace("lakehouse-catalog-", "lakehouse-volumes-"))
+
+
+def _write_jar(partial: Path, classes: Path, files: list[Path], target: Path) -> None:
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as jar:
+        jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nCreated-By: lakehouse_jobs\n\n")
+        for file in files:
+            jar.write(file, file.relative_to(classes).as_posix())
+    os.replace(partial, target)  # atomic: a concurrent session never sees half a jar
 
 
 def available_jar() -> Path | None:
