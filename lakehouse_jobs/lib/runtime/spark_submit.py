@@ -129,7 +129,8 @@ def command(target: Target, options: Sequence[str], jars: Sequence[str], applica
         if key != "spark.jars":
             argv += ["--conf", f"{key}={value}"]
     argv += list(options)
-    all_jars = [*resolve_delta_jars(), *jars]
+    settings_jars = [j for j in target.conf.get("spark.jars", "").split(",") if j]  # e.g. the catalog plugin's
+    all_jars = [*resolve_delta_jars(), *settings_jars, *jars]
     argv += ["--jars", ",".join(all_jars)]
     return [*argv, *application]
 
