@@ -36,7 +36,7 @@ dev: prepare dagster-home
 
 ## The whole test suite, lint first.
 test: lint prepare
-	$(BIN)/python -m pytest lakehouse_jobs_tests
+	$(BIN)/python -m pytest lakehouse_jobs_tests --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
