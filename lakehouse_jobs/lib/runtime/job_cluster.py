@@ -10,12 +10,21 @@ runs), so nothing is left behind when a run crashes or is SIGKILLed:
     <state_dir>/<cluster key>/
         lock         flock: serialises start, lease and shutdown decisions
         spec.json    the server command, environment and port (written by the starter)
+        token        0600: the cluster's Spark Connect token (see below)
         state.json   {"status": "starting"|"ready", port, watchdog_pid, jvm_pid}
-        leases/      one file per run: {"pid": run process, "start": its /proc start time}
+        leases/      one file per run: {"run_id", "pid": the run worker, "start": its /proc start time}
         server.log   the JVM's output
 
 The watchdog is this file run as a script (stdlib only, no package import), and
 the JVM gets PR_SET_PDEATHSIG so even a SIGKILLed watchdog takes it along.
+
+Other local users must not run code as the server's user: each cluster start draws
+a token (Spark Connect's pre-shared token authentication), kept in the 0600 `token`
+file of the 0700 cluster folder and handed to the JVM through its environment
+(`SPARK_CONNECT_AUTHENTICATE_TOKEN`, not its command line, which `ps` shows to
+everyone). Runs that lease the cluster get it in their endpoint URL; a client
+without it is refused. The URL is never logged: use `redact()` on any text that may
+hold it.
 """
 
 from __future__ import annotations
@@ -25,6 +34,8 @@ import fcntl
 import hashlib
 import json
 import os
+import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -37,6 +48,13 @@ from pathlib import Path
 CONNECT_SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 POLL_S = 0.2
 STOP_GRACE_S = 10.0
+TOKEN_ENV = "SPARK_CONNECT_AUTHENTICATE_TOKEN"  # noqa: S105 - the variable's name, not a secret
+_TOKEN_IN_TEXT = re.compile(r"(token=)[^;\s'\"]+")
+
+
+def redact(text: str) -> str:
+    """`text` with the value of any `token=...` parameter (of a Spark Connect URL) hidden."""
+    return _TOKEN_IN_TEXT.sub(r"\1<redacted>", text)
 
 
 @dataclass(frozen=True)
@@ -58,7 +76,7 @@ class ClusterSpec:
 
 @dataclass(frozen=True)
 class Endpoint:
-    url: str
+    url: str = field(repr=False)  # holds the cluster's token: never print or log it
     port: int
     watchdog_pid: int
     jvm_pid: int
@@ -81,6 +99,33 @@ def default_state_dir() -> Path:
 
 
 # ---------------------------------------------------------------- small helpers
+
+
+def private_dir(path: Path) -> Path:
+    """`path` (and missing parents) as a folder only this user can enter: created 0700, refused if someone else's."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = path.stat()
+    if info.st_uid != os.getuid():
+        raise PermissionError(f"the job-cluster folder {path} belongs to another user (uid {info.st_uid}); set ${STATE_DIR_ENV} to a folder of yours")
+    if info.st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+def write_token(directory: Path) -> str:
+    """A fresh token for the cluster in `directory`, written 0600 (never through a umask-wide window)."""
+    token = secrets.token_urlsafe(32)
+    path = directory / "token"
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token)
+    return token
+
+
+def read_token(directory: Path) -> str:
+    return (Path(directory) / "token").read_text().strip()
 
 
 def proc_start(pid: int) -> str | None:
@@ -137,14 +182,14 @@ def port_open(port: int) -> bool:
         return False
 
 
-def live_leases(directory: Path) -> list[str]:
-    """Names of leases whose run process still exists; stale ones are removed."""
+def live_leases(directory: Path, remove_stale: bool = True) -> list[str]:
+    """Names (run ids) of leases whose run worker still exists; stale ones are removed."""
     names = []
-    for lease in (directory / "leases").glob("*.json"):
+    for lease in sorted((directory / "leases").glob("*.json")):
         data = read_json(lease) or {}
         if alive(data.get("pid"), data.get("start")):
             names.append(lease.stem)
-        else:
+        elif remove_stale:
             lease.unlink(missing_ok=True)
     return names
 
@@ -169,6 +214,7 @@ def server_command(spark_home: str, conf: dict[str, str], jars: tuple[str, ...],
 
 def _start(directory: Path, spec: ClusterSpec, spark_home: str) -> dict:
     port = free_port()
+    write_token(directory)  # read by the watchdog into the JVM's environment; spec.json stays token-free
     env = {"SPARK_HOME": spark_home, "SPARK_LOCAL_IP": "127.0.0.1", **spec.env}
     write_json(
         directory / "spec.json",
@@ -195,19 +241,27 @@ def _start(directory: Path, spec: ClusterSpec, spark_home: str) -> dict:
 
 
 def attach(spec: ClusterSpec, state_dir: Path, run_id: str, owner_pid: int, spark_home: str) -> Endpoint:
-    """Lease the run's cluster (starting it if needed) and wait until it serves."""
-    directory = Path(state_dir) / spec.key(run_id)
-    (directory / "leases").mkdir(parents=True, exist_ok=True)
+    """Lease the run's cluster (starting it if needed) and wait until it serves.
+
+    The lease belongs to the run `run_id` and lasts while `owner_pid` (its run worker)
+    lives, or until `release`. The endpoint URL carries the cluster's token.
+    """
+    if Path(state_dir) == default_state_dir():
+        private_dir(Path(state_dir).parent)  # the shared temp folder: ours, 0700, before anything goes in it
+    directory = private_dir(private_dir(state_dir) / spec.key(run_id))
+    private_dir(directory / "leases")
     with locked(directory):
         state = read_json(directory / "state.json")
         if state is None or not alive(state.get("watchdog_pid"), state.get("watchdog_start")):
             state = _start(directory, spec, spark_home)
-        write_json(directory / "leases" / f"{run_id}.json", {"pid": owner_pid, "start": proc_start(owner_pid)})
+        write_json(directory / "leases" / f"{run_id}.json", {"run_id": run_id, "pid": owner_pid, "start": proc_start(owner_pid)})
     deadline = time.monotonic() + spec.start_timeout_s
     while True:
         state = read_json(directory / "state.json") or state
         if state.get("status") == "ready":
-            return Endpoint(f"sc://127.0.0.1:{state['port']}", state["port"], state["watchdog_pid"], state["jvm_pid"], directory)
+            # `localhost`, not 127.0.0.1: pyspark sends a token without TLS only over gRPC local credentials, to that name.
+            url = f"sc://localhost:{state['port']}/;token={read_token(directory)}"
+            return Endpoint(url, state["port"], state["watchdog_pid"], state["jvm_pid"], directory)
         if not alive(state.get("watchdog_pid"), state.get("watchdog_start")) or time.monotonic() > deadline:
             raise ClusterStartError(f"the Spark Connect server did not start; end of {directory / 'server.log'}:\n{log_tail(directory)}")
         time.sleep(POLL_S / 2)
@@ -240,7 +294,7 @@ def running(state_dir: Path) -> list[dict]:
     for directory in sorted(Path(state_dir).glob("*/")):
         state = read_json(directory / "state.json") or {}
         if alive(state.get("watchdog_pid"), state.get("watchdog_start")):
-            leases = sorted(p.stem for p in (directory / "leases").glob("*.json"))
+            leases = live_leases(directory, remove_stale=False)  # a finished run is not attached, cleaned or not
             found.append({"directory": directory, **state, "leases": leases})
     return found
 
@@ -289,7 +343,8 @@ def watch(directory: Path) -> int:
     stopping: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda signum, _frame: stopping.append(signum))
-    jvm = subprocess.Popen(spec["command"], env={**os.environ, **spec["env"]}, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, close_fds=True)
+    env = {**os.environ, **spec["env"], TOKEN_ENV: read_token(directory)}
+    jvm = subprocess.Popen(spec["command"], env=env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, close_fds=True)
     me = {"watchdog_pid": os.getpid(), "watchdog_start": proc_start(os.getpid())}
     try:
         deadline = time.monotonic() + float(spec.get("start_timeout_s", 300))

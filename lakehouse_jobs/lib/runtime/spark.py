@@ -194,7 +194,35 @@ def stop_session() -> None:
 def run_process_pid() -> int:
     """The process whose life is the run's: the executor's parent for a step subprocess."""
     parent = multiprocessing.parent_process()
-    return parent.pid if parent is not None and parent.pid else os.getpid()
+    return parent.pid if parent is not None and parent.pid and _is_step_process() else os.getpid()
+
+
+def _is_step_process() -> bool:
+    """Whether this process is a step subprocess of Dagster's multiprocess executor (its parent runs the run)."""
+    from dagster._core.executor import child_process_executor
+
+    return getattr(multiprocessing.current_process(), "_target", None) is child_process_executor._execute_command_in_child_process
+
+
+def lease_owner(instance: dg.DagsterInstance | None, run_id: str | None) -> int:
+    """The pid of the run's worker process, whose end ends the run's job-cluster lease.
+
+    A run launched by a code server (`dagster dev`, the daemon) runs in a process the
+    server starts with multiprocessing, and reports it in the run's "Started process for
+    run (pid: N)" engine event: that process, not the server (its multiprocessing parent),
+    owns the lease. Without that event (execute_in_process, `dagster job execute`, tests)
+    the run runs here, or in this step subprocess's parent.
+    """
+    if instance is not None and run_id:
+        from lakehouse_jobs.lib.jobs.run_launcher import process_started_at, run_worker_pid
+
+        found = run_worker_pid(instance, run_id)
+        if found is not None:
+            pid, reported_at = found
+            started = process_started_at(pid)
+            if started is not None and started <= reported_at + 1.0 and pid in (os.getpid(), run_process_pid()):
+                return pid
+    return run_process_pid()
 
 
 def _skip_final_collections() -> None:
@@ -239,6 +267,7 @@ class SparkResource(dg.ConfigurableResource):
     catalog: str | None = Field(default=None, description="The default catalog of two-part names (env LAKEHOUSE_CATALOG, default main).")
 
     _run_id: str | None = PrivateAttr(default=None)
+    _owner_pid: int | None = PrivateAttr(default=None)
     _leased: bool = PrivateAttr(default=False)
 
     def conf(self) -> dict[str, str]:
@@ -273,16 +302,22 @@ class SparkResource(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._run_id = context.run_id
+        if self.job_cluster and not self.remote:
+            self._owner_pid = lease_owner(context.instance, context.run_id)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        # Only the run's own process ends the run; step subprocesses leave it to the run's exit.
-        if self._leased and run_process_pid() == os.getpid():
+        # Only the run worker (the lease's owner) ends the run; a step subprocess leaves the lease to it,
+        # and the watchdog drops it when that worker dies without getting here.
+        if self._leased and self._lease_owner() == os.getpid():
             stop_session()
             job_cluster.release(self.state_dir(), self.cluster_spec(), self._lease_name())
             self._leased = False
 
+    def _lease_owner(self) -> int:
+        return self._owner_pid or run_process_pid()
+
     def _lease_name(self) -> str:
-        return self._run_id or f"pid{run_process_pid()}"
+        return self._run_id or f"pid{self._lease_owner()}"
 
     def attach_job_cluster(self) -> job_cluster.Endpoint:
         """Lease this run's job cluster, starting it if this is the run's first Spark task."""
@@ -290,9 +325,9 @@ class SparkResource(dg.ConfigurableResource):
 
         check_java()
         try:
-            endpoint = job_cluster.attach(self.cluster_spec(), self.state_dir(), self._lease_name(), run_process_pid(), os.path.dirname(pyspark.__file__))
-        except job_cluster.ClusterStartError as exc:
-            raise SetupError(str(exc)) from None
+            endpoint = job_cluster.attach(self.cluster_spec(), self.state_dir(), self._lease_name(), self._lease_owner(), os.path.dirname(pyspark.__file__))
+        except (job_cluster.ClusterStartError, PermissionError) as exc:
+            raise SetupError(job_cluster.redact(str(exc))) from None
         self._leased = True
         return endpoint
 
