@@ -234,7 +234,9 @@ def code_server(go: str) -> None:
     worker = multiprocessing.get_context("spawn").Process(target=_run_worker, args=(go,))
     worker.start()
     worker.join()
-    time.sleep(300)
+    deadline = time.monotonic() + 300
+    while not Path(go).exists() and time.monotonic() < deadline:  # stays up while the test looks, as a code server does
+        time.sleep(0.1)
 
 
 def test_a_run_spawned_by_a_code_server_releases_its_lease_when_it_ends(tmp_path: Path):
