@@ -21,7 +21,7 @@ bronze_clickstream = ingestion_asset(
 
 
 @medallion_asset(
-    layer="silver", name="events", write_mode="merge", merge_keys=["event_id"], owners=["team:data-eng"],
+    layer="silver", name="events", write_mode="merge", merge_keys=["event_id"], owners=["team:data-eng"], refresh="incremental",
     expectations=[expect("known_event_type", "event_type IN ('page_view', 'add_to_cart', 'purchase')")],
 )  # fmt: skip
 def silver_events(bronze_clickstream: DataFrame) -> TableOutput:
@@ -42,9 +42,9 @@ def silver_events(bronze_clickstream: DataFrame) -> TableOutput:
     return TableOutput(result, counts)
 
 
-@medallion_asset(layer="gold", name="event_funnel", owners=["team:analytics"])
+@medallion_asset(layer="gold", name="event_funnel", owners=["team:analytics"], refresh="affected_keys", refresh_keys=["event_date"])
 def gold_event_funnel(silver_events: DataFrame) -> DataFrame:
-    """Per day: page views, add-to-carts, purchases, sessions and the view-to-purchase rate."""
+    """Per day: page views, add-to-carts, purchases, sessions and the view-to-purchase rate (only changed days recomputed)."""
     count_of = lambda kind: F.sum((F.col("event_type") == kind).cast("int")).alias(f"{kind}s")  # noqa: E731
     return (
         silver_events.groupBy("event_date")

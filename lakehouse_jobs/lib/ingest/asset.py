@@ -6,13 +6,18 @@ folder not ingested yet. Counts (rows ingested, records quarantined, files
 skipped) appear in the materialization's metadata; a landing entry it did not read
 (a link leading outside the landing folder) is a warning in the run's log.
 
+A run that ingests no row reports no materialization (its check still reports), so
+nothing downstream runs for it — in the same run its downstream steps are skipped, and
+refresh sensors see nothing new. Only the first run, which creates the empty table so
+downstream assets can be built, materializes without rows.
+
 Its asset check `quarantine` (non-blocking, severity WARN) fails when this
 materialization sent records to the quarantine, so a SUCCESS run with refused
 records still shows in the UI; its metadata holds the quarantine table's path and
 the filter selecting those rows.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +27,7 @@ from pydantic import Field
 from lakehouse_jobs.lib.ingest.ingest import ingest
 from lakehouse_jobs.lib.ingest.spec import IngestSpec
 from lakehouse_jobs.lib.tables.conflicts import retry_conflicts
-from lakehouse_jobs.lib.tables.delta_io import DeltaCommit, describe, is_delta_table, last_commit
+from lakehouse_jobs.lib.tables.delta_io import CHANGE_FEED, DeltaCommit, describe, is_delta_table, last_commit
 from lakehouse_jobs.lib.tables.medallion import runtime, table_asset_args
 from lakehouse_jobs.lib.tables.quarantine import quarantine_path
 
@@ -42,7 +47,9 @@ def _create_empty(spark: "SparkSession", path: Path, spec: IngestSpec) -> None:
     from lakehouse_jobs.lib.ingest.spec import RESCUED
 
     columns = ", ".join(f"`{c}` {t}" for c, t in spec.types.items())
-    spark.createDataFrame([], f"{columns}, {RESCUED} string, _source_file string, _ingested_at timestamp").write.format("delta").mode("append").save(str(path))
+    spark.createDataFrame([], f"{columns}, {RESCUED} string, _source_file string, _ingested_at timestamp").write.format("delta").mode("append").options(
+        **CHANGE_FEED
+    ).save(str(path))
 
 
 def ingestion_asset(
@@ -73,18 +80,21 @@ def ingestion_asset(
                 description="Records this materialization refused into the quarantine (warns when there are any).",
             )
         ],  # fmt: skip
+        output_required=False,  # no new row: no materialization, nothing downstream
     )
-    def _ingest(context: dg.AssetExecutionContext, config: IngestConfig) -> dg.MaterializeResult:
+    def _ingest(context: dg.AssetExecutionContext, config: IngestConfig) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         spark, lakehouse = runtime(context)
         result = ingest(spark, lakehouse, spec, config.files, run_id=context.run_id)
         path = lakehouse.table_path(spec.layer, spec.table)
         metadata = dict(result.metadata())
+        created = False
         if result.delta_version is not None:
             commit = DeltaCommit(str(path), result.delta_version, "WRITE")
             metadata.update(describe(spark, commit))
         else:
             if not is_delta_table(path) and spec.types:
                 retry_conflicts(lambda: _create_empty(spark, path, spec), path, table=f"{spec.layer}/{spec.table}")  # two first runs race
+                created = is_delta_table(path)
             if is_delta_table(path):
                 metadata.update(describe(spark, last_commit(spark, str(path))))
         for refused in result.refused:
@@ -93,7 +103,12 @@ def ingestion_asset(
             f"{spec.layer}.{spec.table}: {len(result.files)} file(s), {result.rows_ingested} row(s) ingested, "
             f"{result.records_quarantined} record(s) quarantined, {result.files_already_ingested} already ingested"
         )
-        return dg.MaterializeResult(metadata=metadata, check_results=[quarantine_check(lakehouse, spec, result, context.run_id)])
+        check = quarantine_check(lakehouse, spec, result, context.run_id)
+        if result.rows_ingested or created:
+            yield dg.MaterializeResult(metadata=metadata, check_results=[check])
+            return
+        context.log.info(f"{spec.layer}.{spec.table}: no new row, so no materialization; downstream steps of this run are skipped.")
+        yield check
 
     return _ingest
 

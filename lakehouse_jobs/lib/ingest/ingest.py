@@ -39,6 +39,7 @@ from lakehouse_jobs.lib.ingest.discovery import Discovery, Refused, discover, re
 from lakehouse_jobs.lib.ingest.manifest import Manifest, commit_metadata, committed_tag, load_manifest, save_cache
 from lakehouse_jobs.lib.ingest.spec import SUFFIXES, IngestSpec
 from lakehouse_jobs.lib.tables.conflicts import backoff, classify
+from lakehouse_jobs.lib.tables.delta_io import change_feed_options
 from lakehouse_jobs.lib.tables.quarantine import Rejected, append_rejected, quarantined_version
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def ingest(spark: SparkSession, lakehouse: Any, spec: IngestSpec, files: Sequenc
         meta = commit_metadata(batch, tag, entries, prepared.refused_before_commit, [(r.name, r.reason) for r in refused])
         try:
             writer = prepared.data.write.format("delta").mode("append").option("txnAppId", spec.app_id).option("txnVersion", batch)
-            writer = writer.option("userMetadata", meta).option("mergeSchema", "true")
+            writer = writer.option("userMetadata", meta).option("mergeSchema", "true").options(**change_feed_options(spark, table))
             writer.save(str(table))
             version = committed_tag(table, manifest.version, tag)
             written = _output_rows(table, version) if version is not None else 0

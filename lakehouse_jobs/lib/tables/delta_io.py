@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 WRITE_MODES = ("overwrite", "append", "merge")
+# Tables the plugin creates keep Delta's change data feed, so incremental consumers
+# (tables/incremental.py) read only what changed; appends and overwrites cost nothing
+# more, MERGE/UPDATE/DELETE also write their changed rows under _change_data.
+CHANGE_FEED = {"delta.enableChangeDataFeed": "true"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,25 @@ def is_delta_table(path: str | Path) -> bool:
         return False
 
 
+def change_feed_options(spark: SparkSession, path: str | Path) -> dict[str, str]:
+    """Writer options that give the table at `path` its change data feed.
+
+    A new table gets it at creation (the options); an existing one without it (made before
+    this release, or by another tool) gets it once by ALTER TABLE, a metadata-only commit,
+    so its consumers read changes from then on."""
+    if not is_delta_table(path):
+        return dict(CHANGE_FEED)
+    try:
+        from deltalake import DeltaTable
+
+        enabled = DeltaTable(str(path)).metadata().configuration.get("delta.enableChangeDataFeed", "false").lower() == "true"
+    except Exception:  # noqa: BLE001 - a table delta-rs cannot read: leave it as it is
+        return {}
+    if not enabled:
+        spark.sql(f"ALTER TABLE {sql_path(path)} SET TBLPROPERTIES (delta.enableChangeDataFeed = true)")
+    return {}
+
+
 def _check_columns(df: DataFrame, spec: WriteSpec) -> None:
     columns = set(df.columns)
     for label, names in (("merge_keys", spec.merge_keys), ("partition_by", spec.partition_by)):
@@ -92,26 +115,33 @@ def write_delta(
     table: str | None = None,
     run_id: str | None = None,
     log: Callable[[str], None] | None = None,
+    record: str = "",
+    replace_where: str | None = None,
 ) -> DeltaCommit:
     """Commit `df` to the Delta table at `path` according to `spec`; return the commit.
 
     A retryable Delta conflict runs the write again with backoff (tables/conflicts.py);
     `table` names the table in that error, `run_id` goes into the commit's userMetadata,
-    `log` hears about each retry."""
+    `log` hears about each retry. `record` follows the tag in userMetadata (an incremental
+    refresh's bookmark, committed with the data); `replace_where` (overwrite only) replaces
+    just the rows it matches, in the same one commit."""
     _check_columns(df, spec)
     path = str(path)
-    tag = write_tag(spark, run_id)
+    tag = write_tag(spark, run_id) + record
 
     def attempt() -> None:
         # Decided again on every attempt: the loser of a race creating the table merges/appends on retry.
         if spec.mode == "merge" and is_delta_table(path):
+            change_feed_options(spark, path)
             _merge(spark, df, path, spec, tag)
             return
-        writer = df.write.format("delta").option("userMetadata", tag)
+        writer = df.write.format("delta").option("userMetadata", tag).options(**change_feed_options(spark, path))
         if spec.partition_by:
             writer = writer.partitionBy(*spec.partition_by)
         if spec.mode == "append":
             writer = writer.mode("append").option("mergeSchema", str(spec.merge_schema).lower())
+        elif replace_where is not None and is_delta_table(path):
+            writer = writer.mode("overwrite").option("replaceWhere", replace_where).option("mergeSchema", str(spec.merge_schema).lower())
         else:
             writer = writer.mode("overwrite").option("overwriteSchema", "true")
         try:
@@ -152,7 +182,7 @@ def merge_sql(spark: SparkSession, df: DataFrame, path: str | Path, statement: s
     The tag goes into the commit's userMetadata so `last_commit` finds this very commit.
     """
     tag = tag or write_tag(spark)
-    view = f"_lakehouse_merge_{tag.rsplit(':', 1)[-1]}"
+    view = f"_lakehouse_merge_{uuid.uuid4().hex}"
     df.createOrReplaceTempView(view)
     previous = spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None)
     spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", tag)
@@ -172,6 +202,11 @@ def _explain(exc: Exception, path: str, keys: Sequence[str] = ()) -> Exception:
     text = str(exc)
     if "MULTIPLE_SOURCE_ROW_MATCHING" in text:
         return LakehouseError(f"merge into {path} failed: several result rows share the merge key {list(keys)}; deduplicate them first.")
+    if "DELTA_REPLACE_WHERE_MISMATCH" in text or "does not conform to partial table overwrite condition" in text:
+        return LakehouseError(
+            f"write to {path} failed: the result has rows outside the affected refresh keys; with refresh 'affected_keys' "
+            "the rows of a key must come only from input rows with that key."
+        )
     if "DELTA_FAILED_TO_MERGE_FIELDS" in text or "SCHEMA_MISMATCH" in text or "DELTA_METADATA_MISMATCH" in text:
         return LakehouseError(f"write to {path} failed: the result's schema does not match the table's ({text.splitlines()[0]}).")
     return exc

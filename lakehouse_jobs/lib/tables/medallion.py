@@ -14,7 +14,7 @@ name: `context`, `spark`, `lakehouse`, and upstream tables — either declared i
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from lakehouse_jobs.lib.errors import LakehouseError, SpecError
 from lakehouse_jobs.lib.names import LAYERS, validate_layer, validate_table_name
 from lakehouse_jobs.lib.tables.delta_io import WriteSpec, describe, read_delta, write_delta
 from lakehouse_jobs.lib.tables.expectations import Expectation, apply_expectations, check_specs
+from lakehouse_jobs.lib.tables.incremental import Plan, Refresh, plan, record_tag, upstream
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -31,6 +32,12 @@ if TYPE_CHECKING:
 SPARK_KEY = "spark"
 LAKEHOUSE_KEY = "lakehouse"
 _INJECTED = ("context", SPARK_KEY, LAKEHOUSE_KEY)
+
+
+class RefreshConfig(dg.Config):
+    """Run config of an incremental table asset (the UI's Launchpad: `full_refresh: true`)."""
+
+    full_refresh: bool = False
 
 
 @dataclass
@@ -151,26 +158,35 @@ def medallion_asset(
     metadata: Mapping[str, Any] | None = None,
     expectations: Sequence[Expectation] = (),
     resources: Sequence[str] = (),
+    refresh: str = "full",
+    incremental_source: str | None = None,
+    refresh_keys: Sequence[str] = (),
+    max_affected_keys: int | None = None,
     **asset_kwargs: Any,
 ) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
     """Declare a Delta table asset `<layer>/<name>` written with `write_mode`.
 
     `expectations` (lib/expectations.py) become asset checks evaluated before the write;
-    `resources` names further Dagster resources injected by parameter name (e.g. "mlflow")."""
+    `resources` names further Dagster resources injected by parameter name (e.g. "mlflow");
+    `refresh` (full | incremental | affected_keys, with `incremental_source` / `refresh_keys`)
+    says what a refresh recomputes (tables/incremental.py)."""
     validate_layer(layer)
     for index, resource in enumerate(resources):
         if not resource.isidentifier():
             raise SpecError(f"resources[{index}]", f"{resource!r} is not a resource key")
     spec = WriteSpec(write_mode, tuple(merge_keys), tuple(partition_by), delete_unmatched, merge_schema)
+    how = Refresh(refresh, incremental_source, tuple(refresh_keys), max_affected_keys or Refresh.max_affected_keys)
 
     def decorator(fn: Callable[..., Any]) -> dg.AssetsDefinition:
         table = name or fn.__name__.removeprefix(f"{layer}_")
         validate_table_name(table, f"{fn.__name__}.name")
-        upstream = _param_inputs(fn, inputs or {}, resources)
+        upstream_tables = _param_inputs(fn, inputs or {}, resources)
+        how.check(spec.mode, list(upstream_tables))
         params = inspect.signature(fn).parameters
         key = dg.AssetKey([layer, table])
+        incremental = how.mode != "full"
 
-        @dg.asset(
+        asset_args = dict(
             **table_asset_args(
                 layer,
                 table,
@@ -180,37 +196,81 @@ def medallion_asset(
                 group_name=group_name,
                 resources=resources,
                 pool=asset_kwargs.pop("pool", None),
-                metadata={"write_mode": spec.mode, "merge_keys": list(spec.merge_keys), "partition_by": list(spec.partition_by), **(metadata or {})},
+                metadata={
+                    "write_mode": spec.mode,
+                    "merge_keys": list(spec.merge_keys),
+                    "partition_by": list(spec.partition_by),
+                    "refresh_mode": how.mode,
+                    **({"refresh_keys": list(how.keys)} if how.keys else {}),
+                    **(metadata or {}),
+                },
             ),  # fmt: skip
-            deps=[*upstream.values(), *deps],
+            deps=[*upstream_tables.values(), *deps],
             check_specs=check_specs(key, expectations) or None,
+            output_required=not incremental,
             **asset_kwargs,
         )
-        def _materialize(context) -> dg.MaterializeResult:  # noqa: ANN001 - dagster inspects the hint
+
+        def refresh_table(context: Any, full_refresh: bool) -> Iterator[dg.MaterializeResult]:
             spark, lakehouse = runtime(context)
+            path = lakehouse.table_path(layer, table)
+            todo = None
+            if incremental:
+                sources = {p: upstream(k.to_user_string(), lakehouse.table_path(*k.path)) for p, k in upstream_tables.items()}
+                todo = plan(spark, how, path, sources, full_refresh=full_refresh)
+                if todo.kind == "nothing":
+                    context.log.info(f"{key.to_user_string()}: {todo.reason}; nothing to refresh (no materialization, downstream steps skipped).")
+                    return
+                context.log.info(f"{key.to_user_string()}: {todo.kind} refresh ({todo.reason}).")
+                inputs = todo.inputs
+            else:
+                inputs = {p: read_table(spark, lakehouse, k) for p, k in upstream_tables.items()}
             available = {"context": context, SPARK_KEY: spark, LAKEHOUSE_KEY: lakehouse, **{r: getattr(context.resources, r) for r in resources}}
             kwargs = {p: available[p] for p in params if p in available}
-            for param, upstream_key in upstream.items():
-                kwargs[param] = read_table(spark, lakehouse, upstream_key)
-            result = fn(**kwargs)
-            output = result if isinstance(result, TableOutput) else TableOutput(result)
-            if not hasattr(output.df, "write"):
-                raise LakehouseError(f"{key.to_user_string()}: the function must return a Spark DataFrame, got {type(output.df).__name__}")
-            evaluation = apply_expectations(context, spark, lakehouse, key, output.df, expectations)
-            # A violated expect_or_fail (counted first, or a guard stopping the write): not written;
-            # its failed blocking check fails the step.
-            not_written = lambda: dg.MaterializeResult(metadata={"written": False, **output.metadata}, check_results=evaluation.check_results())  # noqa: E731
-            if evaluation.rows is None:
-                return not_written()
-            try:
-                path = lakehouse.table_path(layer, table)
-                commit = write_delta(spark, evaluation.rows, path, spec, table=key.to_user_string(), run_id=context.run_id, log=context.log.warning)
-            except Exception as exc:
-                if not evaluation.stopped_write(exc):
-                    raise
-                return not_written()
-            return dg.MaterializeResult(metadata={**describe(spark, commit), **output.metadata}, check_results=evaluation.check_results())
+            yield _commit(context, key, path, fn(**kwargs, **inputs), spec, expectations, todo)
 
-        return _materialize
+        if incremental:
+
+            def _materialize(context, config):  # noqa: ANN001 - dagster reads the hint set below
+                yield from refresh_table(context, config.full_refresh)
+
+            _materialize.__annotations__["config"] = RefreshConfig  # a real class: this module's annotations are strings
+        else:
+
+            def _materialize(context):  # noqa: ANN001 - dagster inspects the parameter
+                yield from refresh_table(context, False)
+
+        return dg.asset(**asset_args)(_materialize)
 
     return decorator
+
+
+def _commit(
+    context: Any, key: dg.AssetKey, path: Any, result: Any, spec: WriteSpec, expectations: Sequence[Expectation], todo: Plan | None
+) -> dg.MaterializeResult:
+    """Check `result` against the expectations and commit it in one Delta transaction.
+
+    With a refresh plan (`todo`), the bookmark rides in the same commit; a full refresh
+    of an incremental table replaces it, an affected-keys refresh replaces those keys."""
+    spark, lakehouse = runtime(context)
+    output = result if isinstance(result, TableOutput) else TableOutput(result)
+    if not hasattr(output.df, "write"):
+        raise LakehouseError(f"{key.to_user_string()}: the function must return a Spark DataFrame, got {type(output.df).__name__}")
+    evaluation = apply_expectations(context, spark, lakehouse, key, output.df, expectations)
+    # A violated expect_or_fail (counted first, or a guard stopping the write): not written;
+    # its failed blocking check fails the step.
+    not_written = lambda: dg.MaterializeResult(metadata={"written": False, **output.metadata}, check_results=evaluation.check_results())  # noqa: E731
+    if evaluation.rows is None:
+        return not_written()
+    write = WriteSpec("overwrite", partition_by=spec.partition_by) if todo is not None and todo.kind == "full" else spec
+    try:
+        commit = write_delta(
+            spark, evaluation.rows, path, write, table=key.to_user_string(), run_id=context.run_id, log=context.log.warning,
+            record=record_tag(todo.record) if todo else "", replace_where=todo.replace_where if todo else None,
+        )  # fmt: skip
+    except Exception as exc:
+        if not evaluation.stopped_write(exc):
+            raise
+        return not_written()
+    refreshed = todo.metadata() if todo else {}
+    return dg.MaterializeResult(metadata={**describe(spark, commit), **refreshed, **output.metadata}, check_results=evaluation.check_results())
