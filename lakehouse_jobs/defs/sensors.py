@@ -1,12 +1,16 @@
-"""File-arrival sensors of the example: one per landing source, on by default.
+"""Sensors of the example: per landing source, a file-arrival and a refresh sensor, on by default.
 
 A file dropped in `$LAKEHOUSE_ROOT/landing/<source>/` launches `<source>_arrival`,
-which ingests exactly that batch into bronze and refreshes the source's silver and
-gold tables. Timers are far below Databricks' 60 s minimum: a 1 s debounce (a file
-still being copied keeps changing, so it is not read half-written) and no minimum
-gap between runs. The runs share a warm job cluster (a Spark Connect server kept
+which ingests exactly that batch into bronze (one run per batch). Its bronze
+materialization starts `<source>_refresh` (the source's silver and gold tables)
+through a coalescing refresh sensor: one refresh runs, at most one waits and
+absorbs every later bronze commit, so a burst of files costs two refreshes, not
+one per file; a batch that ingested 0 rows refreshes nothing. Timers are far below
+Databricks' 60 s minimum: a 1 s debounce (a file still being copied keeps
+changing, so it is not read half-written) and no minimum gap between runs. All
+runs share a warm job cluster (a Spark Connect server kept
 `$LAKEHOUSE_CLUSTER_IDLE_MINUTES` after the last run), so a file costs a Python
-process start and the ingestion itself, not a JVM start.
+process start and the work itself, not a JVM start.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import os
 import dagster as dg
 
 from lakehouse_jobs.lib import LakehouseResource, SetupError, file_arrival_sensor, files_run_config
+from lakehouse_jobs.lib.ingest.refresh import refresh_sensor
+from lakehouse_jobs.lib.jobs.concurrency import ConcurrencyPolicy
 
 from . import clickstream, customers, orders
 from .paths import lakehouse_root
@@ -24,7 +30,7 @@ WAIT_AFTER_LAST_CHANGE_SECONDS = 1.0
 IDLE_MINUTES_ENV = "LAKEHOUSE_CLUSTER_IDLE_MINUTES"
 DEFAULT_IDLE_MINUTES = 10
 
-# source -> (its ingestion spec, the tables its run refreshes after bronze)
+# source -> (its ingestion spec, the tables its refresh job rebuilds after bronze)
 SOURCES = {
     "orders": (orders.INGEST, ["silver/orders", "gold/daily_revenue"]),
     "clickstream": (clickstream.INGEST, ["silver/events", "gold/event_funnel"]),
@@ -48,17 +54,27 @@ def arrival_cluster() -> dict:
     return {"job_cluster": True, "autotermination_minutes": minutes}
 
 
-def _job(source: str, downstream: list[str]) -> dg.UnresolvedAssetJobDefinition:
-    keys = [dg.AssetKey(["bronze", source]), *(dg.AssetKey(t.split("/")) for t in downstream)]
+def _arrival_job(source: str) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         f"{source}_arrival",
-        selection=dg.AssetSelection.assets(*keys),
-        description=f"New {source} files -> bronze -> silver/gold.",
+        selection=dg.AssetSelection.assets(dg.AssetKey(["bronze", source])),
+        description=f"New {source} files -> bronze (one run per batch).",
         config={"resources": {"spark": {"config": arrival_cluster()}}},
     )
 
 
-jobs = [_job(source, downstream) for source, (_, downstream) in SOURCES.items()]
+def _refresh_job(source: str, downstream: list[str]) -> dg.UnresolvedAssetJobDefinition:
+    """Silver and gold of one source; one run at a time, the next queued (so running + pending <= 2)."""
+    return dg.define_asset_job(
+        f"{source}_refresh",
+        selection=dg.AssetSelection.assets(*(dg.AssetKey(t.split("/")) for t in downstream)),
+        description=f"bronze/{source} -> {', '.join(downstream)}, after new bronze commits (coalesced).",
+        config={"resources": {"spark": {"config": arrival_cluster()}}},
+        tags=ConcurrencyPolicy(f"{source}_refresh", max_concurrent_runs=1, queue_enabled=True).tags,
+    )
+
+
+jobs = [job for source, (_, downstream) in SOURCES.items() for job in (_arrival_job(source), _refresh_job(source, downstream))]
 
 sensors = [
     file_arrival_sensor(
@@ -71,4 +87,4 @@ sensors = [
         redeliver_failed=3,  # a killed run's batch is offered again; its run skips what a commit already holds
     )
     for source, (spec, _) in SOURCES.items()
-]
+] + [refresh_sensor(f"{source}_refresh_after_arrival", f"{source}_refresh", [dg.AssetKey(["bronze", source])], tags={"team": "data-eng"}) for source in SOURCES]
