@@ -51,6 +51,7 @@ bench: prepare
 	$(BIN)/python bench/medallion.py
 	$(BIN)/python bench/ingest_scaling.py
 	$(BIN)/python bench/file_arrival_latency.py
+	$(BIN)/python bench/streams.py
 	$(BIN)/python bench/databricks_tasks.py
 	$(BIN)/python bench/validate.py
 

@@ -1,0 +1,214 @@
+"""Streams of files: the example's arrival + coalesced refresh jobs under load, figures side by side (issue #18).
+
+    .venv/bin/python bench/streams.py                      # the issue's sizes
+    .venv/bin/python bench/streams.py --rows 5000 --orders 50000 --burst 30   # a quick try
+
+(a) stream: `--files` (8) order files of `--rows` (75,000) rows land `--gap` (5) s apart in
+    landing/orders while a real `dagster-daemon` runs the example's sensors with their
+    defaults (the first file also starts the warm job cluster). File i holds day i's orders,
+    so "reflected in gold" is gold/daily_revenue's row of the last file's day with its count.
+    Reported: failed runs, last file -> its rows in bronze, -> reflected in gold, refresh
+    runs and the most refresh runs in flight at once.
+(c) burst: `--burst` (100) small files land at once in the same daemon; reported: the runs
+    that wrote each downstream table (goal <= 2).
+(b) incremental refresh cost, in this process (embedded Spark, warm): bronze, silver and gold
+    built from `--orders` (1,000,000) orders over a year, then one file of `--new-orders`
+    (10,000) orders on the last day and the next is ingested and silver+gold refreshed (wall
+    time of the Dagster materialization), against the same refresh of the same file into an
+    empty silver. Goal: ratio <= 1.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import dagster as dg
+
+from lakehouse_jobs.defs.generate import ORDER_COLUMNS
+from lakehouse_jobs_tests.ingest.daemon import delta_rows, running_daemon, wait_for
+from lakehouse_jobs_tests.ingest.test_stream_e2e import most_in_flight, settled, ticked
+
+DOWNSTREAM = ("silver/orders", "gold/daily_revenue")
+STREAM_DAY = date(2026, 3, 1)
+
+
+def write_orders(path: Path, first_id: int, n: int, day_of) -> int:
+    """n orders (ids from first_id) dated day_of(k), written under a skipped name then renamed; returns the completed ones."""
+    tmp = path.with_name("_" + path.name)
+    completed = 0
+    with tmp.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(ORDER_COLUMNS)
+        for k in range(n):
+            status = "cancelled" if k % 7 == 3 else "completed"
+            completed += status == "completed"
+            writer.writerow(
+                [
+                    first_id + k,
+                    1 + k % 997,
+                    f"{day_of(k).isoformat()}T{k % 24:02d}:{k % 60:02d}:00",
+                    f"P{k % 50:03d}",
+                    1 + k % 4,
+                    f"{5 + k % 13}.{k % 100:02d}",
+                    status,
+                ]
+            )
+    tmp.rename(path)
+    return completed
+
+
+def gold_orders_on(root: Path, day: date) -> int:
+    from deltalake import DeltaTable
+
+    try:
+        gold = DeltaTable(str(root / "gold/daily_revenue")).to_pandas(columns=["order_date", "orders"])
+    except Exception:  # noqa: BLE001 - not created yet
+        return -1
+    match = gold[gold["order_date"] == day]
+    return int(match["orders"].iloc[0]) if len(match) else -1
+
+
+def writes_per_table(instance: dg.DagsterInstance, run_ids: list[str]) -> dict[str, int]:
+    """How many of these runs materialized each downstream table."""
+    counts = dict.fromkeys(DOWNSTREAM, 0)
+    for run_id in run_ids:
+        records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+        for key in {r.event_log_entry.dagster_event.asset_key.to_user_string() for r in records} & set(DOWNSTREAM):
+            counts[key] += 1
+    return counts
+
+
+def stream_and_burst(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    root, home, log = work / "stream/lake", work / "stream/dagster_home", work / "stream/daemon.log"
+    folder = root / "landing/orders"
+    folder.mkdir(parents=True)
+    out: dict[str, object] = {}
+    with running_daemon(home, root, log):
+        wait_for(lambda: ticked(home, "orders_file_arrival"), args.timeout, "the daemon's first sensor tick", log)
+        total = 0
+        for i in range(args.files):
+            day = STREAM_DAY + timedelta(days=i)
+            completed = write_orders(folder / f"stream-{i:03d}.csv", i * 10_000_000, args.rows, lambda k, day=day: day)
+            landed = time.monotonic()
+            total += args.rows
+            print(f"  (a) file {i + 1}/{args.files} landed", flush=True)
+            if i < args.files - 1:
+                time.sleep(args.gap)
+        wait_for(lambda: delta_rows(root / "bronze/orders") >= total, args.timeout, "the last file in bronze", log)
+        out["bronze_s"] = time.monotonic() - landed
+        wait_for(lambda: gold_orders_on(root, day) == completed, args.timeout, "the last file in gold", log, interval=0.5)
+        out["gold_s"] = time.monotonic() - landed
+        records = wait_for(lambda: settled(home), args.timeout, "every run to end", log)
+        refreshes = [r for r in records if r.dagster_run.job_name == "orders_refresh"]
+        out.update(failed=sum(r.dagster_run.status != dg.DagsterRunStatus.SUCCESS for r in records), refreshes=len(refreshes))
+        out["arrivals"] = sum(r.dagster_run.job_name == "orders_arrival" for r in records)
+        out["in_flight"] = most_in_flight(refreshes)
+        print(f"  (a) done: {out}", flush=True)
+
+        before = {r.dagster_run.run_id for r in records}
+        burst_day = STREAM_DAY + timedelta(days=args.files)
+        for j in range(args.burst):
+            write_orders(folder / f"burst-{j:03d}.csv", 900_000_000 + j * 1000, 100, lambda k: burst_day)
+        wait_for(lambda: delta_rows(root / "bronze/orders") >= total + 100 * args.burst, args.timeout, "the burst in bronze", log)
+        records = wait_for(lambda: settled(home), args.timeout, "every burst run to end", log)
+        new = [r for r in records if r.dagster_run.run_id not in before]
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            out["burst_writes"] = writes_per_table(instance, [r.dagster_run.run_id for r in new])
+        out["burst_failed"] = sum(r.dagster_run.status != dg.DagsterRunStatus.SUCCESS for r in new)
+        out["burst_arrivals"] = sum(r.dagster_run.job_name == "orders_arrival" for r in new)
+        print(f"  (c) done: {out['burst_writes']}", flush=True)
+    return out
+
+
+def refresh_cost(args: argparse.Namespace, work: Path) -> dict[str, float]:
+    """(b): the silver+gold refresh of one new file, 1M orders already in silver vs an empty silver."""
+    from lakehouse_jobs.defs import orders
+    from lakehouse_jobs.lib import LakehouseResource, SparkResource
+
+    spark = SparkResource()
+    assets = [orders.bronze_orders, orders.silver_orders, orders.gold_daily_revenue]
+    first_day = date(2025, 1, 1)
+    last_day = first_day + timedelta(days=364)
+
+    def materialize(root: Path, selection: list) -> float:
+        started = time.perf_counter()
+        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+        result = dg.materialize(assets, selection=selection, resources={"spark": spark, "lakehouse": LakehouseResource(root=str(root))}, run_config=quiet)
+        assert result.success
+        return time.perf_counter() - started
+
+    def new_file(root: Path) -> None:
+        half = args.new_orders // 2
+        write_orders(root / "landing/orders/new.csv", 2_000_000_000, args.new_orders, lambda k: last_day if k < half else last_day + timedelta(days=1))
+
+    big, empty = work / "refresh/big", work / "refresh/empty"
+    for root in (big, empty):
+        (root / "landing/orders").mkdir(parents=True)
+    parts = 4
+    for p in range(parts):  # a year of orders, in a few files
+        n = args.orders // parts
+        write_orders(big / f"landing/orders/base-{p}.csv", p * n, n, lambda k, p=p, n=n: first_day + timedelta(days=(p * n + k) % 365))
+    print(f"  (b) building bronze, silver and gold from {args.orders:,} orders ...", flush=True)
+    build_s = materialize(big, [orders.bronze_orders, orders.silver_orders, orders.gold_daily_revenue])
+    assert delta_rows(big / "silver/orders") == args.orders
+    print(f"  (b) built in {build_s:.1f} s; refreshing after one new file of {args.new_orders:,} orders", flush=True)
+    new_file(empty)
+    materialize(empty, [orders.bronze_orders])
+    empty_s = materialize(empty, [orders.silver_orders, orders.gold_daily_revenue])
+    new_file(big)
+    materialize(big, [orders.bronze_orders])
+    big_s = materialize(big, [orders.silver_orders, orders.gold_daily_revenue])
+    assert delta_rows(big / "silver/orders") == args.orders + args.new_orders
+    return {"big_s": big_s, "empty_s": empty_s, "ratio": big_s / empty_s}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=8, help="(a) files in the stream (default 8)")
+    parser.add_argument("--rows", type=int, default=75_000, help="(a) rows per file (default 75,000)")
+    parser.add_argument("--gap", type=float, default=5.0, help="(a) seconds between files (default 5)")
+    parser.add_argument("--burst", type=int, default=100, help="(c) files landing at once (default 100)")
+    parser.add_argument("--orders", type=int, default=1_000_000, help="(b) orders already in silver (default 1,000,000)")
+    parser.add_argument("--new-orders", type=int, default=10_000, help="(b) orders in the new file (default 10,000)")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds per wait")
+    parser.add_argument("--workdir", help="keep data and logs here (default: a temp folder, removed)")
+    args = parser.parse_args()
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="streams_bench_"))
+    try:
+        print(f"(a)+(c) daemon: {args.files} files x {args.rows:,} rows, {args.gap:g} s apart; then {args.burst} files at once", flush=True)
+        s = stream_and_burst(args, work)
+        print(f"(b) in process: {args.new_orders:,} new orders, {args.orders:,} already in silver vs none", flush=True)
+        r = refresh_cost(args, work)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    burst = ", ".join(f"{t} {n}" for t, n in s["burst_writes"].items())
+    rows = [
+        ("(a) failed runs", f"{s['failed']}", "0"),
+        ("(a) last file -> rows in bronze", f"{s['bronze_s']:.1f} s", "<= 15 s"),
+        ("(a) last file -> reflected in gold", f"{s['gold_s']:.1f} s", "<= 30 s"),
+        (f"(a) runs for {args.files} files: arrival / refresh", f"{s['arrivals']} / {s['refreshes']}", f"refresh <= {args.files}"),
+        ("(a) most refresh runs in flight", f"{s['in_flight']}", "<= 2"),
+        (f"(b) refresh, {args.orders:,} in silver", f"{r['big_s']:.1f} s", ""),
+        ("(b) refresh, empty silver", f"{r['empty_s']:.1f} s", ""),
+        ("(b) ratio", f"{r['ratio']:.2f}x", "<= 1.5x"),
+        (f"(c) {args.burst} files at once: runs writing", burst, "<= 2 each"),
+        ("(c) failed runs / arrival runs", f"{s['burst_failed']} / {s['burst_arrivals']}", "0 / -"),
+    ]
+    width = max(len(name) for name, _, _ in rows)
+    print(f"\n{'figure':<{width}}  {'measured':>34}  goal")
+    for name, value, goal in rows:
+        print(f"{name:<{width}}  {value:>34}  {goal}")
+
+
+if __name__ == "__main__":
+    main()
