@@ -30,7 +30,7 @@ from pydantic import Field, PrivateAttr
 
 from lakehouse_jobs.lib.catalog.conf import catalog_conf
 from lakehouse_jobs.lib.errors import SetupError
-from lakehouse_jobs.lib.runtime import class_archive, job_cluster
+from lakehouse_jobs.lib.runtime import class_archive, job_cluster, sail
 from lakehouse_jobs.lib.runtime.jars import resolve_delta_jars
 from lakehouse_jobs.lib.runtime.java import check_java
 from lakehouse_jobs.lib.tables.lakehouse import default_root
@@ -43,6 +43,10 @@ _SESSION: SparkSession | None = None
 _SESSION_URL: str | None = None  # the Spark Connect URL of _SESSION; None for a classic session
 _ON_CREATED: list[Callable[[SparkSession], None]] = []
 _LOG4J = Path(__file__).with_name("log4j2.properties")
+ENGINES = ("spark", "sail")
+ENGINE_ENV = "LAKEHOUSE_ENGINE"
+ENGINE_TAG = "lakehouse_jobs/engine"  # the run tag naming the engine its Spark code ran on
+_TAGGED_RUNS: set[str] = set()
 
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -248,6 +252,8 @@ class SparkResource(dg.ConfigurableResource):
     Set `job_cluster` to run the tasks of a run on one shared local Spark
     Connect server that the first task starts and that stops when the run ends
     (or `autotermination_minutes` after it, so later runs find it warm).
+    Set `engine="sail"` (or LAKEHOUSE_ENGINE=sail) to run on Sail instead of the JVM
+    (runtime/sail.py; what it supports: docs/engines.md).
     """
 
     master: str = Field(default="local[*]", description="Spark master URL: local[*], local[N] or spark://host:7077.")
@@ -265,8 +271,13 @@ class SparkResource(dg.ConfigurableResource):
     )
     cluster_state_dir: str | None = Field(default=None, description="Where job clusters keep leases and logs (default: a private temp folder).")
     catalog: str | None = Field(default=None, description="The default catalog of two-part names (env LAKEHOUSE_CATALOG, default main).")
+    engine: str = Field(
+        default="spark",
+        description="'spark' (the JVM) or 'sail' (pysail, a Rust Spark Connect server in the run's process); env LAKEHOUSE_ENGINE replaces the default 'spark'.",
+    )
 
     _run_id: str | None = PrivateAttr(default=None)
+    _context: dg.InitResourceContext | None = PrivateAttr(default=None)
     _owner_pid: int | None = PrivateAttr(default=None)
     _leased: bool = PrivateAttr(default=False)
 
@@ -302,6 +313,7 @@ class SparkResource(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._run_id = context.run_id
+        self._context = context
         if self.job_cluster and not self.remote:
             self._owner_pid = lease_owner(context.instance, context.run_id)
 
@@ -331,7 +343,46 @@ class SparkResource(dg.ConfigurableResource):
         self._leased = True
         return endpoint
 
+    def resolved_engine(self) -> str:
+        """The engine: `engine="sail"` as set, else LAKEHOUSE_ENGINE when set, else the JVM ("spark").
+
+        A config value equal to the default cannot be told from the default once a run is
+        configured, so the environment wins over `engine="spark"`: unset it to go back.
+        """
+        engine = self.engine if self.engine != "spark" else os.environ.get(ENGINE_ENV, "").strip().lower() or "spark"
+        if engine not in ENGINES:
+            source = "SparkResource.engine" if self.engine != "spark" else ENGINE_ENV
+            raise SetupError(f"{source} must be 'spark' or 'sail', got {engine!r}.")
+        return engine
+
+    def _sail_session(self) -> SparkSession:
+        """The run's session on the embedded Sail server (no JVM); refused where it would silently mix engines."""
+        if self.remote or self.job_cluster:
+            raise SetupError("The sail engine runs an embedded server in the run's process: leave SparkResource.remote and job_cluster unset.")
+        if active_session() is not None:
+            raise SetupError("This process already runs the JVM engine's SparkSession, and a process runs one engine: start the sail run in its own process.")
+        conf = sail.session_conf(self.app_name, self.shuffle_partitions, self.spark_conf)
+        return get_or_create_session(conf, sail.server_url(before_stop=stop_session))
+
+    def _say_engine(self, engine: str) -> None:
+        """One log line and the run tag `lakehouse_jobs/engine`, once per run and process."""
+        context = self._context
+        run_id = self._run_id or ""
+        if run_id in _TAGGED_RUNS:
+            return
+        _TAGGED_RUNS.add(run_id)
+        where = f"pysail {sail.check_versions()}, {_SESSION_URL}" if engine == "sail" else (_SESSION_URL or self.master)
+        (context.log if context is not None and context.log is not None else dg.get_dagster_logger()).info(f"Spark engine: {engine} ({where}).")
+        if context is not None and context.instance is not None and run_id:
+            context.instance.add_run_tags(run_id, {ENGINE_TAG: engine})
+
     def get_session(self) -> SparkSession:
+        engine = self.resolved_engine()
+        session = self._sail_session() if engine == "sail" else self._jvm_session()
+        self._say_engine(engine)
+        return session
+
+    def _jvm_session(self) -> SparkSession:
         if self.remote and not self.remote.startswith("sc://"):
             raise SetupError(f"SparkResource.remote must be a Spark Connect URL like sc://127.0.0.1:15002, got {self.remote!r}.")
         if self.job_cluster and not self.remote:

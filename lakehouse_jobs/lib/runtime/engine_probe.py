@@ -1,0 +1,364 @@
+"""What Sail runs of what this project asks of Spark, measured on both engines (issue #19).
+
+Each probe is a small piece of PySpark the project relies on, returning a plain
+value; the JVM's value is the reference. A probe on an engine either passes (its
+value equals the JVM's), differs (it ran but answered otherwise: never to be
+trusted silently), or fails (with its error's first line).
+
+    python -m lakehouse_jobs.lib.runtime.engine_probe --write docs/engines.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Probe = Callable[[Any, Path], Any]  # (session, a fresh folder) -> a comparable value
+
+
+def _rows(df: Any) -> list[tuple]:
+    return sorted(tuple(r) for r in df.collect())
+
+
+def _delta(spark: Any, path: Path) -> Any:
+    return spark.read.format("delta").load(str(path))
+
+
+def _last_commit(path: Path) -> dict:
+    """The commitInfo of a Delta table's newest commit, read from its log file."""
+    newest = max((path / "_delta_log").glob("*.json"))
+    actions = [json.loads(line) for line in newest.read_text().splitlines() if line.strip()]
+    return next(a["commitInfo"] for a in actions if "commitInfo" in a)
+
+
+def p_delta_write_read(spark: Any, d: Path) -> Any:
+    spark.range(5).selectExpr("id", "id * 2 AS v").write.format("delta").save(str(d / "t"))
+    return _rows(_delta(spark, d / "t"))
+
+
+def p_default_format_delta(spark: Any, d: Path) -> Any:
+    spark.range(3).write.save(str(d / "t"))  # spark.sql.sources.default = delta, as on Databricks
+    return (d / "t" / "_delta_log").is_dir()
+
+
+def p_partitioned_write(spark: Any, d: Path) -> Any:
+    spark.range(6).selectExpr("id", "id % 2 AS p").write.format("delta").partitionBy("p").save(str(d / "t"))
+    return _rows(_delta(spark, d / "t")), sorted(x.name for x in (d / "t").iterdir() if x.name.startswith("p="))
+
+
+def p_merge_schema(spark: Any, d: Path) -> Any:
+    spark.range(2).write.format("delta").save(str(d / "t"))
+    spark.range(2, 4).selectExpr("id", "'x' AS extra").write.format("delta").mode("append").option("mergeSchema", "true").save(str(d / "t"))
+    df = _delta(spark, d / "t")
+    return df.columns, _rows(df)
+
+
+def p_overwrite_schema(spark: Any, d: Path) -> Any:
+    spark.range(2).write.format("delta").save(str(d / "t"))
+    spark.range(1).selectExpr("'a' AS name").write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(str(d / "t"))
+    df = _delta(spark, d / "t")
+    return df.columns, _rows(df)
+
+
+def p_replace_where(spark: Any, d: Path) -> Any:
+    spark.range(4).selectExpr("id", "id % 2 AS p").write.format("delta").save(str(d / "t"))
+    spark.range(10, 11).selectExpr("id", "id % 2 AS p").write.format("delta").mode("overwrite").option("replaceWhere", "p = 0").save(str(d / "t"))
+    return _rows(_delta(spark, d / "t"))
+
+
+def p_time_travel(spark: Any, d: Path) -> Any:
+    spark.range(3).write.format("delta").save(str(d / "t"))
+    spark.range(10, 11).write.format("delta").mode("overwrite").save(str(d / "t"))
+    return _rows(spark.read.format("delta").option("versionAsOf", 0).load(str(d / "t")))
+
+
+def p_merge_into_sql(spark: Any, d: Path) -> Any:
+    spark.range(3).selectExpr("id", "'old' AS v").write.format("delta").save(str(d / "t"))
+    spark.range(2, 5).selectExpr("id", "'new' AS v").createOrReplaceTempView("probe_src")
+    spark.sql(f"MERGE INTO delta.`{d / 't'}` AS t USING probe_src AS s ON t.id = s.id WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *").collect()
+    return _rows(_delta(spark, d / "t"))
+
+
+def p_txn_idempotent_append(spark: Any, d: Path) -> Any:
+    for _ in range(2):  # the same app/version twice: Delta must skip the second
+        spark.range(3).write.format("delta").mode("append").option("txnAppId", "probe").option("txnVersion", 1).save(str(d / "t"))
+    return _delta(spark, d / "t").count()
+
+
+def p_user_metadata_option(spark: Any, d: Path) -> Any:
+    spark.range(1).write.format("delta").option("userMetadata", "probe-option").save(str(d / "t"))
+    return _last_commit(d / "t").get("userMetadata")
+
+
+def p_user_metadata_conf(spark: Any, d: Path) -> Any:
+    key = "spark.databricks.delta.commitInfo.userMetadata"
+    spark.conf.set(key, "probe-conf")
+    try:
+        spark.range(1).write.format("delta").save(str(d / "t"))
+    finally:
+        spark.conf.unset(key)
+    return _last_commit(d / "t").get("userMetadata")
+
+
+def p_describe_history(spark: Any, d: Path) -> Any:
+    spark.range(1).write.format("delta").save(str(d / "t"))
+    spark.range(1).write.format("delta").mode("append").save(str(d / "t"))
+    return sorted((r["version"], r["operation"]) for r in spark.sql(f"DESCRIBE HISTORY delta.`{d / 't'}`").collect())
+
+
+def p_change_data_feed(spark: Any, d: Path) -> Any:
+    spark.range(2).selectExpr("id", "'a' AS v").write.format("delta").option("delta.enableChangeDataFeed", "true").save(str(d / "t"))
+    spark.range(1, 3).selectExpr("id", "'b' AS v").createOrReplaceTempView("probe_cdf")
+    spark.sql(f"MERGE INTO delta.`{d / 't'}` t USING probe_cdf s ON t.id = s.id WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *").collect()
+    changes = spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", 1).load(str(d / "t"))
+    return _rows(changes.select("id", "v", "_change_type", "_commit_version"))
+
+
+def p_observe(spark: Any, d: Path) -> Any:
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    observation = Observation("probe")
+    spark.range(5).observe(observation, F.count(F.lit(1)).alias("rows"), F.sum("id").alias("total")).collect()
+    return dict(observation.get)
+
+
+def p_json_corrupt_record(spark: Any, d: Path) -> Any:
+    (d / "in.json").write_text('{"a": 1}\n{"a": oops\n')
+    schema = "a INT, _corrupt_record STRING"
+    df = spark.read.schema(schema).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", "_corrupt_record").json(str(d / "in.json"))
+    return sorted(((r["a"], r["_corrupt_record"]) for r in df.collect()), key=repr)
+
+
+def p_metadata_file_path(spark: Any, d: Path) -> Any:
+    (d / "in").mkdir()
+    (d / "in" / "a.csv").write_text("x\n1\n")
+    df = spark.read.option("header", "true").csv(str(d / "in")).select("x", "_metadata.file_path")
+    return [(r[0], r[1].rsplit("/", 1)[-1]) for r in df.collect()]
+
+
+def p_input_file_name(spark: Any, d: Path) -> Any:
+    from pyspark.sql import functions as F
+
+    (d / "in").mkdir()
+    (d / "in" / "a.csv").write_text("x\n1\n")
+    df = spark.read.option("header", "true").csv(str(d / "in")).select("x", F.input_file_name().alias("f"))
+    return [(r[0], r[1].rsplit("/", 1)[-1]) for r in df.collect()]
+
+
+def p_from_json(spark: Any, d: Path) -> Any:
+    df = spark.createDataFrame([('{"a": 1, "b": "x"}',)], "j STRING").selectExpr("from_json(j, 'a INT, b STRING') AS s")
+    return [(r.s.a, r.s.b) for r in df.collect()]
+
+
+def p_window(spark: Any, d: Path) -> Any:
+    df = spark.createDataFrame([("k", 1), ("k", 2), ("m", 3)], "k STRING, v INT")
+    return _rows(df.selectExpr("k", "v", "row_number() OVER (PARTITION BY k ORDER BY v DESC) AS rn", "sum(v) OVER (PARTITION BY k) AS total"))
+
+
+def p_python_udf(spark: Any, d: Path) -> Any:
+    from pyspark.sql import functions as F
+
+    double = F.udf(lambda x: x * 2, "long")
+    return _rows(spark.range(3).select(double("id")))
+
+
+def p_to_pandas(spark: Any, d: Path) -> Any:
+    return spark.range(3).selectExpr("id", "CAST(id AS STRING) AS s").toPandas().to_dict("list")
+
+
+def p_temp_view(spark: Any, d: Path) -> Any:
+    spark.range(3).createOrReplaceTempView("probe_view")
+    return _rows(spark.sql("SELECT sum(id) FROM probe_view"))
+
+
+def p_ctas(spark: Any, d: Path) -> Any:
+    name = f"probe_ctas_{uuid.uuid4().hex[:8]}"
+    spark.sql(f"CREATE TABLE {name} AS SELECT 1 AS a, 'x' AS b").collect()
+    try:
+        return _rows(spark.table(name))
+    finally:
+        spark.sql(f"DROP TABLE IF EXISTS {name}").collect()
+
+
+def p_deltatable_api(spark: Any, d: Path) -> Any:
+    from delta.tables import DeltaTable
+
+    spark.range(2).write.format("delta").save(str(d / "t"))
+    return DeltaTable.forPath(spark, str(d / "t")).toDF().count()
+
+
+PROBES: dict[str, tuple[str, Probe]] = {
+    "delta_write_read": ("Delta write and read by path", p_delta_write_read),
+    "default_format_delta": ("`spark.sql.sources.default=delta`: `save()` without a format writes Delta", p_default_format_delta),
+    "partitioned_write": ("Delta partitioned write (`partitionBy`)", p_partitioned_write),
+    "merge_schema": ("append with `mergeSchema`", p_merge_schema),
+    "overwrite_schema": ("overwrite with `overwriteSchema`", p_overwrite_schema),
+    "replace_where": ("overwrite with `replaceWhere`", p_replace_where),
+    "time_travel": ("time travel (`versionAsOf`)", p_time_travel),
+    "merge_into_sql": ("`MERGE INTO delta.`path`` (update + insert)", p_merge_into_sql),
+    "txn_idempotent_append": ("`txnAppId`/`txnVersion` append twice = once", p_txn_idempotent_append),
+    "user_metadata_option": ("writer option `userMetadata` in commitInfo", p_user_metadata_option),
+    "user_metadata_conf": ("`spark.databricks.delta.commitInfo.userMetadata` in commitInfo", p_user_metadata_conf),
+    "describe_history": ("`DESCRIBE HISTORY delta.`path``", p_describe_history),
+    "change_data_feed": ("change data feed (`readChangeFeed`, `startingVersion`)", p_change_data_feed),
+    "observe": ("`df.observe` / `Observation`", p_observe),
+    "json_corrupt_record": ("PERMISSIVE JSON with `_corrupt_record`", p_json_corrupt_record),
+    "metadata_file_path": ("`_metadata.file_path`", p_metadata_file_path),
+    "input_file_name": ("`input_file_name()`", p_input_file_name),
+    "from_json": ("`from_json`", p_from_json),
+    "window": ("window functions", p_window),
+    "python_udf": ("Python UDF", p_python_udf),
+    "to_pandas": ("`toPandas`", p_to_pandas),
+    "temp_view": ("temporary views", p_temp_view),
+    "ctas": ("`CREATE TABLE ... AS SELECT` (managed table)", p_ctas),
+    "deltatable_api": ("`delta.tables.DeltaTable` (Python API)", p_deltatable_api),
+}
+
+
+@contextlib.contextmanager
+def engine_mode(spark: Any) -> Iterator[None]:
+    """PySpark's functions build Connect or classic columns by one process-wide flag: set it for `spark`.
+
+    `SparkSession.builder.remote()` sets SPARK_CONNECT_MODE_ENABLED for the whole process, after
+    which `F.udf`, `F.input_file_name()`, `Observation` refuse a classic session's DataFrames;
+    one process probing both engines sets the flag around each engine's calls.
+    """
+    key = "SPARK_CONNECT_MODE_ENABLED"
+    saved = os.environ.get(key)
+    if type(spark).__module__.startswith("pyspark.sql.connect"):
+        os.environ[key] = "1"
+    else:
+        os.environ.pop(key, None)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = saved
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # passes | differs | fails
+    value: Any = None
+    reason: str = ""
+    seconds: float = 0.0
+
+    def cell(self) -> str:
+        return self.status if self.status == "passes" else f"{self.status}: {self.reason}"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    return f"{type(exc).__name__}: {text}"[:160]
+
+
+def run_probe(name: str, spark: Any, folder: Path, reference: Outcome | None = None) -> Outcome:
+    """One probe on one session; `reference` (the JVM's outcome) decides passes vs differs."""
+    target = folder / name
+    target.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    try:
+        with engine_mode(spark):
+            value = PROBES[name][1](spark, target)
+    except Exception as exc:  # noqa: BLE001 - a probe's failure is its result
+        return Outcome("fails", reason=_first_line(exc), seconds=time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    if reference is not None and reference.status == "passes" and value != reference.value:
+        return Outcome("differs", value, f"got {value!r}, the JVM {reference.value!r}"[:200], seconds)
+    return Outcome("passes", value, seconds=seconds)
+
+
+def run_all(sessions: dict[str, Any], folder: Path, names: list[str] | None = None) -> dict[str, dict[str, Outcome]]:
+    """Every probe on every engine ({"spark": jvm, "sail": ...}); the "spark" session is the reference."""
+    results: dict[str, dict[str, Outcome]] = {}
+    for name in names or list(PROBES):
+        reference = run_probe(name, sessions["spark"], folder / "spark")
+        results[name] = {"spark": reference}
+        for engine, spark in sessions.items():
+            if engine != "spark":
+                results[name][engine] = run_probe(name, spark, folder / engine, reference)
+    return results
+
+
+def render(results: dict[str, dict[str, Outcome]], versions: dict[str, str], command: str, figures: str = "") -> str:
+    engines = list(next(iter(results.values())))
+    lines = [
+        "# Engines: what runs on Sail, measured",
+        "",
+        f"Generated {dt.date.today().isoformat()} with {', '.join(f'{k} {v}' for k, v in versions.items())}:",
+        "",
+        f"    {command}",
+        "",
+        "Each probe (`lakehouse_jobs/lib/runtime/engine_probe.py`) runs on the JVM (`spark`: embedded local Spark with",
+        "delta-spark) and on Sail (`sail`: pysail's embedded Spark Connect server, PySpark's Connect client). *passes*: the",
+        "same result as the JVM; *differs*: it ran and answered otherwise; *fails*: the error's first line.",
+        "`lakehouse_jobs_tests/runtime/test_engines.py` keeps the ones that pass on Sail passing.",
+        "",
+        "| feature | probe | " + " | ".join(engines) + " |",
+        "|---|---|" + "---|" * len(engines),
+    ]
+    for name, outcomes in results.items():
+        cells = [outcomes[e].cell().replace("|", "\\|").replace("\n", " ") for e in engines]
+        lines.append(f"| {PROBES[name][0]} | `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join([*lines, "", figures.strip(), ""]) if figures.strip() else "\n".join([*lines, ""])
+
+
+def versions() -> dict[str, str]:
+    import delta
+    import pysail
+    import pyspark
+
+    return {"pyspark": pyspark.__version__, "delta-spark": getattr(delta, "__version__", _dist("delta-spark")), "pysail": pysail.__version__}
+
+
+def _dist(name: str) -> str:
+    from importlib.metadata import version
+
+    return version(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", help="write the matrix as Markdown here (else print it)")
+    parser.add_argument("--figures", help="a Markdown file whose text goes under the matrix (bench/engines.py's figures)")
+    args = parser.parse_args(argv)
+    out = Path(args.write).resolve() if args.write else None
+    figures = Path(args.figures).read_text() if args.figures else ""
+    cwd = Path.cwd()
+    with tempfile.TemporaryDirectory(prefix="engine_probe_") as tmp:
+        os.environ["LAKEHOUSE_ROOT"] = str(Path(tmp) / "lake")  # managed tables of the JVM's catalog land here, not in data/
+        os.chdir(tmp)  # Sail puts managed tables under ./spark-warehouse
+        try:
+            from lakehouse_jobs.lib.runtime import sail
+            from lakehouse_jobs.lib.runtime.spark import SparkResource
+
+            sessions = {"spark": SparkResource().get_session(), "sail": sail.connect()}
+            results = run_all(sessions, Path(tmp) / "probes")
+        finally:
+            os.chdir(cwd)
+    text = render(results, versions(), "python -m lakehouse_jobs.lib.runtime.engine_probe --write docs/engines.md", figures)
+    if out:
+        out.write_text(text)
+        print(f"wrote {args.write}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

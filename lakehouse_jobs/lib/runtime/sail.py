@@ -1,0 +1,124 @@
+"""Sail (pysail): a Spark Connect server written in Rust, embedded in the run's process.
+
+Sail runs the unchanged PySpark Connect client without a JVM (issue #19), so its
+server starts in ~0.05 s instead of seconds. One server per process, on
+127.0.0.1 and a free port, started on first use and stopped at exit *after*
+the sessions attached to it: a Connect client whose server vanished first
+retries its release call for ~10 minutes (measured with pyspark 4.2.0).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from lakehouse_jobs.lib.errors import SetupError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+PYSAIL_PIN = "0.7.2"
+# pysail release line -> the PySpark Connect client lines measured with it (docs/engines.md).
+TESTED_CLIENTS: dict[str, tuple[str, ...]] = {"0.7": ("4.2",)}
+INSTALL_HINT = f"pip install pysail=={PYSAIL_PIN} 'pyspark[connect]==4.2.0'"
+
+_LOCK = threading.RLock()
+_SERVER: Any = None
+_BEFORE_STOP: list[Callable[[], None]] = []
+
+
+def _line(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def check_versions() -> str:
+    """The installed pysail version, refused in one sentence when it or its client pair is not one that works."""
+    try:
+        import pysail
+    except ImportError:
+        raise SetupError(f"The sail engine needs pysail, which is not installed: pip install pysail=={PYSAIL_PIN}.") from None
+    import pyspark
+
+    sail, client = pysail.__version__, pyspark.__version__
+    tested = TESTED_CLIENTS.get(_line(sail))
+    if tested is None:
+        raise SetupError(f"pysail {sail} is not a release this project was measured with: {INSTALL_HINT}.")
+    if _line(client) not in tested:
+        raise SetupError(f"pysail {sail} works with the PySpark {'/'.join(tested)} Connect client, not pyspark {client}: {INSTALL_HINT}.")
+    try:
+        from pyspark.sql.connect.utils import check_dependencies
+
+        check_dependencies()
+    except ImportError as exc:
+        raise SetupError(f"The sail engine needs PySpark's Spark Connect client ({str(exc).splitlines()[0]}): {INSTALL_HINT}.") from None
+    return sail
+
+
+def server_url(before_stop: Callable[[], None] | None = None) -> str:
+    """The embedded server's `sc://127.0.0.1:<port>` URL, starting it on first call.
+
+    `before_stop` runs at exit before the server stops (the caller closes its sessions there).
+    """
+    global _SERVER
+    with _LOCK:
+        if before_stop is not None and before_stop not in _BEFORE_STOP:
+            _BEFORE_STOP.append(before_stop)
+        if _SERVER is None or not _SERVER.running:
+            check_versions()
+            os.environ.setdefault("RUST_LOG", "warn")  # Sail logs every session at INFO on stderr otherwise
+            from pysail.spark import SparkConnectServer
+
+            server = SparkConnectServer("127.0.0.1", 0)
+            try:
+                server.start(background=True)
+            except Exception as exc:  # noqa: BLE001 - the native server's error, said in one sentence
+                raise SetupError(f"The Sail server could not start ({type(exc).__name__}: {str(exc).splitlines()[0]}).") from None
+            _SERVER = server
+        host, port = _SERVER.listening_address
+        return f"sc://{host}:{port}"
+
+
+def session_conf(app_name: str = "lakehouse_jobs", shuffle_partitions: int = 4, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A Sail session's settings: the JVM session's SQL behaviour, without its JVM-only classes (Sail writes Delta natively)."""
+    return {
+        "spark.app.name": app_name,
+        "spark.sql.shuffle.partitions": str(shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.sources.default": "delta",
+        **(extra or {}),
+    }
+
+
+def connect(conf: dict[str, str] | None = None) -> SparkSession:
+    """A new Spark Connect session on the embedded server (probes and benchmarks; runs use SparkResource)."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.remote(server_url())
+    for key, value in (conf or session_conf()).items():
+        builder = builder.config(key, value)
+    session = builder.create()
+    with _LOCK:
+        _BEFORE_STOP.append(session.stop)
+    return session
+
+
+def stop_server() -> None:
+    """Close the callers' sessions, then stop the server (idempotent; registered at exit)."""
+    global _SERVER
+    with _LOCK:
+        for callback in list(_BEFORE_STOP):
+            try:
+                callback()
+            except Exception:  # noqa: BLE001, S110 - exiting: a session that cannot close is dropped with the server
+                pass
+        if _SERVER is not None:
+            try:
+                _SERVER.stop()
+            finally:
+                _SERVER = None
+
+
+atexit.register(stop_server)
