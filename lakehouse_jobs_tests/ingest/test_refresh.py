@@ -42,11 +42,14 @@ def _land(instance: dg.DagsterInstance, key: dg.AssetKey = BRONZE) -> None:
     instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key, metadata={"rows_ingested": 10}))
 
 
-def _run(instance: dg.DagsterInstance, status: dg.DagsterRunStatus, job_name: str = JOB) -> dg.DagsterRun:
+def _run(instance: dg.DagsterInstance, status: dg.DagsterRunStatus, job_name: str = JOB, sensor: str | None = "orders_refresh_after_arrival") -> dg.DagsterRun:
     """A run record moved to `status` by the run events the coordinator and the run worker report."""
     location = InProcessCodeLocationOrigin(LoadableTargetOrigin(python_file=__file__, attribute="defs"), location_name="refresh_test")
     origin = RemoteJobOrigin(RemoteRepositoryOrigin(location, "__repository__"), job_name)  # queued runs need to know where their job lives
-    run = instance.add_run(dg.DagsterRun(job_name=job_name, run_id=make_new_run_id(), status=dg.DagsterRunStatus.NOT_STARTED, remote_job_origin=origin))
+    tags = {"dagster/sensor_name": sensor} if sensor else {}
+    run = instance.add_run(
+        dg.DagsterRun(job_name=job_name, run_id=make_new_run_id(), status=dg.DagsterRunStatus.NOT_STARTED, remote_job_origin=origin, tags=tags)
+    )
     lifecycle = {dg.DagsterRunStatus.QUEUED: ["RUN_ENQUEUED"], dg.DagsterRunStatus.STARTING: ["RUN_ENQUEUED", "RUN_STARTING"]}
     lifecycle[dg.DagsterRunStatus.STARTED] = [*lifecycle[dg.DagsterRunStatus.STARTING], "RUN_START"]
     for event in lifecycle.get(status, []):
@@ -98,11 +101,12 @@ def test_a_pending_run_absorbs_new_materializations_and_the_cursor_moves_on(inst
     assert not _tick(instance, absorbed.cursor).run_requests  # already absorbed: not requested again later
 
 
-def test_a_running_run_is_not_pending_so_the_next_commit_requests_the_second_run(instance):
+def test_a_running_run_or_one_started_by_hand_does_not_absorb_so_the_next_commit_requests_a_run(instance):
     _land(instance)
     first = _tick(instance, None)
     _run(instance, dg.DagsterRunStatus.STARTED)  # already reading bronze: it may miss what lands now
-    _run(instance, dg.DagsterRunStatus.QUEUED, job_name="clickstream_refresh")  # another job's pending run is not ours
+    _run(instance, dg.DagsterRunStatus.QUEUED, job_name="clickstream_refresh", sensor="clickstream_refresh_after_arrival")  # another job's
+    _run(instance, dg.DagsterRunStatus.QUEUED, sensor=None)  # started by hand: it may select less than the sensor's runs
     _land(instance)
     second = _tick(instance, first.cursor)
     (request,) = second.run_requests
@@ -138,7 +142,7 @@ def test_several_upstream_keys_are_read_from_one_cursor(instance):
     first = _tick(instance, None, sensor)
     (request,) = first.run_requests
     assert request.tags["lakehouse_jobs/trigger.table_update.updated_tables"] == "bronze/customers_cdc"
-    _run(instance, dg.DagsterRunStatus.QUEUED, job_name="customers_refresh")
+    _run(instance, dg.DagsterRunStatus.QUEUED, job_name="customers_refresh", sensor="customers_refresh_after_arrival")
     _land(instance, customers)
     _land(instance, history)
     message = _tick(instance, first.cursor, sensor).skip_reason.skip_message

@@ -10,7 +10,8 @@ of the refresh job in flight, one running and one pending:
 - if there are any and no run of `job_name` is pending (QUEUED, NOT_STARTED,
   STARTING), it requests one (`run_key=<name>:<newest storage id>`);
 - if one is pending, it only advances the cursor: that run has not read anything
-  yet, so when it starts it reads every commit made so far — it absorbs them.
+  yet, so when it starts it reads every commit made so far — it absorbs them. Only
+  this sensor's own runs count (a run started by hand may select less).
 
 The materializations are read *before* the pending runs are looked at, so a run
 found pending had not started when those commits were already made. The job must
@@ -38,6 +39,7 @@ import dagster as dg
 from lakehouse_jobs.lib import tags as lakehouse_tags
 
 PENDING_STATUSES = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING)
+SENSOR_TAG = "dagster/sensor_name"  # set by Dagster on every run a sensor requested
 READ_LIMIT = 1000  # materializations read per key and tick (only their count and newest id matter)
 TRIGGER_TYPE = "table_update"  # what Databricks calls a run started by an upstream table's update
 
@@ -80,9 +82,9 @@ def new_materializations(instance: dg.DagsterInstance, upstream: Sequence[dg.Ass
     return found
 
 
-def pending_run(instance: dg.DagsterInstance, job_name: str) -> dg.DagsterRun | None:
-    """A run of `job_name` that has not started executing yet (it will read every commit made so far)."""
-    runs = instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=list(PENDING_STATUSES)), limit=1)
+def pending_run(instance: dg.DagsterInstance, job_name: str, sensor: str) -> dg.DagsterRun | None:
+    """A run of `job_name` this sensor requested that has not started executing yet (it will read every commit made so far)."""
+    runs = instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=list(PENDING_STATUSES), tags={SENSOR_TAG: sensor}), limit=1)
     return runs[0] if runs else None
 
 
@@ -96,7 +98,7 @@ def decide(name: str, instance: dg.DagsterInstance, job_name: str, upstream: Seq
     count = sum(c for c, _ in found.values())
     updated = [k.to_user_string() for k in upstream if k in found]
     many = f"{count}{'+' if any(c >= READ_LIMIT for c, _ in found.values()) else ''} new materialization(s) of {', '.join(updated)}"
-    pending = pending_run(instance, job_name)
+    pending = pending_run(instance, job_name, name)
     if pending is not None:
         absorbed = RefreshState(after=newest, requested=state.requested)
         return RefreshDecision(absorbed, None, f"{many} absorbed by pending run {pending.run_id} ({pending.status.value}) of {job_name}", updated)
