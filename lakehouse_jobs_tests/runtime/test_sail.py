@@ -1,0 +1,92 @@
+"""SparkResource(engine="sail"): the engine setting, its refusals, and a real run on Sail in its own process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from lakehouse_jobs.lib.errors import SetupError
+from lakehouse_jobs.lib.runtime import sail
+from lakehouse_jobs.lib.runtime.spark import ENGINE_ENV, SparkResource
+
+
+@pytest.mark.parametrize(("field", "env", "engine"), [("spark", None, "spark"), ("spark", "sail", "sail"), ("sail", None, "sail"), ("sail", "spark", "sail")])
+def test_the_field_wins_when_set_else_the_environment(monkeypatch: pytest.MonkeyPatch, field: str, env: str | None, engine: str):
+    if env is None:
+        monkeypatch.delenv(ENGINE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(ENGINE_ENV, env)
+    assert SparkResource(engine=field).resolved_engine() == engine
+
+
+def test_an_unknown_engine_is_one_sentence(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv(ENGINE_ENV, "duckdb")
+    with pytest.raises(SetupError, match=r"^LAKEHOUSE_ENGINE must be 'spark' or 'sail', got 'duckdb'\.$"):
+        SparkResource().get_session()
+    with pytest.raises(SetupError, match=r"^SparkResource.engine must be"):
+        SparkResource(engine="jvm").get_session()
+
+
+def test_a_client_sail_was_not_measured_with_is_refused_with_what_to_install(monkeypatch: pytest.MonkeyPatch):
+    import pyspark
+
+    monkeypatch.setattr(pyspark, "__version__", "3.4.1")
+    with pytest.raises(SetupError, match=r"not pyspark 3\.4\.1: pip install pysail==0\.7\.2 'pyspark\[connect\]==4\.2\.0'\.$"):
+        sail.check_versions()
+
+
+def test_a_missing_pysail_says_what_to_install(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "pysail", None)  # what `import pysail` meets when it is not installed
+    with pytest.raises(SetupError, match=r"^The sail engine needs pysail, which is not installed: pip install pysail==0\.7\.2\.$"):
+        sail.check_versions()
+
+
+def test_sail_is_refused_in_a_process_running_the_jvm(spark):
+    """PySpark's functions follow one process-wide Connect flag: a process mixing engines would break both."""
+    with pytest.raises(SetupError, match=r"already runs the JVM engine's SparkSession"):
+        SparkResource(engine="sail").get_session()
+
+
+def test_sail_with_a_job_cluster_is_refused():
+    with pytest.raises(SetupError, match=r"leave SparkResource.remote and job_cluster unset\.$"):
+        SparkResource(engine="sail", job_cluster=True).get_session()
+
+
+RUN = textwrap.dedent(
+    """
+    import sys, time
+    import dagster as dg
+    from lakehouse_jobs.lib.runtime.spark import SparkResource, ENGINE_TAG
+
+    @dg.asset
+    def orders(spark: SparkResource):
+        session = spark.get_session()
+        session.range(100).selectExpr("id", "id % 7 AS k").write.format("delta").save(sys.argv[1])
+        return session.read.format("delta").load(sys.argv[1]).count()
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([orders], resources={"spark": SparkResource()}, instance=instance)
+    run = instance.get_run_by_id(result.run_id)
+    print("TAG", run.tags.get(ENGINE_TAG), "ROWS", result.output_for_node("orders"), "JVM", "libjvm" in open("/proc/self/maps").read())
+    for record in instance.all_logs(result.run_id):
+        if "Spark engine:" in (record.user_message or ""):
+            print("LOG", record.user_message)
+    """
+)
+
+
+def test_a_run_on_sail_writes_delta_without_a_jvm_and_names_its_engine(tmp_path: Path):
+    started = time.monotonic()
+    env = {**os.environ, "LAKEHOUSE_ENGINE": "sail", "LAKEHOUSE_ROOT": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", RUN, str(tmp_path / "orders")], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "TAG sail ROWS 100 JVM False" in done.stdout
+    assert "LOG Spark engine: sail (pysail 0.7.2, sc://127.0.0.1:" in done.stdout
+    assert (tmp_path / "orders" / "_delta_log").is_dir()
+    assert time.monotonic() - started < 60  # the run process exits: the session closes before the server stops
