@@ -1,0 +1,136 @@
+"""Benchmark: the same medallion workload on Sail (pysail) and on the JVM (embedded local Spark), side by side.
+
+    .venv/bin/python bench/engines.py --orders 200000 1000000
+
+Per size: seeded orders CSVs (`lakehouse-jobs generate`'s generator) in two batches;
+each engine runs, in its own fresh process, CSV read -> typed bronze Delta append ->
+silver MERGE by order_id (latest duplicate wins) -> gold daily aggregate (Delta
+overwrite), batch by batch, with PySpark calls both engines run alike
+(docs/engines.md). Wall time is from process start to exit (imports, session and
+server start included); the gold tables are compared so a faster wrong answer shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ENGINES = ("spark", "sail")
+ORDERS_SCHEMA = "order_id STRING, customer_id STRING, order_ts STRING, product_id STRING, quantity STRING, unit_price STRING, status STRING"
+
+
+def workload(engine: str, landing: Path, lake: Path) -> dict:
+    """One engine's run: returns its step times and the gold table's rows (for the cross-engine check)."""
+    started = time.perf_counter()
+    if engine == "sail":
+        from lakehouse_jobs.lib.runtime import sail
+
+        spark = sail.connect()
+    else:
+        from lakehouse_jobs.lib.runtime.spark import SparkResource
+
+        spark = SparkResource().get_session()
+    steps = {"session": time.perf_counter() - started}
+    files = sorted(str(p) for p in (landing / "orders").glob("*.csv"))
+    bronze, silver, gold = (str(lake / name) for name in ("bronze_orders", "silver_orders", "gold_daily"))
+
+    def timed(name: str, action) -> None:
+        mark = time.perf_counter()
+        action()
+        steps[name] = steps.get(name, 0.0) + time.perf_counter() - mark
+
+    for batch in (files[: len(files) // 2], files[len(files) // 2 :]):
+        raw = spark.read.option("header", "true").schema(ORDERS_SCHEMA).csv(batch)
+        typed = raw.selectExpr(
+            "CAST(order_id AS BIGINT) AS order_id",
+            "CAST(customer_id AS BIGINT) AS customer_id",
+            "try_cast(order_ts AS TIMESTAMP) AS order_ts",
+            "product_id",
+            "try_cast(quantity AS INT) AS quantity",
+            "try_cast(unit_price AS DECIMAL(10,2)) AS unit_price",
+            "status",
+        )
+        timed("bronze", lambda typed=typed: typed.write.format("delta").mode("append").save(bronze))
+        clean = typed.where("order_ts IS NOT NULL AND quantity IS NOT NULL AND unit_price IS NOT NULL")
+        latest = clean.selectExpr("*", "row_number() OVER (PARTITION BY order_id ORDER BY order_ts DESC, status) AS rn").where("rn = 1").drop("rn")
+        if not (lake / "silver_orders" / "_delta_log").exists():
+            timed("silver", lambda latest=latest: latest.limit(0).write.format("delta").save(silver))
+        latest.createOrReplaceTempView("batch_orders")
+        merge = (
+            f"MERGE INTO delta.`{silver}` AS t USING batch_orders AS s ON t.order_id = s.order_id WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+        )
+        timed("silver", lambda merge=merge: spark.sql(merge).collect())
+        daily = spark.sql(
+            f"SELECT CAST(order_ts AS DATE) AS day, status, count(*) AS orders, sum(quantity * unit_price) AS revenue FROM delta.`{silver}` GROUP BY 1, 2"
+        )
+        timed("gold", lambda daily=daily: daily.write.format("delta").mode("overwrite").save(gold))
+    mark = time.perf_counter()
+    rows = sorted((str(r["day"]), r["status"], r["orders"], str(r["revenue"])) for r in spark.read.format("delta").load(gold).collect())
+    steps["check"] = time.perf_counter() - mark
+    return {"steps": steps, "gold": rows, "silver_rows": spark.read.format("delta").load(silver).count()}
+
+
+def run_engine(engine: str, landing: Path, work: Path) -> tuple[float, dict]:
+    """The workload in a fresh process; wall time from its start to its exit."""
+    lake = work / engine
+    shutil.rmtree(lake, ignore_errors=True)
+    lake.mkdir(parents=True)
+    out = work / f"{engine}.json"
+    env = {**os.environ, "LAKEHOUSE_ROOT": str(lake)}
+    started = time.perf_counter()
+    command = [sys.executable, __file__, "--child", engine, str(landing), str(lake), str(out)]
+    subprocess.run(command, check=True, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=(work / f"{engine}.log").open("w"))
+    return time.perf_counter() - started, json.loads(out.read_text())
+
+
+def generate(landing: Path, orders: int) -> None:
+    from lakehouse_jobs.defs.generate import GenerateConfig, generate
+
+    generate(landing, GenerateConfig(orders=orders, customers=max(60, orders // 50), events=10, files=8))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, nargs="+", default=[200_000, 1_000_000])
+    parser.add_argument("--child", nargs=4, metavar=("ENGINE", "LANDING", "LAKE", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        engine, landing, lake, out = args.child
+        Path(out).write_text(json.dumps(workload(engine, Path(landing), Path(lake))))
+        return 0
+    import pysail
+    import pyspark
+
+    print(f"pysail {pysail.__version__}, pyspark {pyspark.__version__}; {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}")
+    print(f"{'orders':>9} {'engine':>6} {'wall_s':>8} {'session':>8} {'bronze':>7} {'silver':>7} {'gold':>7}")
+    with tempfile.TemporaryDirectory(prefix="bench_engines_") as tmp:
+        for orders in args.orders:
+            work = Path(tmp) / str(orders)
+            mark = time.perf_counter()
+            generate(work / "landing", orders)
+            generated = time.perf_counter() - mark
+            walls, results = {}, {}
+            for engine in ENGINES:
+                walls[engine], results[engine] = run_engine(engine, work / "landing", work)
+                s = results[engine]["steps"]
+                print(
+                    f"{orders:>9} {engine:>6} {walls[engine]:>8.1f} {s['session']:>8.1f} {s['bronze']:>7.1f} {s['silver']:>7.1f} {s['gold']:>7.1f}", flush=True
+                )
+            same = results["spark"]["gold"] == results["sail"]["gold"] and results["spark"]["silver_rows"] == results["sail"]["silver_rows"]
+            print(
+                f"{orders:>9} sail/spark={walls['sail'] / walls['spark']:.3f}  spark/sail={walls['spark'] / walls['sail']:.1f}x  "
+                f"same gold and silver: {'yes' if same else 'NO'}  (data generated in {generated:.1f}s; load {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
