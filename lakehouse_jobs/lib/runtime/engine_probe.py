@@ -24,6 +24,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+FIGURES = "\n## Figures"
+# Measured outside the probes while building runtime/sail.py (pysail 0.7.2, pyspark 4.2.0).
+NOTES = """## Also measured
+
+- One engine per process: `SparkSession.builder.remote()` sets `SPARK_CONNECT_MODE_ENABLED` for the whole process,
+  after which PySpark's functions (`F.udf`, `input_file_name()`, `Observation`) refuse a classic session's DataFrames.
+  `SparkResource(engine="sail")` refuses to start in a process that already runs the JVM; the probes switch the flag
+  around each engine's calls.
+- Stop order: a Connect client whose Sail server stopped first retries `release_session` for ~10 minutes at exit;
+  `runtime/sail.py` closes the sessions before it stops the server.
+- Sail has no place for the project's Unity Catalog plugin (a JVM class): two-/three-part names resolve in Sail's own
+  catalog, and managed tables (`CREATE TABLE ... AS SELECT`, `saveAsTable`) land under `./spark-warehouse` of the
+  process's working directory, not under the lakehouse root.
+- The embedded server starts in ~0.05 s; a session on it is ready in ~0.8 s from a cold Python (pyspark import included).
+"""
 Probe = Callable[[Any, Path], Any]  # (session, a fresh folder) -> a comparable value
 
 
@@ -315,7 +330,7 @@ def render(results: dict[str, dict[str, Outcome]], versions: dict[str, str], com
     for name, outcomes in results.items():
         cells = [outcomes[e].cell().replace("|", "\\|").replace("\n", " ") for e in engines]
         lines.append(f"| {PROBES[name][0]} | `{name}` | " + " | ".join(cells) + " |")
-    return "\n".join([*lines, "", figures.strip(), ""]) if figures.strip() else "\n".join([*lines, ""])
+    return "\n".join([*lines, "", NOTES, figures.strip(), ""]) if figures.strip() else "\n".join([*lines, "", NOTES])
 
 
 def versions() -> dict[str, str]:
@@ -335,10 +350,10 @@ def _dist(name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", help="write the matrix as Markdown here (else print it)")
-    parser.add_argument("--figures", help="a Markdown file whose text goes under the matrix (bench/engines.py's figures)")
     args = parser.parse_args(argv)
     out = Path(args.write).resolve() if args.write else None
-    figures = Path(args.figures).read_text() if args.figures else ""
+    old = out.read_text() if out and out.exists() else ""
+    figures = old[old.index(FIGURES) :] if FIGURES in old else ""  # bench/engines.py's figures, written by hand, survive
     cwd = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="engine_probe_") as tmp:
         os.environ["LAKEHOUSE_ROOT"] = str(Path(tmp) / "lake")  # managed tables of the JVM's catalog land here, not in data/
