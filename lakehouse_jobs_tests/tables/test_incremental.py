@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 from pyspark.sql import functions as F
 
-from lakehouse_jobs.lib import SpecError, TableOutput, medallion_asset
+from lakehouse_jobs.lib import SpecError, TableOutput, expect, medallion_asset
 from lakehouse_jobs.lib.tables.delta_io import WriteSpec, write_delta
 from lakehouse_jobs.lib.tables.incremental import key_predicate, read_record
 
@@ -17,7 +17,9 @@ SEEN: list[int] = []  # rows each silver refresh received, in order
 FAIL_ON: set[int] = set()  # order ids that make silver's function raise (a step failing mid-stream)
 
 
-@medallion_asset(layer="silver", name="orders", write_mode="merge", merge_keys=["order_id"], refresh="incremental")
+@medallion_asset(
+    layer="silver", name="orders", write_mode="merge", merge_keys=["order_id"], refresh="incremental", expectations=[expect("positive", "amount > 0")]
+)
 def silver_orders(bronze_orders):
     if FAIL_ON and bronze_orders.filter(F.col("order_id").isin(list(FAIL_ON))).count():
         raise RuntimeError("boom")
@@ -61,7 +63,7 @@ def _table(spark, lakehouse, layer, table, order):
 def _oracle(rows):
     """What a full recompute gives: latest (by seq) amount/day per order, then revenue per day."""
     latest: dict[int, tuple] = {}
-    for order_id, amount, day, seq in sorted(rows, key=lambda r: r[3]):
+    for order_id, amount, day, _seq in sorted(rows, key=lambda r: r[3]):
         latest[order_id] = (amount, day)
     daily: dict[dt.date, list[int]] = {}
     for amount, day in latest.values():
@@ -79,7 +81,7 @@ def resources(spark_resource, lakehouse):
     return {"spark": spark_resource, "lakehouse": lakehouse}
 
 
-def test_silver_reads_only_new_commits_and_gold_only_affected_days(spark, lakehouse, resources):
+def test_silver_reads_only_new_commits_gold_only_affected_days_and_nothing_new_skips(spark, lakehouse, resources):
     first = [(1, 10, D1, 1), (2, 20, D1, 2), (3, 30, D2, 3)]
     _land(spark, lakehouse, first)
     result = _run(resources)
@@ -100,16 +102,11 @@ def test_silver_reads_only_new_commits_and_gold_only_affected_days(spark, lakeho
     assert _table(spark, lakehouse, "gold", "daily", "day") == expected_gold
     assert read_record(lakehouse.table_path("silver", "orders"))["bronze/orders"]["version"] == 1
 
-
-def test_nothing_new_reports_no_materialization_and_skips_downstream(spark, lakehouse, resources):
-    _land(spark, lakehouse, [(1, 10, D1, 1)])
-    assert _run(resources).success
-    again = _run(resources)
+    again = _run(resources)  # nothing new: no commit, no materialization, gold skipped
     assert again.success
     assert again.asset_materializations_for_node("silver__orders") == []
-    skipped = [e for e in again.all_events if e.event_type_value == "STEP_SKIPPED"]
-    assert [e.step_key for e in skipped] == ["gold__daily"]
-    assert SEEN == [1]  # the second run never called the function
+    assert [e.step_key for e in again.all_events if e.event_type_value == "STEP_SKIPPED"] == ["gold__daily"]
+    assert SEEN == [3, 2]  # the third run never called the function
 
 
 def test_a_failed_refresh_leaves_the_bookmark_and_the_next_one_takes_the_commits_exactly_once(spark, lakehouse, resources):
@@ -128,6 +125,21 @@ def test_a_failed_refresh_leaves_the_bookmark_and_the_next_one_takes_the_commits
     assert _table(spark, lakehouse, "gold", "daily", "day") == expected_gold
 
 
+def test_a_commit_without_rows_advances_the_bookmark_without_a_materialization(spark, lakehouse, resources):
+    _land(spark, lakehouse, [(1, 10, D1, 1)])
+    assert _run(resources).success
+    empty = spark.createDataFrame([], "order_id bigint, amount bigint, day date, seq bigint")
+    # What an ingestion whose every record went to the quarantine commits: its batch's manifest, no row.
+    empty.write.format("delta").mode("append").option("txnAppId", "ingest").option("txnVersion", 1).save(_bronze(lakehouse))
+    quiet = _run(resources)
+    assert quiet.success and quiet.asset_materializations_for_node("silver__orders") == []
+    assert read_record(lakehouse.table_path("silver", "orders"))["bronze/orders"]["version"] == 1  # not read again
+    _land(spark, lakehouse, [(2, 20, D1, 2)])
+    result = _run(resources)
+    assert _meta(result, "silver__orders")["upstream_versions"] == {"bronze/orders": "1 -> 2"}
+    assert _table(spark, lakehouse, "gold", "daily", "day") == [(D1, 30, 2)]
+
+
 def test_full_refresh_config_recomputes_everything(spark, lakehouse, resources):
     _land(spark, lakehouse, [(1, 10, D1, 1)])
     assert _run(resources).success
@@ -138,7 +150,7 @@ def test_full_refresh_config_recomputes_everything(spark, lakehouse, resources):
     assert _meta(result, "gold__daily")["refresh"] == "affected_keys"  # silver's overwrite: every day deleted and re-inserted
 
 
-def test_an_update_in_an_append_only_source_falls_back_to_a_full_refresh(spark, lakehouse, resources):
+def test_an_update_in_the_stream_source_or_a_recreated_source_falls_back_to_a_full_refresh(spark, lakehouse, resources):
     _land(spark, lakehouse, [(1, 10, D1, 1), (2, 20, D1, 2)])
     assert _run(resources).success
     spark.sql(f"DELETE FROM delta.`{_bronze(lakehouse)}` WHERE order_id = 2")
@@ -148,10 +160,6 @@ def test_an_update_in_an_append_only_source_falls_back_to_a_full_refresh(spark, 
     assert _table(spark, lakehouse, "silver", "orders", "order_id") == [(1, 10, D1)]  # order 2 is gone, as recomputed
     assert _table(spark, lakehouse, "gold", "daily", "day") == [(D1, 10, 1)]
 
-
-def test_a_recreated_upstream_is_recomputed_fully(spark, lakehouse, resources):
-    _land(spark, lakehouse, [(1, 10, D1, 1), (2, 20, D1, 2)])
-    assert _run(resources).success
     shutil.rmtree(_bronze(lakehouse))
     _land(spark, lakehouse, [(5, 50, D2, 1)])
     result = _run(resources)

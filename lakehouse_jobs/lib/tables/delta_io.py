@@ -7,8 +7,9 @@ deleting target rows the source no longer has).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 WRITE_MODES = ("overwrite", "append", "merge")
+USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 # Tables the plugin creates keep Delta's change data feed, so incremental consumers
 # (tables/incremental.py) read only what changed; appends and overwrites cost nothing
 # more, MERGE/UPDATE/DELETE also write their changed rows under _change_data.
@@ -57,6 +59,7 @@ class DeltaCommit:
     operation: str
     metrics: dict[str, int] = field(default_factory=dict)
     attempts: int = 1  # > 1 when concurrent commits won first and the write ran again (tables/conflicts.py)
+    committed: bool = True  # False: Delta made no commit (e.g. a MERGE of no rows); version/operation are the table's latest
 
 
 def is_delta_table(path: str | Path) -> bool:
@@ -100,7 +103,7 @@ def write_tag(spark: SparkSession, run_id: str | None = None) -> str:
     the task identity observed lineage set on the session (jobs/lineage.py), if any."""
     if run_id is None:
         try:
-            run_id = run_of(spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None))
+            run_id = run_of(spark.conf.get(USER_METADATA_CONF, None))
         except Exception:  # noqa: BLE001 - a stopped session: the write itself will say so
             run_id = None
     return f"lakehouse_jobs:{run_id}:{uuid.uuid4().hex}" if run_id else f"lakehouse_jobs:{uuid.uuid4().hex}"
@@ -151,8 +154,19 @@ def write_delta(
 
     _, attempts = retry_conflicts(attempt, path, table=table, log=log)
     commit = last_commit(spark, path, tag)
+    if record and not commit.committed:
+        # Delta commits nothing for a MERGE or replaceWhere of no rows; the bookmark must still advance,
+        # or the same empty range would be read again by every later refresh. A metadata-only commit carries it.
+        retry_conflicts(lambda: _bookmark_commit(spark, path, tag), path, table=table, log=log)
+        commit = last_commit(spark, path, tag)
+        commit.committed = False
     commit.attempts = attempts
     return commit
+
+
+def _bookmark_commit(spark: SparkSession, path: str, tag: str) -> None:
+    with commit_metadata(spark, tag):
+        spark.sql(f"ALTER TABLE {sql_path(path)} SET TBLPROPERTIES ('lakehouse_jobs.refreshed' = '{uuid.uuid4().hex}')")
 
 
 def sql_path(path: str | Path) -> str:
@@ -184,17 +198,26 @@ def merge_sql(spark: SparkSession, df: DataFrame, path: str | Path, statement: s
     tag = tag or write_tag(spark)
     view = f"_lakehouse_merge_{uuid.uuid4().hex}"
     df.createOrReplaceTempView(view)
-    previous = spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None)
-    spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", tag)
     try:
-        spark.sql(statement.format(target=sql_path(path), source=view))
+        with commit_metadata(spark, tag):
+            spark.sql(statement.format(target=sql_path(path), source=view))
     finally:
         spark.catalog.dropTempView(view)
-        if previous is None:
-            spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
-        else:
-            spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", previous)
     return tag
+
+
+@contextlib.contextmanager
+def commit_metadata(spark: SparkSession, tag: str) -> Iterator[None]:
+    """Every Delta commit of the session inside carries `tag` in commitInfo.userMetadata (SQL has no writer option)."""
+    previous = spark.conf.get(USER_METADATA_CONF, None)
+    spark.conf.set(USER_METADATA_CONF, tag)
+    try:
+        yield
+    finally:
+        if previous is None:
+            spark.conf.unset(USER_METADATA_CONF)
+        else:
+            spark.conf.set(USER_METADATA_CONF, previous)
 
 
 def _explain(exc: Exception, path: str, keys: Sequence[str] = ()) -> Exception:
@@ -224,9 +247,11 @@ def last_commit(spark: SparkSession, path: str, tag: str | None = None) -> Delta
         rows = DeltaTable(str(path)).history(20)
     except Exception:  # noqa: BLE001 - a table feature delta-rs lacks: ask Spark
         rows = [r.asDict() for r in spark.sql(f"DESCRIBE HISTORY {sql_path(path)} LIMIT 20").collect()]
-    match = next((r for r in rows if tag is None or r.get("userMetadata") == tag), rows[0])
+    match = next((r for r in rows if tag is None or r.get("userMetadata") == tag), None)
+    committed = match is not None
+    match = match or rows[0]
     metrics = {k: int(v) for k, v in (match.get("operationMetrics") or {}).items() if str(v).lstrip("-").isdigit()}
-    return DeltaCommit(path=path, version=int(match["version"]), operation=match["operation"], metrics=metrics)
+    return DeltaCommit(path=path, version=int(match["version"]), operation=match["operation"], metrics=metrics, committed=committed)
 
 
 def _log_row_count(path: str | Path) -> int | None:

@@ -135,6 +135,19 @@ def table_asset_args(
     }
 
 
+def skippable_asset(args: Mapping[str, Any]) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+    """`dg.asset(**args)` whose materialization and checks may both be absent (nothing new to refresh).
+
+    A plain asset's check outputs are always required; a one-spec multi-asset that can be
+    subset, with a skippable spec, lets the step yield neither, and Dagster skips the
+    run's downstream steps."""
+    args = dict(args)
+    key = args.pop("key")
+    spec_fields = ("group_name", "kinds", "description", "owners", "tags", "metadata", "deps")
+    spec = dg.AssetSpec(key, skippable=True, **{f: args.pop(f) for f in spec_fields if f in args})
+    return dg.multi_asset(name="__".join(key.path), specs=[spec], can_subset=True, **args)
+
+
 def runtime(context: Any) -> tuple[Any, Any]:
     """(SparkSession, LakehouseResource) of a running table asset."""
     return getattr(context.resources, SPARK_KEY).get_session(), getattr(context.resources, LAKEHOUSE_KEY)
@@ -207,7 +220,6 @@ def medallion_asset(
             ),  # fmt: skip
             deps=[*upstream_tables.values(), *deps],
             check_specs=check_specs(key, expectations) or None,
-            output_required=not incremental,
             **asset_kwargs,
         )
 
@@ -227,7 +239,9 @@ def medallion_asset(
                 inputs = {p: read_table(spark, lakehouse, k) for p, k in upstream_tables.items()}
             available = {"context": context, SPARK_KEY: spark, LAKEHOUSE_KEY: lakehouse, **{r: getattr(context.resources, r) for r in resources}}
             kwargs = {p: available[p] for p in params if p in available}
-            yield _commit(context, key, path, fn(**kwargs, **inputs), spec, expectations, todo)
+            done = _commit(context, key, path, fn(**kwargs, **inputs), spec, expectations, todo)
+            if done is not None:
+                yield done
 
         if incremental:
 
@@ -240,7 +254,7 @@ def medallion_asset(
             def _materialize(context):  # noqa: ANN001 - dagster inspects the parameter
                 yield from refresh_table(context, False)
 
-        return dg.asset(**asset_args)(_materialize)
+        return (skippable_asset(asset_args) if incremental else dg.asset(**asset_args))(_materialize)
 
     return decorator
 
@@ -272,5 +286,8 @@ def _commit(
         if not evaluation.stopped_write(exc):
             raise
         return not_written()
+    if todo is not None and not commit.committed:
+        context.log.info(f"{key.to_user_string()}: the refresh changed no row; bookmark saved, no materialization (downstream steps skipped).")
+        return None
     refreshed = todo.metadata() if todo else {}
     return dg.MaterializeResult(metadata={**describe(spark, commit), **refreshed, **output.metadata}, check_results=evaluation.check_results())
