@@ -65,3 +65,9 @@ def test_an_answer_unlike_the_jvms_is_differs(engine_session, tmp_path: Path):
     """A probe that runs but answers otherwise than the JVM is `differs`, never a silent pass."""
     outcome = engine_probe.run_probe("temp_view", engine_session, tmp_path, engine_probe.Outcome("passes", [(99,)]))
     assert (outcome.status, outcome.value) == ("differs", [(3,)])
+
+
+def test_running_where_the_jvm_fails_is_differs(engine_session, tmp_path: Path):
+    """An engine that accepts what the JVM refuses (the catalog's naming rule) differs: the project would behave otherwise."""
+    outcome = engine_probe.run_probe("temp_view", engine_session, tmp_path, engine_probe.Outcome("fails", reason="refused"))
+    assert outcome.status == "differs" and "where the JVM fails" in outcome.reason
