@@ -56,6 +56,7 @@ PUBLIC = [
     "read_landing",
     "read_table",
     "reconstructable_job",
+    "refresh_sensor",
     "register_task_type",
     "split_invalid",
     "table_path",

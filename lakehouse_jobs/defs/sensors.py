@@ -19,8 +19,7 @@ import os
 
 import dagster as dg
 
-from lakehouse_jobs.lib import LakehouseResource, SetupError, file_arrival_sensor, files_run_config
-from lakehouse_jobs.lib.ingest.refresh import refresh_sensor
+from lakehouse_jobs.lib import LakehouseResource, SetupError, file_arrival_sensor, files_run_config, refresh_sensor
 from lakehouse_jobs.lib.jobs.concurrency import ConcurrencyPolicy
 
 from . import clickstream, customers, orders
