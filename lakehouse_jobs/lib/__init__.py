@@ -73,7 +73,6 @@ _JOBS = frozenset(
         "load_spec",
         "load_spec_file",
         "reconstructable_job",
-    "refresh_sensor",
         "register_task_type",
         "task_values",
     }
@@ -120,6 +119,7 @@ __all__ = [
     "read_landing",
     "read_table",
     "reconstructable_job",
+    "refresh_sensor",
     "register_task_type",
     "split_invalid",
     "table_path",
