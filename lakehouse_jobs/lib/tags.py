@@ -34,6 +34,9 @@ MAX_CONCURRENT_RUNS_PREFIX = PREFIX + "max_concurrent_runs."
 QUEUE = PREFIX + "queue"
 SKIP_REASON = PREFIX + "skip_reason"
 
+# The engine a run's Spark code ran on (spark | sail)
+ENGINE = PREFIX + "engine"
+
 # Where a run's files came from (git_source)
 GIT_COMMIT = PREFIX + "git_commit"
 

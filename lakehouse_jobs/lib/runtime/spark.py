@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from lakehouse_jobs.lib import tags
 from lakehouse_jobs.lib.catalog.conf import catalog_conf
 from lakehouse_jobs.lib.errors import SetupError
 from lakehouse_jobs.lib.runtime import class_archive, job_cluster, sail
@@ -45,7 +46,7 @@ _ON_CREATED: list[Callable[[SparkSession], None]] = []
 _LOG4J = Path(__file__).with_name("log4j2.properties")
 ENGINES = ("spark", "sail")
 ENGINE_ENV = "LAKEHOUSE_ENGINE"
-ENGINE_TAG = "lakehouse_jobs/engine"  # the run tag naming the engine its Spark code ran on
+ENGINE_TAG = tags.ENGINE  # the run tag naming the engine its Spark code ran on
 _TAGGED_RUNS: set[str] = set()
 
 DELTA_CONF = {
