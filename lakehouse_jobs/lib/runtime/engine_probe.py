@@ -198,23 +198,23 @@ def p_temp_view(spark: Any, d: Path) -> Any:
     return _rows(spark.sql("SELECT sum(id) FROM probe_view"))
 
 
-def p_ctas(spark: Any, d: Path) -> Any:
-    name = f"probe_ctas_{uuid.uuid4().hex[:8]}"
-    spark.sql(f"CREATE TABLE {name} AS SELECT 1 AS a, 'x' AS b").collect()
+def _named_table(spark: Any, prefix: str, create: str) -> Any:
+    """Rows of a catalog table made by `create` (its `{name}` filled in), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    spark.sql(create.format(name=name)).collect()
     try:
         return _rows(spark.table(name))
     finally:
         spark.sql(f"DROP TABLE IF EXISTS {name}").collect()
+
+
+def p_ctas(spark: Any, d: Path) -> Any:
+    return _named_table(spark, "probe_ctas", "CREATE TABLE {name} AS SELECT 1 AS a, 'x' AS b")
 
 
 def p_create_table_location(spark: Any, d: Path) -> Any:
     spark.range(3).write.format("delta").save(str(d / "t"))
-    name = f"probe_loc_{uuid.uuid4().hex[:8]}"
-    spark.sql(f"CREATE TABLE {name} USING delta LOCATION '{d / 't'}'").collect()
-    try:
-        return _rows(spark.table(name))
-    finally:
-        spark.sql(f"DROP TABLE IF EXISTS {name}").collect()
+    return _named_table(spark, "probe_loc", f"CREATE TABLE {{name}} USING delta LOCATION '{d / 't'}'")
 
 
 def p_deltatable_api(spark: Any, d: Path) -> Any:
