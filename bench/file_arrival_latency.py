@@ -2,7 +2,7 @@
 
 Starts `dagster-daemon run` on a temporary DAGSTER_HOME and lakehouse root, drops
 one orders file at a time into landing/orders (the next one once the previous
-run has finished its silver/gold steps) and measures until its rows are in
+file's arrival run and the silver/gold refresh it started have finished) and measures until its rows are in
 bronze/orders (polled every 0.2 s with delta-rs). Each file's time is split into
 sensor (drop -> run created), launch (-> run process started: queue, process,
 code location import) and bronze (-> rows committed; the first file also starts
@@ -41,12 +41,13 @@ def _drop(folder: Path, index: int) -> None:
 
 
 def _wait_run_finished(home: Path, count: int, timeout: float) -> dg.RunRecord:
-    """The record of the `count`-th arrival run, once it (silver and gold included) has finished."""
+    """The record of the `count`-th arrival run, once it and the `count`-th refresh (silver and gold) have finished."""
     deadline = time.time() + timeout
     with dg.DagsterInstance.from_config(str(home)) as instance:
         while True:
             records = sorted(instance.get_run_records(dg.RunsFilter(job_name="orders_arrival")), key=lambda r: r.create_timestamp)
-            if len(records) >= count and records[count - 1].dagster_run.is_finished:
+            refreshes = [r for r in instance.get_run_records(dg.RunsFilter(job_name="orders_refresh")) if r.dagster_run.is_finished]
+            if len(records) >= count and records[count - 1].dagster_run.is_finished and len(refreshes) >= count:
                 return records[count - 1]
             if time.time() > deadline:
                 raise TimeoutError(f"arrival run {count} did not finish within {timeout}s")

@@ -43,8 +43,8 @@ def test_medallion_graph_has_layers_as_groups_and_expected_lineage():
 def test_file_arrival_runs_default_to_a_warm_job_cluster_and_other_runs_do_not(monkeypatch):
     from lakehouse_jobs.defs.sensors import arrival_cluster
 
-    for source in ("orders", "clickstream", "customers"):
-        spark = defs.resolve_job_def(f"{source}_arrival").run_config_schema.config_type.fields["resources"].config_type.fields["spark"]
+    for job in [f"{source}_{kind}" for source in ("orders", "clickstream", "customers") for kind in ("arrival", "refresh")]:
+        spark = defs.resolve_job_def(job).run_config_schema.config_type.fields["resources"].config_type.fields["spark"]
         assert spark.default_value["config"] == {"job_cluster": True, "autotermination_minutes": 10.0}
     refresh = defs.resolve_job_def("lakehouse_refresh").run_config_schema.config_type.fields["resources"].config_type.fields["spark"]
     assert refresh.default_value["config"]["job_cluster"] is False  # make materialize: one embedded JVM, no server
