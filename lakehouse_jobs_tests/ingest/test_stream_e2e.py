@@ -24,7 +24,7 @@ from .daemon import delta_rows, running_daemon, wait_for
 from .helpers import write_csv
 
 TIMEOUT = 300  # per wait; the whole stream takes ~60-90 s on an idle 2-core machine (the first run starts the job cluster)
-FILES, ROWS, GAP_S = 6, 300, 2.5
+FILES, ROWS, GAP_S = 4, 300, 2.5
 BURST = 40
 BRONZE = dg.AssetKey(["bronze", "orders"])
 REFRESH_SENSOR = "orders_refresh_after_arrival"
