@@ -32,9 +32,25 @@ def _landed(root: Path) -> int:
     return delta_rows(root / "bronze/orders") + delta_rows(root / "_system/quarantine")
 
 
-def _started_runs(home: Path) -> list[dg.DagsterRun]:
+def _started_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    return list(instance.get_runs(dg.RunsFilter(job_name="orders_arrival", statuses=[dg.DagsterRunStatus.STARTED])))
+
+
+def _holding_a_slot(home: Path) -> list[dg.DagsterRun]:
+    """The STARTED arrival runs, once one of them holds a pool slot."""
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        return list(instance.get_runs(dg.RunsFilter(job_name="orders_arrival", statuses=[dg.DagsterRunStatus.STARTED])))
+        runs = _started_runs(instance)
+        return runs if any(": " in held for held in _slots_held_by(instance, {r.run_id for r in runs})) else []
+
+
+def _slots_held_by(instance: dg.DagsterInstance, run_ids: set[str]) -> list[str]:
+    storage = instance.event_log_storage
+    held = []
+    for pool in storage.get_concurrency_keys():
+        info = storage.get_concurrency_info(pool)
+        held += [f"{pool}: {s.run_id}" for s in info.claimed_slots if s.run_id in run_ids]
+        held += [f"{pool} pending {s.run_id}" for s in info.pending_steps if s.run_id in run_ids]
+    return held
 
 
 @pytest.mark.timeout(900)
@@ -47,7 +63,8 @@ def test_a_batch_killed_with_the_daemon_is_ingested_after_a_restart_without_a_ma
         write_csv(root / "landing/orders/a.csv", ORDER_COLUMNS, rows[:3])
         write_csv(root / "landing/orders/b.csv", ORDER_COLUMNS, [*rows[3:], bad])
         # Every run started by then dies with the daemon (one, or two if the queue let a second one wait in its step).
-        killed_runs = wait_for(lambda: _started_runs(home), TIMEOUT, "the arrival run to start", log)
+        # Killed while its step holds bronze's pool slot: the slot must not outlive the run.
+        killed_runs = wait_for(lambda: _holding_a_slot(home), TIMEOUT, "the arrival run's step to hold its pool slot", log)
         os.killpg(daemon.pid, signal.SIGKILL)  # the daemon, its code server and the run, mid-batch
         daemon.wait(timeout=30)
     assert _landed(root) in (0, 7)  # the killed batch committed whole or not at all
@@ -64,6 +81,9 @@ def test_a_batch_killed_with_the_daemon_is_ingested_after_a_restart_without_a_ma
                 "the killed runs marked FAILURE",
                 tmp_path / "daemon2.log",
             )
+            # the pool slot a killed step held is freed (run_monitoring.free_slots_after_run_end_seconds), or every
+            # later writer of bronze/orders would wait for it forever
+            wait_for(lambda: not _slots_held_by(instance, killed_ids), TIMEOUT, "the killed runs' pool slots freed", tmp_path / "daemon2.log")
             for run_id in killed_ids:
                 failure = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records[-1]
                 assert "is gone" in failure.event_log_entry.dagster_event.message
