@@ -34,9 +34,11 @@ dev: prepare dagster-home
 	@# dagster dev through a launcher that stops on Ctrl-C/SIGTERM even when started in the background (lib/dev.py)
 	$(BIN)/python -m lakehouse_jobs.lib.dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-## The whole test suite, lint first.
+## The whole test suite, lint first. TEST_WORKERS pytest-xdist workers (one Spark session each), a test
+## file stays on one worker; measured on 2 cores: 31 min with one process, 22 min with two.
+TEST_WORKERS ?= 2
 test: lint prepare
-	$(BIN)/python -m pytest lakehouse_jobs_tests --durations=25
+	$(BIN)/python -m pytest lakehouse_jobs_tests -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
