@@ -184,6 +184,24 @@ def test_a_rewritten_file_is_not_reingested(spark, lakehouse):
     assert _ids(spark, lakehouse) == ["0", "1"]
 
 
+def test_a_catching_up_batch_takes_what_landed_meanwhile_and_the_later_batch_finds_it_done(spark, lakehouse, tmp_path):
+    """Arrival runs coalesce: the run of a.csv, starting late, also ingests b.csv (settled, not ingested),
+    but not a file still being written; b.csv's own run then ingests nothing. Without catch_up: exactly the batch."""
+    a, b = _land(lakehouse, "a.csv", 2), _land(lakehouse, "b.csv", 3, start=2)
+    outside = write_csv(tmp_path / "elsewhere.csv", ["id", "name"], [["9", "x"]])
+    exact = ingest(spark, lakehouse, SPEC, [str(a)])
+    assert exact.files == ["a.csv"] and _ids(spark, lakehouse) == ["0", "1"]
+    c = _land(lakehouse, "c.csv", 1, start=5)
+    late = ingest(spark, lakehouse, SPEC, [str(c), str(outside)], catch_up=True)
+    assert (late.files, late.rows_ingested) == (["b.csv", "c.csv"], 4)
+    assert [r.name for r in late.refused] == [str(outside)]  # a refused batch name stays refused
+    assert ingest(spark, lakehouse, SPEC, [str(b)], catch_up=True).batch is None  # b's own run: already done
+    _land(lakehouse, "d.csv", 1, start=6)
+    settling = IngestSpec(source="src", table="events", columns=["id", "name"], wait_after_last_change_seconds=3600)
+    assert ingest(spark, lakehouse, settling, [str(c)], catch_up=True).files_not_settled == 1  # d.csv: still being written
+    assert _ids(spark, lakehouse) == [str(i) for i in range(6)]
+
+
 def test_files_still_being_written_wait_for_the_next_run(spark, lakehouse):
     _land(lakehouse, "a.csv", 2)
     spec = IngestSpec(source="src", table="events", columns=["id", "name"], wait_after_last_change_seconds=3600)

@@ -1,8 +1,9 @@
 """The bronze asset of an ingestion: `ingestion_asset(IngestSpec(...))`.
 
-Run by a file-arrival sensor, it ingests exactly the batch in its run config
-(`files`); run by hand (`dagster asset materialize`), every file of the landing
-folder not ingested yet. Counts (rows ingested, records quarantined, files
+Run by a file-arrival sensor, it ingests the batch in its run config (`files`) and,
+like Auto Loader's `availableNow`, every other settled file that landed meanwhile
+(`catch_up`, default on: a stream's runs coalesce, the later runs find their files done);
+run by hand (`dagster asset materialize`), every file of the landing folder not ingested yet. Counts (rows ingested, records quarantined, files
 skipped) appear in the materialization's metadata; a landing entry it did not read
 (a link leading outside the landing folder) is a warning in the run's log.
 
@@ -40,6 +41,11 @@ if TYPE_CHECKING:
 class IngestConfig(dg.Config):
     files: list[str] | None = Field(default=None, description="Files to ingest (a sensor's batch); default: every new file.")
     location: str | None = Field(default=None, description="The folder the trigger watched (informational).")
+    catch_up: bool = Field(
+        default=True,
+        description="With `files`: also ingest every other settled file not ingested yet (Auto Loader's availableNow), "
+        "so a run that starts late takes what landed meanwhile. False: exactly `files`.",
+    )
 
 
 def _create_empty(spark: "SparkSession", path: Path, spec: IngestSpec) -> None:
@@ -84,7 +90,7 @@ def ingestion_asset(
     )
     def _ingest(context: dg.AssetExecutionContext, config: IngestConfig) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         spark, lakehouse = runtime(context)
-        result = ingest(spark, lakehouse, spec, config.files, run_id=context.run_id)
+        result = ingest(spark, lakehouse, spec, config.files, run_id=context.run_id, catch_up=config.catch_up)
         path = lakehouse.table_path(spec.layer, spec.table)
         metadata = dict(result.metadata())
         created = False

@@ -83,13 +83,27 @@ def manifest_cache(lakehouse: Any, spec: IngestSpec) -> Path:
     return lakehouse.system_path("ingest", spec.layer, spec.table) / "manifest.json"
 
 
-def _candidates(spec: IngestSpec, landing: Path, files: Sequence[str] | None) -> Discovery:
-    """The run's files (`files`: a sensor's batch; None: the whole landing folder), resolved and confined."""
-    return discover(landing, tuple(spec.suffixes or SUFFIXES[spec.format]), files)
+def _candidates(spec: IngestSpec, landing: Path, files: Sequence[str] | None, catch_up: bool) -> Discovery:
+    """The run's files (`files`: a sensor's batch; None: the whole landing folder), resolved and confined.
+
+    `catch_up`: the batch plus everything else in the folder (a batch name refused stays refused)."""
+    suffixes = tuple(spec.suffixes or SUFFIXES[spec.format])
+    found = discover(landing, suffixes, files)
+    if files is None or not catch_up:
+        return found
+    folder = discover(landing, suffixes)
+    refused = {r.name: r for r in [*folder.refused, *found.refused]}
+    return Discovery(sorted({*found.files, *folder.files}), sorted(refused.values(), key=lambda r: r.name))
 
 
-def ingest(spark: SparkSession, lakehouse: Any, spec: IngestSpec, files: Sequence[str] | None = None, *, run_id: str | None = None) -> IngestResult:
-    """Ingest new landing files into `<layer>/<table>`; see the module docstring for the guarantees."""
+def ingest(
+    spark: SparkSession, lakehouse: Any, spec: IngestSpec, files: Sequence[str] | None = None, *, run_id: str | None = None, catch_up: bool = False
+) -> IngestResult:
+    """Ingest new landing files into `<layer>/<table>`; see the module docstring for the guarantees.
+
+    `catch_up=True` with a batch: also every other settled file not ingested yet (Auto Loader's
+    `availableNow`), so a run whose step starts late takes what landed meanwhile and the runs
+    launched for those files find nothing left: a stream's arrival runs coalesce."""
     table = lakehouse.table_path(spec.layer, spec.table)
     landing = lakehouse.landing_path(spec.source)
     cache = manifest_cache(lakehouse, spec)
@@ -98,7 +112,7 @@ def ingest(spark: SparkSession, lakehouse: Any, spec: IngestSpec, files: Sequenc
         result.attempts = attempt
         manifest = load_manifest(table, cache, spec.app_id, landing)
         result.records_recovered += recover_quarantine(spark, lakehouse, spec, manifest, landing, run_id)
-        todo, refused, result = _select(_candidates(spec, landing, files), landing, manifest, spec, result)
+        todo, refused, result = _select(_candidates(spec, landing, files, catch_up), landing, manifest, spec, result)
         if not todo and not refused:
             save_cache(cache, manifest)
             return result
