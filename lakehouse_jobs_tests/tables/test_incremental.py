@@ -1,9 +1,17 @@
-"""Incremental refresh: only unprocessed upstream commits are read, exactly once, on real Delta tables."""
+"""Incremental refresh: only unprocessed upstream commits are read, exactly once, on real Delta tables.
+
+Also run in its own process through `incremental_defs.py` (a refresh killed with -9 inside its MERGE).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -13,8 +21,26 @@ from lakehouse_jobs.lib import SpecError, TableOutput, expect, medallion_asset
 from lakehouse_jobs.lib.tables.delta_io import WriteSpec, write_delta
 from lakehouse_jobs.lib.tables.incremental import key_predicate, read_record
 
+from ..waiting import wait_for
+
 SEEN: list[int] = []  # rows each silver refresh received, in order
 FAIL_ON: set[int] = set()  # order ids that make silver's function raise (a step failing mid-stream)
+HOLD_MERGE_ENV = "LJ_TEST_HOLD_MERGE"  # a file: silver's MERGE touches it, then holds (test_incremental_crash.py)
+
+
+def _held(mark: str):
+    """Each row of the MERGE's source announces itself in `mark`, then waits: the run is inside the MERGE when killed."""
+
+    @F.udf("bigint")
+    def hold(value):
+        import pathlib
+        import time
+
+        pathlib.Path(mark).touch()
+        time.sleep(600)
+        return value
+
+    return hold
 
 
 @medallion_asset(
@@ -25,6 +51,8 @@ def silver_orders(bronze_orders):
         raise RuntimeError("boom")
     SEEN.append(bronze_orders.count())
     latest = bronze_orders.groupBy("order_id").agg(F.max_by("amount", "seq").alias("amount"), F.max_by("day", "seq").alias("day"))
+    if os.environ.get(HOLD_MERGE_ENV):
+        latest = latest.withColumn("amount", _held(os.environ[HOLD_MERGE_ENV])("amount"))
     return TableOutput(latest, {"rows_in": bronze_orders.count()})
 
 
@@ -71,6 +99,8 @@ def _oracle(rows):
     return sorted((k, *v) for k, v in latest.items()), sorted((d, sum(a), len(a)) for d, a in daily.items())
 
 
+HERE = Path(__file__).resolve().parent
+DAGSTER = str(Path(sys.executable).with_name("dagster"))
 D1, D2, D3 = dt.date(2026, 1, 1), dt.date(2026, 1, 2), dt.date(2026, 1, 3)
 
 
@@ -237,3 +267,36 @@ def test_key_predicate_quotes_values_and_matches_nulls(spark):
     pair = key_predicate(["d", "n"], [(D1, 1), (D2, None)])
     rows = spark.createDataFrame([(D1, 1), (D2, None), (D1, 2)], "d date, n int").filter(pair).collect()
     assert sorted((r.d, r.n) for r in rows) == [(D1, 1), (D2, None)]
+
+
+@pytest.mark.timeout(600)
+def test_a_refresh_killed_mid_merge_commits_nothing_and_the_next_takes_the_commits_exactly_once(spark, lakehouse, resources, tmp_path):
+    first = [(1, 10, D1, 1)]
+    _land(spark, lakehouse, first)
+    assert _run(resources).success
+    silver = lakehouse.table_path("silver", "orders")
+    versions_before = sorted(p.name for p in (silver / "_delta_log").glob("*.json"))
+    second = [(2, 20, D2, 2), (1, 11, D1, 3)]
+    _land(spark, lakehouse, second)
+
+    mark, log = tmp_path / "inside_merge", tmp_path / "killed_run.log"
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = {**os.environ, "LAKEHOUSE_ROOT": str(lakehouse.root), "DAGSTER_HOME": str(home), HOLD_MERGE_ENV: str(mark)}
+    command = [DAGSTER, "asset", "materialize", "-f", str(HERE / "incremental_defs.py"), "--select", "silver/orders"]
+    run = subprocess.Popen(command, cwd=HERE.parents[1], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: mark.exists() or run.poll() is not None, 300, "the run to enter its MERGE", log)
+        assert run.poll() is None, log.read_text()[-3000:]
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)  # the run, its JVM and its Python workers
+        run.wait(30)
+
+    assert sorted(p.name for p in (silver / "_delta_log").glob("*.json")) == versions_before  # nothing committed
+    assert read_record(silver)["bronze/orders"]["version"] == 0  # the bookmark did not move
+    result = _run(resources)
+    assert result.success
+    assert _meta(result, "silver__orders")["rows_in"] == 2  # bronze's second commit, once
+    expected_silver, expected_gold = _oracle(first + second)
+    assert _table(spark, lakehouse, "silver", "orders", "order_id") == expected_silver
+    assert _table(spark, lakehouse, "gold", "daily", "day") == expected_gold
