@@ -15,7 +15,9 @@
     built from `--orders` (1,000,000) orders over a year, then one file of `--new-orders`
     (10,000) orders on the last day and the next is ingested and silver+gold refreshed (wall
     time of the Dagster materialization), against the same refresh of the same file into an
-    empty silver. Goal: ratio <= 1.5.
+    empty silver; `--rounds` (3) rounds alternating the two sides, medians compared (the first
+    refresh of a JVM pays its JIT warm-up: measured once, the order alone made 1.4x or 2.1x).
+    Goal: ratio <= 1.5.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -146,9 +149,10 @@ def refresh_cost(args: argparse.Namespace, work: Path) -> dict[str, float]:
         assert result.success
         return time.perf_counter() - started
 
-    def new_file(root: Path) -> None:
+    def new_file(root: Path, round_: int) -> None:
         half = args.new_orders // 2
-        write_orders(root / "landing/orders/new.csv", 2_000_000_000, args.new_orders, lambda k: last_day if k < half else last_day + timedelta(days=1))
+        first_id = 2_000_000_000 + round_ * args.new_orders
+        write_orders(root / f"landing/orders/new-{round_}.csv", first_id, args.new_orders, lambda k: last_day if k < half else last_day + timedelta(days=1))
 
     big, empty = work / "refresh/big", work / "refresh/empty"
     for root in (big, empty):
@@ -160,14 +164,16 @@ def refresh_cost(args: argparse.Namespace, work: Path) -> dict[str, float]:
     print(f"  (b) building bronze, silver and gold from {args.orders:,} orders ...", flush=True)
     build_s = materialize(big, [orders.bronze_orders, orders.silver_orders, orders.gold_daily_revenue])
     assert delta_rows(big / "silver/orders") == args.orders
-    print(f"  (b) built in {build_s:.1f} s; refreshing after one new file of {args.new_orders:,} orders", flush=True)
-    new_file(empty)
-    materialize(empty, [orders.bronze_orders])
-    empty_s = materialize(empty, [orders.silver_orders, orders.gold_daily_revenue])
-    new_file(big)
-    materialize(big, [orders.bronze_orders])
-    big_s = materialize(big, [orders.silver_orders, orders.gold_daily_revenue])
-    assert delta_rows(big / "silver/orders") == args.orders + args.new_orders
+    print(f"  (b) built in {build_s:.1f} s; {args.rounds} round(s): one new file of {args.new_orders:,} orders into each, alternating", flush=True)
+    times: dict[Path, list[float]] = {empty: [], big: []}
+    for round_ in range(args.rounds):  # alternating, so JIT warm-up and machine noise hit both sides alike
+        for root in (empty, big):
+            new_file(root, round_)
+            materialize(root, [orders.bronze_orders])
+            times[root].append(materialize(root, [orders.silver_orders, orders.gold_daily_revenue]))
+        print(f"  (b) round {round_ + 1}: empty {times[empty][-1]:.1f} s, 1M {times[big][-1]:.1f} s", flush=True)
+    assert delta_rows(big / "silver/orders") == args.orders + args.rounds * args.new_orders
+    empty_s, big_s = statistics.median(times[empty]), statistics.median(times[big])
     return {"big_s": big_s, "empty_s": empty_s, "ratio": big_s / empty_s}
 
 
@@ -179,6 +185,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=100, help="(c) files landing at once (default 100)")
     parser.add_argument("--orders", type=int, default=1_000_000, help="(b) orders already in silver (default 1,000,000)")
     parser.add_argument("--new-orders", type=int, default=10_000, help="(b) orders in the new file (default 10,000)")
+    parser.add_argument("--rounds", type=int, default=3, help="(b) refreshes per side, alternating; medians compared (default 3)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per wait")
     parser.add_argument("--workdir", help="keep data and logs here (default: a temp folder, removed)")
     args = parser.parse_args()
@@ -198,9 +205,9 @@ def main() -> None:
         ("(a) last file -> reflected in gold", f"{s['gold_s']:.1f} s", "<= 30 s"),
         (f"(a) runs for {args.files} files: arrival / refresh", f"{s['arrivals']} / {s['refreshes']}", f"refresh <= {args.files}"),
         ("(a) most refresh runs in flight", f"{s['in_flight']}", "<= 2"),
-        (f"(b) refresh, {args.orders:,} in silver", f"{r['big_s']:.1f} s", ""),
-        ("(b) refresh, empty silver", f"{r['empty_s']:.1f} s", ""),
-        ("(b) ratio", f"{r['ratio']:.2f}x", "<= 1.5x"),
+        (f"(b) refresh, {args.orders:,} in silver (median of {args.rounds})", f"{r['big_s']:.1f} s", ""),
+        (f"(b) refresh, silver of the new files only (median of {args.rounds})", f"{r['empty_s']:.1f} s", ""),
+        ("(b) ratio of the medians", f"{r['ratio']:.2f}x", "<= 1.5x"),
         (f"(c) {args.burst} files at once: runs writing", burst, "<= 2 each"),
         ("(c) failed runs / arrival runs", f"{s['burst_failed']} / {s['burst_arrivals']}", "0 / -"),
     ]
