@@ -26,10 +26,18 @@ from ..waiting import wait_for  # noqa: F401 - re-exported for the tests of this
 
 
 def write_instance(home: Path) -> Path:
+    """The seed's instance in `home`, its sqlite storage created here, before any other process opens it.
+
+    Two processes creating a new sqlite storage at once (the daemon starting, a test polling
+    its runs) can both stamp its alembic version: "more than one head present" (seen in CI)."""
+    import dagster as dg
+
     config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
     config.setdefault("run_coordinator", {}).setdefault("config", {})["dequeue_interval_seconds"] = 1
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    with dg.DagsterInstance.from_config(str(home)):
+        pass
     return home
 
 
