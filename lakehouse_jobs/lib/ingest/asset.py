@@ -3,8 +3,8 @@
 Run by a file-arrival sensor, it ingests the batch in its run config (`files`) and,
 like Auto Loader's `availableNow`, every other settled file that landed meanwhile
 (`catch_up`, default on: a stream's runs coalesce, the later runs find their files done);
-run by hand (`dagster asset materialize`), every file of the landing folder not ingested yet. Counts (rows ingested, records quarantined, files
-skipped) appear in the materialization's metadata; a landing entry it did not read
+run by hand (`dagster asset materialize`), every file of the landing folder not ingested
+yet. Counts (rows ingested, records quarantined, files skipped) appear in the materialization's metadata; a landing entry it did not read
 (a link leading outside the landing folder) is a warning in the run's log.
 
 A run that ingests no row reports no materialization (its check still reports), so

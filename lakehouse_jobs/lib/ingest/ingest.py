@@ -2,8 +2,9 @@
 
     orders = ingestion_asset(IngestSpec(source="orders", table="orders", format="csv", columns=ORDER_COLUMNS))
 
-A run ingests the files it is given (a file-arrival sensor's batch) or, when run by
-hand, every file of `landing/<source>/` not ingested yet. Guarantees:
+A run ingests the files it is given (a file-arrival sensor's batch, with `catch_up` also every
+other settled file landed meanwhile) or, when run by hand, every file of `landing/<source>/`
+not ingested yet. Guarantees:
 - exactly once: the batch is appended with Delta's idempotent-write options
   (`txnAppId` = the table's ingestion app id, `txnVersion` = batch number) and the
   batch's file list rides in the same commit (`ingest_manifest`); a retried,
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakehouse_jobs.lib.errors import LakehouseError
 from lakehouse_jobs.lib.ingest.batch import REFUSED_PENDING, prepare_batch
-from lakehouse_jobs.lib.ingest.discovery import Discovery, Refused, discover, resolve
+from lakehouse_jobs.lib.ingest.discovery import Discovery, Refused, discover, resolve, scan
 from lakehouse_jobs.lib.ingest.manifest import Manifest, commit_metadata, committed_tag, load_manifest, save_cache
 from lakehouse_jobs.lib.ingest.spec import SUFFIXES, IngestSpec
 from lakehouse_jobs.lib.tables.conflicts import backoff, classify
@@ -86,14 +87,11 @@ def manifest_cache(lakehouse: Any, spec: IngestSpec) -> Path:
 def _candidates(spec: IngestSpec, landing: Path, files: Sequence[str] | None, catch_up: bool) -> Discovery:
     """The run's files (`files`: a sensor's batch; None: the whole landing folder), resolved and confined.
 
-    `catch_up`: the batch plus everything else in the folder (a batch name refused stays refused)."""
-    suffixes = tuple(spec.suffixes or SUFFIXES[spec.format])
-    found = discover(landing, suffixes, files)
-    if files is None or not catch_up:
-        return found
-    folder = discover(landing, suffixes)
-    refused = {r.name: r for r in [*folder.refused, *found.refused]}
-    return Discovery(sorted({*found.files, *folder.files}), sorted(refused.values(), key=lambda r: r.name))
+    `catch_up`: the batch's names plus every name listed below the folder, resolved in one pass
+    (a batch name refused stays refused)."""
+    if files is not None and catch_up:
+        files = [*(rel for rel, _ in scan(landing)), *files]
+    return discover(landing, tuple(spec.suffixes or SUFFIXES[spec.format]), files)
 
 
 def ingest(
