@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -125,6 +126,9 @@ def test_parallel_tasks_share_one_server_that_stops_when_the_run_ends(tmp_path: 
     assert all(r["session"].startswith("pyspark.sql.connect") and not r["local_jvm"] for r in records)  # thin clients
     assert all(r["rows"] == 1000 for r in records)
     assert len(list((tmp_path / "clusters").iterdir())) == 1
+    text = log.read_text()
+    assert "Spark engine: spark (sc://localhost:" in text and ";token=<redacted>" in text
+    assert not re.search(r"token=(?!<redacted>)", text)  # the cluster's token never reaches the run's logs
     wait_for(lambda: _gone(a["jvm_pid"], a["watchdog_pid"]), 30, "the job cluster to stop after the run")
 
 

@@ -372,7 +372,8 @@ class SparkResource(dg.ConfigurableResource):
         if run_id in _TAGGED_RUNS:
             return
         _TAGGED_RUNS.add(run_id)
-        where = f"pysail {sail.check_versions()}, {_SESSION_URL}" if engine == "sail" else (_SESSION_URL or self.master)
+        # a job cluster's URL carries its token: never in a log line (the run's logs reach the UI)
+        where = job_cluster.redact(f"pysail {sail.check_versions()}, {_SESSION_URL}" if engine == "sail" else (_SESSION_URL or self.master))
         (context.log if context is not None and context.log is not None else dg.get_dagster_logger()).info(f"Spark engine: {engine} ({where}).")
         if context is not None and context.instance is not None and run_id:
             context.instance.add_run_tags(run_id, {ENGINE_TAG: engine})
