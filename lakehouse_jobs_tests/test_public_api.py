@@ -45,6 +45,7 @@ PUBLIC = [
     "expect_or_fail",
     "file_arrival_sensor",
     "files_run_config",
+    "ingested_files",
     "ingestion_asset",
     "last_commit",
     "load_bundle",

@@ -19,7 +19,7 @@ import os
 
 import dagster as dg
 
-from lakehouse_jobs.lib import LakehouseResource, SetupError, file_arrival_sensor, files_run_config, refresh_sensor
+from lakehouse_jobs.lib import LakehouseResource, SetupError, file_arrival_sensor, files_run_config, ingested_files, refresh_sensor
 from lakehouse_jobs.lib.jobs.concurrency import ConcurrencyPolicy
 
 from . import clickstream, customers, orders
@@ -84,6 +84,7 @@ sensors = [
         run_config_for_files=files_run_config(spec),
         tags={"team": "data-eng"},
         redeliver_failed=3,  # a killed run's batch is offered again; its run skips what a commit already holds
+        ingested_files=ingested_files(LakehouseResource(root=lakehouse_root()), spec),  # coalesce: a run that has not listed yet takes new files
     )
     for source, (spec, _) in SOURCES.items()
 ] + [refresh_sensor(f"{source}_refresh_after_arrival", f"{source}_refresh", [dg.AssetKey(["bronze", source])], tags={"team": "data-eng"}) for source in SOURCES]

@@ -7,7 +7,7 @@ Everything the README and docs/ tell a user to import comes from here:
   `split_invalid`, `INVALID_FLAG`), DLT-style expectations (`expect`, `expect_or_drop`,
   `expect_or_fail`), CDC (`apply_changes`, `changes_asset`);
 - ingestion (Auto Loader semantics): `IngestSpec`, `ingestion_asset`, `read_landing`,
-  `file_arrival_sensor` + `files_run_config`, `refresh_sensor` (coalesced downstream refreshes);
+  `file_arrival_sensor` + `files_run_config` + `ingested_files`, `refresh_sensor` (coalesced downstream refreshes);
 - resources: `SparkResource`, `LakehouseResource`, `MLflowResource`;
 - dbt: `dbt_project`, `dbt_build`, `LakehouseDbtTranslator`;
 - Lakeflow job specs: `load_spec_file`, `load_spec`, `build_definitions`,
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from lakehouse_jobs.lib.errors import LakehouseError, SetupError, SpecError
 from lakehouse_jobs.lib.ingest.asset import ingestion_asset
 from lakehouse_jobs.lib.ingest.file_arrival import file_arrival_sensor
-from lakehouse_jobs.lib.ingest.ingest import files_run_config
+from lakehouse_jobs.lib.ingest.ingest import files_run_config, ingested_files
 from lakehouse_jobs.lib.ingest.landing import read_landing
 from lakehouse_jobs.lib.ingest.refresh import refresh_sensor
 from lakehouse_jobs.lib.ingest.spec import IngestSpec
@@ -108,6 +108,7 @@ __all__ = [
     "expect_or_fail",
     "file_arrival_sensor",
     "files_run_config",
+    "ingested_files",
     "ingestion_asset",
     "last_commit",
     "load_bundle",

@@ -194,3 +194,96 @@ def test_the_files_of_a_failed_run_are_offered_again_a_bounded_number_of_times(t
         once = plain(dg.build_sensor_context(instance=instance))
         _end_run(instance, once.run_requests[0].run_key, fail=True)
         assert not plain(dg.build_sensor_context(instance=instance, cursor=once.cursor)).run_requests
+
+
+# ------------------------------------------------------------------ coalescing (ingested_files=)
+
+_DURING_STEP: list = []  # what the listing step below does while its run is STARTED (set by the test)
+
+
+@dg.op
+def _listing_step() -> None:
+    for action in _DURING_STEP:
+        action()
+
+
+@dg.job
+def _listing_job():
+    _listing_step()
+
+
+def _files_of(result: dg.SensorResult) -> list[str]:
+    return [Path(f).name for r in result.run_requests for f in r.run_config["ops"]["bronze__t"]["config"]["files"]]
+
+
+def test_new_files_are_left_to_a_run_that_lists_the_folder_after_they_landed(tmp_path):
+    """Coalescing: a file waits for this sensor's run that has not started its step, or started it after the
+    file landed (its listing sees the file); once that run ended, what its commit holds is not launched again."""
+    ingested: set[str] = set()
+    sensor = file_arrival_sensor(
+        name="landing_sensor", location=tmp_path, job_name="_listing_job", ingested_files=lambda: ingested,
+        run_config_for_files=lambda files, location: {"ops": {"bronze__t": {"config": {"files": files}}}},
+    )  # fmt: skip
+    mine = {"dagster/sensor_name": "landing_sensor"}
+    with dg.instance_for_test() as instance:
+
+        def tick(cursor):
+            return sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+
+        _touch(tmp_path / "a.csv")
+        first = tick(None)
+        assert _files_of(first) == ["a.csv"]  # no run of ours yet: launched at once
+
+        queued = instance.create_run_for_job(_listing_job, tags=mine)  # NOT_STARTED: will list the folder later
+        other = instance.create_run_for_job(_listing_job, tags={"dagster/sensor_name": "another_sensor"})
+        _touch(tmp_path / "b.csv")
+        held = tick(first.cursor)
+        assert not held.run_requests and "left to a run" in held.skip_reason.skip_message
+        instance.report_run_canceled(queued)  # ... but it never ran: b is launched after all
+        instance.report_run_canceled(other)
+        freed = tick(held.cursor)
+        assert _files_of(freed) == ["b.csv"]
+
+        seen: dict[str, dg.SensorResult] = {}
+        _touch(tmp_path / "c.csv")
+        time.sleep(0.05)
+
+        def while_running():  # our run is STARTED and its step began after c landed: c is left to it
+            seen["c"] = tick(freed.cursor)
+            time.sleep(0.05)
+            _touch(tmp_path / "d.csv")  # lands after the step started: the listing may have missed it
+            seen["d"] = tick(seen["c"].cursor)
+
+        _DURING_STEP[:] = [while_running]
+        try:
+            assert _listing_job.execute_in_process(instance=instance, tags=mine).success
+        finally:
+            _DURING_STEP.clear()
+        assert not seen["c"].run_requests and "left to a run" in seen["c"].skip_reason.skip_message
+        assert _files_of(seen["d"]) == ["d.csv"]
+
+        ingested.add("c.csv")  # the run ended and its commit holds c: nothing left to launch
+        after = tick(seen["d"].cursor)
+        assert not after.run_requests and "already ingested by an earlier run" in after.skip_reason.skip_message
+        assert not tick(after.cursor).run_requests  # c is not offered later either
+
+    with dg.instance_for_test() as instance:  # a run that ended without committing its files: they are launched
+        ingested.clear()
+        _touch(tmp_path / "e.csv")
+        _DURING_STEP[:] = [lambda: seen.__setitem__("e", tick(after.cursor))]
+        try:
+            assert _listing_job.execute_in_process(instance=instance, tags=mine).success
+        finally:
+            _DURING_STEP.clear()
+        assert not seen["e"].run_requests
+        assert _files_of(tick(seen["e"].cursor)) == ["e.csv"]
+
+
+def test_an_unreadable_target_does_not_stop_arrivals(tmp_path):
+    def broken() -> set[str]:
+        raise OSError("the table's log is unreadable")
+
+    _touch(tmp_path / "a.csv")
+    sensor = file_arrival_sensor(name="s", location=tmp_path, job_name="j", ingested_files=broken)
+    (request,) = _tick(sensor).run_requests  # launched; the run reports the table's problem itself
+    assert request.run_key.startswith("s:1:")

@@ -11,7 +11,7 @@ import pytest
 
 from lakehouse_jobs.lib.errors import LakehouseError, SpecError
 from lakehouse_jobs.lib.ingest import ingest as ingestion
-from lakehouse_jobs.lib.ingest.ingest import ingest, manifest_cache
+from lakehouse_jobs.lib.ingest.ingest import ingest, ingested_files, manifest_cache
 from lakehouse_jobs.lib.ingest.manifest import read_cache
 from lakehouse_jobs.lib.ingest.spec import IngestSpec
 from lakehouse_jobs.lib.tables.delta_io import read_delta
@@ -189,8 +189,11 @@ def test_a_catching_up_batch_takes_what_landed_meanwhile_and_the_later_batch_fin
     but not a file still being written; b.csv's own run then ingests nothing. Without catch_up: exactly the batch."""
     a, b = _land(lakehouse, "a.csv", 2), _land(lakehouse, "b.csv", 3, start=2)
     outside = write_csv(tmp_path / "elsewhere.csv", ["id", "name"], [["9", "x"]])
+    done = ingested_files(lakehouse, SPEC)  # what a coalescing sensor reads (no Spark)
+    assert done() == set()
     exact = ingest(spark, lakehouse, SPEC, [str(a)])
     assert exact.files == ["a.csv"] and _ids(spark, lakehouse) == ["0", "1"]
+    assert done() == {"a.csv"}
     c = _land(lakehouse, "c.csv", 1, start=5)
     late = ingest(spark, lakehouse, SPEC, [str(c), str(outside)], catch_up=True)
     assert (late.files, late.rows_ingested) == (["b.csv", "c.csv"], 4)
@@ -200,6 +203,7 @@ def test_a_catching_up_batch_takes_what_landed_meanwhile_and_the_later_batch_fin
     settling = IngestSpec(source="src", table="events", columns=["id", "name"], wait_after_last_change_seconds=3600)
     assert ingest(spark, lakehouse, settling, [str(c)], catch_up=True).files_not_settled == 1  # d.csv: still being written
     assert _ids(spark, lakehouse) == [str(i) for i in range(6)]
+    assert {"a.csv", "b.csv", "c.csv"} <= done() and "d.csv" not in done()
 
 
 def test_files_still_being_written_wait_for_the_next_run(spark, lakehouse):

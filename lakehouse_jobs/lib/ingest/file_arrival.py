@@ -21,7 +21,14 @@ Timers, as Databricks defines them but allowed below its 60 s minimum:
 `wait_after_last_change_seconds` (debounce: each new or changed file restarts the
 wait) and `min_time_between_triggers_seconds` (files keep accumulating meanwhile).
 A batch is launched with `run_key=<sensor>:<batch>:<digest>`, so a tick replayed
-after a crash launches it at most once. Dagster's sensor daemon evaluates sensors
+after a crash launches it at most once.
+
+Coalescing (`ingested_files=`, for an ingestion whose runs take every settled file,
+`catch_up`): a new file is left to one of the sensor's runs that has not started its
+step yet, or started it after the file appeared (its listing sees the file), instead of
+launching a run of its own; when that run has ended, files its commit holds are dropped
+and only the rest are launched. A stream of N files then costs a few runs, not N
+process starts that find their files already taken. Dagster's sensor daemon evaluates sensors
 about every 5 s at best, so a timer due within `IN_TICK_WAIT_SECONDS` is waited out
 inside the tick (the folder is listed again) instead of costing a whole loop.
 """
@@ -31,9 +38,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -44,6 +52,7 @@ from lakehouse_jobs.lib.uris import local_path
 
 LAG_SECONDS = 2.0
 RUN_KEY_TAG = "dagster/run_key"  # set by Dagster on every run a sensor's RunRequest launched
+SENSOR_NAME_TAG = "dagster/sensor_name"  # likewise: the sensor that launched it
 IN_TICK_WAIT_SECONDS = 2.0
 TRIGGER_TYPE_TAG = lakehouse_tags.TRIGGER_TYPE
 LOCATION_TAG = lakehouse_tags.FILE_ARRIVAL_LOCATION
@@ -115,8 +124,12 @@ def decide(
     now: float,
     min_time_between_triggers_seconds: float = 0,
     wait_after_last_change_seconds: float = 0,
+    takers: Sequence[float] = (),
 ) -> Decision:
-    """Pure tick logic (no I/O), so the timers are testable to the millisecond."""
+    """Pure tick logic (no I/O), so the timers are testable to the millisecond.
+
+    `takers`: when each unfinished run that lists the folder itself started (or will: inf);
+    a file that changed before one of them stays pending, left to that run."""
     pending = {rel: ctime for rel, ctime in state.pending.items() if rel in listing}
     for rel, ctime in listing.items():
         if rel in pending:
@@ -138,9 +151,13 @@ def decide(
     if since_trigger < min_time_between_triggers_seconds:
         left = min_time_between_triggers_seconds - since_trigger
         return Decision(new, [], f"{len(pending)} new file(s); next trigger allowed in {left:.1f}s", left)
-    files = sorted(pending)
-    new.recent.update({rel: ctime for rel, ctime in pending.items() if ctime > hw})
-    new.pending = {}
+    left = {rel: ctime for rel, ctime in pending.items() if any(t > ctime for t in takers)}
+    if len(left) == len(pending):
+        return Decision(new, [], f"{len(pending)} new file(s) left to a run that lists the folder after they landed")
+    ready = {rel: ctime for rel, ctime in pending.items() if rel not in left}
+    files = sorted(ready)
+    new.recent.update({rel: ctime for rel, ctime in ready.items() if ctime > hw})
+    new.pending = left
     new.last_trigger = now
     new.batch += 1
     return Decision(new, files)
@@ -183,6 +200,22 @@ def redeliver(state: ArrivalState, instance: dg.DagsterInstance, listing: dict[s
     return said
 
 
+UNFINISHED = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED)
+
+
+def takers(instance: dg.DagsterInstance, sensor_name: str, job_name: str) -> list[float]:
+    """When each of this sensor's unfinished runs started its first step (inf: not yet).
+
+    A step's listing of the folder comes after its STEP_START (which a pool slot delays),
+    so a file that changed before that moment is in the listing."""
+    found = []
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=list(UNFINISHED), tags={SENSOR_NAME_TAG: sensor_name}), limit=20)
+    for run in runs:
+        started = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_START, limit=1).records
+        found.append(started[0].event_log_entry.timestamp if started else float("inf"))
+    return found
+
+
 def run_key(name: str, batch: int, files: list[str]) -> str:
     digest = hashlib.sha1("\n".join(files).encode(), usedforsecurity=False).hexdigest()[:12]
     return f"{name}:{batch}:{digest}"
@@ -201,6 +234,7 @@ def file_arrival_sensor(
     tags: dict | None = None,
     description: str | None = None,
     redeliver_failed: int = 0,
+    ingested_files: Callable[[], Collection[str]] | None = None,
 ) -> dg.SensorDefinition:
     """A sensor launching `job_name` once per batch of new files below `location`.
 
@@ -209,6 +243,8 @@ def file_arrival_sensor(
     `redeliver_failed`: offer the files of a run that ended FAILED or CANCELED again, up to this
     many times each (ingestion: its run skips what is already committed); 0 = never, as a
     Databricks file-arrival trigger does.
+    `ingested_files()`: the names (relative to `location`) the target already holds; given, the
+    sensor coalesces (module docstring). Only for jobs whose runs take every settled file.
     """
     for label, value in (
         ("min_time_between_triggers_seconds", min_time_between_triggers_seconds),
@@ -228,6 +264,7 @@ def file_arrival_sensor(
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         decision = Decision(ArrivalState.from_cursor(context.cursor), [])
+        busy = takers(context.instance, name, job_name) if ingested_files else []
         waited = 0.0
         first = True
         while True:
@@ -244,11 +281,14 @@ def file_arrival_sensor(
                 now=time.time(),
                 min_time_between_triggers_seconds=min_time_between_triggers_seconds,
                 wait_after_last_change_seconds=wait_after_last_change_seconds,
+                takers=busy,
             )
             if decision.files or not decision.wait_s or waited + decision.wait_s > IN_TICK_WAIT_SECONDS:
                 break
             time.sleep(decision.wait_s + 0.05)  # then list again: a file still changing restarts the wait
             waited += decision.wait_s + 0.05
+        if decision.files and ingested_files:
+            decision.files, decision.reason = _not_ingested(decision.files, ingested_files, context.log)
         cursor = decision.state.to_cursor()
         if not decision.files:
             return dg.SensorResult(skip_reason=decision.reason, cursor=cursor)
@@ -266,3 +306,14 @@ def file_arrival_sensor(
         return dg.SensorResult(run_requests=[request], cursor=cursor)
 
     return _sensor
+
+
+def _not_ingested(files: list[str], ingested_files: Callable[[], Collection[str]], log: Any) -> tuple[list[str], str]:
+    """`files` minus those an earlier run already committed (a run that took them while they waited)."""
+    try:
+        done = set(ingested_files())
+    except Exception as exc:  # noqa: BLE001 - an unreadable table must not stop arrivals: its runs report it
+        log.warning(f"could not read which files are already ingested ({type(exc).__name__}: {exc}); launching the batch")
+        return files, ""
+    rest = [rel for rel in files if rel not in done]
+    return rest, (f"{len(files)} new file(s) already ingested by an earlier run" if not rest else "")

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -261,3 +261,16 @@ def files_run_config(spec: IngestSpec) -> Any:
         return {"ops": {op_name(spec): {"config": {"files": list(files), "location": location}}}}
 
     return build
+
+
+def ingested_files(lakehouse: Any, spec: IngestSpec) -> Callable[[], set[str]]:
+    """For `file_arrival_sensor(ingested_files=...)`: the landing names bronze's commits already hold.
+
+    Read-only and without Spark (the manifest cache plus the newer Delta log entries), so a
+    sensor tick can afford it."""
+
+    def read() -> set[str]:
+        table = lakehouse.table_path(spec.layer, spec.table)
+        return set(load_manifest(table, manifest_cache(lakehouse, spec), spec.app_id, lakehouse.landing_path(spec.source)).files)
+
+    return read
