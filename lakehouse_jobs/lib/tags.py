@@ -19,6 +19,10 @@ PARENT_RUN_ID = PREFIX + "parent_run_id"
 TASK_KEY = PREFIX + "task_key"  # also an op-node tag of each task
 TASK_TYPE = PREFIX + "task_type"  # op-node tag
 
+# Dagster's own, set on every run a sensor requested (read back by our sensors)
+DAGSTER_SENSOR_NAME = "dagster/sensor_name"
+DAGSTER_RUN_KEY = "dagster/run_key"
+
 # How a run was started
 TRIGGER_TYPE = PREFIX + "trigger.type"
 FILE_ARRIVAL_LOCATION = PREFIX + "trigger.file_arrival.location"

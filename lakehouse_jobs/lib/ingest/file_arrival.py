@@ -51,8 +51,8 @@ from lakehouse_jobs.lib.ingest.discovery import scan
 from lakehouse_jobs.lib.uris import local_path
 
 LAG_SECONDS = 2.0
-RUN_KEY_TAG = "dagster/run_key"  # set by Dagster on every run a sensor's RunRequest launched
-SENSOR_NAME_TAG = "dagster/sensor_name"  # likewise: the sensor that launched it
+RUN_KEY_TAG = lakehouse_tags.DAGSTER_RUN_KEY
+SENSOR_NAME_TAG = lakehouse_tags.DAGSTER_SENSOR_NAME
 IN_TICK_WAIT_SECONDS = 2.0
 TRIGGER_TYPE_TAG = lakehouse_tags.TRIGGER_TYPE
 LOCATION_TAG = lakehouse_tags.FILE_ARRIVAL_LOCATION

@@ -39,7 +39,7 @@ import dagster as dg
 from lakehouse_jobs.lib import tags as lakehouse_tags
 
 PENDING_STATUSES = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING)
-SENSOR_TAG = "dagster/sensor_name"  # set by Dagster on every run a sensor requested
+SENSOR_TAG = lakehouse_tags.DAGSTER_SENSOR_NAME
 READ_LIMIT = 1000  # materializations read per key and tick (only their count and newest id matter)
 TRIGGER_TYPE = "table_update"  # what Databricks calls a run started by an upstream table's update
 
