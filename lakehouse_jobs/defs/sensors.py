@@ -10,7 +10,9 @@ Databricks' 60 s minimum: a 1 s debounce (a file still being copied keeps
 changing, so it is not read half-written) and no minimum gap between runs. All
 runs share a warm job cluster (a Spark Connect server kept
 `$LAKEHOUSE_CLUSTER_IDLE_MINUTES` after the last run), so a file costs a Python
-process start and the work itself, not a JVM start.
+process start and the work itself, not a JVM start; after an idle period the sensor
+starts that cluster as soon as it sees a new file, while the batch settles and its
+run launches.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import os
 
 import dagster as dg
 
-from lakehouse_jobs.lib import LakehouseResource, SetupError, file_arrival_sensor, files_run_config, ingested_files, refresh_sensor
+from lakehouse_jobs.lib import LakehouseResource, SetupError, SparkResource, file_arrival_sensor, files_run_config, ingested_files, refresh_sensor
 from lakehouse_jobs.lib.jobs.concurrency import ConcurrencyPolicy
 
 from . import clickstream, customers, orders
@@ -51,6 +53,11 @@ def arrival_cluster() -> dict:
     if not minutes >= 0:
         raise SetupError(f"{IDLE_MINUTES_ENV} must be a number of minutes >= 0, got {text!r}.")
     return {"job_cluster": True, "autotermination_minutes": minutes}
+
+
+def _warm_up() -> None:
+    """Start the arrival runs' job cluster now if it is not running (the first file after an idle period)."""
+    SparkResource(**arrival_cluster()).prestart_job_cluster()
 
 
 def _arrival_job(source: str) -> dg.UnresolvedAssetJobDefinition:
@@ -85,6 +92,7 @@ sensors = [
         tags={"team": "data-eng"},
         redeliver_failed=3,  # a killed run's batch is offered again; its run skips what a commit already holds
         ingested_files=ingested_files(LakehouseResource(root=lakehouse_root()), spec),  # coalesce: a run that has not listed yet takes new files
+        on_new_files=_warm_up,  # the warm cluster starts while the batch settles and its run launches
     )
     for source, (spec, _) in SOURCES.items()
 ] + [refresh_sensor(f"{source}_refresh_after_arrival", f"{source}_refresh", [dg.AssetKey(["bronze", source])], tags={"team": "data-eng"}) for source in SOURCES]

@@ -287,3 +287,21 @@ def test_an_unreadable_target_does_not_stop_arrivals(tmp_path):
     sensor = file_arrival_sensor(name="s", location=tmp_path, job_name="j", ingested_files=broken)
     (request,) = _tick(sensor).run_requests  # launched; the run reports the table's problem itself
     assert request.run_key.startswith("s:1:")
+
+
+def test_new_files_call_on_new_files_once_per_tick_and_a_failing_hook_loses_nothing(tmp_path):
+    calls: list[int] = []
+    sensor = _sensor(tmp_path, wait_after_last_change_seconds=60, on_new_files=lambda: calls.append(1))
+    first = _tick(sensor)
+    assert calls == []  # nothing new: no warm-up
+    _touch(tmp_path / "a.csv")
+    waiting = _tick(sensor, first.cursor)
+    assert not waiting.run_requests and calls == [1]  # seen while it settles: the warm-up starts before the run
+    _tick(sensor, waiting.cursor)
+    assert calls == [1, 1]  # still waiting: each tick may start it again (a no-op once it runs)
+
+    def broken() -> None:
+        raise RuntimeError("no Java here")
+
+    (request,) = _tick(_sensor(tmp_path, on_new_files=broken)).run_requests
+    assert request.run_config["ops"]["bronze__t"]["config"]["files"] == [str(tmp_path / "a.csv")]

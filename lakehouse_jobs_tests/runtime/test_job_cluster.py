@@ -177,6 +177,27 @@ def test_a_reusable_cluster_serves_later_runs_then_terminates_when_idle(tmp_path
             job_cluster.stop(one.directory)
 
 
+def test_a_prestarted_cluster_is_the_one_the_next_run_attaches_to(tmp_path: Path):
+    """A file-arrival sensor's warm-up: the JVM starts with no lease and no wait; the run then finds it."""
+    resource = SparkResource(job_cluster=True, num_workers=1, autotermination_minutes=0.05, cluster_state_dir=str(tmp_path))
+    assert not SparkResource(job_cluster=True, autotermination_minutes=0, cluster_state_dir=str(tmp_path)).prestart_job_cluster()  # per-run: nothing to warm
+    assert not list(tmp_path.glob("*/state.json"))
+    started = time.monotonic()
+    assert resource.prestart_job_cluster()
+    assert time.monotonic() - started < 5  # returns at once: the JVM starts in the background
+    assert not resource.prestart_job_cluster()  # starting already: not twice
+    (warm,) = job_cluster.running(tmp_path)
+    assert warm["leases"] == []
+    run = subprocess.Popen(["sleep", "600"])
+    try:
+        endpoint = job_cluster.attach(resource.cluster_spec(), tmp_path, "run-1", run.pid, SPARK_HOME)
+        assert endpoint.watchdog_pid == warm["watchdog_pid"] and len(job_cluster.running(tmp_path)) == 1  # the warm JVM, no second one
+    finally:
+        run.kill()
+        run.wait()
+    wait_for(lambda: _gone(endpoint.jvm_pid, endpoint.watchdog_pid), 30, "auto-termination of the warmed cluster")
+
+
 def test_lakehouse_jobs_clusters_lists_warm_clusters_and_stops_them(tmp_path: Path, capsys):
     from lakehouse_jobs.cli import main
 

@@ -235,6 +235,7 @@ def file_arrival_sensor(
     description: str | None = None,
     redeliver_failed: int = 0,
     ingested_files: Callable[[], Collection[str]] | None = None,
+    on_new_files: Callable[[], object] | None = None,
 ) -> dg.SensorDefinition:
     """A sensor launching `job_name` once per batch of new files below `location`.
 
@@ -245,6 +246,9 @@ def file_arrival_sensor(
     Databricks file-arrival trigger does.
     `ingested_files()`: the names (relative to `location`) the target already holds; given, the
     sensor coalesces (module docstring). Only for jobs whose runs take every settled file.
+    `on_new_files()`: called by a tick that sees new files, before its timers run out (e.g.
+    `SparkResource.prestart_job_cluster`: the JVM starts while the batch settles and its run
+    launches); an error there is a warning, never a lost arrival.
     """
     for label, value in (
         ("min_time_between_triggers_seconds", min_time_between_triggers_seconds),
@@ -266,7 +270,7 @@ def file_arrival_sensor(
         decision = Decision(ArrivalState.from_cursor(context.cursor), [])
         busy = takers(context.instance, name, job_name) if ingested_files else []
         waited = 0.0
-        first = True
+        first = hook_due = True
         while True:
             listed_at = time.time()
             listing = dict(scan(folder))
@@ -283,6 +287,9 @@ def file_arrival_sensor(
                 wait_after_last_change_seconds=wait_after_last_change_seconds,
                 takers=busy,
             )
+            if on_new_files and hook_due and (decision.files or decision.state.pending):
+                hook_due = False
+                _call_quietly(on_new_files, context.log)
             if decision.files or not decision.wait_s or waited + decision.wait_s > IN_TICK_WAIT_SECONDS:
                 break
             time.sleep(decision.wait_s + 0.05)  # then list again: a file still changing restarts the wait
@@ -317,3 +324,10 @@ def _not_ingested(files: list[str], ingested_files: Callable[[], Collection[str]
         return files, ""
     rest = [rel for rel in files if rel not in done]
     return rest, (f"{len(files)} new file(s) already ingested by an earlier run" if not rest else "")
+
+
+def _call_quietly(hook: Callable[[], object], log: Any) -> None:
+    try:
+        hook()
+    except Exception as exc:  # noqa: BLE001 - a warm-up that fails must not stop arrivals: the run reports the problem itself
+        log.warning(f"on_new_files failed ({type(exc).__name__}: {exc}); the batch launches anyway")

@@ -240,16 +240,38 @@ def _start(directory: Path, spec: ClusterSpec, spark_home: str) -> dict:
     return state
 
 
+def _cluster_dir(spec: ClusterSpec, state_dir: Path, run_id: str) -> Path:
+    if Path(state_dir) == default_state_dir():
+        private_dir(Path(state_dir).parent)  # the shared temp folder: ours, 0700, before anything goes in it
+    directory = private_dir(private_dir(state_dir) / spec.key(run_id))
+    private_dir(directory / "leases")
+    return directory
+
+
+def prestart(spec: ClusterSpec, state_dir: Path, spark_home: str) -> bool:
+    """Start the shared cluster of `spec` now, unless it runs: no lease, no wait (True if started).
+
+    A warm-up for the runs about to attach (a file-arrival sensor that has seen new files):
+    the JVM starts while they launch. Nobody attaching, it stops after `autotermination_s`
+    like any idle cluster. Per-run clusters (`autotermination_s` 0) cannot be warmed."""
+    if spec.autotermination_s <= 0:
+        return False
+    directory = _cluster_dir(spec, state_dir, "")
+    with locked(directory):
+        state = read_json(directory / "state.json")
+        if state is not None and alive(state.get("watchdog_pid"), state.get("watchdog_start")):
+            return False
+        _start(directory, spec, spark_home)
+    return True
+
+
 def attach(spec: ClusterSpec, state_dir: Path, run_id: str, owner_pid: int, spark_home: str) -> Endpoint:
     """Lease the run's cluster (starting it if needed) and wait until it serves.
 
     The lease belongs to the run `run_id` and lasts while `owner_pid` (its run worker)
     lives, or until `release`. The endpoint URL carries the cluster's token.
     """
-    if Path(state_dir) == default_state_dir():
-        private_dir(Path(state_dir).parent)  # the shared temp folder: ours, 0700, before anything goes in it
-    directory = private_dir(private_dir(state_dir) / spec.key(run_id))
-    private_dir(directory / "leases")
+    directory = _cluster_dir(spec, state_dir, run_id)
     with locked(directory):
         state = read_json(directory / "state.json")
         if state is None or not alive(state.get("watchdog_pid"), state.get("watchdog_start")):

@@ -344,6 +344,14 @@ class SparkResource(dg.ConfigurableResource):
         self._leased = True
         return endpoint
 
+    def prestart_job_cluster(self) -> bool:
+        """Start this resource's reusable job cluster in the background now (`job_cluster.prestart`)."""
+        import pyspark
+
+        if not self.job_cluster or self.remote or self.resolved_engine() != "spark":
+            return False
+        return job_cluster.prestart(self.cluster_spec(), self.state_dir(), os.path.dirname(pyspark.__file__))
+
     def resolved_engine(self) -> str:
         """The engine: `engine="sail"` as set, else LAKEHOUSE_ENGINE when set, else the JVM ("spark").
 
