@@ -90,3 +90,50 @@ def test_a_run_on_sail_writes_delta_without_a_jvm_and_names_its_engine(tmp_path:
     assert "LOG Spark engine: sail (pysail 0.7.2, sc://127.0.0.1:" in done.stdout
     assert (tmp_path / "orders" / "_delta_log").is_dir()
     assert time.monotonic() - started < 60  # the run process exits: the session closes before the server stops
+
+
+REFUSED = textwrap.dedent(
+    """
+    import sys
+    import dagster as dg
+    from lakehouse_jobs.lib import IngestSpec, LakehouseResource, SparkResource, ingestion_asset, medallion_asset
+
+    @medallion_asset(layer="silver", name="numbers")
+    def numbers(spark):
+        return spark.range(3)
+
+    bronze = ingestion_asset(IngestSpec(source="src", table="events", columns=["id"]))
+    resources = {"spark": SparkResource(), "lakehouse": LakehouseResource(root=sys.argv[1])}
+    for asset in (numbers, bronze):
+        result = dg.materialize([asset], resources=resources, raise_on_error=False)
+        (failure,) = result.get_step_failure_events()
+        error = failure.step_failure_data.error
+        print("REFUSED", (error.cause or error).message.strip())
+    """
+)
+
+
+def test_steps_that_need_what_sail_lacks_are_refused_in_one_sentence_before_writing(tmp_path: Path):
+    """Sail lacks the change data feed every new table gets, idempotent commits and file lineage (docs/engines.md):
+    a table step is refused before its session starts, naming the table, what is missing and the setting."""
+    (tmp_path / "landing/src").mkdir(parents=True)
+    (tmp_path / "landing/src/a.csv").write_text("id\n1\n")
+    env = {**os.environ, "LAKEHOUSE_ENGINE": "sail", "LAKEHOUSE_ROOT": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", REFUSED, str(tmp_path)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    silver, bronze = [line.removeprefix("REFUSED ") for line in done.stdout.splitlines() if line.startswith("REFUSED ")]
+    tail = f'which pysail {sail.PYSAIL_PIN} lacks (docs/engines.md); run it on the JVM engine: unset LAKEHOUSE_ENGINE or set SparkResource(engine="spark").'
+    assert silver.startswith(
+        "lakehouse_jobs.lib.errors.SetupError: silver/numbers cannot run on the sail engine: it needs the Delta change data feed"
+    ) and silver.endswith(tail)
+    assert bronze.startswith(
+        "lakehouse_jobs.lib.errors.SetupError: bronze/events cannot run on the sail engine: it needs idempotent Delta commits"
+    ) and bronze.endswith(tail)
+    assert "source-file lineage" in bronze
+    assert not (tmp_path / "silver").exists() and not (tmp_path / "bronze").exists()  # nothing written, not even a table folder
+
+
+def test_the_features_a_step_needs_are_checked_by_name():
+    with pytest.raises(ValueError, match="unknown engine features"):
+        SparkResource().require("silver/x", ["time_machine"])
+    SparkResource(engine="spark").require("silver/x", ["change_data_feed"])  # the JVM has it all

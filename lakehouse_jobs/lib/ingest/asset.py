@@ -33,6 +33,8 @@ from lakehouse_jobs.lib.tables.medallion import runtime, table_asset_args
 from lakehouse_jobs.lib.tables.quarantine import quarantine_path
 
 QUARANTINE_CHECK = "quarantine"
+# Exactly once rests on idempotent commits and each row's source file; new tables get the change data feed.
+INGEST_NEEDS = ("idempotent_commits", "file_lineage", "change_data_feed")
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -89,7 +91,7 @@ def ingestion_asset(
         output_required=False,  # no new row: no materialization, nothing downstream
     )
     def _ingest(context: dg.AssetExecutionContext, config: IngestConfig) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        spark, lakehouse = runtime(context)
+        spark, lakehouse = runtime(context, f"{spec.layer}/{spec.table}", INGEST_NEEDS)
         result = ingest(spark, lakehouse, spec, config.files, run_id=context.run_id, catch_up=config.catch_up)
         path = lakehouse.table_path(spec.layer, spec.table)
         metadata = dict(result.metadata())

@@ -38,6 +38,13 @@ NOTES = """## Also measured
   catalog, and managed tables (`CREATE TABLE ... AS SELECT`, `saveAsTable`) land under `./spark-warehouse` of the
   process's working directory, not under the lakehouse root.
 - The embedded server starts in ~0.05 s; a session on it is ready in ~0.8 s from a cold Python (pyspark import included).
+- Table steps refused on Sail, in one sentence and before their session starts (nothing written): a step names what
+  it needs (`SparkResource.require`, the names of `runtime/sail.py`'s `LACKS`). Every `@medallion_asset`,
+  `changes_asset` and ingestion table needs the change data feed (each new table is created with
+  `delta.enableChangeDataFeed`, which Sail refuses: "Table features must be specified"); ingestion also needs
+  idempotent commits and file lineage, expectations need `observe`. So the example's tables run on the JVM only for
+  now; an asset using the session directly runs on Sail. A process runs one engine, so a refused step cannot fall back
+  to the JVM inside its run.
 """
 Probe = Callable[[Any, Path], Any]  # (session, a fresh folder) -> a comparable value
 

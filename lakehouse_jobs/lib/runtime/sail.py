@@ -25,6 +25,15 @@ PYSAIL_PIN = "0.7.2"
 TESTED_CLIENTS: dict[str, tuple[str, ...]] = {"0.7": ("4.2",)}
 INSTALL_HINT = f"pip install pysail=={PYSAIL_PIN} 'pyspark[connect]==4.2.0'"
 
+# What the project's table steps rely on and Sail PYSAIL_PIN lacks, measured by engine_probe.py (docs/engines.md).
+# A step naming one of these is refused on Sail before its session starts (`SparkResource.require`).
+LACKS: dict[str, str] = {
+    "change_data_feed": "the Delta change data feed (a new table with delta.enableChangeDataFeed is refused)",
+    "idempotent_commits": "idempotent Delta commits (txnAppId/txnVersion: a retried batch would be appended twice)",
+    "file_lineage": "source-file lineage (_metadata.file_path, input_file_name())",
+    "observe": "Observation metrics (df.observe)",
+}
+
 _LOCK = threading.RLock()
 _SERVER: Any = None
 _BEFORE_STOP: list[Callable[[], None]] = []

@@ -21,7 +21,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -351,6 +351,22 @@ class SparkResource(dg.ConfigurableResource):
         if not self.job_cluster or self.remote or self.resolved_engine() != "spark":
             return False
         return job_cluster.prestart(self.cluster_spec(), self.state_dir(), os.path.dirname(pyspark.__file__))
+
+    def require(self, what: str, needs: Sequence[str]) -> None:
+        """Refuse `what` (a step) in one sentence, before any session starts, when the run's engine lacks what it `needs`.
+
+        `needs` are names of `sail.LACKS`; on the JVM engine everything is there. A process runs
+        one engine (docs/engines.md), so the step cannot fall back to the JVM inside the run."""
+        unknown = [n for n in needs if n not in sail.LACKS]
+        if unknown:
+            raise ValueError(f"unknown engine features {unknown}; known: {sorted(sail.LACKS)}")
+        if not needs or self.resolved_engine() != "sail":
+            return
+        missing = "; ".join(sail.LACKS[n] for n in needs)
+        raise SetupError(
+            f"{what} cannot run on the sail engine: it needs {missing}, which pysail {sail.PYSAIL_PIN} lacks (docs/engines.md); "
+            f'run it on the JVM engine: unset {ENGINE_ENV} or set SparkResource(engine="spark").'
+        )
 
     def resolved_engine(self) -> str:
         """The engine: `engine="sail"` as set, else LAKEHOUSE_ENGINE when set, else the JVM ("spark").

@@ -148,9 +148,13 @@ def skippable_asset(args: Mapping[str, Any]) -> Callable[[Callable[..., Any]], d
     return dg.multi_asset(name="__".join(key.path), specs=[spec], can_subset=True, **args)
 
 
-def runtime(context: Any) -> tuple[Any, Any]:
-    """(SparkSession, LakehouseResource) of a running table asset."""
-    return getattr(context.resources, SPARK_KEY).get_session(), getattr(context.resources, LAKEHOUSE_KEY)
+def runtime(context: Any, what: str = "", needs: Sequence[str] = ()) -> tuple[Any, Any]:
+    """(SparkSession, LakehouseResource) of a running table asset; `what` (the table) is refused
+    first when the run's engine lacks the features it `needs` (`SparkResource.require`)."""
+    spark = getattr(context.resources, SPARK_KEY)
+    if needs and hasattr(spark, "require"):
+        spark.require(what, needs)
+    return spark.get_session(), getattr(context.resources, LAKEHOUSE_KEY)
 
 
 def medallion_asset(
@@ -223,8 +227,10 @@ def medallion_asset(
             **asset_kwargs,
         )
 
+        needs = ("change_data_feed", *(("observe",) if expectations else ()))  # new tables get the feed; expectations observe the write
+
         def refresh_table(context: Any, full_refresh: bool) -> Iterator[dg.MaterializeResult]:
-            spark, lakehouse = runtime(context)
+            spark, lakehouse = runtime(context, key.to_user_string(), needs)
             path = lakehouse.table_path(layer, table)
             todo = None
             if incremental:
