@@ -92,7 +92,7 @@ def test_a_run_on_sail_writes_delta_without_a_jvm_and_names_its_engine(tmp_path:
     assert time.monotonic() - started < 60  # the run process exits: the session closes before the server stops
 
 
-REFUSED = textwrap.dedent(
+ON_SAIL = textwrap.dedent(
     """
     import sys
     import dagster as dg
@@ -102,10 +102,16 @@ REFUSED = textwrap.dedent(
     def numbers(spark):
         return spark.range(3)
 
+    @medallion_asset(layer="gold", name="latest", write_mode="merge", merge_keys=["id"], refresh="incremental")
+    def latest(silver_numbers):
+        return silver_numbers
+
     bronze = ingestion_asset(IngestSpec(source="src", table="events", columns=["id"]))
     resources = {"spark": SparkResource(), "lakehouse": LakehouseResource(root=sys.argv[1])}
-    for asset in (numbers, bronze):
-        result = dg.materialize([asset], resources=resources, raise_on_error=False)
+    for _ in range(2):  # created, then overwritten
+        print("WROTE", dg.materialize([numbers], resources=resources).success)
+    for selection in ([latest], [bronze]):
+        result = dg.materialize([numbers, latest, bronze], selection=selection, resources=resources, raise_on_error=False)
         (failure,) = result.get_step_failure_events()
         error = failure.step_failure_data.error
         print("REFUSED", (error.cause or error).message.strip())
@@ -113,24 +119,28 @@ REFUSED = textwrap.dedent(
 )
 
 
-def test_steps_that_need_what_sail_lacks_are_refused_in_one_sentence_before_writing(tmp_path: Path):
-    """Sail lacks the change data feed every new table gets, idempotent commits and file lineage (docs/engines.md):
-    a table step is refused before its session starts, naming the table, what is missing and the setting."""
+def test_full_tables_run_on_sail_and_steps_needing_what_it_lacks_are_refused_before_writing(tmp_path: Path):
+    """Sail refuses the change data feed property: a full-refresh table is created without it (and runs); an
+    incremental refresh (reads the feed) and an ingestion (idempotent commits, file lineage) are refused in one
+    sentence before their session starts, naming the table, what is missing and the setting (docs/engines.md)."""
+    from deltalake import DeltaTable
+
     (tmp_path / "landing/src").mkdir(parents=True)
     (tmp_path / "landing/src/a.csv").write_text("id\n1\n")
     env = {**os.environ, "LAKEHOUSE_ENGINE": "sail", "LAKEHOUSE_ROOT": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", REFUSED, str(tmp_path)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    done = subprocess.run([sys.executable, "-c", ON_SAIL, str(tmp_path)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    silver, bronze = [line.removeprefix("REFUSED ") for line in done.stdout.splitlines() if line.startswith("REFUSED ")]
+    assert [line for line in done.stdout.splitlines() if line.startswith("WROTE")] == ["WROTE True", "WROTE True"]
+    numbers = DeltaTable(str(tmp_path / "silver/numbers"))
+    assert numbers.version() == 1 and sorted(numbers.to_pandas()["id"]) == [0, 1, 2]
+    assert "delta.enableChangeDataFeed" not in numbers.metadata().configuration  # what Sail refuses
+    gold, bronze = [line.removeprefix("REFUSED ") for line in done.stdout.splitlines() if line.startswith("REFUSED ")]
     tail = f'which pysail {sail.PYSAIL_PIN} lacks (docs/engines.md); run it on the JVM engine: unset LAKEHOUSE_ENGINE or set SparkResource(engine="spark").'
-    assert silver.startswith(
-        "lakehouse_jobs.lib.errors.SetupError: silver/numbers cannot run on the sail engine: it needs the Delta change data feed"
-    ) and silver.endswith(tail)
-    assert bronze.startswith(
-        "lakehouse_jobs.lib.errors.SetupError: bronze/events cannot run on the sail engine: it needs idempotent Delta commits"
-    ) and bronze.endswith(tail)
+    error = "lakehouse_jobs.lib.errors.SetupError: "
+    assert gold.startswith(error + "gold/latest cannot run on the sail engine: it needs the Delta change data feed") and gold.endswith(tail)
+    assert bronze.startswith(error + "bronze/events cannot run on the sail engine: it needs idempotent Delta commits") and bronze.endswith(tail)
     assert "source-file lineage" in bronze
-    assert not (tmp_path / "silver").exists() and not (tmp_path / "bronze").exists()  # nothing written, not even a table folder
+    assert not (tmp_path / "gold").exists() and not (tmp_path / "bronze").exists()  # nothing written, not even a table folder
 
 
 def test_the_features_a_step_needs_are_checked_by_name():

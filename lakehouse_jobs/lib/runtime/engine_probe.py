@@ -38,13 +38,15 @@ NOTES = """## Also measured
   catalog, and managed tables (`CREATE TABLE ... AS SELECT`, `saveAsTable`) land under `./spark-warehouse` of the
   process's working directory, not under the lakehouse root.
 - The embedded server starts in ~0.05 s; a session on it is ready in ~0.8 s from a cold Python (pyspark import included).
+- Sail refuses a new table with `delta.enableChangeDataFeed` ("Table features must be specified"), which the project
+  gives every table it creates: on Sail tables are created without it (`delta_io.change_feed_options`), and get it at
+  their next write on the JVM (an incremental consumer recomputes fully until then, saying "change data missing").
+  So `@medallion_asset` tables with `refresh="full"` and no expectations run on Sail (overwrite and MERGE, tested).
 - Table steps refused on Sail, in one sentence and before their session starts (nothing written): a step names what
-  it needs (`SparkResource.require`, the names of `runtime/sail.py`'s `LACKS`). Every `@medallion_asset`,
-  `changes_asset` and ingestion table needs the change data feed (each new table is created with
-  `delta.enableChangeDataFeed`, which Sail refuses: "Table features must be specified"); ingestion also needs
-  idempotent commits and file lineage, expectations need `observe`. So the example's tables run on the JVM only for
-  now; an asset using the session directly runs on Sail. A process runs one engine, so a refused step cannot fall back
-  to the JVM inside its run.
+  it needs (`SparkResource.require`, the names of `runtime/sail.py`'s `LACKS`): an incremental or affected-keys
+  refresh reads the change data feed; ingestion needs idempotent commits and file lineage; expectations need
+  `observe`; `changes_asset` (AUTO CDC) is not measured on Sail yet and refused too. A process runs one engine, so a
+  refused step cannot fall back to the JVM inside its run.
 """
 Probe = Callable[[Any, Path], Any]  # (session, a fresh folder) -> a comparable value
 

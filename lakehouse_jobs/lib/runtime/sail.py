@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,13 +29,15 @@ INSTALL_HINT = f"pip install pysail=={PYSAIL_PIN} 'pyspark[connect]==4.2.0'"
 # What the project's table steps rely on and Sail PYSAIL_PIN lacks, measured by engine_probe.py (docs/engines.md).
 # A step naming one of these is refused on Sail before its session starts (`SparkResource.require`).
 LACKS: dict[str, str] = {
-    "change_data_feed": "the Delta change data feed (a new table with delta.enableChangeDataFeed is refused)",
+    "change_data_feed": "the Delta change data feed (an incremental refresh reads it)",
     "idempotent_commits": "idempotent Delta commits (txnAppId/txnVersion: a retried batch would be appended twice)",
     "file_lineage": "source-file lineage (_metadata.file_path, input_file_name())",
     "observe": "Observation metrics (df.observe)",
+    "auto_cdc": "AUTO CDC (apply_changes: SCD1/SCD2 MERGEs), not measured on Sail yet",
 }
 
 _LOCK = threading.RLock()
+_SESSIONS: weakref.WeakSet = weakref.WeakSet()  # the sessions on this process's Sail server
 _SERVER: Any = None
 _BEFORE_STOP: list[Callable[[], None]] = []
 
@@ -88,6 +91,20 @@ def server_url(before_stop: Callable[[], None] | None = None) -> str:
             _SERVER = server
         host, port = _SERVER.listening_address
         return f"sc://{host}:{port}"
+
+
+def mark(session: Any) -> Any:
+    """Remember `session` as one of Sail's (so `is_sail` answers without asking the server)."""
+    _SESSIONS.add(session)
+    return session
+
+
+def is_sail(session: Any) -> bool:
+    """Whether `session` runs on Sail (a step writing Delta then leaves out what Sail refuses)."""
+    try:
+        return session in _SESSIONS
+    except TypeError:  # not weak-referenceable: not one of ours
+        return False
 
 
 def session_conf(app_name: str = "lakehouse_jobs", shuffle_partitions: int = 4, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -387,7 +387,7 @@ class SparkResource(dg.ConfigurableResource):
         if active_session() is not None:
             raise SetupError("This process already runs the JVM engine's SparkSession, and a process runs one engine: start the sail run in its own process.")
         conf = sail.session_conf(self.app_name, self.shuffle_partitions, self.spark_conf)
-        return get_or_create_session(conf, sail.server_url(before_stop=stop_session))
+        return sail.mark(get_or_create_session(conf, sail.server_url(before_stop=stop_session)))
 
     def _say_engine(self, engine: str) -> None:
         """One log line and the run tag `lakehouse_jobs/engine`, once per run and process."""

@@ -222,7 +222,7 @@ def changes_asset(
             deps=[upstream],
         )
         def _asset(context):  # noqa: ANN001 - dg is imported locally
-            spark, lakehouse = runtime(context, f"{layer}/{name}", ("change_data_feed",))
+            spark, lakehouse = runtime(context, f"{layer}/{name}", ("auto_cdc",))
             result = fn(read_table(spark, lakehouse, upstream))
             output = result if isinstance(result, TableOutput) else TableOutput(result)
             commit = apply_changes(

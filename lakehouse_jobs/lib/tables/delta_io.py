@@ -75,7 +75,13 @@ def change_feed_options(spark: SparkSession, path: str | Path) -> dict[str, str]
 
     A new table gets it at creation (the options); an existing one without it (made before
     this release, or by another tool) gets it once by ALTER TABLE, a metadata-only commit,
-    so its consumers read changes from then on."""
+    so its consumers read changes from then on. On Sail, which refuses the property ("Table
+    features must be specified"), neither: the table gets its feed at its next write on the JVM,
+    and an incremental consumer recomputes fully until then ("change data missing")."""
+    from lakehouse_jobs.lib.runtime import sail
+
+    if sail.is_sail(spark):
+        return {}
     if not is_delta_table(path):
         return dict(CHANGE_FEED)
     try:
