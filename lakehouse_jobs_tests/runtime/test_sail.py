@@ -96,9 +96,9 @@ ON_SAIL = textwrap.dedent(
     """
     import sys
     import dagster as dg
-    from lakehouse_jobs.lib import IngestSpec, LakehouseResource, SparkResource, ingestion_asset, medallion_asset
+    from lakehouse_jobs.lib import IngestSpec, LakehouseResource, SparkResource, expect, ingestion_asset, medallion_asset
 
-    @medallion_asset(layer="silver", name="numbers")
+    @medallion_asset(layer="silver", name="numbers", expectations=[expect("small", "id < 2")])
     def numbers(spark):
         return spark.range(3)
 
@@ -109,7 +109,9 @@ ON_SAIL = textwrap.dedent(
     bronze = ingestion_asset(IngestSpec(source="src", table="events", columns=["id"]))
     resources = {"spark": SparkResource(), "lakehouse": LakehouseResource(root=sys.argv[1])}
     for _ in range(2):  # created, then overwritten
-        print("WROTE", dg.materialize([numbers], resources=resources).success)
+        result = dg.materialize([numbers], resources=resources)
+        (check,) = result.get_asset_check_evaluations()
+        print("WROTE", result.success, "CHECK", check.passed, check.metadata["violating_rows"].value, check.metadata["total_rows"].value)
     for selection in ([latest], [bronze]):
         result = dg.materialize([numbers, latest, bronze], selection=selection, resources=resources, raise_on_error=False)
         (failure,) = result.get_step_failure_events()
@@ -120,7 +122,8 @@ ON_SAIL = textwrap.dedent(
 
 
 def test_full_tables_run_on_sail_and_steps_needing_what_it_lacks_are_refused_before_writing(tmp_path: Path):
-    """Sail refuses the change data feed property: a full-refresh table is created without it (and runs); an
+    """Sail refuses the change data feed property: a full-refresh table is created without it (and runs, its
+    expectations counted first: Sail has no df.observe); an
     incremental refresh (reads the feed) and an ingestion (idempotent commits, file lineage) are refused in one
     sentence before their session starts, naming the table, what is missing and the setting (docs/engines.md)."""
     from deltalake import DeltaTable
@@ -130,7 +133,7 @@ def test_full_tables_run_on_sail_and_steps_needing_what_it_lacks_are_refused_bef
     env = {**os.environ, "LAKEHOUSE_ENGINE": "sail", "LAKEHOUSE_ROOT": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", ON_SAIL, str(tmp_path)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert [line for line in done.stdout.splitlines() if line.startswith("WROTE")] == ["WROTE True", "WROTE True"]
+    assert [line for line in done.stdout.splitlines() if line.startswith("WROTE")] == ["WROTE True CHECK False 1 3"] * 2  # counted without observe
     numbers = DeltaTable(str(tmp_path / "silver/numbers"))
     assert numbers.version() == 1 and sorted(numbers.to_pandas()["id"]) == [0, 1, 2]
     assert "delta.enableChangeDataFeed" not in numbers.metadata().configuration  # what Sail refuses

@@ -41,12 +41,14 @@ NOTES = """## Also measured
 - Sail refuses a new table with `delta.enableChangeDataFeed` ("Table features must be specified"), which the project
   gives every table it creates: on Sail tables are created without it (`delta_io.change_feed_options`), and get it at
   their next write on the JVM (an incremental consumer recomputes fully until then, saying "change data missing").
-  So `@medallion_asset` tables with `refresh="full"` and no expectations run on Sail (overwrite and MERGE, tested).
+  So `@medallion_asset` tables with `refresh="full"` run on Sail (overwrite and MERGE, tested); their expectations
+  are counted before the write there (Sail has no `df.observe`: one more pass over the result, as with
+  `expect_or_drop` on the JVM).
 - Table steps refused on Sail, in one sentence and before their session starts (nothing written): a step names what
   it needs (`SparkResource.require`, the names of `runtime/sail.py`'s `LACKS`): an incremental or affected-keys
-  refresh reads the change data feed; ingestion needs idempotent commits and file lineage; expectations need
-  `observe`; `changes_asset` (AUTO CDC) is not measured on Sail yet and refused too. A process runs one engine, so a
-  refused step cannot fall back to the JVM inside its run.
+  refresh reads the change data feed; ingestion needs idempotent commits and file lineage; `changes_asset` (AUTO CDC)
+  is not measured on Sail yet and refused too. A process runs one engine, so a refused step cannot fall back to the
+  JVM inside its run.
 """
 Probe = Callable[[Any, Path], Any]  # (session, a fresh folder) -> a comparable value
 

@@ -32,7 +32,6 @@ LACKS: dict[str, str] = {
     "change_data_feed": "the Delta change data feed (an incremental refresh reads it)",
     "idempotent_commits": "idempotent Delta commits (txnAppId/txnVersion: a retried batch would be appended twice)",
     "file_lineage": "source-file lineage (_metadata.file_path, input_file_name())",
-    "observe": "Observation metrics (df.observe)",
     "auto_cdc": "AUTO CDC (apply_changes: SCD1/SCD2 MERGEs), not measured on Sail yet",
 }
 
