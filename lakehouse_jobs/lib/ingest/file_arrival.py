@@ -28,9 +28,11 @@ Coalescing (`ingested_files=`, for an ingestion whose runs take every settled fi
 step yet, or started it after the file appeared (its listing sees the file), instead of
 launching a run of its own; when that run has ended, files its commit holds are dropped
 and only the rest are launched. A stream of N files then costs a few runs, not N
-process starts that find their files already taken. Dagster's sensor daemon evaluates sensors
-about every 5 s at best, so a timer due within `IN_TICK_WAIT_SECONDS` is waited out
-inside the tick (the folder is listed again) instead of costing a whole loop.
+process starts that find their files already taken.
+
+Dagster's sensor daemon evaluates sensors about every 5 s at best, so a timer due
+within `IN_TICK_WAIT_SECONDS` is waited out inside the tick (the folder is listed
+again) instead of costing a whole loop.
 """
 
 from __future__ import annotations
