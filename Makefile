@@ -36,9 +36,11 @@ dev: prepare dagster-home
 
 ## The whole test suite, lint first. TEST_WORKERS pytest-xdist workers (one Spark session each), a test
 ## file stays on one worker; measured on 2 cores: 31 min with one process, 22 min with two.
+## Then the Spark tests again on Sail (LAKEHOUSE_ENGINE=sail; what it skips and why: lakehouse_jobs_tests/engines.py).
 TEST_WORKERS ?= 2
 test: lint prepare
 	$(BIN)/python -m pytest lakehouse_jobs_tests -n $(TEST_WORKERS) --dist loadfile --durations=25
+	LAKEHOUSE_ENGINE=sail $(BIN)/python -m pytest lakehouse_jobs_tests -n $(TEST_WORKERS) --dist loadfile --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

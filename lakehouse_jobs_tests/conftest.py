@@ -16,8 +16,26 @@ import pytest
 from lakehouse_jobs.defs.paths import REPO_ROOT
 from lakehouse_jobs.lib import LakehouseResource, SparkResource
 from lakehouse_jobs.lib.runtime import job_cluster
+from lakehouse_jobs_tests.engines import jvm_only
 
 SAMPLE_LANDING = REPO_ROOT / "data" / "landing"
+ENGINE = os.environ.get("LAKEHOUSE_ENGINE", "").strip().lower() or "spark"
+SPARK_FIXTURES = {"spark", "spark_resource"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The Sail pass (LAKEHOUSE_ENGINE=sail, `make test`'s second run) runs the tests that take the
+    `spark` session, on Sail; the rest ran in the JVM pass already."""
+    if ENGINE != "sail":
+        return
+    keep = [item for item in items if SPARK_FIXTURES & set(getattr(item, "fixturenames", ()))]
+    kept = {id(item) for item in keep}
+    config.hook.pytest_deselected(items=[item for item in items if id(item) not in kept])
+    items[:] = keep
+    for item in keep:
+        reason = jvm_only(item.nodeid)
+        if reason is not None:
+            item.add_marker(pytest.mark.skip(reason=f"JVM only: {reason}"))
 
 
 @pytest.fixture(scope="session", autouse=True)

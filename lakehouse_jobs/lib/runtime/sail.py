@@ -29,7 +29,6 @@ INSTALL_HINT = f"pip install pysail=={PYSAIL_PIN} 'pyspark[connect]==4.2.0'"
 # What the project's table steps rely on and Sail PYSAIL_PIN lacks, measured by engine_probe.py (docs/engines.md).
 # A step naming one of these is refused on Sail before its session starts (`SparkResource.require`).
 LACKS: dict[str, str] = {
-    "change_data_feed": "the Delta change data feed (an incremental refresh reads it)",
     "idempotent_commits": "idempotent Delta commits (txnAppId/txnVersion: a retried batch would be appended twice)",
     "file_lineage": "source-file lineage (_metadata.file_path, input_file_name())",
     "auto_cdc": "AUTO CDC (apply_changes: SCD1/SCD2 MERGEs), not measured on Sail yet",

@@ -11,7 +11,8 @@ Retried (re-running the write reads the table again): `ConcurrentAppendException
 `MetadataChangedException`, `ConcurrentWriteException` and `ProtocolChangedException`
 (two writers creating the same empty directory: the loser finds the table on retry).
 Never retried: `ConcurrentTransactionException`, two copies of one idempotent writer
-(same `txnAppId`), where a retry would only race its twin again.
+(same `txnAppId`), where a retry would only race its twin again. Sail reports every lost
+commit as "Failed to commit transaction: <n>" and commits nothing: retried too.
 
 A conflict that is not retried, or still conflicts after the last attempt, becomes a
 `WriteConflictError`: one sentence naming the table and, when the conflicting commit's
@@ -49,6 +50,8 @@ KINDS: dict[str, tuple[str, bool]] = {
     "ProtocolChangedException": ("DELTA_PROTOCOL_CHANGED", True),
     "ConcurrentTransactionException": ("DELTA_CONCURRENT_TRANSACTION", False),
 }
+SAIL_CONFLICT = "SailCommitConflict"  # Sail names no conflict class nor the winning version
+_SAIL_FAILED_COMMIT = re.compile(r"Failed to commit transaction: \d+")
 _RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _VERSION = re.compile(r"committed at version (\d+)|\"version\"\s*:\s*(\d+)")
 
@@ -79,6 +82,9 @@ def classify(exc: BaseException) -> Conflict | None:
                 match = _VERSION.search(head)
                 version = int(next(g for g in match.groups() if g)) if match else None
                 return Conflict(kind, retryable, version, _quoted_commit(head))
+        sail = _SAIL_FAILED_COMMIT.search(head)
+        if sail:
+            return Conflict(SAIL_CONFLICT, True, None)  # the newest commit names the winner
         current = current.__cause__ or current.__context__
     return None
 

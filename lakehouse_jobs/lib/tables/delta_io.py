@@ -134,14 +134,19 @@ def write_delta(
     `log` hears about each retry. `record` follows the tag in userMetadata (an incremental
     refresh's bookmark, committed with the data); `replace_where` (overwrite only) replaces
     just the rows it matches, in the same one commit."""
+    from lakehouse_jobs.lib.runtime import sail
+
     _check_columns(df, spec)
     path = str(path)
     tag = write_tag(spark, run_id) + record
+    merged_after: list[int] = []  # on Sail: the table's version before its MERGE
 
     def attempt() -> None:
         # Decided again on every attempt: the loser of a race creating the table merges/appends on retry.
         if spec.mode == "merge" and is_delta_table(path):
             change_feed_options(spark, path)
+            if sail.is_sail(spark):
+                merged_after[:] = [_version(path)]
             _merge(spark, df, path, spec, tag)
             return
         writer = df.write.format("delta").option("userMetadata", tag).options(**change_feed_options(spark, path))
@@ -150,6 +155,8 @@ def write_delta(
         if spec.mode == "append":
             writer = writer.mode("append").option("mergeSchema", str(spec.merge_schema).lower())
         elif replace_where is not None and is_delta_table(path):
+            if sail.is_sail(spark):
+                _check_replace_where(df, replace_where, path)
             writer = writer.mode("overwrite").option("replaceWhere", replace_where).option("mergeSchema", str(spec.merge_schema).lower())
         else:
             writer = writer.mode("overwrite").option("overwriteSchema", "true")
@@ -160,17 +167,53 @@ def write_delta(
 
     _, attempts = retry_conflicts(attempt, path, table=table, log=log)
     commit = last_commit(spark, path, tag)
-    if record and not commit.committed:
+    tagged = commit.committed
+    if not tagged and merged_after:
+        commit = _untagged_merge(path, merged_after[0]) or commit
+    if record and not tagged:
         # Delta commits nothing for a MERGE or replaceWhere of no rows; the bookmark must still advance,
         # or the same empty range would be read again by every later refresh. A metadata-only commit carries it.
+        # On Sail it also follows each MERGE, whose commit drops userMetadata (docs/engines.md).
         retry_conflicts(lambda: _bookmark_commit(spark, path, tag), path, table=table, log=log)
-        commit = last_commit(spark, path, tag)
-        commit.committed = False
+        if not commit.committed:
+            commit = last_commit(spark, path, tag)
+            commit.committed = False
     commit.attempts = attempts
     return commit
 
 
+def _version(path: str) -> int:
+    from deltalake import DeltaTable
+
+    return DeltaTable(path).version()
+
+
+def _untagged_merge(path: str, before: int) -> DeltaCommit | None:
+    """Sail's MERGE commit, which carries no userMetadata: the untagged MERGE after version `before`
+    (the table's pool lets one writer at a time in); None when the MERGE committed nothing."""
+    from deltalake import DeltaTable
+
+    for row in DeltaTable(path).history(5):
+        if row["version"] > before and row.get("operation") == "MERGE" and not row.get("userMetadata"):
+            metrics = {k: int(v) for k, v in (row.get("operationMetrics") or {}).items() if str(v).lstrip("-").isdigit()}
+            return DeltaCommit(path=path, version=int(row["version"]), operation="MERGE", metrics=metrics)
+    return None
+
+
 def _bookmark_commit(spark: SparkSession, path: str, tag: str) -> None:
+    """A commit without data whose userMetadata is `tag` (an ALTER TABLE; on Sail, which has no ALTER for a
+    path, an empty delta-rs append)."""
+    from lakehouse_jobs.lib.runtime import sail
+
+    if sail.is_sail(spark):
+        import pyarrow as pa
+        from deltalake import CommitProperties, DeltaTable, write_deltalake
+
+        table = DeltaTable(path)
+        empty = pa.schema(table.schema().to_arrow()).empty_table()
+        properties = CommitProperties(custom_metadata={"userMetadata": tag})
+        write_deltalake(table, empty, mode="append", partition_by=table.metadata().partition_columns or None, commit_properties=properties)
+        return
     with commit_metadata(spark, tag):
         spark.sql(f"ALTER TABLE {sql_path(path)} SET TBLPROPERTIES ('lakehouse_jobs.refreshed' = '{uuid.uuid4().hex}')")
 
@@ -229,16 +272,26 @@ def commit_metadata(spark: SparkSession, tag: str) -> Iterator[None]:
 def _explain(exc: Exception, path: str, keys: Sequence[str] = ()) -> Exception:
     """Turn Delta's commit errors that users cause into one readable sentence."""
     text = str(exc)
-    if "MULTIPLE_SOURCE_ROW_MATCHING" in text:
+    if "MULTIPLE_SOURCE_ROW_MATCHING" in text or "MERGE_CARDINALITY_VIOLATION" in text:  # the JVM's, Sail's
         return LakehouseError(f"merge into {path} failed: several result rows share the merge key {list(keys)}; deduplicate them first.")
     if "DELTA_REPLACE_WHERE_MISMATCH" in text or "does not conform to partial table overwrite condition" in text:
-        return LakehouseError(
-            f"write to {path} failed: the result has rows outside the affected refresh keys; with refresh 'affected_keys' "
-            "the rows of a key must come only from input rows with that key."
-        )
-    if "DELTA_FAILED_TO_MERGE_FIELDS" in text or "SCHEMA_MISMATCH" in text or "DELTA_METADATA_MISMATCH" in text:
+        return _outside_keys(path)
+    if any(m in text for m in ("DELTA_FAILED_TO_MERGE_FIELDS", "SCHEMA_MISMATCH", "DELTA_METADATA_MISMATCH", "not found in table schema")):
         return LakehouseError(f"write to {path} failed: the result's schema does not match the table's ({text.splitlines()[0]}).")
     return exc
+
+
+def _outside_keys(path: str) -> LakehouseError:
+    return LakehouseError(
+        f"write to {path} failed: the result has rows outside the affected refresh keys; with refresh 'affected_keys' "
+        "the rows of a key must come only from input rows with that key."
+    )
+
+
+def _check_replace_where(df: DataFrame, predicate: str, path: str) -> None:
+    """Delta's replaceWhere refuses rows its predicate does not match; Sail writes them: refused here, before the write."""
+    if df.filter(f"NOT coalesce(({predicate}), false)").limit(1).count():
+        raise _outside_keys(path)
 
 
 def last_commit(spark: SparkSession, path: str, tag: str | None = None) -> DeltaCommit:

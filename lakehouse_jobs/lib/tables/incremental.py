@@ -4,7 +4,7 @@ Declared on the asset (`@medallion_asset(refresh=...)`), never hand-written per 
 
 - `refresh="incremental"` (silver fed by an append-only bronze): the function receives
   only the rows the upstream's new commits added (Delta's change data feed between the
-  version last processed and the version read now); its result is merged by
+  version last processed and the version read now; on Sail read by delta-rs, change_feed.py); its result is merged by
   `merge_keys` (or appended). Other inputs are read whole, as a stream-static join.
 - `refresh="affected_keys"` (gold aggregates per day, per customer...): the upstream
   changes (inserts, updates' pre- and post-images, deletes) name the affected values of
@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakehouse_jobs.lib.errors import LakehouseError, SpecError
 from lakehouse_jobs.lib.names import quote, validate_columns
+from lakehouse_jobs.lib.tables.change_feed import CHANGE_COLUMNS, read_changes
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -43,7 +44,6 @@ REFRESH_MODES = ("full", "incremental", "affected_keys")
 RECORD_MARK = "|processed="
 HISTORY_DEPTH = 200  # commits searched back for the bookmark; older than that -> full refresh
 DEFAULT_MAX_AFFECTED_KEYS = 10_000
-CHANGE_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
 
 
 @dataclass(frozen=True)
@@ -166,11 +166,9 @@ def non_append_version(path: str | Path, start: int, end: int) -> int | None:
     return None
 
 
-def changes(spark: SparkSession, source: Upstream, start: int) -> DataFrame:
-    """The change data feed of `source` from `start` to the version read now."""
-    return (
-        spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", start).option("endingVersion", source.version).load(source.path)
-    )
+def changes(spark: SparkSession, source: Upstream, start: int, columns: Sequence[str] | None = None) -> DataFrame:
+    """The change data feed of `source` from `start` to the version read now (on either engine: change_feed.py)."""
+    return read_changes(spark, source.path, start, source.version, columns)
 
 
 def snapshot(spark: SparkSession, source: Upstream) -> DataFrame:
@@ -251,7 +249,7 @@ def _affected(spark, refresh, sources, bookmarks, record_now, ranges, full) -> P
     affected = None
     try:
         for source in moved.values():
-            part = changes(spark, source, bookmarks[source.key] + 1).select(*[quote(k) for k in keys])
+            part = changes(spark, source, bookmarks[source.key] + 1, keys).select(*[quote(k) for k in keys])
             affected = part if affected is None else affected.unionByName(part)
         rows = affected.distinct().limit(refresh.max_affected_keys + 1).collect()
     except Exception as exc:  # noqa: BLE001 - the feed was off or cleaned for part of the range

@@ -227,10 +227,8 @@ def medallion_asset(
             **asset_kwargs,
         )
 
-        needs = ("change_data_feed",) if incremental else ()  # what Sail lacks (expectations count first there)
-
         def refresh_table(context: Any, full_refresh: bool) -> Iterator[dg.MaterializeResult]:
-            spark, lakehouse = runtime(context, key.to_user_string(), needs)
+            spark, lakehouse = runtime(context)
             path = lakehouse.table_path(layer, table)
             todo = None
             if incremental:
