@@ -57,3 +57,13 @@ def test_bad_arguments_name_the_field(spark, tmp_path):
         apply_changes(spark, df, str(tmp_path / "t"), keys=["id"], sequence_by="version")
     with pytest.raises(SpecError, match="stored_as_scd_type"):
         apply_changes(spark, df, str(tmp_path / "t"), keys=["id"], sequence_by="seq", stored_as_scd_type=3)
+
+
+def test_the_commit_returned_is_the_merge_with_its_metrics(spark, tmp_path):
+    """What the asset reports (describe_changes): the MERGE's own commit and metrics, on either engine (Sail's
+    MERGE carries no userMetadata: it is found as the MERGE after the version the apply started from)."""
+    path = str(tmp_path / "current")
+    _apply(spark, path, [(1, "a1", 1, "UPSERT")], 1)
+    commit = _apply(spark, path, [(1, "a2", 2, "UPSERT"), (2, "b1", 1, "UPSERT")], 1)
+    assert (commit.committed, commit.operation, commit.version) == (True, "MERGE", 1)
+    assert (commit.metrics["numTargetRowsUpdated"], commit.metrics["numTargetRowsInserted"]) == (1, 1)

@@ -49,9 +49,10 @@ NOTES = """## Also measured
   the feed. A rewrite (overwrite, MERGE) of a table Sail made has no change data anywhere, so the refresh recomputes
   fully, saying "does not have change data enabled" (the JVM reads the feed and narrows to the affected keys).
 - Sail's MERGE drops the session's commit metadata (`userMetadata` from `spark.databricks.delta.commitInfo.userMetadata`):
-  the write finds its MERGE commit as the untagged MERGE after the version it started from (one writer per table:
-  its pool), and an incremental table's bookmark follows in a commit of its own (an empty delta-rs append carrying
-  it). A run killed between the two takes the same upstream commits again at its next refresh and merges the same
+  a MERGE's commit is found as the untagged MERGE after the version it started from (`delta_io.merge_commit`; one
+  writer per table: its pool), so `write_mode="merge"` tables and AUTO CDC (`apply_changes`, `changes_asset`: its
+  SCD1/SCD2 tests pass on Sail) report their own commit; an incremental table's bookmark follows in a commit of its
+  own (an empty delta-rs append carrying it). A run killed between the two takes the same upstream commits again at its next refresh and merges the same
   rows again by key, which changes nothing; on the JVM both ride in one commit.
 - Sail writes a `replaceWhere` overwrite's rows outside its predicate where the JVM refuses them; on Sail the result
   is checked first (one more pass) and refused in the same sentence. Sail's schema-drift and duplicate-merge-key
@@ -59,9 +60,7 @@ NOTES = """## Also measured
   retried like Delta's conflicts. An empty append makes no commit on Sail (the JVM commits an empty version).
 - Steps refused on Sail, in one sentence and before their session starts (nothing written): a step names what it
   needs (`SparkResource.require`, the names of `runtime/sail.py`'s `LACKS`): ingestion needs idempotent commits and
-  file lineage; `changes_asset` (AUTO CDC) is refused too: `apply_changes` passes its SCD1/SCD2 tests on Sail, but its
-  MERGE's commit is not yet found as above. A process runs one engine, so a refused step cannot fall back to the JVM
-  inside its run.
+  file lineage. A process runs one engine, so a refused step cannot fall back to the JVM inside its run.
 - The suite on Sail: `make test` runs every test that takes the `spark` session a second time with
   `LAKEHOUSE_ENGINE=sail`; `lakehouse_jobs_tests/engines.py` lists the ones skipped there and why.
 """

@@ -31,7 +31,6 @@ INSTALL_HINT = f"pip install pysail=={PYSAIL_PIN} 'pyspark[connect]==4.2.0'"
 LACKS: dict[str, str] = {
     "idempotent_commits": "idempotent Delta commits (txnAppId/txnVersion: a retried batch would be appended twice)",
     "file_lineage": "source-file lineage (_metadata.file_path, input_file_name())",
-    "auto_cdc": "AUTO CDC (apply_changes: SCD1/SCD2 MERGEs), not measured on Sail yet",
 }
 
 _LOCK = threading.RLock()

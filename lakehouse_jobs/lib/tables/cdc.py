@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from lakehouse_jobs.lib.errors import SpecError
 from lakehouse_jobs.lib.names import quote, validate_column, validate_columns
 from lakehouse_jobs.lib.tables.conflicts import retry_conflicts
-from lakehouse_jobs.lib.tables.delta_io import DeltaCommit, is_delta_table, last_commit, merge_sql, read_delta, write_tag
+from lakehouse_jobs.lib.tables.delta_io import DeltaCommit, is_delta_table, last_commit, merge_commit, read_delta, write_tag
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -91,10 +91,6 @@ def apply_changes(
     return commit
 
 
-def _merge(spark: SparkSession, df: DataFrame, path: str, statement: str, tag: str) -> DeltaCommit:
-    return last_commit(spark, path, merge_sql(spark, df, path, statement, tag))
-
-
 def _create(spark: SparkSession, df: DataFrame, path: str, tag: str) -> DeltaCommit:
     df.write.format("delta").mode("overwrite").option("userMetadata", tag).save(path)
     return last_commit(spark, path, tag)
@@ -117,7 +113,7 @@ def _scd1(spark: SparkSession, events: DataFrame, path: str, keys: Sequence[str]
         f"WHEN MATCHED AND {newer} THEN UPDATE SET {assignments} "
         f"WHEN NOT MATCHED AND NOT s.{_DELETE} THEN INSERT ({', '.join(quote(c) for c in columns)}) VALUES ({values})"
     )
-    return _merge(spark, latest, path, statement, tag)
+    return merge_commit(spark, latest, path, statement, tag)
 
 
 def _history_events(spark: SparkSession, path: str, keys: Sequence[str], sequence_by: str, columns: list[str]) -> DataFrame | None:
@@ -169,7 +165,7 @@ def _scd2(spark: SparkSession, events: DataFrame, path: str, keys: Sequence[str]
         "WHEN NOT MATCHED THEN INSERT * "
         "WHEN NOT MATCHED BY SOURCE THEN DELETE"
     )
-    return _merge(spark, versions, path, statement, tag)
+    return merge_commit(spark, versions, path, statement, tag)
 
 
 def scd2_current(history: DataFrame) -> DataFrame:
@@ -222,7 +218,7 @@ def changes_asset(
             deps=[upstream],
         )
         def _asset(context):  # noqa: ANN001 - dg is imported locally
-            spark, lakehouse = runtime(context, f"{layer}/{name}", ("auto_cdc",))
+            spark, lakehouse = runtime(context)
             result = fn(read_table(spark, lakehouse, upstream))
             output = result if isinstance(result, TableOutput) else TableOutput(result)
             commit = apply_changes(

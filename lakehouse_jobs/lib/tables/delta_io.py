@@ -60,6 +60,7 @@ class DeltaCommit:
     metrics: dict[str, int] = field(default_factory=dict)
     attempts: int = 1  # > 1 when concurrent commits won first and the write ran again (tables/conflicts.py)
     committed: bool = True  # False: Delta made no commit (e.g. a MERGE of no rows); version/operation are the table's latest
+    tagged: bool = True  # the commit carries the writer's userMetadata (Sail's MERGE drops it)
 
 
 def is_delta_table(path: str | Path) -> bool:
@@ -139,16 +140,12 @@ def write_delta(
     _check_columns(df, spec)
     path = str(path)
     tag = write_tag(spark, run_id) + record
-    merged_after: list[int] = []  # on Sail: the table's version before its MERGE
 
-    def attempt() -> None:
+    def attempt() -> DeltaCommit | None:
         # Decided again on every attempt: the loser of a race creating the table merges/appends on retry.
         if spec.mode == "merge" and is_delta_table(path):
             change_feed_options(spark, path)
-            if sail.is_sail(spark):
-                merged_after[:] = [_version(path)]
-            _merge(spark, df, path, spec, tag)
-            return
+            return _merge(spark, df, path, spec, tag)
         writer = df.write.format("delta").option("userMetadata", tag).options(**change_feed_options(spark, path))
         if spec.partition_by:
             writer = writer.partitionBy(*spec.partition_by)
@@ -164,13 +161,11 @@ def write_delta(
             writer.save(path)
         except Exception as exc:
             raise _explain(exc, path) from exc
+        return None
 
-    _, attempts = retry_conflicts(attempt, path, table=table, log=log)
-    commit = last_commit(spark, path, tag)
-    tagged = commit.committed
-    if not tagged and merged_after:
-        commit = _untagged_merge(path, merged_after[0]) or commit
-    if record and not tagged:
+    merged, attempts = retry_conflicts(attempt, path, table=table, log=log)
+    commit = merged or last_commit(spark, path, tag)
+    if record and not (commit.committed and commit.tagged):
         # Delta commits nothing for a MERGE or replaceWhere of no rows; the bookmark must still advance,
         # or the same empty range would be read again by every later refresh. A metadata-only commit carries it.
         # On Sail it also follows each MERGE, whose commit drops userMetadata (docs/engines.md).
@@ -195,8 +190,7 @@ def _untagged_merge(path: str, before: int) -> DeltaCommit | None:
 
     for row in DeltaTable(path).history(5):
         if row["version"] > before and row.get("operation") == "MERGE" and not row.get("userMetadata"):
-            metrics = {k: int(v) for k, v in (row.get("operationMetrics") or {}).items() if str(v).lstrip("-").isdigit()}
-            return DeltaCommit(path=path, version=int(row["version"]), operation="MERGE", metrics=metrics)
+            return DeltaCommit(path=path, version=int(row["version"]), operation="MERGE", metrics=_int_metrics(row), tagged=False)
     return None
 
 
@@ -234,9 +228,24 @@ def _merge(spark: SparkSession, df: DataFrame, path: str, spec: WriteSpec, tag: 
         "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *" + (" WHEN NOT MATCHED BY SOURCE THEN DELETE" if spec.delete_unmatched else "")
     )
     try:
-        merge_sql(spark, df, path, statement, tag)
+        return merge_commit(spark, df, path, statement, tag)
     except Exception as exc:
         raise _explain(exc, path, spec.merge_keys) from exc
+
+
+def merge_commit(spark: SparkSession, df: DataFrame, path: str, statement: str, tag: str) -> DeltaCommit:
+    """Run a MERGE (`merge_sql`) and return its commit (`committed=False`: it changed no row).
+
+    On Sail, whose MERGE drops userMetadata, the commit is the untagged MERGE after the version the
+    statement started from (`tagged=False`)."""
+    from lakehouse_jobs.lib.runtime import sail
+
+    before = _version(path) if sail.is_sail(spark) else None
+    merge_sql(spark, df, path, statement, tag)
+    commit = last_commit(spark, path, tag)
+    if not commit.committed and before is not None:
+        commit = _untagged_merge(path, before) or commit
+    return commit
 
 
 def merge_sql(spark: SparkSession, df: DataFrame, path: str | Path, statement: str, tag: str | None = None) -> str:
@@ -309,8 +318,11 @@ def last_commit(spark: SparkSession, path: str, tag: str | None = None) -> Delta
     match = next((r for r in rows if tag is None or r.get("userMetadata") == tag), None)
     committed = match is not None
     match = match or rows[0]
-    metrics = {k: int(v) for k, v in (match.get("operationMetrics") or {}).items() if str(v).lstrip("-").isdigit()}
-    return DeltaCommit(path=path, version=int(match["version"]), operation=match["operation"], metrics=metrics, committed=committed)
+    return DeltaCommit(path=path, version=int(match["version"]), operation=match["operation"], metrics=_int_metrics(match), committed=committed)
+
+
+def _int_metrics(commit: dict[str, Any]) -> dict[str, int]:
+    return {k: int(v) for k, v in (commit.get("operationMetrics") or {}).items() if str(v).lstrip("-").isdigit()}
 
 
 def _log_row_count(path: str | Path) -> int | None:
