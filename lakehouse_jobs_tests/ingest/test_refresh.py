@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -101,10 +102,32 @@ def test_a_pending_run_absorbs_new_materializations_and_the_cursor_moves_on(inst
     assert not _tick(instance, absorbed.cursor).run_requests  # already absorbed: not requested again later
 
 
+def _step_started(instance: dg.DagsterInstance, run: dg.DagsterRun) -> None:
+    instance.report_dagster_event(
+        dg.DagsterEvent(event_type_value=dg.DagsterEventType.STEP_START.value, job_name=run.job_name, step_key="silver__orders"), run_id=run.run_id
+    )
+
+
+def test_a_started_run_absorbs_until_its_first_step_begins(instance):
+    """Its steps read bronze after their STEP_START: a commit made before that is theirs, one after may be missed."""
+    _land(instance)
+    first = _tick(instance, None)
+    starting = _run(instance, dg.DagsterRunStatus.STARTED)  # its process is starting: no step yet
+    _land(instance)
+    absorbed = _tick(instance, first.cursor)
+    assert not absorbed.run_requests and f"absorbed by pending run {starting.run_id} (STARTED)" in absorbed.skip_reason.skip_message
+    time.sleep(0.01)
+    _step_started(instance, starting)  # began after that commit: it reads it
+    assert "absorbed" in _tick(instance, first.cursor).skip_reason.skip_message
+    _land(instance)  # lands after the step began: the run may have read bronze already
+    (request,) = _tick(instance, absorbed.cursor).run_requests
+    assert request.run_key.startswith("orders_refresh_after_arrival:")
+
+
 def test_a_running_run_or_one_started_by_hand_does_not_absorb_so_the_next_commit_requests_a_run(instance):
     _land(instance)
     first = _tick(instance, None)
-    _run(instance, dg.DagsterRunStatus.STARTED)  # already reading bronze: it may miss what lands now
+    _step_started(instance, _run(instance, dg.DagsterRunStatus.STARTED))  # already reading bronze: it may miss what lands now
     _run(instance, dg.DagsterRunStatus.QUEUED, job_name="clickstream_refresh", sensor="clickstream_refresh_after_arrival")  # another job's
     _run(instance, dg.DagsterRunStatus.QUEUED, sensor=None)  # started by hand: it may select less than the sensor's runs
     _land(instance)

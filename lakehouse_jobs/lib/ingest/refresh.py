@@ -8,9 +8,12 @@ of the refresh job in flight, one running and one pending:
   cursor (event-log storage ids, so nothing is read twice or missed across daemon
   restarts);
 - if there are any and no run of `job_name` is pending (QUEUED, NOT_STARTED,
-  STARTING), it requests one (`run_key=<name>:<newest storage id>`);
+  STARTING, or STARTED with its first step not begun before the newest of them),
+  it requests one (`run_key=<name>:<newest storage id>`);
 - if one is pending, it only advances the cursor: that run has not read anything
-  yet, so when it starts it reads every commit made so far — it absorbs them. Only
+  yet, so when its steps run they read every commit made so far — it absorbs them.
+  A step reads its upstream after its STEP_START (which the table's pool slot
+  delays), so a STARTED run still in its process start (~4-5 s) absorbs too. Only
   this sensor's own runs count (a run started by hand may select less).
 
 The materializations are read *before* the pending runs are looked at, so a run
@@ -72,20 +75,28 @@ class RefreshDecision:
     updated: list[str]
 
 
-def new_materializations(instance: dg.DagsterInstance, upstream: Sequence[dg.AssetKey], after: int) -> dict[dg.AssetKey, tuple[int, int]]:
-    """Per upstream key with materializations newer than storage id `after`: (how many, newest storage id)."""
+def new_materializations(instance: dg.DagsterInstance, upstream: Sequence[dg.AssetKey], after: int) -> dict[dg.AssetKey, tuple[int, int, float]]:
+    """Per upstream key with materializations newer than storage id `after`: (how many, newest storage id, its time)."""
     found = {}
     for key in upstream:
         records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, after_storage_id=after or None), limit=READ_LIMIT).records
         if records:
-            found[key] = (len(records), max(r.storage_id for r in records))
+            newest = max(records, key=lambda r: r.storage_id)
+            found[key] = (len(records), newest.storage_id, newest.timestamp)
     return found
 
 
-def pending_run(instance: dg.DagsterInstance, job_name: str, sensor: str) -> dg.DagsterRun | None:
-    """A run of `job_name` this sensor requested that has not started executing yet (it will read every commit made so far)."""
+def pending_run(instance: dg.DagsterInstance, job_name: str, sensor: str, since: float = float("inf")) -> dg.DagsterRun | None:
+    """A run of `job_name` this sensor requested that will read every commit made by time `since`: not started, or
+    STARTED with no step begun before `since`."""
     runs = instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=list(PENDING_STATUSES), tags={SENSOR_TAG: sensor}), limit=1)
-    return runs[0] if runs else None
+    if runs:
+        return runs[0]
+    for run in instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.STARTED], tags={SENSOR_TAG: sensor}), limit=5):
+        started = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_START, limit=1).records
+        if not started or started[0].event_log_entry.timestamp > since:
+            return run
+    return None
 
 
 def decide(name: str, instance: dg.DagsterInstance, job_name: str, upstream: Sequence[dg.AssetKey], state: RefreshState) -> RefreshDecision:
@@ -94,11 +105,11 @@ def decide(name: str, instance: dg.DagsterInstance, job_name: str, upstream: Seq
     shown = ", ".join(k.to_user_string() for k in upstream)
     if not found:
         return RefreshDecision(state, None, f"nothing new from {shown} since event {state.after}", [])
-    newest = max(n for _, n in found.values())
-    count = sum(c for c, _ in found.values())
+    newest = max(n for _, n, _ in found.values())
+    count = sum(c for c, _, _ in found.values())
     updated = [k.to_user_string() for k in upstream if k in found]
-    many = f"{count}{'+' if any(c >= READ_LIMIT for c, _ in found.values()) else ''} new materialization(s) of {', '.join(updated)}"
-    pending = pending_run(instance, job_name, name)
+    many = f"{count}{'+' if any(c >= READ_LIMIT for c, _, _ in found.values()) else ''} new materialization(s) of {', '.join(updated)}"
+    pending = pending_run(instance, job_name, name, since=max(t for _, _, t in found.values()))
     if pending is not None:
         absorbed = RefreshState(after=newest, requested=state.requested)
         return RefreshDecision(absorbed, None, f"{many} absorbed by pending run {pending.run_id} ({pending.status.value}) of {job_name}", updated)
