@@ -21,6 +21,7 @@ ON_BOTH = {
     "partitioned_write": ([(0, 0), (1, 1), (2, 0), (3, 1), (4, 0), (5, 1)], ["p=0", "p=1"]),
     "overwrite_schema": (["name"], [("a",)]),
     "replace_where": [(1, 1), (3, 1), (10, 0)],
+    "empty_append_commits": 0,
     "time_travel": [(0,), (1,), (2,)],
     "merge_into_sql": [(0, "old"), (1, "old"), (2, "new"), (3, "new"), (4, "new")],
     "user_metadata_option": "probe-option",

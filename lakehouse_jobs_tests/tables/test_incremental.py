@@ -162,7 +162,7 @@ def test_a_commit_without_rows_advances_the_bookmark_without_a_materialization(s
     _land(spark, lakehouse, [(1, 10, D1, 1)])
     assert _run(resources).success
     # What an ingestion whose every record went to the quarantine commits: its batch's manifest, no row
-    # (written by delta-rs: Sail makes no commit for an empty append).
+    # (written by delta-rs: Sail makes no commit for an empty append even with txnAppId, where the JVM commits its transaction).
     write_deltalake(_bronze(lakehouse), pa.schema(DeltaTable(_bronze(lakehouse)).schema().to_arrow()).empty_table(), mode="append")
     quiet = _run(resources)
     assert quiet.success and quiet.asset_materializations_for_node("silver__orders") == []

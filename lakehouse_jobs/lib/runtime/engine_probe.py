@@ -57,7 +57,7 @@ NOTES = """## Also measured
 - Sail writes a `replaceWhere` overwrite's rows outside its predicate where the JVM refuses them; on Sail the result
   is checked first (one more pass) and refused in the same sentence. Sail's schema-drift and duplicate-merge-key
   errors are explained as the JVM's are; its lost commit ("Failed to commit transaction: n", no conflict class) is
-  retried like Delta's conflicts. An empty append makes no commit on Sail (the JVM commits an empty version).
+  retried like Delta's conflicts.
 - Steps refused on Sail, in one sentence and before their session starts (nothing written): a step names what it
   needs (`SparkResource.require`, the names of `runtime/sail.py`'s `LACKS`): ingestion needs idempotent commits and
   file lineage. A process runs one engine, so a refused step cannot fall back to the JVM inside its run.
@@ -118,6 +118,21 @@ def p_replace_where(spark: Any, d: Path) -> Any:
     spark.range(4).selectExpr("id", "id % 2 AS p").write.format("delta").save(str(d / "t"))
     spark.range(10, 11).selectExpr("id", "id % 2 AS p").write.format("delta").mode("overwrite").option("replaceWhere", "p = 0").save(str(d / "t"))
     return _rows(_delta(spark, d / "t"))
+
+
+def p_replace_where_outside(spark: Any, d: Path) -> Any:
+    spark.range(4).selectExpr("id", "id % 2 AS p").write.format("delta").save(str(d / "t"))
+    spark.range(11, 12).selectExpr("id", "id % 2 AS p").write.format("delta").mode("overwrite").option("replaceWhere", "p = 0").save(str(d / "t"))
+    return _rows(_delta(spark, d / "t"))
+
+
+def p_empty_append_commits(spark: Any, d: Path) -> Any:
+    from deltalake import DeltaTable
+
+    spark.range(2).write.format("delta").save(str(d / "t"))
+    spark.range(0).write.format("delta").mode("append").save(str(d / "t"))  # an empty query
+    spark.createDataFrame([], "id bigint").write.format("delta").mode("append").save(str(d / "t"))  # an empty local relation
+    return DeltaTable(str(d / "t")).version()
 
 
 def p_time_travel(spark: Any, d: Path) -> Any:
@@ -259,6 +274,11 @@ PROBES: dict[str, tuple[str, Probe]] = {
     "merge_schema": ("append with `mergeSchema`", p_merge_schema),
     "overwrite_schema": ("overwrite with `overwriteSchema`", p_overwrite_schema),
     "replace_where": ("overwrite with `replaceWhere`", p_replace_where),
+    "replace_where_outside": ("`replaceWhere` overwrite with a row outside its predicate", p_replace_where_outside),
+    "empty_append_commits": (
+        "appends of no rows (an empty query, an empty local DataFrame): the table version after them (0: no commit)",
+        p_empty_append_commits,
+    ),
     "time_travel": ("time travel (`versionAsOf`)", p_time_travel),
     "merge_into_sql": ("`MERGE INTO delta.`path`` (update + insert)", p_merge_into_sql),
     "txn_idempotent_append": ("`txnAppId`/`txnVersion` append twice = once", p_txn_idempotent_append),
