@@ -152,3 +152,39 @@ def test_the_features_a_step_needs_are_checked_by_name():
     with pytest.raises(ValueError, match="unknown engine features"):
         SparkResource().require("silver/x", ["time_machine"])
     SparkResource(engine="spark").require("bronze/x", ["file_lineage"])  # the JVM has it all
+
+
+TASK_ON_SAIL = textwrap.dedent(
+    """
+    import dagster as dg
+    from lakehouse_jobs_tests.jobs.jobrun import run_spec, task
+
+    spec = {"name": "on_sail", "tasks": [task("history", {"notebook_task": {"notebook_path": "./history"}})]}
+    with dg.instance_for_test() as instance:
+        result = run_spec(instance, spec)
+    print("STATE", result.states["history"])
+    print("ERROR", result.outputs["history"]["error"])
+    """
+)
+
+
+def test_a_task_failing_on_sail_names_the_engine_and_the_setting_that_runs_it_on_the_jvm(tmp_path: Path):
+    """A statement Sail cannot run (DESCRIBE HISTORY) fails its notebook cell as usual, and the task's error says it
+    ran on Sail and how to run it on the JVM (issue #19's bad input)."""
+    (tmp_path / "history.py").write_text(
+        "# Databricks notebook source\n"
+        f"spark.range(2).write.format('delta').save('{tmp_path / 't'}')\n"
+        "# COMMAND ----------\n"
+        f"spark.sql('DESCRIBE HISTORY delta.`{tmp_path / 't'}`').collect()\n"
+    )
+    repo = str(Path(__file__).resolve().parents[2])  # the job helpers of the tests
+    env = {**os.environ, "LAKEHOUSE_ENGINE": "sail", "LAKEHOUSE_ROOT": str(tmp_path / "lake"), "PYTHONPATH": repo}
+    done = subprocess.run([sys.executable, "-c", TASK_ON_SAIL], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (error,) = [line.removeprefix("ERROR ") for line in done.stdout.splitlines() if line.startswith("ERROR ")]
+    assert "STATE FAILED" in done.stdout
+    assert error.startswith(f"notebook {tmp_path / 'history.py'}, cell 2 (line 4): ") and "HISTORY" in error
+    assert error.endswith(
+        f"(it ran on the sail engine, pysail {sail.PYSAIL_PIN}, which lacks some of Spark: docs/engines.md; "
+        'run it on the JVM engine: unset LAKEHOUSE_ENGINE or set SparkResource(engine="spark"))'
+    )

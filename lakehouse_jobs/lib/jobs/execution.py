@@ -145,7 +145,7 @@ def _attempt(context: dg.OpExecutionContext, runtime: JobRuntime, task: TaskSpec
             outcome = run_task(task_run)
     except Exception as exc:  # the task's own failure: retried or reported
         timed_out = isinstance(exc, TaskTimeout)
-        state, error = (TIMEDOUT if timed_out else FAILED), failure_message(exc)
+        state, error = (TIMEDOUT if timed_out else FAILED), failure_message(exc, runtime)
         if policy.allows(context.retry_number, timed_out) and not _job_deadline_passed(context, runtime):
             context.log.warning(f"{task.task_key} attempt {context.retry_number + 1} {state}: {error}; retrying in {policy.interval_seconds:g} s")
             alerts.stop()

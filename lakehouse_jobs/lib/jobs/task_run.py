@@ -125,8 +125,22 @@ class TaskRun:
         return replace(self, task=task, references=references_context, timeout=timeout)
 
 
-def failure_message(exc: BaseException) -> str:
-    """A task failure in one line for the UI and the CLI (timeouts and child errors say it all themselves)."""
-    if isinstance(exc, (TaskTimeout, ChildTaskError, TaskFailure)):
+def failure_message(exc: BaseException, runtime: JobRuntime | None = None) -> str:
+    """A task failure in one line for the UI and the CLI (timeouts and child errors say it all themselves).
+
+    With the job's `runtime`, a failure after Spark code ran on Sail names that engine and the setting
+    that runs the task on the JVM (`SparkResource.failure_note`)."""
+    if isinstance(exc, (TaskTimeout, ChildTaskError)):
         return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    text = str(exc) if isinstance(exc, TaskFailure) else f"{type(exc).__name__}: {exc}"
+    return text + (_engine_note(runtime) if runtime is not None else "")
+
+
+def _engine_note(runtime: JobRuntime) -> str:
+    from lakehouse_jobs.lib.runtime import sail
+    from lakehouse_jobs.lib.runtime.spark import SparkResource
+
+    if not sail.in_use():
+        return ""
+    resource = (runtime.resources or {}).get("spark")
+    return (resource if isinstance(resource, SparkResource) else SparkResource()).failure_note()

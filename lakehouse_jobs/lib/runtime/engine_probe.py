@@ -61,6 +61,10 @@ NOTES = """## Also measured
 - Steps refused on Sail, in one sentence and before their session starts (nothing written): a step names what it
   needs (`SparkResource.require`, the names of `runtime/sail.py`'s `LACKS`): ingestion needs idempotent commits and
   file lineage. A process runs one engine, so a refused step cannot fall back to the JVM inside its run.
+- Databricks tasks on Sail: notebooks, Python scripts and wheels run on the run's engine; a statement Sail cannot run
+  fails its cell or statement as on the JVM (naming notebook, cell and line), and the task's error then adds that it
+  ran on Sail and the setting that runs it on the JVM (`SparkResource.failure_note`). It does not fall back by
+  itself: a process runs one engine, and a task that wrote part of its tables before the statement would run twice.
 - The suite on Sail: `make test` runs every test that takes the `spark` session a second time with
   `LAKEHOUSE_ENGINE=sail`; `lakehouse_jobs_tests/engines.py` lists the ones skipped there and why. Measured
   2026-12-01: 158 such tests, 50 pass on Sail (tables: medallion, incremental, AUTO CDC, Delta writes; notebooks,

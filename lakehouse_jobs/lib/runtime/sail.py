@@ -104,6 +104,11 @@ def is_sail(session: Any) -> bool:
         return False
 
 
+def in_use() -> bool:
+    """Whether Spark code of this process ran on Sail (a session on its server exists)."""
+    return len(_SESSIONS) > 0
+
+
 def session_conf(app_name: str = "lakehouse_jobs", shuffle_partitions: int = 4, extra: dict[str, str] | None = None) -> dict[str, str]:
     """A Sail session's settings: the JVM session's SQL behaviour, without its JVM-only classes (Sail writes Delta natively)."""
     return {

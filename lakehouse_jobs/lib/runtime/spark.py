@@ -46,6 +46,7 @@ _ON_CREATED: list[Callable[[SparkSession], None]] = []
 _LOG4J = Path(__file__).with_name("log4j2.properties")
 ENGINES = ("spark", "sail")
 ENGINE_ENV = "LAKEHOUSE_ENGINE"
+ON_JVM = f'run it on the JVM engine: unset {ENGINE_ENV} or set SparkResource(engine="spark")'
 ENGINE_TAG = tags.ENGINE  # the run tag naming the engine its Spark code ran on
 _TAGGED_RUNS: set[str] = set()
 
@@ -363,10 +364,16 @@ class SparkResource(dg.ConfigurableResource):
         if not needs or self.resolved_engine() != "sail":
             return
         missing = "; ".join(sail.LACKS[n] for n in needs)
-        raise SetupError(
-            f"{what} cannot run on the sail engine: it needs {missing}, which pysail {sail.PYSAIL_PIN} lacks (docs/engines.md); "
-            f'run it on the JVM engine: unset {ENGINE_ENV} or set SparkResource(engine="spark").'
-        )
+        raise SetupError(f"{what} cannot run on the sail engine: it needs {missing}, which pysail {sail.PYSAIL_PIN} lacks (docs/engines.md); {ON_JVM}.")
+
+    def failure_note(self) -> str:
+        """What a task's failure adds when it ran on Sail: the engine, and the setting that runs it on the JVM
+        (Sail may lack what the task's statements need; docs/engines.md). Empty on the JVM."""
+        try:
+            engine = self.resolved_engine()
+        except SetupError:
+            return ""  # a bad setting: the task's own error already says it
+        return f" (it ran on the sail engine, pysail {sail.PYSAIL_PIN}, which lacks some of Spark: docs/engines.md; {ON_JVM})" if engine == "sail" else ""
 
     def resolved_engine(self) -> str:
         """The engine: `engine="sail"` as set, else LAKEHOUSE_ENGINE when set, else the JVM ("spark").

@@ -117,7 +117,7 @@ def run(task_run: TaskRun) -> TaskOutcome:
                 return Iteration(index, item, SUCCESS, retries + 1)
             except Exception as exc:  # noqa: BLE001 - the iteration's failure, reported in the task's metadata
                 timed_out = isinstance(exc, TaskTimeout)
-                state, error = (TIMEDOUT if timed_out else FAILED), failure_message(exc)
+                state, error = (TIMEDOUT if timed_out else FAILED), failure_message(exc, task_run.runtime)
             finally:
                 task_values.unbind(token)
             if not policy.allows(retries, timed_out):
