@@ -35,14 +35,12 @@ dev: prepare dagster-home
 	$(BIN)/python -m lakehouse_jobs.lib.dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 ## The whole test suite, lint first. TEST_WORKERS pytest-xdist workers (one Spark session each), a test
-## file stays on one worker, the slowest files first (conftest.py SLOW_FIRST); measured on 2 cores: 31 min
-## with one process, 22 min with two. Then the Spark tests again on Sail (LAKEHOUSE_ENGINE=sail; what it
-## skips and why: lakehouse_jobs_tests/engines.py).
+## file stays on one worker; measured on 2 cores: 31 min with one process, 22 min with two.
+## Then the Spark tests again on Sail (LAKEHOUSE_ENGINE=sail; what it skips and why: lakehouse_jobs_tests/engines.py).
 TEST_WORKERS ?= 2
-PYTEST_XDIST = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: lint prepare
-	$(BIN)/python -m pytest lakehouse_jobs_tests $(PYTEST_XDIST) --durations=25
-	LAKEHOUSE_ENGINE=sail $(BIN)/python -m pytest lakehouse_jobs_tests $(PYTEST_XDIST) --durations=10
+	$(BIN)/python -m pytest lakehouse_jobs_tests -n $(TEST_WORKERS) --dist loadfile --durations=25
+	LAKEHOUSE_ENGINE=sail $(BIN)/python -m pytest lakehouse_jobs_tests -n $(TEST_WORKERS) --dist loadfile --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

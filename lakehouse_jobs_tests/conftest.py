@@ -23,31 +23,9 @@ ENGINE = os.environ.get("LAKEHOUSE_ENGINE", "").strip().lower() or "spark"
 SPARK_FIXTURES = {"spark", "spark_resource"}
 
 
-# The files that take minutes (measured in a fresh clone, `--durations`), longest first. `make test` hands
-# whole files to two xdist workers in collection order (`--dist loadfile --no-loadscope-reorder`): started
-# first, they run side by side with the short files instead of one of them running alone at the end.
-SLOW_FIRST = tuple(
-    f"lakehouse_jobs_tests/{path}"
-    for path in (
-        "runtime/test_standalone.py", "ingest/test_daemon_e2e.py", "ingest/test_stream_e2e.py", "tables/test_incremental.py",
-        "ingest/test_crash_recovery.py", "runtime/test_job_cluster.py", "runtime/test_tasks_on_job_cluster.py",
-        "runtime/test_class_archive.py", "catalog/test_across_runs.py", "integrations/dbt/test_dbt.py",
-        "examples/test_databricks_bundle.py", "test_cli.py",
-    )
-)  # fmt: skip
-
-
-def _slow_first(item: pytest.Item) -> int:
-    path = item.nodeid.split("::", 1)[0]
-    return SLOW_FIRST.index(path) if path in SLOW_FIRST else len(SLOW_FIRST)
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The slow files first (SLOW_FIRST; a stable sort keeps every file's tests together and in order).
-
-    The Sail pass (LAKEHOUSE_ENGINE=sail, `make test`'s second run) runs the tests that take the
+    """The Sail pass (LAKEHOUSE_ENGINE=sail, `make test`'s second run) runs the tests that take the
     `spark` session, on Sail; the rest ran in the JVM pass already."""
-    items.sort(key=_slow_first)
     if ENGINE != "sail":
         return
     keep = [item for item in items if SPARK_FIXTURES & set(getattr(item, "fixturenames", ()))]
