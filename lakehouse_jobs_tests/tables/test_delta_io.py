@@ -110,3 +110,35 @@ def test_row_count_from_log_statistics_matches_spark_even_with_deletion_vectors(
     spark.sql(f"DELETE FROM {sql_path(dv)} WHERE id < 10")
     assert _log_row_count(dv) is None  # file statistics would still say 100
     assert table_row_count(spark, dv) == 90
+
+
+def test_a_commit_is_found_at_its_own_version_while_other_writers_commit(spark, tmp_path):
+    """delta-rs numbers history from the version it loaded but lists the log afresh: a commit landing in
+    between shifted every number (measured on CI: a fresh commit read as version -1)."""
+    import threading
+
+    import pyarrow as pa
+    from deltalake import CommitProperties, write_deltalake
+
+    path = str(tmp_path / "t")
+    write_deltalake(path, pa.table({"id": [0]}))
+    tagged, looked_up = threading.Semaphore(0), threading.Semaphore(0)
+
+    def writer() -> None:
+        for n in range(40):  # a tagged commit, then another one racing the lookup of the first
+            meta = CommitProperties(custom_metadata={"userMetadata": f"tag-{n}"})
+            write_deltalake(path, pa.table({"id": [n]}), mode="append", commit_properties=meta)
+            tagged.release()
+            write_deltalake(path, pa.table({"id": [n]}), mode="append")
+            looked_up.acquire(timeout=60)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    wrong = []
+    for n in range(40):
+        tagged.acquire(timeout=60)
+        if last_commit(spark, path, f"tag-{n}").version != 1 + 2 * n:
+            wrong.append(n)
+        looked_up.release()
+    thread.join()
+    assert wrong == []

@@ -183,12 +183,24 @@ def _version(path: str) -> int:
     return DeltaTable(path).version()
 
 
+def _history(path: str | Path, limit: int) -> list[dict[str, Any]]:
+    """The newest `limit` commit infos, each with its version.
+
+    delta-rs numbers them down from the version it loaded, but lists the log afresh: a commit landing in
+    between shifts every number by one (measured: two appenders racing, the first commit read as -1).
+    Read again until the newest number matches the table's version loaded after the listing."""
+    from deltalake import DeltaTable
+
+    while True:
+        rows = DeltaTable(str(path)).history(limit)
+        if not rows or rows[0]["version"] == DeltaTable(str(path)).version():
+            return rows
+
+
 def _untagged_merge(path: str, before: int) -> DeltaCommit | None:
     """Sail's MERGE commit, which carries no userMetadata: the untagged MERGE after version `before`
     (the table's pool lets one writer at a time in); None when the MERGE committed nothing."""
-    from deltalake import DeltaTable
-
-    for row in DeltaTable(path).history(5):
+    for row in _history(path, 5):
         if row["version"] > before and row.get("operation") == "MERGE" and not row.get("userMetadata"):
             return DeltaCommit(path=path, version=int(row["version"]), operation="MERGE", metrics=_int_metrics(row), tagged=False)
     return None
@@ -310,9 +322,7 @@ def last_commit(spark: SparkSession, path: str, tag: str | None = None) -> Delta
     DESCRIBE HISTORY (a Spark job) only when delta-rs cannot read the table.
     """
     try:
-        from deltalake import DeltaTable
-
-        rows = DeltaTable(str(path)).history(20)
+        rows = _history(path, 20)
     except Exception:  # noqa: BLE001 - a table feature delta-rs lacks: ask Spark
         rows = [r.asDict() for r in spark.sql(f"DESCRIBE HISTORY {sql_path(path)} LIMIT 20").collect()]
     match = next((r for r in rows if tag is None or r.get("userMetadata") == tag), None)
