@@ -17,10 +17,32 @@ from lakehouse_jobs.defs.paths import REPO_ROOT
 from lakehouse_jobs.lib import LakehouseResource, SparkResource
 from lakehouse_jobs.lib.runtime import job_cluster
 from lakehouse_jobs_tests.engines import jvm_only
+from lakehouse_jobs_tests.example_run import ExampleRun, example_run
 
 SAMPLE_LANDING = REPO_ROOT / "data" / "landing"
 ENGINE = os.environ.get("LAKEHOUSE_ENGINE", "").strip().lower() or "spark"
 SPARK_FIXTURES = {"spark", "spark_resource"}
+
+
+# The test files reading the `example` run: one xdist worker takes them all and computes it once.
+EXAMPLE_FILES = frozenset(
+    f"lakehouse_jobs_tests/{name}.py" for name in ("test_example_pipeline", "integrations/dbt/test_dbt", "integrations/ml/test_ml", "runtime/test_standalone")
+)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadfile`, with EXAMPLE_FILES as one unit (xdist's own `loadgroup` marks are lost under pytest 9,
+    which no longer lets a plugin rename a test's nodeid)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ExampleAsOneFile(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return "example files" if scope in EXAMPLE_FILES else scope
+
+    return ExampleAsOneFile(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -63,6 +85,12 @@ def spark_resource() -> SparkResource:
 @pytest.fixture(scope="session")
 def spark(spark_resource: SparkResource):
     return spark_resource.get_session()
+
+
+@pytest.fixture(scope="session")
+def example(tmp_path_factory: pytest.TempPathFactory, spark) -> ExampleRun:
+    """The whole example graph materialized once per worker; the test files using it are EXAMPLE_FILES."""
+    return example_run(tmp_path_factory, SAMPLE_LANDING)
 
 
 @pytest.fixture

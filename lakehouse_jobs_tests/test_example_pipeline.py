@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,11 +10,10 @@ import pandas as pd
 import pytest
 from deltalake import DeltaTable
 
-from lakehouse_jobs.defs import clickstream, customers, orders
-from lakehouse_jobs.lib import LakehouseResource
+from lakehouse_jobs.defs import clickstream
 
 from . import oracle
-from .conftest import SAMPLE_LANDING
+from .example_run import ExampleRun
 
 TABLES = [
     "bronze/orders", "bronze/clickstream", "bronze/customers",
@@ -25,20 +23,13 @@ TABLES = [
 
 
 @pytest.fixture(scope="module")
-def materialized(tmp_path_factory, spark_resource):
-    """Materialize every asset of the example once, on a real Dagster instance."""
-    root = tmp_path_factory.mktemp("example") / "lake"
-    shutil.copytree(SAMPLE_LANDING, root / "landing")
-    lakehouse = LakehouseResource(root=str(root))
-    assets = dg.load_assets_from_modules([orders, clickstream, customers])
-    selection = dg.AssetSelection.keys(*[dg.AssetKey(t.split("/")) for t in TABLES])
-    with dg.instance_for_test() as instance:
-        result = dg.materialize(assets, selection=selection, resources={"spark": spark_resource, "lakehouse": lakehouse}, instance=instance)
-        assert result.success
-        metadata = {
-            m.asset_key.to_user_string(): m.metadata for m in (e.event_specific_data.materialization for e in result.get_asset_materialization_events())
-        }
-        yield root, metadata
+def materialized(example: ExampleRun) -> tuple[Path, dict[str, dict]]:
+    """The example graph's run (conftest `example`, shared with the dbt, ML and standalone tests): its root and
+    the metadata of the tables this file checks."""
+    metadata = {
+        m.asset_key.to_user_string(): m.metadata for m in (e.event_specific_data.materialization for e in example.result.get_asset_materialization_events())
+    }
+    return example.root, {table: metadata[table] for table in TABLES if table in metadata}
 
 
 def _delta(root: Path, table: str) -> pd.DataFrame:

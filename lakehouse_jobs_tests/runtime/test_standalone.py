@@ -1,8 +1,9 @@
 """Remote compute: the example pipeline on a real Spark standalone cluster (master + 2 workers).
 
 The cluster-mode run happens in its own process (a driver of its own, as a run
-launched by the daemon would have); the local reference run uses the test
-process's shared session. Both must produce the same tables.
+launched by the daemon would have); the local reference is the example graph's
+run in the test process's shared session (conftest `example`, computed once for
+the files of its xdist group). Both must produce the same tables.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import dagster as dg
 import pyspark
 import pytest
 from pyspark.sql import functions as F
@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from lakehouse_jobs.definitions import medallion_assets
 from lakehouse_jobs.lib.runtime import job_cluster
 from lakehouse_jobs.lib.tables.delta_io import read_delta
+from lakehouse_jobs_tests.example_run import ExampleRun
 
 from .procs import log_tail, materialize, run_env, wait_for
 
@@ -98,10 +99,10 @@ def _rows(spark, root: str, table: str) -> list[tuple]:
     return sorted((tuple(row) for row in df.collect()), key=repr)
 
 
-def test_the_example_on_a_standalone_cluster_builds_the_same_tables_as_local(standalone_master, sample_lakehouse, spark, spark_resource, tmp_path: Path):
+def test_the_example_on_a_standalone_cluster_builds_the_same_tables_as_local(standalone_master, example: ExampleRun, spark, tmp_path: Path):
     url, master_log = standalone_master
     cluster_root = tmp_path / "cluster_lake"
-    shutil.copytree(Path(sample_lakehouse.root) / "landing", cluster_root / "landing")
+    shutil.copytree(example.root / "landing", cluster_root / "landing")
     settings = {
         "master": url,
         "app_name": "lakehouse_jobs_standalone_test",
@@ -110,9 +111,6 @@ def test_the_example_on_a_standalone_cluster_builds_the_same_tables_as_local(sta
     log = tmp_path / "cluster_run.log"
     tables = sorted(key.to_user_string() for asset in medallion_assets for key in asset.keys)
     run = materialize(",".join(tables), run_env(cluster_root, settings, LJ_EXECUTOR="in_process"), log)
-
-    local = dg.materialize(medallion_assets, resources={"spark": spark_resource, "lakehouse": sample_lakehouse})
-    assert local.success
     assert run.wait(timeout=900) == 0, log_tail(log)
 
     assert "Registering app lakehouse_jobs_standalone_test" in master_log.read_text()
@@ -120,6 +118,6 @@ def test_the_example_on_a_standalone_cluster_builds_the_same_tables_as_local(sta
     assert len(executors) == 2, master_log.read_text()[-2000:]  # one per worker
     assert len(tables) >= 9
     for table in tables:
-        expected = _rows(spark, sample_lakehouse.root, table)
+        expected = _rows(spark, str(example.root), table)
         assert expected, table
         assert _rows(spark, str(cluster_root), table) == expected, table

@@ -15,7 +15,7 @@ from lakehouse_jobs.defs.dbt import DBT_PROJECT, dbt_marts
 from lakehouse_jobs.defs.paths import REPO_ROOT
 from lakehouse_jobs.lib.errors import LakehouseError, SetupError
 from lakehouse_jobs.lib.integrations.dbt import LakehouseDbtTranslator, dbt_project, register_tables
-from lakehouse_jobs_tests.integrations.ml.example_run import ExampleRun
+from lakehouse_jobs_tests.example_run import ExampleRun
 
 MARTS = {dg.AssetKey(["gold", "revenue_by_segment_day"]), dg.AssetKey(["gold", "customer_360"])}
 

@@ -10,8 +10,7 @@ from deltalake import DeltaTable
 from lakehouse_jobs.defs import ml
 from lakehouse_jobs.lib import LakehouseResource, SparkResource, WriteSpec, write_delta
 from lakehouse_jobs.lib.errors import LakehouseError
-
-from .example_run import ExampleRun
+from lakehouse_jobs_tests.example_run import ExampleRun
 
 
 def _materialization(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dg.AssetMaterialization:

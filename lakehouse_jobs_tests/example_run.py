@@ -1,4 +1,4 @@
-"""One materialization of the whole example graph per test session, shared by the ml/ and dbt/ tests.
+"""One materialization of the whole example graph per test session, shared by the tests of the `example` xdist group.
 
 landing files -> bronze -> silver -> gold -> dbt marts, and gold -> churn model
 (+ champion gate) -> predictions, on a real Dagster instance, with
@@ -16,8 +16,6 @@ import dagster as dg
 
 from lakehouse_jobs.lib import LakehouseResource
 from lakehouse_jobs.lib.integrations.mlflow import MLflowResource
-
-_CACHE: dict[str, ExampleRun] = {}
 
 
 @dataclass
@@ -42,9 +40,7 @@ def all_example_defs():
 
 
 def example_run(tmp_path_factory, sample_landing: Path) -> ExampleRun:
-    """Materialize every lakehouse asset (and check) of the example's Definitions once; cached for the session."""
-    if "run" in _CACHE:
-        return _CACHE["run"]
+    """Materialize every lakehouse asset (and check) of the example's Definitions (conftest's session fixture `example`)."""
     from lakehouse_jobs.defs.ml import CHAMPION, MODEL_NAME
 
     base = tmp_path_factory.mktemp("example_graph")
@@ -67,5 +63,4 @@ def example_run(tmp_path_factory, sample_landing: Path) -> ExampleRun:
         else:
             os.environ["MLFLOW_TRACKING_URI"] = saved
     champion = MLflowResource(root=str(base / "lake"), tracking_uri=tracking_uri).version_by_alias(MODEL_NAME, CHAMPION)
-    _CACHE["run"] = ExampleRun(lakehouse, tracking_uri, result, str(champion.version) if champion else None)
-    return _CACHE["run"]
+    return ExampleRun(lakehouse, tracking_uri, result, str(champion.version) if champion else None)
