@@ -4,7 +4,9 @@ Files land at a steady cadence (and then in a burst) in landing/orders while the
 daemon runs the example's sensors: `orders_arrival` ingests each batch into bronze,
 `orders_refresh` (silver + gold) is started by the coalescing refresh sensor. The
 tables are compared with the pandas oracle computed from the landed files, and the
-refresh runs are counted and checked for overlap from their run records.
+refresh runs are counted and checked for overlap from their run records. Then a
+second source (customers) lands on the same daemon: its runs find the job cluster
+warm, and every run carries the tags that say what started it.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from lakehouse_jobs.defs.generate import ORDER_COLUMNS
+from lakehouse_jobs.defs.generate import CUSTOMER_COLUMNS, ORDER_COLUMNS
 from lakehouse_jobs.lib.ingest.refresh import RefreshState
+from lakehouse_jobs.lib.runtime import job_cluster
 from lakehouse_jobs_tests import oracle
 
-from .daemon import delta_rows, running_daemon, wait_for
+from .daemon import clusters_dir, delta_rows, running_daemon, wait_for
 from .helpers import write_csv
 
 TIMEOUT = 300  # per wait; the whole stream takes ~60-90 s on an idle 2-core machine (the first run starts the job cluster)
@@ -188,3 +191,39 @@ def test_a_file_dropped_again_ingests_nothing_and_refreshes_nothing(stream):
     time.sleep(8)  # more than a sensor loop: a run requested now would show
     assert [r for r in settled(home) if r.dagster_run.run_id not in before] == []
     assert_tables_match_the_oracle(root)
+
+
+@pytest.mark.timeout(600)
+def test_a_second_source_finds_the_cluster_warm_and_every_run_says_what_started_it(stream):
+    root, home, log = stream
+    wait_for(lambda: settled(home), TIMEOUT, "the previous runs to end", log)
+    (cluster,) = job_cluster.running(clusters_dir(home))  # the orders' runs used one JVM, kept warm
+    write_csv(root / "landing/customers/c-1.csv", CUSTOMER_COLUMNS, [
+        ["1", "Ann", "a@x", "DE", "smb", "INSERT", "1", "2026-01-01T00:00:00"],
+        ["1", "Ann", "a2@x", "FR", "smb", "UPDATE", "3", "2026-01-03T00:00:00"],
+        ["2", "Bob", "b@x", "NL", "consumer", "INSERT", "2", "2026-01-02T00:00:00"],
+    ])  # fmt: skip
+    wait_for(lambda: delta_rows(root / "silver/customers") == 2, TIMEOUT, "2 customers in silver", log)
+    wait_for(lambda: delta_rows(root / "silver/customers_history") == 3, TIMEOUT, "3 customer versions", log)
+    (again,) = job_cluster.running(clusters_dir(home))
+    assert again["jvm_pid"] == cluster["jvm_pid"]  # the customers' arrival and refresh runs found it warm
+    records = wait_for(lambda: settled(home), TIMEOUT, "every run to end", log)
+    assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in records)
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        arrivals = instance.get_runs(dg.RunsFilter(job_name="orders_arrival"))
+        assert all(r.tags["lakehouse_jobs/trigger.type"] == "file_arrival" for r in arrivals)
+        assert all(r.tags["lakehouse_jobs/trigger.file_arrival.location"] == str(root / "landing/orders") for r in arrivals)
+        requested = [f for r in arrivals for f in r.run_config["ops"]["bronze__orders"]["config"]["files"]]
+        # no file requested twice (a run also takes what landed while it caught up: bronze holds each record once, above)
+        assert len(requested) == len(set(requested)) and set(requested) <= {str(p) for p in (root / "landing/orders").rglob("*.csv")}
+        assert all(_materialized(instance, r.run_id) <= {"bronze/orders"} for r in arrivals)  # arrival runs write bronze only
+        refreshes = instance.get_runs(dg.RunsFilter(job_name="orders_refresh"))
+        assert all(r.tags["dagster/sensor_name"] == REFRESH_SENSOR for r in refreshes)
+        assert all(r.tags["lakehouse_jobs/trigger.table_update.updated_tables"] == "bronze/orders" for r in refreshes)
+        assert all(_materialized(instance, r.run_id) == {"silver/orders", "gold/daily_revenue"} for r in refreshes)
+
+
+def _materialized(instance: dg.DagsterInstance, run_id: str) -> set[str]:
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+    return {r.event_log_entry.dagster_event.asset_key.to_user_string() for r in records}
