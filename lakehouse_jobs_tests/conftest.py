@@ -16,6 +16,7 @@ import pytest
 from lakehouse_jobs.defs.paths import REPO_ROOT
 from lakehouse_jobs.lib import LakehouseResource, SparkResource
 from lakehouse_jobs.lib.runtime import job_cluster
+from lakehouse_jobs.lib.runtime.spark import JIT_ENV
 from lakehouse_jobs_tests.engines import jvm_only
 from lakehouse_jobs_tests.example_run import ExampleRun, example_run
 
@@ -63,11 +64,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_env(tmp_path_factory: pytest.TempPathFactory):
     """Never touch the repo's data/, a developer's DAGSTER_HOME or their warm job clusters from tests."""
-    saved = {k: os.environ.get(k) for k in ("LAKEHOUSE_ROOT", "DAGSTER_HOME", job_cluster.STATE_DIR_ENV)}
+    saved = {k: os.environ.get(k) for k in ("LAKEHOUSE_ROOT", "DAGSTER_HOME", job_cluster.STATE_DIR_ENV, JIT_ENV)}
     os.environ["LAKEHOUSE_ROOT"] = str(tmp_path_factory.mktemp("default_lakehouse"))
     os.environ.pop("DAGSTER_HOME", None)
     clusters = tmp_path_factory.mktemp("clusters")
     os.environ[job_cluster.STATE_DIR_ENV] = str(clusters)
+    os.environ[JIT_ENV] = "quick"  # JVMs living seconds on small data (runtime/spark.py): every JVM the suite starts
     yield
     job_cluster.stop_all(clusters)  # a warm cluster some test left for its auto-termination
     for key, value in saved.items():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse_jobs.lib.errors import SetupError
-from lakehouse_jobs.lib.runtime.spark import SparkResource, active_session, driver_java_options, process_session
+from lakehouse_jobs.lib.runtime.spark import JIT_ENV, SparkResource, active_session, driver_java_options, process_session
 
 
 def test_num_workers_sets_the_job_cluster_cores_and_spark_conf_wins():
@@ -68,6 +68,17 @@ def test_a_collector_chosen_in_the_java_environment_wins(monkeypatch: pytest.Mon
     monkeypatch.setenv(variable, "-Xss4m -XX:+UseG1GC")
     options = driver_java_options()
     assert "UseParallelGC" not in options and options.startswith("-Dlog4j2.configurationFile=")
+
+
+def test_the_suite_runs_the_driver_with_the_quick_jit_and_a_wrong_value_is_refused(spark, monkeypatch: pytest.MonkeyPatch):
+    """LAKEHOUSE_JVM_JIT=quick (set by the conftest) reaches the JVM; full, the default, leaves the JIT alone."""
+    arguments = list(spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+    assert "-XX:TieredStopAtLevel=1" in arguments
+    monkeypatch.delenv(JIT_ENV)
+    assert "TieredStopAtLevel" not in driver_java_options()
+    monkeypatch.setenv(JIT_ENV, "fast")
+    with pytest.raises(SetupError, match="LAKEHOUSE_JVM_JIT='fast': expected 'full' or 'quick'"):
+        driver_java_options()
 
 
 def test_delta_is_the_default_table_format_as_on_databricks(spark, tmp_path: Path):
