@@ -183,18 +183,24 @@ def _version(path: str) -> int:
     return DeltaTable(path).version()
 
 
+HISTORY_READS = 20
+
+
 def _history(path: str | Path, limit: int) -> list[dict[str, Any]]:
     """The newest `limit` commit infos, each with its version.
 
     delta-rs numbers them down from the version it loaded, but lists the log afresh: a commit landing in
     between shifts every number by one (measured: two appenders racing, the first commit read as -1).
-    Read again until the newest number matches the table's version loaded after the listing."""
+    Read again until the newest number matches the table's version loaded after the listing; a log that
+    keeps changing through HISTORY_READS reads is an error (last_commit then asks Spark, whose history is
+    read from one snapshot)."""
     from deltalake import DeltaTable
 
-    while True:
+    for _ in range(HISTORY_READS):
         rows = DeltaTable(str(path)).history(limit)
         if not rows or rows[0]["version"] == DeltaTable(str(path)).version():
             return rows
+    raise LakehouseError(f"the Delta log of {path} kept changing while its history was read ({HISTORY_READS} reads)")
 
 
 def _untagged_merge(path: str, before: int) -> DeltaCommit | None:
