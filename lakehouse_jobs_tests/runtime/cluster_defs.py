@@ -3,7 +3,7 @@
 Run in a subprocess (`dagster asset materialize -f cluster_defs.py`) so the run
 has its own process, as under the daemon. Settings come from the environment:
   LJ_SPARK     JSON of SparkResource fields (default: a job cluster)
-  LJ_PROBES    file where each probe appends {step_pid, jvm_pid, url, start, end}
+  LJ_PROBES    file where each probe appends {step_pid, jvm_pid (the server's), url, start, end}
   LJ_PROBE_S   how long a probe holds its step after attaching
   LJ_EXECUTOR  multiprocess (default) or in_process
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import dagster as dg
 
@@ -40,6 +41,7 @@ def _probe(name: str) -> dg.AssetsDefinition:
             "start": start,
             "session": type(spark).__module__,
             "local_jvm": active_session() is not None,
+            "jvm_loaded": "libjvm" in Path("/proc/self/maps").read_text(),
         }
         with open(os.environ["LJ_PROBES"], "a") as handle:
             handle.write(json.dumps(record) + "\n")

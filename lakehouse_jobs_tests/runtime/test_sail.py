@@ -53,9 +53,40 @@ def test_sail_is_refused_in_a_process_running_the_jvm(spark):
         SparkResource(engine="sail").get_session()
 
 
-def test_sail_with_a_job_cluster_is_refused():
-    with pytest.raises(SetupError, match=r"leave SparkResource.remote and job_cluster unset\.$"):
-        SparkResource(engine="sail", job_cluster=True).get_session()
+def test_sail_with_someone_elses_server_is_refused():
+    with pytest.raises(SetupError, match=r"runs its own server \(embedded, or a job cluster\): leave SparkResource.remote unset\.$"):
+        SparkResource(engine="sail", remote="sc://127.0.0.1:15002").get_session()
+
+
+def test_a_sail_job_cluster_serves_parallel_tasks_and_the_next_run_warm_without_a_jvm(tmp_path: Path):
+    """The job cluster on Sail: one `pysail spark server` process for both step processes of a run, kept
+    warm for the next run (same server), no JVM anywhere, and gone once stopped."""
+    from lakehouse_jobs.lib.runtime import job_cluster
+
+    from .procs import log_tail, materialize, probes, run_env
+
+    state_dir = tmp_path / "clusters"
+    spark = {"job_cluster": True, "engine": "sail", "autotermination_minutes": 5, "cluster_state_dir": str(state_dir)}
+    probe_file = tmp_path / "probes.jsonl"
+    env = run_env(tmp_path / "lake", spark, LJ_PROBES=str(probe_file), LJ_PROBE_S="2")
+    try:
+        for run, select, executor in (("first", "probe_a,probe_b", "multiprocess"), ("second", "probe_a", "in_process")):
+            log = tmp_path / f"{run}.log"
+            assert materialize(select, {**env, "LJ_EXECUTOR": executor}, log).wait(timeout=300) == 0, log_tail(log)
+            assert "Spark engine: sail (pysail 0.7.2, sc://127.0.0.1:" in log.read_text()
+        records = [r for r in probes(probe_file) if "end" in r]
+        assert len(records) == 3, records
+        assert len({r["step_pid"] for r in records}) == 3  # two step processes, then the second run's process ...
+        assert len({r["jvm_pid"] for r in records}) == 1  # ... on one server, warm for the second run
+        server = records[0]["jvm_pid"]
+        assert "pysail" in Path(f"/proc/{server}/cmdline").read_text()
+        assert not any(r["jvm_loaded"] or r["local_jvm"] for r in records) and all(r["rows"] == 1000 for r in records)
+        assert "libjvm" not in Path(f"/proc/{server}/maps").read_text()
+        (cluster,) = job_cluster.running(state_dir)
+        assert cluster["leases"] == []  # both runs ended and released it: warm, idle
+    finally:
+        stopped = job_cluster.stop_all(state_dir)
+    assert len(stopped) == 1 and not job_cluster.alive(server)
 
 
 RUN = textwrap.dedent(

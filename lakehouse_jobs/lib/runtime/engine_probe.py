@@ -37,6 +37,13 @@ NOTES = """## Also measured
 - Sail has no place for the project's Unity Catalog plugin (a JVM class): two-/three-part names resolve in Sail's own
   catalog, and managed tables (`CREATE TABLE ... AS SELECT`, `saveAsTable`) land under `./spark-warehouse` of the
   process's working directory, not under the lakehouse root.
+- Job clusters on Sail: `SparkResource(engine="sail", job_cluster=True)` (the file-arrival and refresh runs' warm
+  cluster under `LAKEHOUSE_ENGINE=sail`) runs `python -m pysail spark server` on 127.0.0.1 under the JVM cluster's
+  watchdog, leases and auto-termination (`runtime/job_cluster.py`); the run's session settings go with each session.
+  `spark_env_vars` become the server's environment (Sail reads its own settings, `SAIL_*`, from there); `num_workers`
+  does not apply (Sail uses every core). Sail has no authentication (pysail 0.7 takes no token), so while it runs any
+  local user can reach it, as with the embedded server; the JVM cluster requires its token (on a machine shared with
+  other users, keep the JVM engine). Cold start and per-task cost: Figures below (`bench/job_clusters.py`).
 - The embedded server starts in ~0.05 s; a session on it is ready in ~0.8 s from a cold Python (pyspark import included).
 - Sail refuses a new table with `delta.enableChangeDataFeed` ("Table features must be specified"), which the project
   gives every table it creates: on Sail tables are created without it (`delta_io.change_feed_options`), and get it at

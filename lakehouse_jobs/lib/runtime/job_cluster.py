@@ -3,7 +3,8 @@
 Databricks starts one job cluster per run and terminates it afterwards; here the
 cluster is a local Spark Connect server (one JVM, Delta configured, bound to
 127.0.0.1). The first Spark task of a run starts it; every task attaches as a
-thin client. A watchdog process owns the JVM and stops it when no run holds a
+thin client. On the sail engine the server is Sail's (`python -m pysail spark
+server`, no JVM), managed the same way. A watchdog process owns the JVM and stops it when no run holds a
 lease on it any more (plus `autotermination_s` of idle time, for reuse by later
 runs), so nothing is left behind when a run crashes or is SIGKILLed:
 
@@ -18,13 +19,14 @@ runs), so nothing is left behind when a run crashes or is SIGKILLed:
 The watchdog is this file run as a script (stdlib only, no package import), and
 the JVM gets PR_SET_PDEATHSIG so even a SIGKILLed watchdog takes it along.
 
-Other local users must not run code as the server's user: each cluster start draws
+Other local users must not run code as the server's user: each JVM cluster start draws
 a token (Spark Connect's pre-shared token authentication), kept in the 0600 `token`
 file of the 0700 cluster folder and handed to the JVM through its environment
 (`SPARK_CONNECT_AUTHENTICATE_TOKEN`, not its command line, which `ps` shows to
 everyone). Runs that lease the cluster get it in their endpoint URL; a client
 without it is refused. The URL is never logged: use `redact()` on any text that may
-hold it.
+hold it. Sail (pysail 0.7) has no authentication: its cluster, like its embedded
+server, takes any client on 127.0.0.1 (docs/engines.md).
 """
 
 from __future__ import annotations
@@ -66,10 +68,12 @@ class ClusterSpec:
     jars: tuple[str, ...] = ()
     autotermination_s: float = 0.0  # idle time after the last run left; 0 = stop at run end
     start_timeout_s: float = 300.0
+    engine: str = "spark"  # or "sail": the server is pysail's, `conf` then goes to each session, not the server
 
     def key(self, run_id: str) -> str:
         """Reusable clusters are shared by identical specs; per-run ones by one run only."""
-        body = json.dumps([self.conf, self.env, list(self.jars), self.autotermination_s], sort_keys=True)
+        parts = [self.conf, self.env, list(self.jars), self.autotermination_s] + ([self.engine] if self.engine != "spark" else [])
+        body = json.dumps(parts, sort_keys=True)
         scope = "shared" if self.autotermination_s > 0 else f"run-{run_id}"
         return f"{scope}-{hashlib.sha256(body.encode()).hexdigest()[:12]}"
 
@@ -212,14 +216,23 @@ def server_command(spark_home: str, conf: dict[str, str], jars: tuple[str, ...],
     return [*command, "spark-internal"]
 
 
+def sail_server_command(port: int) -> list[str]:
+    """Sail's Spark Connect server on 127.0.0.1:`port` (the pysail of this Python)."""
+    return [sys.executable, "-m", "pysail", "spark", "server", "--ip", "127.0.0.1", "--port", str(port)]
+
+
 def _start(directory: Path, spec: ClusterSpec, spark_home: str) -> dict:
     port = free_port()
     write_token(directory)  # read by the watchdog into the JVM's environment; spec.json stays token-free
-    env = {"SPARK_HOME": spark_home, "SPARK_LOCAL_IP": "127.0.0.1", **spec.env}
+    if spec.engine == "sail":
+        command, env = sail_server_command(port), {"RUST_LOG": "warn", **spec.env}  # Sail logs every session at INFO otherwise
+    else:
+        command = server_command(spark_home, spec.conf, spec.jars, port)
+        env = {"SPARK_HOME": spark_home, "SPARK_LOCAL_IP": "127.0.0.1", **spec.env}
     write_json(
         directory / "spec.json",
         {
-            "command": server_command(spark_home, spec.conf, spec.jars, port),
+            "command": command,
             "env": env,
             "port": port,
             "autotermination_s": spec.autotermination_s,
@@ -282,7 +295,8 @@ def attach(spec: ClusterSpec, state_dir: Path, run_id: str, owner_pid: int, spar
         state = read_json(directory / "state.json") or state
         if state.get("status") == "ready":
             # `localhost`, not 127.0.0.1: pyspark sends a token without TLS only over gRPC local credentials, to that name.
-            url = f"sc://localhost:{state['port']}/;token={read_token(directory)}"
+            # Sail has no authentication: no token to send.
+            url = f"sc://127.0.0.1:{state['port']}" if spec.engine == "sail" else f"sc://localhost:{state['port']}/;token={read_token(directory)}"
             return Endpoint(url, state["port"], state["watchdog_pid"], state["jvm_pid"], directory)
         if not alive(state.get("watchdog_pid"), state.get("watchdog_start")) or time.monotonic() > deadline:
             raise ClusterStartError(f"the Spark Connect server did not start; end of {directory / 'server.log'}:\n{log_tail(directory)}")

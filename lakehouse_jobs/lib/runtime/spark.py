@@ -266,7 +266,8 @@ class SparkResource(dg.ConfigurableResource):
     Connect server that the first task starts and that stops when the run ends
     (or `autotermination_minutes` after it, so later runs find it warm).
     Set `engine="sail"` (or LAKEHOUSE_ENGINE=sail) to run on Sail instead of the JVM
-    (runtime/sail.py; what it supports: docs/engines.md).
+    (runtime/sail.py; what it supports: docs/engines.md): its server is embedded in the
+    run's process, or with `job_cluster` a Sail server shared and kept warm like the JVM's.
     """
 
     master: str = Field(default="local[*]", description="Spark master URL: local[*], local[N] or spark://host:7077.")
@@ -286,7 +287,7 @@ class SparkResource(dg.ConfigurableResource):
     catalog: str | None = Field(default=None, description="The default catalog of two-part names (env LAKEHOUSE_CATALOG, default main).")
     engine: str = Field(
         default="spark",
-        description="'spark' (the JVM) or 'sail' (pysail, a Rust Spark Connect server in the run's process); env LAKEHOUSE_ENGINE replaces the default 'spark'.",
+        description="'spark' (the JVM) or 'sail' (pysail, a Rust Spark Connect server: in the run's process, or the job cluster's); env LAKEHOUSE_ENGINE replaces the default 'spark'.",
     )
 
     _run_id: str | None = PrivateAttr(default=None)
@@ -308,6 +309,8 @@ class SparkResource(dg.ConfigurableResource):
 
     def cluster_spec(self) -> job_cluster.ClusterSpec:
         """The job cluster this resource describes (same spec -> same cluster when reused)."""
+        if self.resolved_engine() == "sail":  # Sail's server takes no Spark conf: each session sets its own (sail.session_conf)
+            return job_cluster.ClusterSpec(conf={}, env=dict(self.spark_env_vars), autotermination_s=self.autotermination_minutes * 60, engine="sail")
         conf = self.conf()
         extra = [j for j in conf.get("spark.jars", "").split(",") if j]
         return job_cluster.ClusterSpec(
@@ -348,7 +351,10 @@ class SparkResource(dg.ConfigurableResource):
         """Lease this run's job cluster, starting it if this is the run's first Spark task."""
         import pyspark
 
-        check_java()
+        if self.resolved_engine() == "sail":
+            sail.check_versions()
+        else:
+            check_java()
         try:
             endpoint = job_cluster.attach(self.cluster_spec(), self.state_dir(), self._lease_name(), self._lease_owner(), os.path.dirname(pyspark.__file__))
         except (job_cluster.ClusterStartError, PermissionError) as exc:
@@ -360,7 +366,7 @@ class SparkResource(dg.ConfigurableResource):
         """Start this resource's reusable job cluster in the background now (`job_cluster.prestart`)."""
         import pyspark
 
-        if not self.job_cluster or self.remote or self.resolved_engine() != "spark":
+        if not self.job_cluster or self.remote:
             return False
         return job_cluster.prestart(self.cluster_spec(), self.state_dir(), os.path.dirname(pyspark.__file__))
 
@@ -399,13 +405,14 @@ class SparkResource(dg.ConfigurableResource):
         return engine
 
     def _sail_session(self) -> SparkSession:
-        """The run's session on the embedded Sail server (no JVM); refused where it would silently mix engines."""
-        if self.remote or self.job_cluster:
-            raise SetupError("The sail engine runs an embedded server in the run's process: leave SparkResource.remote and job_cluster unset.")
+        """The run's session on Sail (no JVM): the embedded server, or the run's Sail job cluster; refused where it would mix engines."""
+        if self.remote:
+            raise SetupError("The sail engine runs its own server (embedded, or a job cluster): leave SparkResource.remote unset.")
         if active_session() is not None:
             raise SetupError("This process already runs the JVM engine's SparkSession, and a process runs one engine: start the sail run in its own process.")
         conf = sail.session_conf(self.app_name, self.shuffle_partitions, self.spark_conf)
-        return sail.mark(get_or_create_session(conf, sail.server_url(before_stop=stop_session)))
+        url = self.attach_job_cluster().url if self.job_cluster else sail.server_url(before_stop=stop_session)
+        return sail.mark(get_or_create_session(conf, url))
 
     def _say_engine(self, engine: str) -> None:
         """One log line and the run tag `lakehouse_jobs/engine`, once per run and process."""
