@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/streams.py                      # the issue's sizes
     .venv/bin/python bench/streams.py --rows 5000 --orders 50000 --burst 30   # a quick try
+    .venv/bin/python bench/streams.py --engines spark,auto --parts stream    # (a)+(c) on the JVM vs refresh runs on Sail
 
 (a) stream: `--files` (8) order files of `--rows` (75,000) rows land `--gap` (5) s apart in
     landing/orders while a real `dagster-daemon` runs the example's sensors with their
@@ -11,6 +12,8 @@
     runs and the most refresh runs in flight at once.
 (c) burst: `--burst` (100) small files land at once in the same daemon; reported: the runs
     that wrote each downstream table (goal <= 2).
+    (a)+(c) run once per `--engines` entry (the daemon's LAKEHOUSE_ENGINE; a fresh daemon and
+    lakehouse each), side by side: `spark,auto` compares the default with refresh runs on Sail.
 (b) incremental refresh cost, in this process (embedded Spark, warm): bronze, silver and gold
     built from `--orders` (1,000,000) orders over a year, then one file of `--new-orders`
     (10,000) orders on the last day and the next is ingested and silver+gold refreshed (wall
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import shutil
 import statistics
 import sys
@@ -37,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dagster as dg
 
 from lakehouse_jobs.defs.generate import ORDER_COLUMNS
+from lakehouse_jobs.lib.runtime.spark import ENGINE_ENV
 from lakehouse_jobs_tests.ingest.daemon import delta_rows, running_daemon, wait_for
 from lakehouse_jobs_tests.ingest.test_stream_e2e import most_in_flight, settled, ticked
 
@@ -177,6 +182,19 @@ def refresh_cost(args: argparse.Namespace, work: Path) -> dict[str, float]:
     return {"big_s": big_s, "empty_s": empty_s, "ratio": big_s / empty_s}
 
 
+def _with_engine(engine: str, action):
+    """`action()` with LAKEHOUSE_ENGINE=`engine` in this process's environment (the daemon and its runs inherit it)."""
+    saved = os.environ.get(ENGINE_ENV)
+    os.environ[ENGINE_ENV] = engine
+    try:
+        return action()
+    finally:
+        if saved is None:
+            os.environ.pop(ENGINE_ENV, None)
+        else:
+            os.environ[ENGINE_ENV] = saved
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=8, help="(a) files in the stream (default 8)")
@@ -186,35 +204,52 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000, help="(b) orders already in silver (default 1,000,000)")
     parser.add_argument("--new-orders", type=int, default=10_000, help="(b) orders in the new file (default 10,000)")
     parser.add_argument("--rounds", type=int, default=3, help="(b) refreshes per side, alternating; medians compared (default 3)")
+    parser.add_argument("--engines", default="spark", help="(a)+(c): the daemon's LAKEHOUSE_ENGINE, one column each, e.g. spark,auto (default spark)")
+    parser.add_argument("--parts", default="stream,refresh", help="stream: (a)+(c); refresh: (b), in this process on the JVM (default both)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per wait")
     parser.add_argument("--workdir", help="keep data and logs here (default: a temp folder, removed)")
     args = parser.parse_args()
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    if not engines or set(engines) - {"spark", "sail", "auto"} or not parts or parts - {"stream", "refresh"}:
+        parser.error("--engines: spark, sail or auto; --parts: stream and/or refresh")
     work = Path(args.workdir or tempfile.mkdtemp(prefix="streams_bench_"))
+    streams: dict[str, dict[str, object]] = {}
+    r = None
     try:
-        print(f"(a)+(c) daemon: {args.files} files x {args.rows:,} rows, {args.gap:g} s apart; then {args.burst} files at once", flush=True)
-        s = stream_and_burst(args, work)
-        print(f"(b) in process: {args.new_orders:,} new orders, {args.orders:,} already in silver vs none", flush=True)
-        r = refresh_cost(args, work)
+        for engine in engines if "stream" in parts else []:
+            print(f"(a)+(c) daemon, {engine}: {args.files} files x {args.rows:,} rows, {args.gap:g} s apart; then {args.burst} files at once", flush=True)
+            streams[engine] = _with_engine(engine, lambda engine=engine: stream_and_burst(args, work / engine))
+        if "refresh" in parts:
+            print(f"(b) in process: {args.new_orders:,} new orders, {args.orders:,} already in silver vs none", flush=True)
+            r = _with_engine("spark", lambda: refresh_cost(args, work))
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
-    burst = ", ".join(f"{t} {n}" for t, n in s["burst_writes"].items())
-    rows = [
-        ("(a) failed runs", f"{s['failed']}", "0"),
-        ("(a) last file -> rows in bronze", f"{s['bronze_s']:.1f} s", "<= 15 s"),
-        ("(a) last file -> reflected in gold", f"{s['gold_s']:.1f} s", "<= 30 s"),
-        (f"(a) runs for {args.files} files: arrival / refresh", f"{s['arrivals']} / {s['refreshes']}", f"refresh <= {args.files}"),
-        ("(a) most refresh runs in flight", f"{s['in_flight']}", "<= 2"),
-        (f"(b) refresh, {args.orders:,} in silver (median of {args.rounds})", f"{r['big_s']:.1f} s", ""),
-        (f"(b) refresh, silver of the new files only (median of {args.rounds})", f"{r['empty_s']:.1f} s", ""),
-        ("(b) ratio of the medians", f"{r['ratio']:.2f}x", "<= 1.5x"),
-        (f"(c) {args.burst} files at once: runs writing", burst, "<= 2 each"),
-        ("(c) failed runs / arrival runs", f"{s['burst_failed']} / {s['burst_arrivals']}", "0 / -"),
-    ]
+    rows: list[tuple[str, list[str], str]] = []
+    if streams:
+        v = lambda f: [f(s) for s in streams.values()]  # noqa: E731 - one value per engine
+        rows += [
+            ("(a) failed runs", v(lambda s: f"{s['failed']}"), "0"),
+            ("(a) last file -> rows in bronze", v(lambda s: f"{s['bronze_s']:.1f} s"), "<= 15 s"),
+            ("(a) last file -> reflected in gold", v(lambda s: f"{s['gold_s']:.1f} s"), "<= 30 s"),
+            (f"(a) runs for {args.files} files: arrival / refresh", v(lambda s: f"{s['arrivals']} / {s['refreshes']}"), f"refresh <= {args.files}"),
+            ("(a) most refresh runs in flight", v(lambda s: f"{s['in_flight']}"), "<= 2"),
+            (f"(c) {args.burst} files at once: runs writing", v(lambda s: ", ".join(f"{t} {n}" for t, n in s["burst_writes"].items())), "<= 2 each"),
+            ("(c) failed runs / arrival runs", v(lambda s: f"{s['burst_failed']} / {s['burst_arrivals']}"), "0 / -"),
+        ]
+    if r is not None:
+        blank = [""] * (len(streams) - 1)
+        rows += [
+            (f"(b) refresh, {args.orders:,} in silver (median of {args.rounds}, JVM)", [f"{r['big_s']:.1f} s", *blank], ""),
+            (f"(b) refresh, silver of the new files only (median of {args.rounds}, JVM)", [f"{r['empty_s']:.1f} s", *blank], ""),
+            ("(b) ratio of the medians", [f"{r['ratio']:.2f}x", *blank], "<= 1.5x"),
+        ]
     width = max(len(name) for name, _, _ in rows)
-    print(f"\n{'figure':<{width}}  {'measured':>34}  goal")
-    for name, value, goal in rows:
-        print(f"{name:<{width}}  {value:>34}  {goal}")
+    header = [f"LAKEHOUSE_ENGINE={e}" for e in streams] or ["measured"]
+    print(f"\n{'figure':<{width}}  " + "  ".join(f"{h:>40}" for h in header) + "  goal")
+    for name, values, goal in rows:
+        print(f"{name:<{width}}  " + "  ".join(f"{value:>40}" for value in values) + f"  {goal}")
 
 
 if __name__ == "__main__":

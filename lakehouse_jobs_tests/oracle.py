@@ -160,3 +160,38 @@ def customer_features(customers_df: pd.DataFrame, orders_df: pd.DataFrame, event
             }
         )
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- the lakehouse's tables against the oracle
+
+
+def delta_table(path: Path) -> pd.DataFrame | None:
+    """A Delta table read with delta-rs (not Spark), None until it exists."""
+    from deltalake import DeltaTable
+
+    try:
+        return DeltaTable(str(path)).to_pandas()
+    except Exception:  # noqa: BLE001 - not created yet
+        return None
+
+
+def gold_orders_match(root: Path) -> bool:
+    """gold/daily_revenue of the lakehouse at `root` is the oracle's over its landed orders."""
+    actual = delta_table(root / "gold/daily_revenue")
+    if actual is None:
+        return False
+    expected = daily_revenue(orders(root / "landing")[0])
+    actual = actual.sort_values("order_date").reset_index(drop=True)
+    columns = ["order_date", "orders", "customers", "revenue", "avg_order_value"]
+    return len(actual) == len(expected) and all(list(actual[c]) == list(expected[c]) for c in columns)
+
+
+def assert_orders_tables_match(root: Path) -> None:
+    """silver/orders and gold/daily_revenue at `root` are the oracle's over the landed orders."""
+    expected, counts = orders(root / "landing")
+    assert counts["rows_dropped_malformed"] > 0 and counts["duplicates_removed"] > 0
+    silver = delta_table(root / "silver/orders").sort_values("order_id").reset_index(drop=True)
+    for column in ["order_id", "customer_id", "order_date", "product_id", "quantity", "unit_price", "amount", "status"]:
+        assert list(silver[column]) == list(expected[column]), column
+    assert list(silver["order_ts"].dt.tz_convert(None)) == list(pd.to_datetime(expected["order_ts"]))
+    assert gold_orders_match(root)

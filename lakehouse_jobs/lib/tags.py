@@ -40,6 +40,9 @@ SKIP_REASON = PREFIX + "skip_reason"
 
 # The engine a run's Spark code ran on (spark | sail)
 ENGINE = PREFIX + "engine"
+# op tag of the project's table steps: the engine features they need (names of runtime/sail.LACKS, comma-separated);
+# LAKEHOUSE_ENGINE=auto runs a run on Sail when every step carries it and Sail has them all
+ENGINE_NEEDS = PREFIX + "engine_needs"
 
 # Where a run's files came from (git_source)
 GIT_COMMIT = PREFIX + "git_commit"

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 import pytest
 
 from lakehouse_jobs.defs.generate import CUSTOMER_COLUMNS, ORDER_COLUMNS
@@ -52,37 +51,12 @@ def land(folder: Path, name: str, rows: list[list[str]]) -> None:
     tmp.rename(folder / name)
 
 
-def _delta(path: Path) -> pd.DataFrame | None:
-    from deltalake import DeltaTable
-
-    try:
-        return DeltaTable(str(path)).to_pandas()
-    except Exception:  # noqa: BLE001 - not created yet
-        return None
-
-
-def gold_matches(root: Path) -> bool:
-    actual = _delta(root / "gold/daily_revenue")
-    if actual is None:
-        return False
-    expected = oracle.daily_revenue(oracle.orders(root / "landing")[0])
-    actual = actual.sort_values("order_date").reset_index(drop=True)
-    columns = ["order_date", "orders", "customers", "revenue", "avg_order_value"]
-    return len(actual) == len(expected) and all(list(actual[c]) == list(expected[c]) for c in columns)
-
-
 def assert_tables_match_the_oracle(root: Path) -> None:
     landing = root / "landing"
     raw = [tuple(row.get(c) for c in ORDER_COLUMNS) for row in oracle._csv_rows(landing / "orders")]
-    bronze = _delta(root / "bronze/orders")
+    bronze = oracle.delta_table(root / "bronze/orders")
     assert sorted(bronze[ORDER_COLUMNS].itertuples(index=False, name=None)) == sorted(raw)  # every record once
-    expected, counts = oracle.orders(landing)
-    assert counts["rows_dropped_malformed"] > 0 and counts["duplicates_removed"] > 0
-    silver = _delta(root / "silver/orders").sort_values("order_id").reset_index(drop=True)
-    for column in ["order_id", "customer_id", "order_date", "product_id", "quantity", "unit_price", "amount", "status"]:
-        assert list(silver[column]) == list(expected[column]), column
-    assert list(silver["order_ts"].dt.tz_convert(None)) == list(pd.to_datetime(expected["order_ts"]))
-    assert gold_matches(root)
+    oracle.assert_orders_tables_match(root)
 
 
 def settled(home: Path) -> list[dg.RunRecord]:
@@ -137,7 +111,7 @@ def test_files_landing_at_a_steady_cadence_give_exact_tables_with_coalesced_refr
         last = time.monotonic()
         if index < FILES - 1:
             time.sleep(GAP_S)
-    wait_for(lambda: gold_matches(root), TIMEOUT, "gold/daily_revenue to reflect the last file", log, interval=0.5)
+    wait_for(lambda: oracle.gold_orders_match(root), TIMEOUT, "gold/daily_revenue to reflect the last file", log, interval=0.5)
     to_gold = time.monotonic() - last
     records = wait_for(lambda: settled(home), TIMEOUT, "every run to end", log)
     assert [r.dagster_run.job_name for r in records if r.dagster_run.status != dg.DagsterRunStatus.SUCCESS] == []  # 0 failed runs
@@ -160,7 +134,7 @@ def test_a_burst_of_files_costs_at_most_two_refreshes(stream, capsys):
         land(folder, f"burst-{index:03d}.csv", order_rows(100 + index, 20))
     rows = len(oracle._csv_rows(folder))
     wait_for(lambda: delta_rows(root / "bronze/orders") == rows, TIMEOUT, "the burst in bronze", log)
-    wait_for(lambda: gold_matches(root), TIMEOUT, "gold/daily_revenue to reflect the burst", log, interval=0.5)
+    wait_for(lambda: oracle.gold_orders_match(root), TIMEOUT, "gold/daily_revenue to reflect the burst", log, interval=0.5)
     records = [r for r in wait_for(lambda: settled(home), TIMEOUT, "every run to end", log) if r.dagster_run.run_id not in before]
     assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in records)
     refreshes = [r for r in records if r.dagster_run.job_name == "orders_refresh"]

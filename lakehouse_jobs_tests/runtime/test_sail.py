@@ -27,7 +27,7 @@ def test_the_field_wins_when_set_else_the_environment(monkeypatch: pytest.Monkey
 
 def test_an_unknown_engine_is_one_sentence(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv(ENGINE_ENV, "duckdb")
-    with pytest.raises(SetupError, match=r"^LAKEHOUSE_ENGINE must be 'spark' or 'sail', got 'duckdb'\.$"):
+    with pytest.raises(SetupError, match=r"^LAKEHOUSE_ENGINE must be 'spark', 'sail' or 'auto', got 'duckdb'\.$"):
         SparkResource().get_session()
     with pytest.raises(SetupError, match=r"^SparkResource.engine must be"):
         SparkResource(engine="jvm").get_session()

@@ -79,6 +79,7 @@ def ingestion_asset(
             group_name=group_name,
             description=description or f"Files of landing/{spec.source}/ ingested exactly once ({spec.format}, schema mode {spec.mode}).",
             metadata={"source": spec.source, "format": spec.format, "schema_mode": spec.mode, "write_mode": "append (exactly once)"},
+            needs=INGEST_NEEDS,
         ),  # fmt: skip
         check_specs=[
             dg.AssetCheckSpec(

@@ -37,6 +37,15 @@ NOTES = """## Also measured
 - Sail has no place for the project's Unity Catalog plugin (a JVM class): two-/three-part names resolve in Sail's own
   catalog, and managed tables (`CREATE TABLE ... AS SELECT`, `saveAsTable`) land under `./spark-warehouse` of the
   process's working directory, not under the lakehouse root.
+- `LAKEHOUSE_ENGINE=auto` (or `SparkResource(engine="auto")`): each run on Sail when every step it executes is one of
+  the project's table steps (medallion, AUTO CDC, ingestion: their op tag `lakehouse_jobs/engine_needs` lists what
+  they need) and Sail has all of it; any other step (user code, notebooks, dbt, pipeline updates) or a table step
+  needing what Sail lacks (ingestion) puts the run on the JVM (`runtime/auto_engine.py`, read from the execution plan
+  Dagster stored for the run, so every step process of a run agrees). The run's log names the engine and the reason.
+  In the example, file-arrival runs (ingestion) stay on the JVM and refresh runs (silver and gold) go to Sail; the
+  example's silver and gold tables built that way were compared with the JVM's: same rows, one difference in
+  types: `datediff` is a 32-bit integer on the JVM and 64-bit on Sail (`gold/customer_features`' two day counts), which
+  is why `auto` is a choice and not the default (probe `datediff_type`).
 - Job clusters on Sail: `SparkResource(engine="sail", job_cluster=True)` (the file-arrival and refresh runs' warm
   cluster under `LAKEHOUSE_ENGINE=sail`) runs `python -m pysail spark server` on 127.0.0.1 under the JVM cluster's
   watchdog, leases and auto-termination (`runtime/job_cluster.py`); the run's session settings go with each session.
@@ -236,6 +245,11 @@ def p_window(spark: Any, d: Path) -> Any:
     return _rows(df.selectExpr("k", "v", "row_number() OVER (PARTITION BY k ORDER BY v DESC) AS rn", "sum(v) OVER (PARTITION BY k) AS total"))
 
 
+def p_datediff_type(spark: Any, d: Path) -> Any:
+    df = spark.createDataFrame([("2026-03-01", "2026-02-01")], "a STRING, b STRING").selectExpr("datediff(to_date(a), to_date(b)) AS days")
+    return (df.schema["days"].dataType.simpleString(), df.collect()[0].days)
+
+
 def p_python_udf(spark: Any, d: Path) -> Any:
     from pyspark.sql import functions as F
 
@@ -303,6 +317,7 @@ PROBES: dict[str, tuple[str, Probe]] = {
     "input_file_name": ("`input_file_name()`", p_input_file_name),
     "from_json": ("`from_json`", p_from_json),
     "window": ("window functions", p_window),
+    "datediff_type": ("`datediff`: its type and value", p_datediff_type),
     "python_udf": ("Python UDF", p_python_udf),
     "to_pandas": ("`toPandas`", p_to_pandas),
     "temp_view": ("temporary views", p_temp_view),

@@ -31,7 +31,7 @@ from pydantic import Field, PrivateAttr
 from lakehouse_jobs.lib import tags
 from lakehouse_jobs.lib.catalog.conf import catalog_conf
 from lakehouse_jobs.lib.errors import SetupError
-from lakehouse_jobs.lib.runtime import class_archive, job_cluster, sail
+from lakehouse_jobs.lib.runtime import auto_engine, class_archive, job_cluster, sail
 from lakehouse_jobs.lib.runtime.jars import resolve_delta_jars
 from lakehouse_jobs.lib.runtime.java import check_java
 from lakehouse_jobs.lib.tables.lakehouse import default_root
@@ -44,7 +44,7 @@ _SESSION: SparkSession | None = None
 _SESSION_URL: str | None = None  # the Spark Connect URL of _SESSION; None for a classic session
 _ON_CREATED: list[Callable[[SparkSession], None]] = []
 _LOG4J = Path(__file__).with_name("log4j2.properties")
-ENGINES = ("spark", "sail")
+ENGINES = ("spark", "sail", "auto")
 ENGINE_ENV = "LAKEHOUSE_ENGINE"
 ON_JVM = f'run it on the JVM engine: unset {ENGINE_ENV} or set SparkResource(engine="spark")'
 ENGINE_TAG = tags.ENGINE  # the run tag naming the engine its Spark code ran on
@@ -294,6 +294,7 @@ class SparkResource(dg.ConfigurableResource):
     _context: dg.InitResourceContext | None = PrivateAttr(default=None)
     _owner_pid: int | None = PrivateAttr(default=None)
     _leased: bool = PrivateAttr(default=False)
+    _auto: auto_engine.Choice | None = PrivateAttr(default=None)  # engine "auto": this run's choice
 
     def conf(self) -> dict[str, str]:
         master = f"local[{self.num_workers}]" if self.job_cluster and self.num_workers else self.master
@@ -330,6 +331,8 @@ class SparkResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._run_id = context.run_id
         self._context = context
+        if self._configured_engine() == "auto":
+            self._auto = auto_engine.choose_for_run(context.instance, context.run_id)
         if self.job_cluster and not self.remote:
             self._owner_pid = lease_owner(context.instance, context.run_id)
 
@@ -392,8 +395,8 @@ class SparkResource(dg.ConfigurableResource):
             return ""  # a bad setting: the task's own error already says it
         return f" (it ran on the sail engine, pysail {sail.PYSAIL_PIN}, which lacks some of Spark: docs/engines.md; {ON_JVM})" if engine == "sail" else ""
 
-    def resolved_engine(self) -> str:
-        """The engine: `engine="sail"` as set, else LAKEHOUSE_ENGINE when set, else the JVM ("spark").
+    def _configured_engine(self) -> str:
+        """`engine` as set, else LAKEHOUSE_ENGINE when set, else "spark" (the JVM); refused in one sentence when unknown.
 
         A config value equal to the default cannot be told from the default once a run is
         configured, so the environment wins over `engine="spark"`: unset it to go back.
@@ -401,7 +404,15 @@ class SparkResource(dg.ConfigurableResource):
         engine = self.engine if self.engine != "spark" else os.environ.get(ENGINE_ENV, "").strip().lower() or "spark"
         if engine not in ENGINES:
             source = "SparkResource.engine" if self.engine != "spark" else ENGINE_ENV
-            raise SetupError(f"{source} must be 'spark' or 'sail', got {engine!r}.")
+            raise SetupError(f"{source} must be 'spark', 'sail' or 'auto', got {engine!r}.")
+        return engine
+
+    def resolved_engine(self) -> str:
+        """The engine this process runs: "spark" or "sail" ("auto" is the run's choice, runtime/auto_engine.py;
+        the JVM outside a run)."""
+        engine = self._configured_engine()
+        if engine == "auto":
+            return self._auto.engine if self._auto is not None else "spark"
         return engine
 
     def _sail_session(self) -> SparkSession:
@@ -423,6 +434,8 @@ class SparkResource(dg.ConfigurableResource):
         _TAGGED_RUNS.add(run_id)
         # a job cluster's URL carries its token: never in a log line (the run's logs reach the UI)
         where = job_cluster.redact(f"pysail {sail.check_versions()}, {_SESSION_URL}" if engine == "sail" else (_SESSION_URL or self.master))
+        if self._auto is not None:
+            where += f"; {self._auto.reason}"
         (context.log if context is not None and context.log is not None else dg.get_dagster_logger()).info(f"Spark engine: {engine} ({where}).")
         if context is not None and context.instance is not None and run_id:
             context.instance.add_run_tags(run_id, {ENGINE_TAG: engine})

@@ -25,6 +25,7 @@ from lakehouse_jobs.lib.names import LAYERS, validate_layer, validate_table_name
 from lakehouse_jobs.lib.tables.delta_io import WriteSpec, describe, read_delta, write_delta
 from lakehouse_jobs.lib.tables.expectations import Expectation, apply_expectations, check_specs
 from lakehouse_jobs.lib.tables.incremental import Plan, Refresh, plan, record_tag, upstream
+from lakehouse_jobs.lib.tags import ENGINE_NEEDS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -115,12 +116,15 @@ def table_asset_args(
     group_name: str | None = None,
     resources: Sequence[str] = (),
     metadata: Mapping[str, Any] | None = None,
+    needs: Sequence[str] = (),
+    op_tags: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The `dg.asset` arguments every Delta table asset shares (medallion, ingestion, CDC).
 
     Key `<layer>/<table>`, group = layer, kinds spark/delta/layer, the spark and
     lakehouse resources, and `dagster/table_name` — so the UI reads as a medallion;
-    pool `table_pool` (one writer per table at a time) unless `pool` names another.
+    pool `table_pool` (one writer per table at a time) unless `pool` names another;
+    op tag `tags.ENGINE_NEEDS`: the engine features the step `needs` (LAKEHOUSE_ENGINE=auto reads it).
     """
     return {
         "key": dg.AssetKey([layer, table]),
@@ -132,6 +136,7 @@ def table_asset_args(
         "tags": dict(tags or {}),
         "required_resource_keys": {SPARK_KEY, LAKEHOUSE_KEY, *resources},
         "metadata": {"dagster/table_name": f"{layer}.{table}", **(metadata or {})},
+        "op_tags": {**(op_tags or {}), ENGINE_NEEDS: ",".join(needs)},
     }
 
 
@@ -213,6 +218,7 @@ def medallion_asset(
                 group_name=group_name,
                 resources=resources,
                 pool=asset_kwargs.pop("pool", None),
+                op_tags=asset_kwargs.pop("op_tags", None),
                 metadata={
                     "write_mode": spec.mode,
                     "merge_keys": list(spec.merge_keys),
