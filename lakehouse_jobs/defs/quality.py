@@ -20,7 +20,10 @@ def typed_split(typed: DataFrame, required: Sequence[str], keys: Sequence[str] =
     flagged = typed.withColumn("_bad", bad)
     aggregates = [F.count("*").alias("rows"), F.sum(F.col("_bad").cast("int")).alias("bad")]
     if keys:
-        aggregates.append(F.count_distinct(F.when(~F.col("_bad"), F.struct(*keys))).alias("unique"))
+        # One required key: its own distinct count is the same number (valid rows have it); Sail counts a struct's
+        # distinct values beside other aggregates ~20x slower (600k rows: 6.6 s vs 0.3 s, docs/engines.md).
+        unique = F.col(keys[0]) if len(keys) == 1 and keys[0] in required else F.struct(*keys)
+        aggregates.append(F.count_distinct(F.when(~F.col("_bad"), unique)).alias("unique"))
     row = flagged.agg(*aggregates).first()
     valid = flagged.filter(~F.col("_bad")).drop("_bad", INVALID_FLAG, *([corrupt_column] if corrupt_column else []))
     counts = {"rows_read": int(row["rows"]), "rows_dropped_malformed": int(row["bad"] or 0)}

@@ -46,6 +46,14 @@ NOTES = """## Also measured
   example's silver and gold tables built that way were compared with the JVM's: same rows, one difference in
   types: `datediff` is a 32-bit integer on the JVM and 64-bit on Sail (`gold/customer_features`' two day counts), which
   is why `auto` is a choice and not the default (probe `datediff_type`).
+- Costs measured on Sail that the project works around (`tables/staging.py`, a private temporary folder removed
+  at exit): a DataFrame made from Arrow carries its rows inline in every request naming it (Sail has no artifact
+  cache; ~0.5-1 s per schema lookup or action for 375k rows), so the change feed read by delta-rs is staged as a
+  Parquet file; `MERGE INTO` computes its source more than once (375k rows through casts and a window into 225k:
+  5 s; written once first: 1.1 + 0.5 s), so on Sail a MERGE's source is staged too. The example's incremental
+  silver refresh of 375k new rows: 22.4 s -> 4.3 s. And `count(DISTINCT struct(...))` beside other aggregates is
+  ~20x slower than on a column (600k rows: 6.6 s vs 0.3 s): the example's `typed_split` counts a single required
+  key by its own values (the same number).
 - Job clusters on Sail: `SparkResource(engine="sail", job_cluster=True)` (the file-arrival and refresh runs' warm
   cluster under `LAKEHOUSE_ENGINE=sail`) runs `python -m pysail spark server` on 127.0.0.1 under the JVM cluster's
   watchdog, leases and auto-termination (`runtime/job_cluster.py`); the run's session settings go with each session.

@@ -12,6 +12,8 @@ files are inserts, removed files deletes. For an append-only range that is exact
 for a rewrite it names every row of the rewritten files (a superset of the changed rows), which
 an affected-keys refresh may recompute without changing its result. The JVM refuses such a
 range ("change data missing") and the refresh recomputes fully.
+
+The rows reach Sail as a staged Parquet file, not as an inline local relation (tables/staging.py).
 """
 
 from __future__ import annotations
@@ -43,7 +45,10 @@ def _through_delta_rs(spark: SparkSession, path: str | Path, start: int, end: in
     """delta-rs reads the feed (Rust, no JVM); the session gets it typed as the table's own columns."""
     import pyarrow as pa
     from deltalake import DeltaTable
+    from pyspark.sql.functions import col as spark_col
     from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
+
+    from lakehouse_jobs.lib.tables.staging import stage_arrow
 
     table_schema = spark.read.format("delta").option("versionAsOf", end).load(str(path)).schema
     wanted = [f for f in table_schema.fields if columns is None or f.name in columns]
@@ -52,7 +57,11 @@ def _through_delta_rs(spark: SparkSession, path: str | Path, start: int, end: in
     arrow = _plain_types(pa.RecordBatchReader.from_stream(reader).read_all()).select([*names, *CHANGE_COLUMNS])
     change = [StructField("_change_type", StringType()), StructField("_commit_version", LongType()), StructField("_commit_timestamp", TimestampType())]
     nullable = [StructField(f.name, f.dataType, True, f.metadata) for f in wanted]  # a feed's pre-images may hold nulls a column's writer never did
-    return spark.createDataFrame(arrow, schema=StructType([*nullable, *change]))
+    schema = StructType([*nullable, *change])
+    if arrow.num_rows == 0:
+        return spark.createDataFrame([], schema=schema)
+    staged = stage_arrow(spark, arrow)
+    return staged.select(*[spark_col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
 
 
 def _plain_types(table: pa.Table) -> pa.Table:

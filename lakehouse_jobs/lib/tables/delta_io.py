@@ -271,9 +271,12 @@ def merge_sql(spark: SparkSession, df: DataFrame, path: str | Path, statement: s
 
     The tag goes into the commit's userMetadata so `last_commit` finds this very commit.
     """
+    from lakehouse_jobs.lib.runtime import sail
+    from lakehouse_jobs.lib.tables.staging import stage_frame
+
     tag = tag or write_tag(spark)
     view = f"_lakehouse_merge_{uuid.uuid4().hex}"
-    df.createOrReplaceTempView(view)
+    (stage_frame(df) if sail.is_sail(spark) else df).createOrReplaceTempView(view)  # Sail's MERGE computes its source more than once
     try:
         with commit_metadata(spark, tag):
             spark.sql(statement.format(target=sql_path(path), source=view))
