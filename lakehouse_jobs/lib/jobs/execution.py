@@ -18,7 +18,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from lakehouse_jobs.lib.jobs import lineage, references, task_values
+from lakehouse_jobs.lib.jobs import lineage, references, session_state, task_values
 from lakehouse_jobs.lib.jobs.automation.task_notifications import TaskAlerts
 from lakehouse_jobs.lib.jobs.result_states import (
     DISABLED,
@@ -141,7 +141,7 @@ def _attempt(context: dg.OpExecutionContext, runtime: JobRuntime, task: TaskSpec
         if timeout is not None and timeout <= 0:
             raise TaskTimeout(f"the job's timeout_seconds ({runtime.spec.timeout_seconds}) passed before {task.task_key} started")
         task_run = TaskRun(task, ctx, runtime, context, timeout)
-        with lineage.observe(task_run, observed):
+        with lineage.observe(task_run, observed), session_state.task_scope(context.log.info):
             outcome = run_task(task_run)
     except Exception as exc:  # the task's own failure: retried or reported
         timed_out = isinstance(exc, TaskTimeout)

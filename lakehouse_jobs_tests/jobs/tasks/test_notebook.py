@@ -170,3 +170,29 @@ def test_relative_paths_start_at_the_job_files_folder(instance, tmp_path, monkey
         run_id = result.run_id
     run = read_run(instance, run_id, ["hello"])
     assert run.states == {"hello": SUCCESS} and run.outputs["hello"]["notebook_output"] == "hello world"
+
+
+def test_what_a_notebook_changes_in_the_session_ends_with_its_task(instance, notebooks, spark):
+    """Databricks gives each task its own session: `USE SCHEMA`, settings and temp views do not reach the next task."""
+    (notebooks / "changes.py").write_text(source(
+        "spark.sql('CREATE SCHEMA IF NOT EXISTS scratch_x')\nspark.sql('USE SCHEMA scratch_x')",
+        "spark.conf.set('spark.sql.shuffle.partitions', '7')\nspark.conf.set('lakehouse.test.flag', 'on')",
+        "spark.range(3).createOrReplaceTempView('task_view')",
+    ))  # fmt: skip
+    (notebooks / "looks.py").write_text(source(
+        "import json\ntry:\n    seen = spark.table('task_view').count() == 3\nexcept Exception:\n    seen = False\n"
+        "dbutils.notebook.exit(json.dumps([spark.catalog.currentDatabase(), spark.conf.get('spark.sql.shuffle.partitions'),"
+        " spark.conf.get('lakehouse.test.flag', None), seen]))",
+    ))  # fmt: skip
+    schema, partitions = spark.catalog.currentDatabase(), spark.conf.get("spark.sql.shuffle.partitions")
+    spec = {
+        "name": "isolated",
+        "tasks": [
+            task("changes", {"notebook_task": {"notebook_path": "./changes"}}),
+            task("looks", {"notebook_task": {"notebook_path": "./looks"}}, "changes"),
+        ],
+    }
+    result = run_spec(instance, spec)
+    assert result.states == {"changes": SUCCESS, "looks": SUCCESS}
+    assert json.loads(result.outputs["looks"]["notebook_output"]) == [schema, partitions, None, False]
+    assert (spark.catalog.currentDatabase(), spark.conf.get("spark.sql.shuffle.partitions")) == (schema, partitions)
