@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/streams.py                      # the sizes
     .venv/bin/python bench/streams.py --rows 5000 --orders 50000 --burst 30   # a quick try
-    .venv/bin/python bench/streams.py --engines spark,auto --parts stream    # (a)+(c) on the JVM vs refresh runs on Sail
+    .venv/bin/python bench/streams.py --engines auto --parts stream    # (a)+(c) with the example's default only
 
 (a) stream: `--files` (8) order files of `--rows` (75,000) rows land `--gap` (5) s apart in
     landing/orders while a real `dagster-daemon` runs the example's sensors with their
@@ -13,7 +13,8 @@
 (c) burst: `--burst` (100) small files land at once in the same daemon; reported: the runs
     that wrote each downstream table (goal <= 2).
     (a)+(c) run once per `--engines` entry (the daemon's LAKEHOUSE_ENGINE; a fresh daemon and
-    lakehouse each), side by side: `spark,auto` compares the default with refresh runs on Sail.
+    lakehouse each), side by side; the default `auto,spark` compares the example's default
+    (arrival runs on the JVM, refresh runs on Sail) with every run on the JVM.
 (b) incremental refresh cost, in this process (embedded Spark, warm): bronze, silver and gold
     built from `--orders` (1,000,000) orders over a year, then one file of `--new-orders`
     (10,000) orders on the last day and the next is ingested and silver+gold refreshed (wall
@@ -204,7 +205,11 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000, help="(b) orders already in silver (default 1,000,000)")
     parser.add_argument("--new-orders", type=int, default=10_000, help="(b) orders in the new file (default 10,000)")
     parser.add_argument("--rounds", type=int, default=3, help="(b) refreshes per side, alternating; medians compared (default 3)")
-    parser.add_argument("--engines", default="spark", help="(a)+(c): the daemon's LAKEHOUSE_ENGINE, one column each, e.g. spark,auto (default spark)")
+    parser.add_argument(
+        "--engines",
+        default="auto,spark",
+        help="(a)+(c): the daemon's LAKEHOUSE_ENGINE, one column each (default auto,spark: the example's default, and all on the JVM)",
+    )
     parser.add_argument("--parts", default="stream,refresh", help="stream: (a)+(c); refresh: (b), in this process on the JVM (default both)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per wait")
     parser.add_argument("--workdir", help="keep data and logs here (default: a temp folder, removed)")

@@ -45,9 +45,11 @@ def test_file_arrival_runs_default_to_a_warm_job_cluster_and_other_runs_do_not(m
 
     for job in [f"{source}_{kind}" for source in ("orders", "clickstream", "customers") for kind in ("arrival", "refresh")]:
         spark = defs.resolve_job_def(job).run_config_schema.config_type.fields["resources"].config_type.fields["spark"]
-        assert spark.default_value["config"] == {"job_cluster": True, "autotermination_minutes": 10.0}
+        assert spark.default_value["config"] == {"job_cluster": True, "autotermination_minutes": 10.0, "engine": "auto"}
     refresh = defs.resolve_job_def("lakehouse_refresh").run_config_schema.config_type.fields["resources"].config_type.fields["spark"]
     assert refresh.default_value["config"]["job_cluster"] is False  # make materialize: one embedded JVM, no server
+    monkeypatch.setenv("LAKEHOUSE_ENGINE", "spark")
+    assert arrival_cluster()["engine"] == "spark"  # the setting still decides: auto is only its default here
     monkeypatch.setenv("LAKEHOUSE_CLUSTER_IDLE_MINUTES", "0")
     assert arrival_cluster()["autotermination_minutes"] == 0  # a cluster per run, stopped at its end
     for bad in ("ten", "-1", "nan"):

@@ -12,7 +12,9 @@ runs share a warm job cluster (a Spark Connect server kept
 `$LAKEHOUSE_CLUSTER_IDLE_MINUTES` after the last run), so a file costs a Python
 process start and the work itself, not a JVM start; after an idle period the sensor
 starts that cluster as soon as it sees a new file, while the batch settles and its
-run launches.
+run launches. These runs choose their engine (`LAKEHOUSE_ENGINE=auto` unless the variable
+says otherwise): an arrival run ingests on the JVM (ingestion needs what Sail lacks), a
+refresh run, table steps only, runs on a warm Sail server (docs/engines.md).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import dagster as dg
 
 from lakehouse_jobs.lib import LakehouseResource, SetupError, SparkResource, file_arrival_sensor, files_run_config, ingested_files, refresh_sensor
 from lakehouse_jobs.lib.jobs.concurrency import ConcurrencyPolicy
+from lakehouse_jobs.lib.runtime.spark import ENGINE_ENV
 
 from . import clickstream, customers, orders
 from .paths import lakehouse_root
@@ -40,10 +43,12 @@ SOURCES = {
 
 
 def arrival_cluster() -> dict:
-    """The arrival runs' Spark: a job cluster kept warm between runs (no JVM start per file).
+    """The arrival and refresh runs' Spark: a job cluster kept warm between runs (no JVM start per file).
 
     `$LAKEHOUSE_CLUSTER_IDLE_MINUTES` (default 10) is its auto-termination; 0 gives
-    each run its own cluster, stopped at run end.
+    each run its own cluster, stopped at run end. The engine is `$LAKEHOUSE_ENGINE`, else
+    `auto`: each run on Sail when all its steps are table steps Sail runs (the refresh
+    runs: measured 2-3x sooner in gold, docs/ingestion.md), else on the JVM (the arrival runs).
     """
     text = os.environ.get(IDLE_MINUTES_ENV) or str(DEFAULT_IDLE_MINUTES)
     try:
@@ -52,7 +57,7 @@ def arrival_cluster() -> dict:
         minutes = -1.0
     if not minutes >= 0:
         raise SetupError(f"{IDLE_MINUTES_ENV} must be a number of minutes >= 0, got {text!r}.")
-    return {"job_cluster": True, "autotermination_minutes": minutes}
+    return {"job_cluster": True, "autotermination_minutes": minutes, "engine": os.environ.get(ENGINE_ENV, "").strip().lower() or "auto"}
 
 
 def _warm_up() -> None:

@@ -87,8 +87,8 @@ def _clusters(args: argparse.Namespace) -> int:
     for cluster in clusters:
         runs = ", ".join(cluster["leases"]) or "none (idle)"
         print(
-            f"{cluster['directory'].name}: {cluster.get('status')} on 127.0.0.1:{cluster.get('port')}, "
-            f"jvm pid {cluster.get('jvm_pid', '-')}, runs attached: {runs}"
+            f"{cluster['directory'].name}: {cluster['engine']}, {cluster.get('status')} on 127.0.0.1:{cluster.get('port')}, "
+            f"server pid {cluster.get('jvm_pid', '-')}, runs attached: {runs}"
         )
     if args.stop:
         for directory in job_cluster.stop_all(state_dir):

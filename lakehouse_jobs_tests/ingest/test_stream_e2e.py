@@ -20,6 +20,7 @@ import pytest
 from lakehouse_jobs.defs.generate import CUSTOMER_COLUMNS, ORDER_COLUMNS
 from lakehouse_jobs.lib.ingest.refresh import RefreshState
 from lakehouse_jobs.lib.runtime import job_cluster
+from lakehouse_jobs.lib.tags import ENGINE
 from lakehouse_jobs_tests import oracle
 
 from .daemon import clusters_dir, delta_rows, running_daemon, wait_for
@@ -171,7 +172,9 @@ def test_a_file_dropped_again_ingests_nothing_and_refreshes_nothing(stream):
 def test_a_second_source_finds_the_cluster_warm_and_every_run_says_what_started_it(stream):
     root, home, log = stream
     wait_for(lambda: settled(home), TIMEOUT, "the previous runs to end", log)
-    (cluster,) = job_cluster.running(clusters_dir(home))  # the orders' runs used one JVM, kept warm
+    clusters = job_cluster.running(clusters_dir(home))  # the orders' arrival runs used one JVM, their refresh runs one Sail server
+    assert sorted(c["engine"] for c in clusters) == ["sail", "spark"]
+    (cluster,) = [c for c in clusters if c["engine"] == "spark"]
     write_csv(root / "landing/customers/c-1.csv", CUSTOMER_COLUMNS, [
         ["1", "Ann", "a@x", "DE", "smb", "INSERT", "1", "2026-01-01T00:00:00"],
         ["1", "Ann", "a2@x", "FR", "smb", "UPDATE", "3", "2026-01-03T00:00:00"],
@@ -179,8 +182,8 @@ def test_a_second_source_finds_the_cluster_warm_and_every_run_says_what_started_
     ])  # fmt: skip
     wait_for(lambda: delta_rows(root / "silver/customers") == 2, TIMEOUT, "2 customers in silver", log)
     wait_for(lambda: delta_rows(root / "silver/customers_history") == 3, TIMEOUT, "3 customer versions", log)
-    (again,) = job_cluster.running(clusters_dir(home))
-    assert again["jvm_pid"] == cluster["jvm_pid"]  # the customers' arrival and refresh runs found it warm
+    again = {c["engine"]: c["jvm_pid"] for c in job_cluster.running(clusters_dir(home))}
+    assert again == {c["engine"]: c["jvm_pid"] for c in clusters}  # the customers' arrival and refresh runs found both warm
     records = wait_for(lambda: settled(home), TIMEOUT, "every run to end", log)
     assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in records)
 
@@ -192,10 +195,12 @@ def test_a_second_source_finds_the_cluster_warm_and_every_run_says_what_started_
         # no file requested twice (a run also takes what landed while it caught up: bronze holds each record once, above)
         assert len(requested) == len(set(requested)) and set(requested) <= {str(p) for p in (root / "landing/orders").rglob("*.csv")}
         assert all(_materialized(instance, r.run_id) <= {"bronze/orders"} for r in arrivals)  # arrival runs write bronze only
+        assert {r.tags.get(ENGINE) for r in arrivals} == {"spark"}  # LAKEHOUSE_ENGINE=auto by default: ingestion on the JVM
         refreshes = instance.get_runs(dg.RunsFilter(job_name="orders_refresh"))
         assert all(r.tags["dagster/sensor_name"] == REFRESH_SENSOR for r in refreshes)
         assert all(r.tags["lakehouse_jobs/trigger.table_update.updated_tables"] == "bronze/orders" for r in refreshes)
         assert all(_materialized(instance, r.run_id) == {"silver/orders", "gold/daily_revenue"} for r in refreshes)
+        assert {r.tags.get(ENGINE) for r in refreshes} == {"sail"}  # table steps only: on Sail
 
 
 def _materialized(instance: dg.DagsterInstance, run_id: str) -> set[str]:

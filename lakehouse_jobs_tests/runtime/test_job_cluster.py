@@ -205,7 +205,7 @@ def test_lakehouse_jobs_clusters_lists_warm_clusters_and_stops_them(tmp_path: Pa
         endpoint = job_cluster.attach(spec, tmp_path, "run-1", owner.pid, SPARK_HOME)
         assert main(["clusters", "--state-dir", str(tmp_path)]) == 0
         listed = capsys.readouterr().out
-        assert f"ready on 127.0.0.1:{endpoint.port}, jvm pid {endpoint.jvm_pid}, runs attached: run-1" in listed
+        assert f"spark, ready on 127.0.0.1:{endpoint.port}, server pid {endpoint.jvm_pid}, runs attached: run-1" in listed
         owner.kill()
         owner.wait()
         assert main(["clusters", "--state-dir", str(tmp_path), "--stop"]) == 0

@@ -42,10 +42,12 @@ NOTES = """## Also measured
   they need) and Sail has all of it; any other step (user code, notebooks, dbt, pipeline updates) or a table step
   needing what Sail lacks (ingestion) puts the run on the JVM (`runtime/auto_engine.py`, read from the execution plan
   Dagster stored for the run, so every step process of a run agrees). The run's log names the engine and the reason.
-  In the example, file-arrival runs (ingestion) stay on the JVM and refresh runs (silver and gold) go to Sail; the
-  example's silver and gold tables built that way were compared with the JVM's: same rows, one difference in
-  types: `datediff` is a 32-bit integer on the JVM and 64-bit on Sail (`gold/customer_features`' two day counts), which
-  is why `auto` is a choice and not the default (probe `datediff_type`).
+  The example's file-arrival and refresh jobs use `auto` unless `LAKEHOUSE_ENGINE` is set: file-arrival runs
+  (ingestion) stay on the JVM and refresh runs (silver and gold) go to a warm Sail server; their tables equal the
+  pandas oracle (`test_stream_e2e.py`, `test_auto_engine.py`). The example's silver and gold tables built on Sail
+  were also compared with the JVM's: same rows, one difference in types: `datediff` is a 32-bit integer on the JVM
+  and 64-bit on Sail (`gold/customer_features`' two day counts, not in any refresh job), which is why `auto` is not
+  the default of every run (probe `datediff_type`).
 - Costs measured on Sail that the project works around (`tables/staging.py`, a private temporary folder removed
   at exit): a DataFrame made from Arrow carries its rows inline in every request naming it (Sail has no artifact
   cache; ~0.5-1 s per schema lookup or action for 375k rows), so the change feed read by delta-rs is staged as a

@@ -233,6 +233,7 @@ def _start(directory: Path, spec: ClusterSpec, spark_home: str) -> dict:
         directory / "spec.json",
         {
             "command": command,
+            "engine": spec.engine,
             "env": env,
             "port": port,
             "autotermination_s": spec.autotermination_s,
@@ -325,13 +326,14 @@ def stop(directory: Path, timeout_s: float = 30.0) -> None:
 
 
 def running(state_dir: Path) -> list[dict]:
-    """The clusters alive under `state_dir`: directory, status, port, pids, runs holding a lease."""
+    """The clusters alive under `state_dir`: directory, engine, status, port, pids, runs holding a lease."""
     found = []
     for directory in sorted(Path(state_dir).glob("*/")):
         state = read_json(directory / "state.json") or {}
         if alive(state.get("watchdog_pid"), state.get("watchdog_start")):
             leases = live_leases(directory, remove_stale=False)  # a finished run is not attached, cleaned or not
-            found.append({"directory": directory, **state, "leases": leases})
+            engine = (read_json(directory / "spec.json") or {}).get("engine", "spark")
+            found.append({"directory": directory, "engine": engine, **state, "leases": leases})
     return found
 
 
