@@ -287,7 +287,10 @@ class SparkResource(dg.ConfigurableResource):
     catalog: str | None = Field(default=None, description="The default catalog of two-part names (env LAKEHOUSE_CATALOG, default main).")
     engine: str = Field(
         default="spark",
-        description="'spark' (the JVM) or 'sail' (pysail, a Rust Spark Connect server: in the run's process, or the job cluster's); env LAKEHOUSE_ENGINE replaces the default 'spark'.",
+        description=(
+            "'spark' (the JVM), 'sail' (pysail, a Rust Spark Connect server: in the run's process, or the job cluster's) or 'auto'"
+            " (each run on Sail when all its steps are table steps Sail runs, else the JVM); env LAKEHOUSE_ENGINE replaces the default 'spark'."
+        ),
     )
 
     _run_id: str | None = PrivateAttr(default=None)
