@@ -24,14 +24,19 @@ from typing import Any
 class SessionState:
     catalog: str | None
     schema: str
-    conf: dict[str, str]
+    conf: Any  # the SQL settings: a dict over Spark Connect, the JVM's immutable map on a classic session (see _settings)
     views: frozenset[str]
 
 
 def _views(spark: Any) -> frozenset[str]:
-    """The temporary views. `SHOW VIEWS` lists them with any schema's views, but a catalog without views (the
+    """The temporary views. A classic session asks its catalog directly (no SQL: this runs twice per task).
+    Over Spark Connect `SHOW VIEWS` lists them with any schema's views, but a catalog without views (the
     project's Unity Catalog plugin) refuses it: then the session catalog's `default` is asked. The name column
     is `viewName` on Spark, `tableName` on Sail."""
+    session = getattr(spark, "_jsparkSession", None)
+    if session is not None:
+        views = session.sessionState().catalog().listLocalTempViews("*")
+        return frozenset(views.apply(i).table() for i in range(views.size()))
     try:
         rows = spark.sql("SHOW VIEWS").collect()
     except Exception:  # noqa: BLE001 - MISSING_CATALOG_ABILITY.VIEWS: the session catalog lists the temporary views too
@@ -45,7 +50,25 @@ def capture(spark: Any) -> SessionState:
         catalog = spark.catalog.currentCatalog()
     except Exception:  # noqa: BLE001 - an engine without catalogs: the schema alone
         catalog = None
-    return SessionState(catalog, spark.catalog.currentDatabase(), dict(spark.conf.getAll), _views(spark))
+    return SessionState(catalog, spark.catalog.currentDatabase(), _settings(spark), _views(spark))
+
+
+def _settings(spark: Any) -> Any:
+    """The session's SQL settings. A classic session's come as the JVM's immutable map, compared there in one call
+    and read into Python only when the task changed them (measured: `conf.getAll` 30 ms, the map 10 ms, the
+    comparison 0.3 ms; this runs twice per task)."""
+    session = getattr(spark, "_jsparkSession", None)
+    return session.sessionState().conf().getAllConfs() if session is not None else dict(spark.conf.getAll)
+
+
+def _changed_settings(spark: Any, before: Any, now: Any) -> tuple[dict[str, str], dict[str, str]] | None:
+    """(before, now) as dicts when the settings changed, else None."""
+    if isinstance(before, dict):
+        return None if before == now else (before, now)
+    if before.equals(now):
+        return None
+    as_dict = lambda m: dict(spark._jvm.scala.jdk.javaapi.CollectionConverters.asJava(m))  # noqa: E731
+    return as_dict(before), as_dict(now)
 
 
 def restore(spark: Any, before: SessionState) -> list[str]:
@@ -55,13 +78,17 @@ def restore(spark: Any, before: SessionState) -> list[str]:
     for view in sorted(now.views - before.views):
         spark.catalog.dropTempView(view)
         done.append(f"temporary view {view} dropped")
-    for key, value in now.conf.items():
-        if key not in before.conf:
+    old, new = _changed_settings(spark, before.conf, now.conf) or ({}, {})
+    for key, value in new.items():
+        if key not in old:
             spark.conf.unset(key)
             done.append(f"{key} unset")
-        elif before.conf[key] != value:
-            spark.conf.set(key, before.conf[key])
+        elif old[key] != value:
+            spark.conf.set(key, old[key])
             done.append(f"{key} set back")
+    for key in old.keys() - new.keys():
+        spark.conf.set(key, old[key])
+        done.append(f"{key} set again")
     if before.catalog is not None and now.catalog != before.catalog:
         spark.catalog.setCurrentCatalog(before.catalog)
         done.append(f"catalog {before.catalog} current again")
