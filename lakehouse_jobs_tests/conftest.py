@@ -17,11 +17,10 @@ from lakehouse_jobs.defs.paths import REPO_ROOT
 from lakehouse_jobs.lib import LakehouseResource, SparkResource
 from lakehouse_jobs.lib.runtime import job_cluster
 from lakehouse_jobs.lib.runtime.spark import JIT_ENV
-from lakehouse_jobs_tests.engines import jvm_only
+from lakehouse_jobs_tests.engines import ENGINE, jvm_only
 from lakehouse_jobs_tests.example_run import ExampleRun, example_run
 
 SAMPLE_LANDING = REPO_ROOT / "data" / "landing"
-ENGINE = os.environ.get("LAKEHOUSE_ENGINE", "").strip().lower() or "spark"
 SPARK_FIXTURES = {"spark", "spark_resource"}
 
 

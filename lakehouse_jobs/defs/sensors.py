@@ -13,18 +13,20 @@ runs share a warm job cluster (a Spark Connect server kept
 process start and the work itself, not a JVM start; after an idle period the sensor
 starts that cluster as soon as it sees a new file, while the batch settles and its
 run launches. These runs choose their engine (`LAKEHOUSE_ENGINE=auto` unless the variable
-says otherwise): an arrival run ingests on the JVM (ingestion needs what Sail lacks), a
-refresh run, table steps only, runs on a warm Sail server (docs/engines.md).
+says otherwise): table steps only, the CSV sources' arrival runs and every refresh run go to a
+warm Sail server; the JSON source's arrival runs ingest on the JVM (docs/engines.md).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import dagster as dg
 
 from lakehouse_jobs.lib import LakehouseResource, SetupError, SparkResource, file_arrival_sensor, files_run_config, ingested_files, refresh_sensor
 from lakehouse_jobs.lib.jobs.concurrency import ConcurrencyPolicy
+from lakehouse_jobs.lib.runtime import auto_engine
 from lakehouse_jobs.lib.runtime.spark import ENGINE_ENV
 
 from . import clickstream, customers, orders
@@ -34,11 +36,11 @@ WAIT_AFTER_LAST_CHANGE_SECONDS = 1.0
 IDLE_MINUTES_ENV = "LAKEHOUSE_CLUSTER_IDLE_MINUTES"
 DEFAULT_IDLE_MINUTES = 10
 
-# source -> (its ingestion spec, the tables its refresh job rebuilds after bronze)
+# source -> (its ingestion spec, its bronze asset, the tables its refresh job rebuilds after bronze)
 SOURCES = {
-    "orders": (orders.INGEST, ["silver/orders", "gold/daily_revenue"]),
-    "clickstream": (clickstream.INGEST, ["silver/events", "gold/event_funnel"]),
-    "customers": (customers.INGEST, ["silver/customers", "silver/customers_history"]),
+    "orders": (orders.INGEST, orders.bronze_orders, ["silver/orders", "gold/daily_revenue"]),
+    "clickstream": (clickstream.INGEST, clickstream.bronze_clickstream, ["silver/events", "gold/event_funnel"]),
+    "customers": (customers.INGEST, customers.bronze_customers, ["silver/customers", "silver/customers_history"]),
 }
 
 
@@ -47,8 +49,8 @@ def arrival_cluster() -> dict:
 
     `$LAKEHOUSE_CLUSTER_IDLE_MINUTES` (default 10) is its auto-termination; 0 gives
     each run its own cluster, stopped at run end. The engine is `$LAKEHOUSE_ENGINE`, else
-    `auto`: each run on Sail when all its steps are table steps Sail runs (the refresh
-    runs: measured 2-3x sooner in gold, docs/ingestion.md), else on the JVM (the arrival runs).
+    `auto`: each run on Sail when all its steps are table steps Sail runs (refresh runs and CSV
+    arrival runs: measured sooner in bronze and gold, docs/ingestion.md), else on the JVM (JSON arrivals).
     """
     text = os.environ.get(IDLE_MINUTES_ENV) or str(DEFAULT_IDLE_MINUTES)
     try:
@@ -60,9 +62,17 @@ def arrival_cluster() -> dict:
     return {"job_cluster": True, "autotermination_minutes": minutes, "engine": os.environ.get(ENGINE_ENV, "").strip().lower() or "auto"}
 
 
-def _warm_up() -> None:
-    """Start the arrival runs' job cluster now if it is not running (the first file after an idle period)."""
-    SparkResource(**arrival_cluster()).prestart_job_cluster()
+def _warm_up(asset: dg.AssetsDefinition) -> Callable[[], None]:
+    """Start the job cluster of `asset`'s arrival runs now if it is not running (the first file after an idle period):
+    under `auto`, the engine its run will choose (CSV ingestion: Sail; JSON: the JVM)."""
+
+    def start() -> None:
+        config = arrival_cluster()
+        if config["engine"] == "auto":
+            config["engine"] = auto_engine.choose([(asset.op.name, dict(asset.op.tags))]).engine
+        SparkResource(**config).prestart_job_cluster()
+
+    return start
 
 
 def _arrival_job(source: str) -> dg.UnresolvedAssetJobDefinition:
@@ -85,7 +95,7 @@ def _refresh_job(source: str, downstream: list[str]) -> dg.UnresolvedAssetJobDef
     )
 
 
-jobs = [job for source, (_, downstream) in SOURCES.items() for job in (_arrival_job(source), _refresh_job(source, downstream))]
+jobs = [job for source, (_, _, downstream) in SOURCES.items() for job in (_arrival_job(source), _refresh_job(source, downstream))]
 
 sensors = [
     file_arrival_sensor(
@@ -97,7 +107,7 @@ sensors = [
         tags={"team": "data-eng"},
         redeliver_failed=3,  # a killed run's batch is offered again; its run skips what a commit already holds
         ingested_files=ingested_files(LakehouseResource(root=lakehouse_root()), spec),  # coalesce: a run that has not listed yet takes new files
-        on_new_files=_warm_up,  # the warm cluster starts while the batch settles and its run launches
+        on_new_files=_warm_up(asset),  # the warm cluster starts while the batch settles and its run launches
     )
-    for source, (spec, _) in SOURCES.items()
+    for source, (spec, asset, _) in SOURCES.items()
 ] + [refresh_sensor(f"{source}_refresh_after_arrival", f"{source}_refresh", [dg.AssetKey(["bronze", source])], tags={"team": "data-eng"}) for source in SOURCES]

@@ -24,6 +24,7 @@ from lakehouse_jobs.lib.ingest.file_arrival import file_arrival_sensor
 from lakehouse_jobs.lib.ingest.ingest import ingest
 from lakehouse_jobs.lib.ingest.spec import IngestSpec
 from lakehouse_jobs.lib.tables.quarantine import read_quarantine
+from lakehouse_jobs_tests.engines import ON_SAIL
 
 from .helpers import batch_mode, quarantined, rows
 
@@ -71,7 +72,7 @@ def landing_file(draw, fmt: str) -> tuple[str, bytes, int]:
 
 @st.composite
 def landing(draw) -> tuple[str, list[tuple[str, bytes, int]]]:
-    fmt = draw(st.sampled_from(["csv", "json"]))
+    fmt = draw(st.sampled_from(["csv"] if ON_SAIL else ["csv", "json"]))  # JSON ingestion runs on the JVM only
     return fmt, draw(st.lists(landing_file(fmt), min_size=1, max_size=5))
 
 
@@ -125,11 +126,12 @@ def test_a_record_in_a_wrong_encoding_is_refused_with_that_reason(spark, lakehou
     (folder / "b.jsonl").write_bytes('{"id": "3", "name": "ok"}\n{"id": "4", "name": "caf\u00e9"}\n'.encode("latin-1"))
     with batch_mode(single_pass):
         ingest(spark, lakehouse, IngestSpec(source="src", table="raw", columns=["id", "name"]))
-        ingest(spark, lakehouse, IngestSpec(source="src", table="rawj", format="json", columns=["id", "name"]))
+        if not ON_SAIL:  # JSON ingestion runs on the JVM only
+            ingest(spark, lakehouse, IngestSpec(source="src", table="rawj", format="json", columns=["id", "name"]))
     refused = sorted((Path(r["file"]).name, r["line"], r["reason"]) for r in read_quarantine(spark, lakehouse).collect())
     reason = "not valid UTF-8 text (wrong encoding?)"
-    assert refused == [("a.csv", 3, reason), ("a.csv", 4, reason), ("b.jsonl", 2, reason)]
-    assert rows(spark, lakehouse, "bronze", "raw") == 2 and rows(spark, lakehouse, "bronze", "rawj") == 1
+    assert refused == [("a.csv", 3, reason), ("a.csv", 4, reason), *([] if ON_SAIL else [("b.jsonl", 2, reason)])]
+    assert rows(spark, lakehouse, "bronze", "raw") == 2 and (ON_SAIL or rows(spark, lakehouse, "bronze", "rawj") == 1)
 
 
 def test_a_batch_is_quarantined_once_and_spark_and_delta_rs_writers_share_the_table(spark, lakehouse):

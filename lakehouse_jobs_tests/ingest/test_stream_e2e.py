@@ -176,9 +176,8 @@ def test_a_file_dropped_again_ingests_nothing_and_refreshes_nothing(stream):
 def test_a_second_source_finds_the_cluster_warm_and_every_run_says_what_started_it(stream):
     root, home, log = stream
     wait_for(lambda: settled(home), TIMEOUT, "the previous runs to end", log)
-    clusters = job_cluster.running(clusters_dir(home))  # the orders' arrival runs used one JVM, their refresh runs one Sail server
-    assert sorted(c["engine"] for c in clusters) == ["sail", "spark"]
-    (cluster,) = [c for c in clusters if c["engine"] == "spark"]
+    clusters = job_cluster.running(clusters_dir(home))  # the orders' arrival and refresh runs (CSV, table steps) used one Sail server
+    assert [c["engine"] for c in clusters] == ["sail"]
     write_csv(root / "landing/customers/c-1.csv", CUSTOMER_COLUMNS, [
         ["1", "Ann", "a@x", "DE", "smb", "INSERT", "1", "2026-01-01T00:00:00"],
         ["1", "Ann", "a2@x", "FR", "smb", "UPDATE", "3", "2026-01-03T00:00:00"],
@@ -186,8 +185,8 @@ def test_a_second_source_finds_the_cluster_warm_and_every_run_says_what_started_
     ])  # fmt: skip
     wait_for(lambda: delta_rows(root / "silver/customers") == 2, TIMEOUT, "2 customers in silver", log)
     wait_for(lambda: delta_rows(root / "silver/customers_history") == 3, TIMEOUT, "3 customer versions", log)
-    again = {c["engine"]: c["jvm_pid"] for c in job_cluster.running(clusters_dir(home))}
-    assert again == {c["engine"]: c["jvm_pid"] for c in clusters}  # the customers' arrival and refresh runs found both warm
+    again = [(c["engine"], c["jvm_pid"]) for c in job_cluster.running(clusters_dir(home))]
+    assert again == [(c["engine"], c["jvm_pid"]) for c in clusters]  # the customers' arrival and refresh runs found it warm
     records = wait_for(lambda: settled(home), TIMEOUT, "every run to end", log)
     assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in records)
 
@@ -199,7 +198,7 @@ def test_a_second_source_finds_the_cluster_warm_and_every_run_says_what_started_
         # no file requested twice (a run also takes what landed while it caught up: bronze holds each record once, above)
         assert len(requested) == len(set(requested)) and set(requested) <= {str(p) for p in (root / "landing/orders").rglob("*.csv")}
         assert all(_materialized(instance, r.run_id) <= {"bronze/orders"} for r in arrivals)  # arrival runs write bronze only
-        assert {r.tags.get(ENGINE) for r in arrivals} == {"spark"}  # LAKEHOUSE_ENGINE=auto by default: ingestion on the JVM
+        assert {r.tags.get(ENGINE) for r in arrivals} == {"sail"}  # LAKEHOUSE_ENGINE=auto by default: CSV ingestion on Sail
         refreshes = instance.get_runs(dg.RunsFilter(job_name="orders_refresh"))
         assert all(r.tags["dagster/sensor_name"] == REFRESH_SENSOR for r in refreshes)
         assert all(r.tags["lakehouse_jobs/trigger.table_update.updated_tables"] == "bronze/orders" for r in refreshes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -22,14 +23,15 @@ def _steps(*assets: dg.AssetsDefinition) -> list[tuple[str, dict[str, str]]]:
 
 
 def test_the_choice_reads_the_steps_tags():
-    from lakehouse_jobs.defs import orders
+    from lakehouse_jobs.defs import clickstream, orders
     from lakehouse_jobs.defs.dbt import dbt_marts
 
     assert orders.silver_orders.op.tags[ENGINE_NEEDS] == ""  # a table step needing nothing Sail lacks
-    assert orders.bronze_orders.op.tags[ENGINE_NEEDS] == "idempotent_commits,file_lineage"
-    assert auto_engine.choose(_steps(orders.silver_orders, orders.gold_daily_revenue)).engine == "sail"
-    bronze = auto_engine.choose(_steps(orders.bronze_orders, orders.silver_orders))
-    assert bronze.engine == "spark" and bronze.reason.startswith("auto: step bronze__orders needs idempotent Delta commits")
+    assert orders.bronze_orders.op.tags[ENGINE_NEEDS] == ""  # CSV ingestion: parsed by pyarrow, committed by delta-rs on Sail
+    assert clickstream.bronze_clickstream.op.tags[ENGINE_NEEDS] == "spark_json"
+    assert auto_engine.choose(_steps(orders.bronze_orders, orders.silver_orders, orders.gold_daily_revenue)).engine == "sail"
+    json = auto_engine.choose(_steps(clickstream.bronze_clickstream, orders.silver_orders))
+    assert json.engine == "spark" and json.reason.startswith("auto: step bronze__clickstream needs Spark's JSON parsing")
     dbt = auto_engine.choose(_steps(orders.silver_orders, dbt_marts))
     assert dbt.engine == "spark" and "step dbt_marts is not one of the project's table steps" in dbt.reason
     assert auto_engine.choose([]).engine == "spark"
@@ -48,18 +50,31 @@ def test_user_op_tags_are_kept_beside_the_engine_tag(needs: str):
     assert lacking == ("spark" if needs else "sail")
 
 
-def test_arrival_runs_stay_on_the_jvm_and_refresh_runs_go_to_sail_with_the_oracles_tables(tmp_path: Path):
-    """Two runs as the daemon launches them (a process each): bronze (ingestion) on the JVM, then silver + gold on Sail."""
+def test_csv_arrivals_and_refreshes_go_to_sail_onto_a_table_the_jvm_began_with_the_oracles_tables(tmp_path: Path):
+    """Runs as the daemon launches them (a process each): the first part of orders ingested on the JVM
+    (LAKEHOUSE_ENGINE=spark), the rest by an `auto` arrival run on Sail (delta-rs appends to the JVM's
+    table, exactly once), then silver + gold on Sail; the tables equal the pandas oracle."""
     root = tmp_path / "lake"
-    shutil.copytree(LANDING / "orders", root / "landing" / "orders")
+    parts = sorted((LANDING / "orders").glob("*.csv"))
+    (root / "landing" / "orders").mkdir(parents=True)
+    shutil.copy(parts[0], root / "landing" / "orders")
     env = run_env(root, {}, LAKEHOUSE_ENGINE="auto", LJ_EXECUTOR="in_process")
-    for name, select in (("arrival", "bronze/orders"), ("refresh", "silver/orders,gold/daily_revenue")):
+    runs = (
+        ("first", "bronze/orders", {**env, "LAKEHOUSE_ENGINE": "spark"}),
+        ("arrival", "bronze/orders", env),
+        ("refresh", "silver/orders,gold/daily_revenue", env),
+    )
+    for name, select, run in runs:
         log = tmp_path / f"{name}.log"
-        assert materialize(select, env, log).wait(timeout=600) == 0, log_tail(log)
-    assert "Spark engine: spark (local[*]; auto: step bronze__orders needs idempotent Delta commits" in (tmp_path / "arrival.log").read_text()
-    assert "Spark engine: sail (pysail 0.7.2, sc://127.0.0.1:" in (tmp_path / "refresh.log").read_text()
+        assert materialize(select, run, log).wait(timeout=600) == 0, log_tail(log)
+        for part in parts[1:]:
+            shutil.copy(part, root / "landing" / "orders")
+    assert "Spark engine: sail (pysail 0.7.2, sc://127.0.0.1:" in (tmp_path / "arrival.log").read_text()
     assert "auto: all 2 step(s) of the run are table steps Sail runs" in (tmp_path / "refresh.log").read_text()
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         engines = [r.dagster_run.tags.get(ENGINE) for r in sorted(instance.get_run_records(), key=lambda r: r.create_timestamp)]
-    assert engines == ["spark", "sail"]
+    assert engines == ["spark", "sail", "sail"]
+    operations = [json.loads(line)["commitInfo"].get("engineInfo", "") for f in sorted((root / "bronze" / "orders" / "_delta_log").glob("*.json"))
+                  for line in f.read_text().splitlines() if line.startswith('{"commitInfo"')]  # fmt: skip
+    assert operations[0].startswith("Apache-Spark") and operations[-1].startswith("delta-rs"), operations
     oracle.assert_orders_tables_match(root)

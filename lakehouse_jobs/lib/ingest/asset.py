@@ -33,8 +33,16 @@ from lakehouse_jobs.lib.tables.medallion import runtime, table_asset_args
 from lakehouse_jobs.lib.tables.quarantine import quarantine_path
 
 QUARANTINE_CHECK = "quarantine"
-# Exactly once rests on idempotent commits and on each row's source file (what Sail lacks: runtime/sail.py).
-INGEST_NEEDS = ("idempotent_commits", "file_lineage")
+
+
+def ingest_needs(spec: IngestSpec) -> tuple[str, ...]:
+    """What ingesting `spec` needs of the engine (names of runtime/sail.LACKS).
+
+    Exactly once rests on idempotent commits and on each row's source file: ingestion supplies both
+    where the engine lacks them (Sail: ingest/commit.py, ingest/read_arrow.py). JSON lines are parsed
+    by Spark's `from_json`, whose answers differ on Sail: JSON ingestion needs the JVM."""
+    return ("spark_json",) if spec.format == "json" else ()
+
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -79,7 +87,7 @@ def ingestion_asset(
             group_name=group_name,
             description=description or f"Files of landing/{spec.source}/ ingested exactly once ({spec.format}, schema mode {spec.mode}).",
             metadata={"source": spec.source, "format": spec.format, "schema_mode": spec.mode, "write_mode": "append (exactly once)"},
-            needs=INGEST_NEEDS,
+            needs=ingest_needs(spec),
         ),  # fmt: skip
         check_specs=[
             dg.AssetCheckSpec(
@@ -92,7 +100,7 @@ def ingestion_asset(
         output_required=False,  # no new row: no materialization, nothing downstream
     )
     def _ingest(context: dg.AssetExecutionContext, config: IngestConfig) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        spark, lakehouse = runtime(context, f"{spec.layer}/{spec.table}", INGEST_NEEDS)
+        spark, lakehouse = runtime(context, f"{spec.layer}/{spec.table}", ingest_needs(spec))
         result = ingest(spark, lakehouse, spec, config.files, run_id=context.run_id, catch_up=config.catch_up)
         path = lakehouse.table_path(spec.layer, spec.table)
         metadata = dict(result.metadata())

@@ -47,6 +47,7 @@ class Prepared:
     frame: DataFrame  # the parse: cached (two passes) or not (one pass)
     observation: Any = None  # one pass, JSON: collects the refused records while `data` is written
     max_records: int | None = None  # one pass, CSV: the most records the files can hold (their lines)
+    cached: bool = False  # `frame` is persisted (two passes over Spark's parse)
 
     @property
     def single_pass(self) -> bool:
@@ -75,7 +76,7 @@ class Prepared:
         return [*self.rejected, *_numbered(refused)]
 
     def release(self) -> None:
-        if not self.single_pass:
+        if self.cached:
             self.frame.unpersist()
 
 
@@ -98,13 +99,14 @@ def prepare_batch(spark: SparkSession, spec: IngestSpec, table: Path, todo: list
     if frame is None:
         frame = spark.createDataFrame([], "_record map<string,string>, _source_file string, _raw string, _bad string")
     needs_keys = spec.format == "json" and spec.mode in ("addNewColumns", "failOnNewColumns")
-    single = allow_single_pass and not needs_keys and _size(todo) >= SINGLE_PASS_MIN_BYTES
-    if not single:
+    single = allow_single_pass and not needs_keys and not parsed.complete and _size(todo) >= SINGLE_PASS_MIN_BYTES
+    cached = not single and not parsed.complete  # a complete parse is a staged file scan: nothing to cache
+    if cached:
         frame = frame.persist()
     extras = _extra_fields(frame.filter(F.col("_bad").isNull()), parsed, spec, known)
     new_columns: list[str] = []
     if extras and spec.mode == "failOnNewColumns":
-        if not single:
+        if cached:
             frame.unpersist()
         raise LakehouseError(
             f"{spec.source_table}: new columns {extras} in this batch and schema_mode is failOnNewColumns; add them to the declared columns or remove the files"
@@ -116,7 +118,7 @@ def prepare_batch(spark: SparkSession, spec: IngestSpec, table: Path, todo: list
         if column not in known:
             known.append(column)  # keep the table's columns even when a declared list shrank
     rejected, observation, max_records = list(parsed.rejected), None, None
-    if not single:
+    if not single and not parsed.complete:
         rejected.extend(_numbered(frame.filter(F.col("_bad").isNotNull()).selectExpr(*_REFUSED).collect()))
     elif spec.format == "json":
         from pyspark.sql import Observation
@@ -128,7 +130,7 @@ def prepare_batch(spark: SparkSession, spec: IngestSpec, table: Path, todo: list
         max_records = parsed.max_records()
     fields = None if spec.format == "json" else [h for header in parsed.headers.values() for h in header]
     data = frame.filter(F.col("_bad").isNull()).select(*_columns(spec, known, fields), "_source_file", F.current_timestamp().alias("_ingested_at"))
-    return Prepared(data, rejected, new_columns, frame, observation, max_records)
+    return Prepared(data, rejected, new_columns, frame, observation, max_records, cached)
 
 
 def _size(paths: list[Path]) -> int:

@@ -36,11 +36,11 @@ from typing import TYPE_CHECKING, Any
 
 from lakehouse_jobs.lib.errors import LakehouseError
 from lakehouse_jobs.lib.ingest.batch import REFUSED_PENDING, prepare_batch
+from lakehouse_jobs.lib.ingest.commit import commit_batch
 from lakehouse_jobs.lib.ingest.discovery import Discovery, Refused, discover, resolve, scan
-from lakehouse_jobs.lib.ingest.manifest import Manifest, commit_metadata, committed_tag, load_manifest, save_cache
+from lakehouse_jobs.lib.ingest.manifest import Manifest, commit_metadata, load_manifest, save_cache
 from lakehouse_jobs.lib.ingest.spec import SUFFIXES, IngestSpec
 from lakehouse_jobs.lib.tables.conflicts import backoff, classify
-from lakehouse_jobs.lib.tables.delta_io import change_feed_options
 from lakehouse_jobs.lib.tables.quarantine import Rejected, append_rejected, quarantined_version
 
 if TYPE_CHECKING:
@@ -121,11 +121,7 @@ def ingest(
         entries = [(str(p.relative_to(landing)), *_stat(p)) for p in todo] + [(r.name, -1, -1) for r in refused]
         meta = commit_metadata(batch, tag, entries, prepared.refused_before_commit, [(r.name, r.reason) for r in refused])
         try:
-            writer = prepared.data.write.format("delta").mode("append").option("txnAppId", spec.app_id).option("txnVersion", batch)
-            writer = writer.option("userMetadata", meta).option("mergeSchema", "true").options(**change_feed_options(spark, table))
-            writer.save(str(table))
-            version = committed_tag(table, manifest.version, tag)
-            written = _output_rows(table, version) if version is not None else 0
+            version, written = commit_batch(prepared.data, table, spec, batch, meta, tag, manifest.version)
             rejected = prepared.all_rejected(written) if version is not None else []
         except Exception as exc:
             if _lost_race(exc):
@@ -190,17 +186,6 @@ def _select(found: Discovery, landing: Path, manifest: Manifest, spec: IngestSpe
     refused = [r for r in found.refused if r.name not in manifest.files]  # recorded by an earlier batch: reported once
     result.files_already_ingested += len(found.refused) - len(refused)
     return todo, refused, result
-
-
-def _output_rows(table: Path, version: int) -> int:
-    import json
-
-    with (table / "_delta_log" / f"{version:020d}.json").open(encoding="utf-8") as handle:
-        for line in handle:
-            info = json.loads(line).get("commitInfo")
-            if info:
-                return int((info.get("operationMetrics") or {}).get("numOutputRows", 0))
-    return 0
 
 
 def _quarantine_once(lakehouse: Any, spec: IngestSpec, rows: list[Rejected], batch: int, run_id: str | None) -> None:

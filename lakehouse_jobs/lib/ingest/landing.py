@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib.errors import SetupError, SpecError
 from lakehouse_jobs.lib.names import validate_columns
 
 if TYPE_CHECKING:
@@ -57,6 +57,13 @@ def read_landing(
         df = spark.createDataFrame([], schema)
         return df.withColumn("_source_file", F.lit(None).cast("string")).withColumn("_ingested_at", F.current_timestamp())
     from lakehouse_jobs.lib.ingest.read import source_file, spark_paths
+    from lakehouse_jobs.lib.runtime import sail
+
+    if sail.is_sail(spark):  # its CSV reader fails on a malformed record, and it has no _metadata.file_path
+        raise SetupError(
+            f"read_landing cannot run on the sail engine: it needs Spark's PERMISSIVE reader and {sail.LACKS['file_lineage']}, which pysail {sail.PYSAIL_PIN} lacks; "
+            f"ingestion_asset reads CSV on Sail (docs/engines.md); {sail.ON_JVM}."
+        )
 
     paths = spark_paths([Path(f) for f in files])
     if fmt == "csv":

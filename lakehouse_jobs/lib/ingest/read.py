@@ -22,8 +22,9 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from lakehouse_jobs.lib.errors import SetupError
 from lakehouse_jobs.lib.tables.quarantine import Rejected
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class Parsed:
     rejected: list[Rejected] = field(default_factory=list)
     headers: dict[str, list[str]] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)  # the files `frame` reads
+    complete: bool = False  # `rejected` holds every refused record: `frame` has loadable rows only
 
     def max_records(self) -> int:
         """CSV: at most this many records are in `frame`, its files' lines without headers
@@ -53,7 +55,8 @@ class Parsed:
         return sum(count_lines(path) - 1 for path in self.files)
 
 
-def _open(path: Path):
+def open_file(path: Path) -> BinaryIO:
+    """A landing file's bytes, gunzipped when its name ends in .gz."""
     return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
 
 
@@ -62,7 +65,7 @@ def precheck(path: Path) -> Rejected | None:
     try:
         if path.stat().st_size == 0:
             return Rejected(str(path), None, None, "empty file")
-        with _open(path) as handle:
+        with open_file(path) as handle:
             head = handle.read(8192)
             if path.name.endswith(".gz"):
                 while handle.read(1 << 20):  # a truncated gzip only fails at its end
@@ -77,7 +80,7 @@ def precheck(path: Path) -> Rejected | None:
 
 
 def file_lines(path: Path) -> list[str]:
-    with _open(path) as handle:
+    with open_file(path) as handle:
         text = handle.read().decode("utf-8", "replace")
     return text.split("\n") if "\r" not in text else _LINES.split(text)  # plain split is ~10x faster
 
@@ -86,7 +89,7 @@ def count_lines(path: Path, chunk: int = 16 << 20) -> int:
     """Lines as Hadoop's reader splits them (on \\r\\n, \\r or \\n), streamed: a C-speed byte count."""
     lines = 0
     last = b""
-    with _open(path) as handle:
+    with open_file(path) as handle:
         while block := handle.read(chunk):
             straddles = last == b"\r" and block[:1] == b"\n"  # a \\r\\n split between two blocks
             lines += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n") - straddles
@@ -97,7 +100,7 @@ def count_lines(path: Path, chunk: int = 16 << 20) -> int:
 def first_line(path: Path) -> tuple[str, str]:
     """The first line's text and its ending (\\r\\n, \\n, a lone \\r of old Mac files, or "" at the end of the file)."""
     head = b""
-    with _open(path) as handle:
+    with open_file(path) as handle:
         while (block := handle.read(1 << 16)) and not any(c in head[:-1] for c in b"\r\n"):
             head += block
     text = head.decode("utf-8", "replace")
@@ -201,6 +204,12 @@ def read_json(spark: SparkSession, paths: Sequence[Path]) -> DataFrame | None:
         return None
     limit = {"maxStringLen": str(MAX_JSON_STRING_CHARS)}
     marker = uuid.uuid4().hex
+    from lakehouse_jobs.lib.runtime import sail
+
+    if sail.is_sail(spark):
+        raise SetupError(
+            f"JSON ingestion cannot run on the sail engine: it needs {sail.LACKS['spark_json']}, which pysail {sail.PYSAIL_PIN} lacks (docs/engines.md); {sail.ON_JVM}."
+        )
     text = spark.read.text(spark_paths(paths)).select("value", source_file().alias("_source_file"))
     text = text.filter(F.trim("value") != "")
     wrapped = F.concat(F.lit("["), F.col("value"), F.lit(f',{{"{marker}":"{marker}"}}]'))
@@ -250,8 +259,15 @@ def read_batch(spark: SparkSession, files: Sequence[Path], fmt: str, delimiter: 
             continue
         headers[str(path)] = header
         groups.setdefault((tuple(header), "\r" if ending == "\r" else "\n", ending == "\r\n"), []).append(path)
-    frame = read_csv(spark, groups, delimiter)
-    return Parsed(frame, rejected, headers, [p for paths in groups.values() for p in paths])
+    paths = [p for group in groups.values() for p in group]
+    from lakehouse_jobs.lib.runtime import sail
+
+    if sail.is_sail(spark):  # Sail's CSV reader fails on a malformed record: parsed by pyarrow
+        from lakehouse_jobs.lib.ingest.read_arrow import read_csv_arrow
+
+        frame, refused = read_csv_arrow(spark, headers, paths, delimiter)
+        return Parsed(frame, [*rejected, *refused], headers, paths, complete=True)
+    return Parsed(read_csv(spark, groups, delimiter), rejected, headers, paths)
 
 
 def _any(conditions: list):  # a Column

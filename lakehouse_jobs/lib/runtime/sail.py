@@ -26,11 +26,15 @@ PYSAIL_PIN = "0.7.2"
 TESTED_CLIENTS: dict[str, tuple[str, ...]] = {"0.7": ("4.2",)}
 INSTALL_HINT = f"pip install pysail=={PYSAIL_PIN} 'pyspark[connect]==4.2.0'"
 
+ENGINE_ENV = "LAKEHOUSE_ENGINE"  # sail | spark | auto, for every run of the process (runtime/spark.py)
+ON_JVM = f'run it on the JVM engine: unset {ENGINE_ENV} or set SparkResource(engine="spark")'
+
 # What the project's table steps rely on and Sail PYSAIL_PIN lacks, measured by engine_probe.py (docs/engines.md).
 # A step naming one of these is refused on Sail before its session starts (`SparkResource.require`).
 LACKS: dict[str, str] = {
     "idempotent_commits": "idempotent Delta commits (txnAppId/txnVersion: a retried batch would be appended twice)",
     "file_lineage": "source-file lineage (_metadata.file_path, input_file_name())",
+    "spark_json": "Spark's JSON parsing (Sail's from_json refuses single-quoted strings and NaN/Infinity, and rounds integers beyond 64 bits)",
 }
 
 _LOCK = threading.RLock()

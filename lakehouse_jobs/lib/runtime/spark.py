@@ -45,8 +45,7 @@ _SESSION_URL: str | None = None  # the Spark Connect URL of _SESSION; None for a
 _ON_CREATED: list[Callable[[SparkSession], None]] = []
 _LOG4J = Path(__file__).with_name("log4j2.properties")
 ENGINES = ("spark", "sail", "auto")
-ENGINE_ENV = "LAKEHOUSE_ENGINE"
-ON_JVM = f'run it on the JVM engine: unset {ENGINE_ENV} or set SparkResource(engine="spark")'
+ENGINE_ENV, ON_JVM = sail.ENGINE_ENV, sail.ON_JVM
 ENGINE_TAG = tags.ENGINE  # the run tag naming the engine its Spark code ran on
 _TAGGED_RUNS: set[str] = set()
 
