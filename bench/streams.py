@@ -14,7 +14,7 @@
     that wrote each downstream table (goal <= 2).
     (a)+(c) run once per `--engines` entry (the daemon's LAKEHOUSE_ENGINE; a fresh daemon and
     lakehouse each), side by side; the default `auto,spark` compares the example's default
-    (arrival runs on the JVM, refresh runs on Sail) with every run on the JVM.
+    (CSV arrival runs and refresh runs on Sail) with every run on the JVM.
 (b) incremental refresh cost, in this process (embedded Spark, warm): bronze, silver and gold
     built from `--orders` (1,000,000) orders over a year, then one file of `--new-orders`
     (10,000) orders on the last day and the next is ingested and silver+gold refreshed (wall

@@ -14,7 +14,9 @@ Two ways to learn which records a batch refuses, chosen by its size:
   the parse is read once more for its refused records.
   Its quarantine write always follows, even empty, and marks the batch settled.
 A batch whose new columns must be found first (JSON in addNewColumns/failOnNewColumns)
-is always cached: the schema decision needs a pass before the write.
+is always cached: the schema decision needs a pass before the write. On Sail a CSV batch
+is parsed by pyarrow (`read_arrow.py`), which hands over every refused record before the
+write: its frame holds loadable rows only (a staged file, nothing to cache).
 """
 
 from __future__ import annotations

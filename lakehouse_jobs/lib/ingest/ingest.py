@@ -6,7 +6,8 @@ A run ingests the files it is given (a file-arrival sensor's batch, with `catch_
 other settled file landed meanwhile) or, when run by hand, every file of `landing/<source>/`
 not ingested yet. Guarantees:
 - exactly once: the batch is appended with Delta's idempotent-write options
-  (`txnAppId` = the table's ingestion app id, `txnVersion` = batch number) and the
+  (`txnAppId` = the table's ingestion app id, `txnVersion` = batch number; on Sail the
+  same `txn` action through delta-rs: `commit.py`) and the
   batch's file list rides in the same commit (`ingest_manifest`); a retried,
   relaunched or racing run either finds its files already committed or loses the
   Delta commit race and starts over with what is still missing;

@@ -87,10 +87,10 @@ def as_records(table: pa.Table, header: Sequence[str], source: str) -> pa.Table:
     values = pa.concat_arrays([table.column(i).combine_chunks() for i in range(width)]) if width else pa.array([], pa.string())
     order = (np.arange(width)[None, :] * rows + np.arange(rows)[:, None]).ravel()  # row by row, field by field
     offsets = pa.array(np.arange(0, rows * width + 1, width if width else 1)[: rows + 1], pa.int32())
-    keys = pa.array(list(header) * rows, pa.string())
+    keys = pa.array(list(header), pa.string()).take(pa.array(np.tile(np.arange(width), rows), pa.int64()))
     record = pa.MapArray.from_arrays(offsets, keys, values.take(pa.array(order, pa.int64())))
     empty = pa.nulls(rows, pa.string())
-    return pa.table({"_record": record, "_source_file": pa.array([source] * rows, pa.string()), "_raw": empty, "_bad": empty})
+    return pa.table({"_record": record, "_source_file": pa.repeat(pa.scalar(source, pa.string()), rows), "_raw": empty, "_bad": empty})
 
 
 def read_csv_arrow(spark: Any, headers: dict[str, list[str]], paths: Sequence[Path], delimiter: str) -> tuple[Any, list[Rejected]]:

@@ -6,8 +6,8 @@ one of the project's table steps (medallion, AUTO CDC, ingestion: their op tag
 `tags.ENGINE_NEEDS` lists the engine features they need) and Sail must have what each needs
 (`sail.LACKS`). Any other step - user code, notebooks, dbt, pipeline updates, a table step
 needing what Sail lacks - puts the run on the JVM, whose behaviour is the reference. So in
-the example the file-arrival runs (ingestion) stay on the JVM and the refresh runs (silver
-and gold) go to Sail. Every step process of a run reads the same plan: they agree.
+the example the CSV sources' file-arrival runs and the refresh runs (silver and gold) go to
+Sail, the JSON source's arrival runs to the JVM. Every step process of a run reads the same plan.
 """
 
 from __future__ import annotations

@@ -40,11 +40,12 @@ NOTES = """## Also measured
 - `LAKEHOUSE_ENGINE=auto` (or `SparkResource(engine="auto")`): each run on Sail when every step it executes is one of
   the project's table steps (medallion, AUTO CDC, ingestion: their op tag `lakehouse_jobs/engine_needs` lists what
   they need) and Sail has all of it; any other step (user code, notebooks, dbt, pipeline updates) or a table step
-  needing what Sail lacks (ingestion) puts the run on the JVM (`runtime/auto_engine.py`, read from the execution plan
-  Dagster stored for the run, so every step process of a run agrees). The run's log names the engine and the reason.
-  The example's file-arrival and refresh jobs use `auto` unless `LAKEHOUSE_ENGINE` is set: file-arrival runs
-  (ingestion) stay on the JVM and refresh runs (silver and gold) go to a warm Sail server; their tables equal the
-  pandas oracle (`test_stream_e2e.py`, `test_auto_engine.py`). The example's silver and gold tables built on Sail
+  needing what Sail lacks (JSON ingestion) puts the run on the JVM (`runtime/auto_engine.py`, read from the execution
+  plan Dagster stored for the run, so every step process of a run agrees). The run's log names the engine and the
+  reason. The example's file-arrival and refresh jobs use `auto` unless `LAKEHOUSE_ENGINE` is set: the CSV sources'
+  arrival runs and every refresh run (silver and gold) go to a warm Sail server, the JSON source's arrival runs to the
+  JVM; their tables equal the pandas oracle (`test_stream_e2e.py`, `test_auto_engine.py`: also a bronze table begun on
+  the JVM and continued on Sail). The example's silver and gold tables built on Sail
   were also compared with the JVM's: same rows, one difference in types: `datediff` is a 32-bit integer on the JVM
   and 64-bit on Sail (`gold/customer_features`' two day counts, not in any refresh job), which is why `auto` is not
   the default of every run (probe `datediff_type`).
@@ -84,9 +85,21 @@ NOTES = """## Also measured
   is checked first (one more pass) and refused in the same sentence. Sail's schema-drift and duplicate-merge-key
   errors are explained as the JVM's are; its lost commit ("Failed to commit transaction: n", no conflict class) is
   retried like Delta's conflicts.
+- Ingestion on Sail (`ingestion_asset`, CSV): Sail's CSV reader fails the whole read at a malformed record and has no
+  `_metadata.file_path` (probes `csv_malformed_record`, `metadata_file_path`), and its `txnAppId` is not idempotent.
+  There the project supplies all three: each CSV file is parsed by pyarrow (`ingest/read_arrow.py`: the JVM's
+  PERMISSIVE semantics, a record with too many or too few fields refused as malformed, with its line; bytes that are
+  not UTF-8 refused as wrong encoding; an empty field null, quoted or not; the file's path on each row) and handed to
+  the session as a staged Parquet file, and the batch is committed by delta-rs with the same `txn` action and
+  manifest, built on the snapshot the batch was planned from (`ingest/commit.py`: a batch already there is skipped,
+  a racing commit of the same app id fails delta-rs' conflict check and the run starts over; a new table is created
+  empty first, at version 0 or not at all). The ingestion tests pass on Sail, racing runs included. JSON ingestion
+  stays on the JVM: it parses with `from_json`, and Sail's refuses single-quoted strings and NaN, which Spark's
+  reader accepts by default, and rounds a 30-digit integer to a double (probe `from_json_lenient`): results would
+  differ. `read_landing` (PERMISSIVE reads) is refused on Sail.
 - Steps refused on Sail, in one sentence and before their session starts (nothing written): a step names what it
-  needs (`SparkResource.require`, the names of `runtime/sail.py`'s `LACKS`): ingestion needs idempotent commits and
-  file lineage. A process runs one engine, so a refused step cannot fall back to the JVM inside its run.
+  needs (`SparkResource.require`, the names of `runtime/sail.py`'s `LACKS`): JSON ingestion needs Spark's JSON
+  parsing. A process runs one engine, so a refused step cannot fall back to the JVM inside its run.
 - Databricks tasks on Sail: notebooks, Python scripts and wheels run on the run's engine; a statement Sail cannot run
   fails its cell or statement as on the JVM (naming notebook, cell and line), and the task's error then adds that it
   ran on Sail and the setting that runs it on the JVM (`SparkResource.failure_note`). It does not fall back by
@@ -229,6 +242,19 @@ def p_json_corrupt_record(spark: Any, d: Path) -> Any:
     return sorted(((r["a"], r["_corrupt_record"]) for r in df.collect()), key=repr)
 
 
+def p_csv_malformed_record(spark: Any, d: Path) -> Any:
+    (d / "in.csv").write_text("a,b\n1,x\n2,y,extra\n3\n")
+    schema = "a STRING, b STRING, _corrupt_record STRING"
+    df = spark.read.schema(schema).options(header="true", mode="PERMISSIVE", columnNameOfCorruptRecord="_corrupt_record").csv(str(d / "in.csv"))
+    return sorted(((r["a"], r["b"], r["_corrupt_record"]) for r in df.collect()), key=repr)
+
+
+def p_from_json_lenient(spark: Any, d: Path) -> Any:
+    lines = ["{'a': 'single'}", '{"a": NaN}', '{"a": 123456789012345678901234567890}', '{"a": 1.50}']
+    df = spark.createDataFrame([(line,) for line in lines], "v STRING").selectExpr("from_json(v, 'map<string,string>') AS m")
+    return [r["m"] for r in df.collect()]
+
+
 def p_metadata_file_path(spark: Any, d: Path) -> Any:
     (d / "in").mkdir()
     (d / "in" / "a.csv").write_text("x\n1\n")
@@ -323,6 +349,8 @@ PROBES: dict[str, tuple[str, Probe]] = {
     "change_data_feed": ("change data feed (`readChangeFeed`, `startingVersion`)", p_change_data_feed),
     "observe": ("`df.observe` / `Observation`", p_observe),
     "json_corrupt_record": ("PERMISSIVE JSON with `_corrupt_record`", p_json_corrupt_record),
+    "csv_malformed_record": ("PERMISSIVE CSV with `_corrupt_record` (a record with too many, one with too few fields)", p_csv_malformed_record),
+    "from_json_lenient": ("`from_json` on single quotes, NaN, a 30-digit integer, 1.50 (JSON ingestion parses with it)", p_from_json_lenient),
     "metadata_file_path": ("`_metadata.file_path`", p_metadata_file_path),
     "input_file_name": ("`input_file_name()`", p_input_file_name),
     "from_json": ("`from_json`", p_from_json),
