@@ -95,8 +95,19 @@ def server_url(before_stop: Callable[[], None] | None = None) -> str:
 
 
 def mark(session: Any) -> Any:
-    """Remember `session` as one of Sail's (so `is_sail` answers without asking the server)."""
+    """Remember `session` as one of Sail's (so `is_sail` answers without asking the server), its
+    `sql` running `INSERT`/`CREATE TABLE` on `delta.`path`` with Spark's meaning (`sql/delta_paths.py`)."""
     _SESSIONS.add(session)
+    original = session.sql
+
+    def sql(sqlQuery: Any, args: Any = None, **kwargs: Any) -> Any:  # noqa: N803 - PySpark's parameter name
+        from lakehouse_jobs.lib.sql import delta_paths
+
+        if isinstance(sqlQuery, str) and delta_paths.run(session, sqlQuery, args):
+            return delta_paths.result(session)
+        return original(sqlQuery, args, **kwargs)
+
+    session.sql = sql
     return session
 
 

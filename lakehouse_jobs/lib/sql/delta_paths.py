@@ -1,0 +1,148 @@
+"""`INSERT INTO delta.`path`` and `CREATE TABLE delta.`path`` for an engine that reads `delta` as a database (Sail).
+
+Sail (pysail 0.7.2) runs `SELECT`, `MERGE`, `UPDATE` and `DELETE` on `delta.`/a/path``, but reads
+the name in `INSERT INTO|OVERWRITE` and `CREATE [OR REPLACE] TABLE` as a table in a database
+called `delta` ("Database not found: delta"), while Databricks SQL files and notebooks use it
+all the time. On Sail those two statements are run here through the DataFrame API, with
+Spark's meaning: `INSERT` matches the query's columns to the table's by position (or by the
+column list / `BY NAME`), casts them to the table's types, appends (or replaces every row);
+`CREATE TABLE` makes the table from its column definitions or its `AS` query, refused when it
+exists, skipped with `IF NOT EXISTS`, replaced (schema too) with `OR REPLACE`. The statement's
+query is passed to the session as written. A clause this cannot give Spark's meaning
+(`PARTITION`, `REPLACE WHERE`, `PARTITIONED BY`, `TBLPROPERTIES`, ...) is refused in one
+sentence naming it and the setting that runs the statement on the JVM.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_SKIP = re.compile(r"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
+_PATH = r"delta\s*\.\s*`((?:[^`]|``)+)`"
+_INSERT = re.compile(rf"INSERT\s+(INTO|OVERWRITE)\s+(?:TABLE\s+)?{_PATH}(.*)\Z", re.I | re.S)
+_CREATE = re.compile(rf"(CREATE\s+OR\s+REPLACE|REPLACE|CREATE)\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?{_PATH}(.*)\Z", re.I | re.S)
+_QUERY = re.compile(r"(?:SELECT|WITH|VALUES|FROM|TABLE)\b|\(", re.I)
+_WORD = re.compile(r"[A-Za-z_]+(?:\s+[A-Za-z_]+)?")
+
+
+class Unsupported(ValueError):
+    """A form of the statement this module does not run (said in one sentence)."""
+
+
+def _closing(text: str, start: int) -> int:
+    """The index of the `)` closing the `(` at `start` (quotes and backticks skipped)."""
+    depth, quote, i = 0, None, start
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\" and quote != "`":
+                i += 1
+            elif c == quote:
+                quote = None
+        elif c in "'\"`":
+            quote = c
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    raise Unsupported("unbalanced parentheses")
+
+
+def _strip(text: str) -> str:
+    return text[_SKIP.match(text).end() :].rstrip().rstrip(";").rstrip()
+
+
+def _refuse(statement: str, rest: str) -> Unsupported:
+    clause = (_WORD.match(rest) or _WORD.match("this form")).group(0).upper()
+    return Unsupported(
+        f"Sail runs {statement} delta.`...` with the DataFrame API, which cannot give {clause} Spark's meaning; "
+        'run it on the JVM engine: unset LAKEHOUSE_ENGINE or set SparkResource(engine="spark")'
+    )
+
+
+def run(spark: Any, text: str, args: Any = None) -> bool:
+    """Whether `text` was an INSERT/CREATE on `delta.`path`` (then it ran here)."""
+    body = _strip(text)
+    if match := _INSERT.match(body):
+        _insert(spark, match.group(1).upper() == "OVERWRITE", match.group(2).replace("``", "`"), _strip(match.group(3)), args)
+        return True
+    if match := _CREATE.match(body):
+        how = " ".join(match.group(1).upper().split())
+        _create(spark, how, bool(match.group(2)), match.group(3).replace("``", "`"), _strip(match.group(4)), args)
+        return True
+    return False
+
+
+def result(spark: Any) -> Any:
+    """What `spark.sql` answers for these statements on the JVM (delta-spark 4.4): no rows."""
+    return spark.createDataFrame([], "_ STRING").select()
+
+
+def _sql(spark: Any, query: str, args: Any) -> Any:
+    return spark.sql(query, args=args) if args else spark.sql(query)
+
+
+def _insert(spark: Any, overwrite: bool, path: str, rest: str, args: Any) -> None:
+    from pyspark.sql import functions as F
+
+    from lakehouse_jobs.lib.tables.delta_io import is_delta_table
+
+    statement = "INSERT OVERWRITE" if overwrite else "INSERT INTO"
+    names, by_name = None, False
+    if re.match(r"BY\s+NAME\b", rest, re.I):
+        by_name, rest = True, _strip(rest[re.match(r"BY\s+NAME\b", rest, re.I).end() :])
+    elif rest.startswith("(") and not _QUERY.match(_strip(rest[1:])):
+        end = _closing(rest, 0)
+        names = [n.strip().strip("`") for n in rest[1:end].split(",")]
+        rest = _strip(rest[end + 1 :])
+    if not _QUERY.match(rest):
+        raise _refuse(statement, rest)
+    if not is_delta_table(path):
+        raise Unsupported(f"[TABLE_OR_VIEW_NOT_FOUND] delta.`{path}` is not a Delta table")
+    target = spark.read.format("delta").load(path).schema
+    types = {f.name: f.dataType for f in target}
+    frame = _sql(spark, rest, args)
+    if by_name:
+        names = list(frame.columns)
+    elif names is None:
+        names = [f.name for f in target] if len(frame.columns) == len(target) else []
+    if len(names) != len(frame.columns) or any(n not in types for n in names):
+        raise Unsupported(f"{statement} delta.`{path}`: the query's {len(frame.columns)} column(s) {list(frame.columns)} do not fit the table's {list(types)}")
+    frame = frame.toDF(*names)
+    columns = [(F.col(f"`{f.name}`") if f.name in names else F.lit(None)).cast(f.dataType).alias(f.name) for f in target]
+    frame.select(*columns).write.format("delta").mode("overwrite" if overwrite else "append").save(path)
+
+
+def _create(spark: Any, how: str, if_not_exists: bool, path: str, rest: str, args: Any) -> None:
+    from lakehouse_jobs.lib.tables.delta_io import is_delta_table
+
+    statement = f"{how} TABLE"
+    columns = None
+    if rest.startswith("(") and not _QUERY.match(_strip(rest[1:])):
+        end = _closing(rest, 0)
+        columns, rest = rest[1:end].strip(), _strip(rest[end + 1 :])
+    if using := re.match(r"USING\s+([A-Za-z_]+)", rest, re.I):
+        if using.group(1).lower() != "delta":
+            raise _refuse(statement, rest)
+        rest = _strip(rest[using.end() :])
+    query = None
+    if as_ := re.match(r"AS\b", rest, re.I):
+        query, rest = _strip(rest[as_.end() :]), ""
+    if rest or (columns is None) == (query is None):
+        raise _refuse(statement, rest or "columns with AS")
+    exists = is_delta_table(path)
+    if exists and how == "CREATE":
+        if if_not_exists:
+            return
+        raise Unsupported(f"[DELTA_TABLE_ALREADY_EXISTS] delta.`{path}` already exists")
+    if how == "REPLACE" and not exists:
+        raise Unsupported(f"[TABLE_OR_VIEW_NOT_FOUND] delta.`{path}` does not exist (REPLACE TABLE needs it; CREATE OR REPLACE makes it)")
+    frame = _sql(spark, query, args) if query is not None else spark.createDataFrame([], columns)
+    writer = frame.write.format("delta")
+    if exists:
+        writer = writer.mode("overwrite").option("overwriteSchema", "true")
+    writer.save(path)
