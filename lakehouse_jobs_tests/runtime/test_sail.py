@@ -138,6 +138,7 @@ ON_SAIL = textwrap.dedent(
         return silver_numbers
 
     bronze = ingestion_asset(IngestSpec(source="src", table="events", columns=["id"]))
+    clicks = ingestion_asset(IngestSpec(source="clicks", table="clicks", format="json", columns=["id"]))
     resources = {"spark": SparkResource(), "lakehouse": LakehouseResource(root=sys.argv[1])}
     for _ in range(2):  # created, then overwritten
         result = dg.materialize([numbers], resources=resources)
@@ -146,7 +147,10 @@ ON_SAIL = textwrap.dedent(
     result = dg.materialize([numbers, latest], selection=[latest], resources=resources)
     (event,) = result.asset_materializations_for_node("gold__latest")
     print("INCREMENTAL", result.success, event.metadata["refresh"].value)
-    result = dg.materialize([bronze], resources=resources, raise_on_error=False)
+    result = dg.materialize([bronze], resources=resources)
+    (event,) = result.asset_materializations_for_node("bronze__events")
+    print("INGESTED", result.success, event.metadata["rows_ingested"].value)
+    result = dg.materialize([clicks], resources=resources, raise_on_error=False)
     (failure,) = result.get_step_failure_events()
     error = failure.step_failure_data.error
     print("REFUSED", (error.cause or error).message.strip())
@@ -156,13 +160,15 @@ ON_SAIL = textwrap.dedent(
 
 def test_full_tables_run_on_sail_and_steps_needing_what_it_lacks_are_refused_before_writing(tmp_path: Path):
     """Sail refuses the change data feed property: a table is created without it (and runs, its expectations
-    counted first: Sail has no df.observe); an incremental table runs (its feed read by delta-rs); an ingestion
-    (idempotent commits, file lineage) is refused in one sentence before its session starts, naming the table,
-    what is missing and the setting (docs/engines.md)."""
+    counted first: Sail has no df.observe); an incremental table runs (its feed read by delta-rs); a CSV
+    ingestion runs (pyarrow parse, delta-rs commit); a JSON ingestion (Spark's JSON parsing) is refused in one
+    sentence before its session starts, naming the table, what is missing and the setting (docs/engines.md)."""
     from deltalake import DeltaTable
 
     (tmp_path / "landing/src").mkdir(parents=True)
     (tmp_path / "landing/src/a.csv").write_text("id\n1\n")
+    (tmp_path / "landing/clicks").mkdir(parents=True)
+    (tmp_path / "landing/clicks/a.json").write_text('{"id": 1}\n')
     env = {**os.environ, "LAKEHOUSE_ENGINE": "sail", "LAKEHOUSE_ROOT": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", ON_SAIL, str(tmp_path)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -174,9 +180,9 @@ def test_full_tables_run_on_sail_and_steps_needing_what_it_lacks_are_refused_bef
     (bronze,) = [line.removeprefix("REFUSED ") for line in done.stdout.splitlines() if line.startswith("REFUSED ")]
     tail = f'which pysail {sail.PYSAIL_PIN} lacks (docs/engines.md); run it on the JVM engine: unset LAKEHOUSE_ENGINE or set SparkResource(engine="spark").'
     error = "lakehouse_jobs.lib.errors.SetupError: "
-    assert bronze.startswith(error + "bronze/events cannot run on the sail engine: it needs idempotent Delta commits") and bronze.endswith(tail)
-    assert "source-file lineage" in bronze
-    assert not (tmp_path / "bronze").exists()  # nothing written, not even a table folder
+    assert bronze.startswith(error + "bronze/clicks cannot run on the sail engine: it needs Spark's JSON parsing") and bronze.endswith(tail)
+    assert "INGESTED True 1" in done.stdout and DeltaTable(str(tmp_path / "bronze/events")).to_pandas()["id"].tolist() == ["1"]
+    assert not (tmp_path / "bronze/clicks").exists()  # nothing written, not even a table folder
 
 
 def test_the_features_a_step_needs_are_checked_by_name():
