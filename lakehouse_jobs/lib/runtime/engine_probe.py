@@ -104,11 +104,25 @@ NOTES = """## Also measured
   fails its cell or statement as on the JVM (naming notebook, cell and line), and the task's error then adds that it
   ran on Sail and the setting that runs it on the JVM (`SparkResource.failure_note`). It does not fall back by
   itself: a process runs one engine, and a task that wrote part of its tables before the statement would run twice.
+- `INSERT INTO|OVERWRITE delta.`path`` and `CREATE [OR REPLACE] TABLE [IF NOT EXISTS] delta.`path``: Sail reads
+  `delta` there as a database ("Database not found: delta"; `SELECT`, `MERGE`, `UPDATE`, `DELETE` on it work).
+  Every Sail session's `sql` runs those two through the DataFrame API with Spark's meaning (`sql/delta_paths.py`:
+  columns by position, by a column list or `BY NAME`, cast to the table's types; CREATE from column definitions or
+  `AS` query, refused when it exists, skipped with `IF NOT EXISTS`, replaced with `OR REPLACE`; no rows answered, as
+  delta-spark answers). A clause it cannot give that meaning (`PARTITIONED BY`, `TBLPROPERTIES`, `PARTITION`, ...)
+  is refused in one sentence before anything is written. SQL file tasks, notebooks and scripts get it alike
+  (`test_delta_paths.py` runs the same statements on both engines). Named parameter markers: Sail binds them in
+  queries only, so in other statements they are inlined as string literals, as Spark binds a string.
+- Not on Sail: a task's observed lineage (`jobs/lineage.py`) finds the task's commits by the session setting
+  `spark.databricks.delta.commitInfo.userMetadata`, which Sail ignores (probe `user_metadata_conf`): on Sail the
+  tables a notebook or script writes are not reported as materializations.
 - The suite on Sail: `make test` runs every test that takes the `spark` session a second time with
   `LAKEHOUSE_ENGINE=sail`; `lakehouse_jobs_tests/engines.py` lists the ones skipped there and why. Measured
-  2026-12-01: 158 such tests, 50 pass on Sail (tables: medallion, incremental, AUTO CDC, Delta writes; notebooks,
-  Python scripts and wheels, pipeline tasks), 108 skipped, nearly all for ingestion (file lineage, idempotent
-  commits) or what builds on its tables; 64 s for the pass on 2 cores, where the same 50 tests take 323 s on the JVM.
+  2026-12-01: 158 such tests, 50 pass on Sail, 108 skipped, nearly all for ingestion. 2026-12-02, with CSV
+  ingestion and `delta.`path`` writes on Sail: 164 such tests, 89 pass on Sail (tables: medallion, incremental, AUTO
+  CDC, Delta writes; CSV ingestion with its racing, crash and quarantine tests; notebooks, Python scripts and wheels,
+  SQL file tasks, pipeline tasks), 75 skipped (JSON ingestion and the example built on it, the catalog plugin, JVM
+  sessions, streaming pipelines); 58 s for the pass on 2 cores.
 """
 Probe = Callable[[Any, Path], Any]  # (session, a fresh folder) -> a comparable value
 
