@@ -17,7 +17,6 @@ EXAMPLE = "builds on the example's bronze tables; its clickstream source is JSON
 CATALOG = "table names resolve through the project's Unity Catalog plugin, a JVM class; Sail resolves names in its own catalog"
 OBSERVE = "counts expectations inside the write with df.observe, which Sail lacks (there they are counted first: test_medallion)"
 CONFLICT = "drives Delta's JVM conflict classes; Sail reports a lost commit without a class and has no txnAppId idempotency"
-TASK_LINEAGE = "a task's commits are found by the session's commitInfo.userMetadata setting, which Sail ignores (probe user_metadata_conf)"
 CLASSIC = "needs a classic SparkSession (SparkContext, dbt-spark's session method, JVM clusters)"
 STREAMING = "pipeline streaming tables need streaming DataFrames (readStream); Sail's are never streaming"
 PIPELINE_UDF = STREAMING + ", and Sail refuses the runner's Python UDF ('missing argument: Python UDF output type')"
@@ -46,8 +45,6 @@ JVM_ONLY: dict[str, str] = {
     T + "tables/test_conflicts.py::test_a_medallion_asset_retries_logs_and_stamps_its_run": CONFLICT,
     T + "tables/test_conflicts.py::test_cdc_apply_changes_retries_a_conflicting_merge": "injects its conflict from inside the MERGE's source, which Sail computes before its MERGE starts (staged: tables/staging.py)",
     T + "tables/test_delta_io.py::test_row_count_from_log_statistics_matches_spark_even_with_deletion_vectors": "turns deletion vectors on with ALTER TABLE delta.`<path>` SET TBLPROPERTIES, which Sail does not run",
-    T + "jobs/test_lineage.py::test_tables_a_task_writes_are_materialized_and_others_are_not": TASK_LINEAGE,
-    T + "jobs/test_lineage.py::test_a_failed_task_reports_what_it_committed_before_failing": TASK_LINEAGE,
     T + "runtime/test_spark.py": CLASSIC,
     T + "runtime/test_standalone.py": CLASSIC,
     T + "runtime/test_sail.py::test_sail_is_refused_in_a_process_running_the_jvm": "checks the refusal in a process that already runs the JVM",

@@ -113,15 +113,18 @@ NOTES = """## Also measured
   is refused in one sentence before anything is written. SQL file tasks, notebooks and scripts get it alike
   (`test_delta_paths.py` runs the same statements on both engines). Named parameter markers: Sail binds them in
   queries only, so in other statements they are inlined as string literals, as Spark binds a string.
-- Not on Sail: a task's observed lineage (`jobs/lineage.py`) finds the task's commits by the session setting
-  `spark.databricks.delta.commitInfo.userMetadata`, which Sail ignores (probe `user_metadata_conf`): on Sail the
-  tables a notebook or script writes are not reported as materializations.
+- A task's observed lineage (`jobs/lineage.py`) finds the task's commits by the session setting
+  `spark.databricks.delta.commitInfo.userMetadata`, which Sail ignores (probe `user_metadata_conf`) while it honours
+  the writer option `userMetadata`: every DataFrame writer of a Sail session gets the setting as that option (a
+  writer's own option wins, as on the JVM), so the tables a notebook or script writes on Sail are reported as on the
+  JVM (`test_lineage.py` passes on both). Not covered: a SQL `MERGE`/`UPDATE`/`DELETE` a task runs on Sail (Sail's
+  MERGE drops commit metadata), whose commit is then not reported.
 - The suite on Sail: `make test` runs every test that takes the `spark` session a second time with
   `LAKEHOUSE_ENGINE=sail`; `lakehouse_jobs_tests/engines.py` lists the ones skipped there and why. Measured
   2026-12-01: 158 such tests, 50 pass on Sail, 108 skipped, nearly all for ingestion. 2026-12-02, with CSV
-  ingestion and `delta.`path`` writes on Sail: 164 such tests, 89 pass on Sail (tables: medallion, incremental, AUTO
+  ingestion, `delta.`path`` writes and task lineage on Sail: 164 such tests, 91 pass on Sail (tables: medallion, incremental, AUTO
   CDC, Delta writes; CSV ingestion with its racing, crash and quarantine tests; notebooks, Python scripts and wheels,
-  SQL file tasks, pipeline tasks), 75 skipped (JSON ingestion and the example built on it, the catalog plugin, JVM
+  SQL file tasks, pipeline tasks, observed lineage), 73 skipped (JSON ingestion and the example built on it, the catalog plugin, JVM
   sessions, streaming pipelines); 58 s for the pass on 2 cores.
 """
 Probe = Callable[[Any, Path], Any]  # (session, a fresh folder) -> a comparable value
