@@ -26,11 +26,33 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ENGINES = ("spark", "sail", "sail+st", "duckdb")
 ORDERS_SCHEMA = "order_id STRING, customer_id STRING, order_ts STRING, product_id STRING, quantity STRING, unit_price STRING, status STRING"
 VARCHARS = "{" + ", ".join(f"'{c.split()[0]}': 'VARCHAR'" for c in ORDERS_SCHEMA.split(", ")) + "}"  # DuckDB's read_csv columns
+
+
+def tables(lake: Path) -> tuple[str, str, str]:
+    return tuple(str(lake / name) for name in ("bronze_orders", "silver_orders", "gold_daily"))
+
+
+def batches(landing: Path) -> tuple[list[str], list[str]]:
+    """The orders files in two batches, as every engine ingests them."""
+    files = sorted(str(p) for p in (landing / "orders").glob("*.csv"))
+    return files[: len(files) // 2], files[len(files) // 2 :]
+
+
+def timer(steps: dict) -> Callable[[str, Callable[[], object]], None]:
+    """`timed(name, action)`: run `action`, adding its wall time to `steps[name]`."""
+
+    def timed(name: str, action: Callable[[], object]) -> None:
+        mark = time.perf_counter()
+        action()
+        steps[name] = steps.get(name, 0.0) + time.perf_counter() - mark
+
+    return timed
 
 
 def duckdb_workload(landing: Path, lake: Path) -> dict:
@@ -41,15 +63,9 @@ def duckdb_workload(landing: Path, lake: Path) -> dict:
 
     con = duckdb.connect()
     steps = {"session": time.perf_counter() - started}
-    files = sorted(str(p) for p in (landing / "orders").glob("*.csv"))
-    bronze, silver, gold = (str(lake / name) for name in ("bronze_orders", "silver_orders", "gold_daily"))
-
-    def timed(name: str, action) -> None:
-        mark = time.perf_counter()
-        action()
-        steps[name] = steps.get(name, 0.0) + time.perf_counter() - mark
-
-    for batch in (files[: len(files) // 2], files[len(files) // 2 :]):
+    bronze, silver, gold = tables(lake)
+    timed = timer(steps)
+    for batch in batches(landing):
         # Read first, cast after: DuckDB 2.0 pushes a TRY_CAST into its CSV scanner, which then fails on "not-a-date".
         raw = con.sql(f"SELECT * FROM read_csv($files, header = true, auto_detect = false, columns = {VARCHARS})", params={"files": batch}).fetch_arrow_table()  # noqa: F841 - named in the SQL below
         typed = con.sql(
@@ -100,15 +116,9 @@ def workload(engine: str, landing: Path, lake: Path) -> dict:
 
         spark = SparkResource().get_session()
     steps = {"session": time.perf_counter() - started}
-    files = sorted(str(p) for p in (landing / "orders").glob("*.csv"))
-    bronze, silver, gold = (str(lake / name) for name in ("bronze_orders", "silver_orders", "gold_daily"))
-
-    def timed(name: str, action) -> None:
-        mark = time.perf_counter()
-        action()
-        steps[name] = steps.get(name, 0.0) + time.perf_counter() - mark
-
-    for batch in (files[: len(files) // 2], files[len(files) // 2 :]):
+    bronze, silver, gold = tables(lake)
+    timed = timer(steps)
+    for batch in batches(landing):
         raw = spark.read.option("header", "true").schema(ORDERS_SCHEMA).csv(batch)
         typed = raw.selectExpr(
             "CAST(order_id AS BIGINT) AS order_id",
