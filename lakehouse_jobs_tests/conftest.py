@@ -16,7 +16,7 @@ import pytest
 from lakehouse_jobs.defs.paths import REPO_ROOT
 from lakehouse_jobs.lib import LakehouseResource, SparkResource
 from lakehouse_jobs.lib.runtime import job_cluster
-from lakehouse_jobs.lib.runtime.spark import JIT_ENV
+from lakehouse_jobs.lib.runtime.jvm_options import JIT_ENV
 from lakehouse_jobs_tests.engines import ENGINE, jvm_only
 from lakehouse_jobs_tests.example_run import ExampleRun, example_run
 

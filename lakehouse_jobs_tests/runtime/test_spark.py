@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from lakehouse_jobs.lib.errors import SetupError
-from lakehouse_jobs.lib.runtime.spark import JIT_ENV, SparkResource, active_session, driver_java_options, process_session
+from lakehouse_jobs.lib.runtime.jvm_options import JIT_ENV, driver_java_options
+from lakehouse_jobs.lib.runtime.spark import SparkResource, active_session, process_session
 
 
 def test_num_workers_sets_the_job_cluster_cores_and_spark_conf_wins():

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakehouse_jobs.lib.errors import LakehouseError, SpecError
-from lakehouse_jobs.lib.ingest.read import number_lines, read_batch
+from lakehouse_jobs.lib.ingest.lines import number_lines
+from lakehouse_jobs.lib.ingest.read import read_batch
 from lakehouse_jobs.lib.ingest.spec import LINEAGE, RESCUED, IngestSpec
 from lakehouse_jobs.lib.names import quote, validate_column
 from lakehouse_jobs.lib.tables.quarantine import RAW_LIMIT, Rejected

@@ -14,26 +14,23 @@ so schema decisions (known, new, rescued columns) are made once, in ingestion.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import re
 import uuid
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from lakehouse_jobs.lib.errors import SetupError
+from lakehouse_jobs.lib.ingest.lines import REPLACEMENT, WRONG_ENCODING, count_lines, file_lines, first_line, open_file
 from lakehouse_jobs.lib.tables.quarantine import Rejected
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 CORRUPT = "_corrupt_record"
-REPLACEMENT = "\ufffd"  # what the CSV reader decodes a wrong-encoding byte to
-WRONG_ENCODING = "not valid UTF-8 text (wrong encoding?)"
-_LINES = re.compile(r"\r\n|\r|\n")  # Hadoop's line reader splits on exactly these
 _GLOB = re.compile(r"([\\\[\]{}?*])")  # Hadoop's glob pattern characters (and its escape)
 MAX_JSON_STRING_CHARS = 64 << 20  # Jackson's default (20,000,000) refused a 25 MB string as "not a JSON object"
 OVER_LIMIT = "JSON record with a string value over the limit of {:,} characters (MAX_JSON_STRING_CHARS)"
@@ -55,11 +52,6 @@ class Parsed:
         return sum(count_lines(path) - 1 for path in self.files)
 
 
-def open_file(path: Path) -> BinaryIO:
-    """A landing file's bytes, gunzipped when its name ends in .gz."""
-    return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
-
-
 def precheck(path: Path) -> Rejected | None:
     """A whole-file problem (empty, binary, broken gzip), or None when the file is readable."""
     try:
@@ -77,37 +69,6 @@ def precheck(path: Path) -> Rejected | None:
     if b"\x00" in head:
         return Rejected(str(path), None, head[:200].decode("utf-8", "replace"), "binary file (NUL bytes), not text")
     return None
-
-
-def file_lines(path: Path) -> list[str]:
-    with open_file(path) as handle:
-        text = handle.read().decode("utf-8", "replace")
-    return text.split("\n") if "\r" not in text else _LINES.split(text)  # plain split is ~10x faster
-
-
-def count_lines(path: Path, chunk: int = 16 << 20) -> int:
-    """Lines as Hadoop's reader splits them (on \\r\\n, \\r or \\n), streamed: a C-speed byte count."""
-    lines = 0
-    last = b""
-    with open_file(path) as handle:
-        while block := handle.read(chunk):
-            straddles = last == b"\r" and block[:1] == b"\n"  # a \\r\\n split between two blocks
-            lines += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n") - straddles
-            last = block[-1:]
-    return lines + (1 if last and last not in b"\r\n" else 0)
-
-
-def first_line(path: Path) -> tuple[str, str]:
-    """The first line's text and its ending (\\r\\n, \\n, a lone \\r of old Mac files, or "" at the end of the file)."""
-    head = b""
-    with open_file(path) as handle:
-        while (block := handle.read(1 << 16)) and not any(c in head[:-1] for c in b"\r\n"):
-            head += block
-    text = head.decode("utf-8", "replace")
-    match = _LINES.search(text)
-    if match is None:
-        return text, ""
-    return text[: match.start()], match.group()
 
 
 def csv_header(path: Path, delimiter: str) -> list[str]:
@@ -293,28 +254,3 @@ def _frame(df: DataFrame) -> DataFrame:
     from pyspark.sql import functions as F
 
     return df.withColumn("_raw", F.when(F.col("_bad").isNotNull(), F.col("_raw")))
-
-
-def number_lines(bad_rows: list[tuple[str, str, str]], local_path: Callable[[str], Path]) -> list[Rejected]:
-    """Give Spark's refused records (file uri, raw, reason) their 1-based line numbers."""
-    by_file: dict[str, list[tuple[str, str]]] = {}
-    for uri, raw, reason in bad_rows:
-        by_file.setdefault(uri, []).append((raw or "", reason))
-    out = []
-    for uri, rows in by_file.items():
-        path = local_path(uri)
-        try:
-            lines = file_lines(path)
-        except OSError:
-            lines = []
-        wanted = {_LINES.split(raw, 1)[0] for raw, _ in rows}
-        positions: dict[str, list[int]] = {}
-        for index, text in enumerate(lines):
-            if text in wanted:  # only the refused records' lines are indexed
-                positions.setdefault(text, []).append(index + 1)
-        for raw, reason in rows:
-            first = _LINES.split(raw, 1)[0]
-            candidates = positions.get(first) or []
-            line = candidates.pop(0) if candidates else None
-            out.append(Rejected(str(path), line, raw, reason))
-    return out

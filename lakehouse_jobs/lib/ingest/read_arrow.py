@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lakehouse_jobs.lib.ingest.read import REPLACEMENT, WRONG_ENCODING, number_lines, open_file
+from lakehouse_jobs.lib.ingest.lines import REPLACEMENT, WRONG_ENCODING, number_lines, open_file
 from lakehouse_jobs.lib.tables.quarantine import RAW_LIMIT, Rejected
 
 if TYPE_CHECKING:

@@ -95,45 +95,9 @@ def server_url(before_stop: Callable[[], None] | None = None) -> str:
 
 
 def mark(session: Any) -> Any:
-    """Remember `session` as one of Sail's (so `is_sail` answers without asking the server), its
-    `sql` running `INSERT`/`CREATE TABLE` on `delta.`path`` with Spark's meaning (`sql/delta_paths.py`)."""
+    """Remember `session` as one of Sail's (so `is_sail` answers without asking the server)."""
     _SESSIONS.add(session)
-    original = session.sql
-
-    def sql(sqlQuery: Any, args: Any = None, **kwargs: Any) -> Any:  # noqa: N803 - PySpark's parameter name
-        from lakehouse_jobs.lib.sql import delta_paths
-
-        if isinstance(sqlQuery, str) and delta_paths.run(session, sqlQuery, args):
-            return delta_paths.result(session)
-        return original(sqlQuery, args, **kwargs)
-
-    session.sql = sql
-    _writers_carry_commit_metadata()
     return session
-
-
-USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
-
-
-def _writers_carry_commit_metadata() -> None:
-    """Give every DataFrame writer of a Sail session the session's `commitInfo.userMetadata` as its
-    `userMetadata` option (a writer's own option still wins, as on the JVM): Sail ignores the setting
-    (probe `user_metadata_conf`) and honours the option, and a task's lineage finds its commits by it."""
-    from pyspark.sql.connect.readwriter import DataFrameWriter
-
-    if getattr(DataFrameWriter, "_lakehouse_commit_metadata", False):
-        return
-    original = DataFrameWriter.__init__
-
-    def __init__(self: Any, plan: Any, session: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807 - the patched constructor
-        original(self, plan, session, *args, **kwargs)
-        if is_sail(session):
-            value = session.conf.get(USER_METADATA_CONF, None)
-            if value:
-                self.option("userMetadata", value)
-
-    DataFrameWriter.__init__ = __init__
-    DataFrameWriter._lakehouse_commit_metadata = True
 
 
 def is_sail(session: Any) -> bool:

@@ -18,7 +18,6 @@ import contextlib
 import gc
 import multiprocessing
 import os
-import re
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -31,9 +30,10 @@ from pydantic import Field, PrivateAttr
 from lakehouse_jobs.lib import tags
 from lakehouse_jobs.lib.catalog.conf import catalog_conf
 from lakehouse_jobs.lib.errors import SetupError
-from lakehouse_jobs.lib.runtime import auto_engine, class_archive, job_cluster, sail
+from lakehouse_jobs.lib.runtime import auto_engine, job_cluster, sail, sail_supply
 from lakehouse_jobs.lib.runtime.jars import resolve_delta_jars
 from lakehouse_jobs.lib.runtime.java import check_java
+from lakehouse_jobs.lib.runtime.jvm_options import local_conf
 from lakehouse_jobs.lib.tables.lakehouse import default_root
 
 if TYPE_CHECKING:
@@ -43,68 +43,10 @@ _LOCK = threading.RLock()
 _SESSION: SparkSession | None = None
 _SESSION_URL: str | None = None  # the Spark Connect URL of _SESSION; None for a classic session
 _ON_CREATED: list[Callable[[SparkSession], None]] = []
-_LOG4J = Path(__file__).with_name("log4j2.properties")
 ENGINES = ("spark", "sail", "auto")
 ENGINE_ENV, ON_JVM = sail.ENGINE_ENV, sail.ON_JVM
 ENGINE_TAG = tags.ENGINE  # the run tag naming the engine its Spark code ran on
 _TAGGED_RUNS: set[str] = set()
-
-DELTA_CONF = {
-    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-    # Databricks' default table format: `CREATE [OR REPLACE] TABLE ... AS SELECT` and `saveAsTable`
-    # without USING/format() write Delta, as user notebooks and SQL files expect.
-    "spark.sql.sources.default": "delta",
-}
-
-
-# The JVM reads these too; a collector chosen there must not be contradicted (the JVM would refuse to start).
-_ENV_JAVA_OPTIONS = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")
-JIT_ENV = "LAKEHOUSE_JVM_JIT"  # "full" (default) or "quick": see driver_java_options
-
-
-def driver_java_options() -> str:
-    """The embedded driver's JVM flags: our log4j setup, the throughput collector, the class archive.
-
-    Spark's batch work on a small machine is throughput-bound: G1 (Java's default)
-    runs concurrent marking threads that compete with Spark's task threads for the
-    two cores. The parallel collector cut the 1M-order pipeline by ~10 % (P) and
-    ~5 % (the hand-written limit), its JVM CPU by ~15 %. A collector picked in the
-    environment's Java options wins.
-
-    LAKEHOUSE_JVM_JIT=quick stops the JIT at its first tier (C1): a JVM that lives
-    seconds on small data spends less of its two cores compiling (measured: the
-    same three incremental refreshes, session start included, 50-59 s vs 63-66 s).
-    Long runs on big data want the full JIT, the default; the test suite uses quick.
-    """
-    options = [f"-Dlog4j2.configurationFile=file:{_LOG4J}"]
-    if not any(re.search(r"-XX:\+Use\w+GC\b", os.environ.get(name, "")) for name in _ENV_JAVA_OPTIONS):
-        options.append("-XX:+UseParallelGC")
-    jit = os.environ.get(JIT_ENV, "full").strip().lower() or "full"
-    if jit not in ("full", "quick"):
-        raise SetupError(f"{JIT_ENV}={jit!r}: expected 'full' or 'quick'")
-    if jit == "quick":
-        options.append("-XX:TieredStopAtLevel=1")
-    return " ".join([*options, *class_archive.java_options()])
-
-
-def local_conf(master: str, shuffle_partitions: int, ui_enabled: bool, driver_memory: str) -> dict[str, str]:
-    """Settings that make a laptop-sized Spark fast and private (everything on 127.0.0.1)."""
-    return {
-        "spark.master": master,
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.driver.memory": driver_memory,
-        "spark.ui.enabled": str(ui_enabled).lower(),
-        "spark.ui.showConsoleProgress": "false",
-        "spark.sql.shuffle.partitions": str(shuffle_partitions),
-        # Delta reconstructs table state with 50 tasks by default: pure overhead on small tables.
-        "spark.databricks.delta.snapshotPartitions": str(max(1, shuffle_partitions)),
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.adaptive.enabled": "true",
-        "spark.driver.extraJavaOptions": driver_java_options(),
-        **DELTA_CONF,
-    }
 
 
 def _build_session(conf: dict[str, str], remote: str | None) -> SparkSession:
@@ -425,7 +367,7 @@ class SparkResource(dg.ConfigurableResource):
             raise SetupError("This process already runs the JVM engine's SparkSession, and a process runs one engine: start the sail run in its own process.")
         conf = sail.session_conf(self.app_name, self.shuffle_partitions, self.spark_conf)
         url = self.attach_job_cluster().url if self.job_cluster else sail.server_url(before_stop=stop_session)
-        return sail.mark(get_or_create_session(conf, url))
+        return sail_supply.supply(sail.mark(get_or_create_session(conf, url)))
 
     def _say_engine(self, engine: str) -> None:
         """One log line and the run tag `lakehouse_jobs/engine`, once per run and process."""
