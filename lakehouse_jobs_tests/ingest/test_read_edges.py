@@ -11,6 +11,7 @@ from lakehouse_jobs.lib.ingest.ingest import ingest
 from lakehouse_jobs.lib.ingest.spec import IngestSpec
 from lakehouse_jobs.lib.tables.delta_io import read_delta
 from lakehouse_jobs.lib.tables.quarantine import read_quarantine
+from lakehouse_jobs_tests.engines import ON_SAIL
 
 from .helpers import batch_mode
 
@@ -40,6 +41,24 @@ def test_each_csv_line_is_one_record_whatever_its_line_ending(spark, lakehouse, 
     expected = [("1", "a"), ("10", "q"), ("2", "b"), ("3", "c"), ("4", None), ("5", "e"), ("6", "f"), ("7", "g"), ("8", None), ("9", "two\nlines")]
     assert _bronze(spark, lakehouse, "raw") == expected
     assert result.rows_ingested == 10 and result.records_quarantined == 0
+
+
+def test_an_unescaped_quote_is_read_as_the_jvm_reads_it_or_refused_with_its_reason_on_sail(spark, lakehouse):
+    """`"x"y` and `"x" `: the JVM keeps the first's raw text and drops the blank after the second's quote; pyarrow
+    (Sail) would read `xy` and `x `, so there the file is refused whole, saying why; a clean file beside it loads."""
+    landing = lakehouse.landing_path("src")
+    landing.mkdir(parents=True)
+    (landing / "odd.csv").write_bytes(b'id,name\n1,"x"y\n2,"x" \n3,"p""q"\n')
+    (landing / "clean.csv").write_bytes(b'id,name\n4,"a,b"\n')
+    ingest(spark, lakehouse, CSV)
+    if not ON_SAIL:
+        assert _bronze(spark, lakehouse, "raw") == [("1", '"x"y'), ("2", "x"), ("3", 'p"q'), ("4", "a,b")]
+        assert _refused(spark, lakehouse, "raw") == []
+        return
+    assert _bronze(spark, lakehouse, "raw") == [("4", "a,b")]
+    reason = "a quoted field followed by other text at line 2 (an unescaped quote), which Sail's reader and the JVM's read differently"
+    refused = _refused(spark, lakehouse, "raw")
+    assert [line for line, _ in refused] == [2, 3, 4] and all(why.startswith(reason) for _, why in refused)
 
 
 def test_a_json_line_with_a_25_mb_string_is_ingested(spark, lakehouse):

@@ -14,11 +14,12 @@ record is already in Python, with its line number, before anything is written.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lakehouse_jobs.lib.ingest.lines import REPLACEMENT, WRONG_ENCODING, number_lines, open_file
+from lakehouse_jobs.lib.ingest.lines import LINE_BREAKS, REPLACEMENT, WRONG_ENCODING, number_lines, open_file
 from lakehouse_jobs.lib.tables.quarantine import RAW_LIMIT, Rejected
 
 if TYPE_CHECKING:
@@ -36,22 +37,52 @@ def _utf8(path: Path) -> bytes:
         return data.decode("utf-8", "replace").encode("utf-8")
 
 
+def unescaped_quote(data: bytes, delimiter: str) -> int | None:
+    """The line (1-based) of the first quoted field followed by other text (`"x"y`, `"x" `), or None.
+
+    The JVM's reader (Univocity, `unescapedQuoteHandling=STOP_AT_DELIMITER`) keeps such a field's raw
+    text (`"x"y`) or drops the blanks after its quote (`x`); pyarrow reads `xy` and `x `. A cheap
+    byte scan first (a quote between two other characters), the exact pattern only where it hits."""
+    if b'"' not in data:
+        return None
+    d = re.escape(delimiter.encode())
+    if not re.search(rb"[^" + d + rb'\r\n"]"[^' + d + rb'\r\n"]', data):
+        return None
+    match = re.search(rb"(?:^|(?<=[" + d + rb'\n\r]))"(?:[^"]|"")*"(?=[^' + d + rb'\r\n"])', data)
+    if match is None:
+        return None
+    return len(LINE_BREAKS.split(data[: match.start()].decode("utf-8", "replace")))
+
+
 def parse_file(path: Path, header: Sequence[str], delimiter: str) -> tuple[pa.Table, list[tuple[str, str, str]]]:
-    """One file's loadable records (a column per header field, all strings) and its refused ones (path, raw, reason)."""
+    """One file's loadable records (a column per header field, all strings) and its refused ones (path, raw, reason).
+
+    A file with an unescaped quote (`unescaped_quote`) is refused whole, line by line, with that reason:
+    the engines read it differently, and a difference in results is never silent."""
     import pyarrow as pa
     import pyarrow.compute as pc
     from pyarrow import csv
 
     refused: list[tuple[str, str, str]] = []
+    data = _utf8(path)
+    slots = [f"_c{i}" for i in range(len(header))]
+    line = unescaped_quote(data, delimiter)
+    if line is not None:
+        reason = (
+            f"a quoted field followed by other text at line {line} (an unescaped quote), which Sail's reader and the JVM's read "
+            "differently: the file is refused on Sail; fix its quoting or ingest it on the JVM engine (LAKEHOUSE_ENGINE=spark)"
+        )
+        lines = LINE_BREAKS.split(data.decode("utf-8"))
+        refused = [(str(path), text[:RAW_LIMIT], reason) for text in lines[1:] if text.strip()]
+        return pa.table({s: pa.array([], pa.string()) for s in slots}), refused
     malformed = f"malformed CSV record (expected {len(header)} fields)"
 
     def invalid(row: Any) -> str:
         refused.append((str(path), (row.text or "")[:RAW_LIMIT], malformed))
         return "skip"
 
-    slots = [f"_c{i}" for i in range(len(header))]
     table = csv.read_csv(
-        pa.BufferReader(_utf8(path)),
+        pa.BufferReader(data),
         read_options=csv.ReadOptions(column_names=slots, skip_rows=1, block_size=16 << 20),
         parse_options=csv.ParseOptions(
             delimiter=delimiter,
