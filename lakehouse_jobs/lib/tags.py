@@ -43,6 +43,10 @@ ENGINE = PREFIX + "engine"
 # op tag of the project's table steps: the engine features they need (names of runtime/sail.LACKS, comma-separated);
 # LAKEHOUSE_ENGINE=auto runs a run on Sail when every step carries it and Sail has them all
 ENGINE_NEEDS = PREFIX + "engine_needs"
+# op tag of the project's table steps: the table they write ("layer/table"; auto checks it is one Sail can write)
+TABLE = PREFIX + "table"
+# op tag of a table step whose rows are committed by delta-rs, not Spark's writer (ingestion on Sail): any table Sail reads
+WRITER = PREFIX + "writer"
 
 # Where a run's files came from (git_source)
 GIT_COMMIT = PREFIX + "git_commit"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -50,31 +51,43 @@ def test_user_op_tags_are_kept_beside_the_engine_tag(needs: str):
     assert lacking == ("spark" if needs else "sail")
 
 
-def test_csv_arrivals_and_refreshes_go_to_sail_onto_a_table_the_jvm_began_with_the_oracles_tables(tmp_path: Path):
-    """Runs as the daemon launches them (a process each): the first part of orders ingested on the JVM
-    (LAKEHOUSE_ENGINE=spark), the rest by an `auto` arrival run on Sail (delta-rs appends to the JVM's
-    table, exactly once), then silver + gold on Sail; the tables equal the pandas oracle."""
+def test_engines_take_turns_on_one_lakehouse_with_the_oracles_tables_and_auto_keeps_sail_off_tables_it_cannot_write(tmp_path: Path):
+    """Runs as the daemon launches them (a process each), the engines taking turns on the same tables: bronze begun on
+    the JVM and continued by `auto` arrival runs on Sail (delta-rs appends, exactly once); silver + gold made on Sail,
+    refreshed incrementally on Sail and then on the JVM (its change data feed over delta-rs' commits). A JVM write
+    gives a table the change data feed, which Sail cannot write: the next `auto` refresh runs on the JVM, saying why.
+    The tables equal the pandas oracle."""
     root = tmp_path / "lake"
     parts = sorted((LANDING / "orders").glob("*.csv"))
     (root / "landing" / "orders").mkdir(parents=True)
-    shutil.copy(parts[0], root / "landing" / "orders")
     env = run_env(root, {}, LAKEHOUSE_ENGINE="auto", LJ_EXECUTOR="in_process")
-    runs = (
-        ("first", "bronze/orders", {**env, "LAKEHOUSE_ENGINE": "spark"}),
-        ("arrival", "bronze/orders", env),
-        ("refresh", "silver/orders,gold/daily_revenue", env),
-    )
-    for name, select, run in runs:
+    jvm = {**env, "LAKEHOUSE_ENGINE": "spark"}
+    arrival, refresh = "bronze/orders", "silver/orders,gold/daily_revenue"
+    runs = (("bronze-jvm", arrival, jvm, parts[0]), ("arrival-1", arrival, env, parts[1]), ("refresh-sail", refresh, env, None),
+            ("arrival-2", arrival, env, parts[2]), ("refresh-jvm", refresh, jvm, None), ("refresh-auto", refresh, env, None))  # fmt: skip
+    for name, select, run, part in runs:
+        if part is not None:
+            shutil.copy(part, root / "landing" / "orders")
         log = tmp_path / f"{name}.log"
         assert materialize(select, run, log).wait(timeout=600) == 0, log_tail(log)
-        for part in parts[1:]:
-            shutil.copy(part, root / "landing" / "orders")
-    assert "Spark engine: sail (pysail 0.7.2, sc://127.0.0.1:" in (tmp_path / "arrival.log").read_text()
-    assert "auto: all 2 step(s) of the run are table steps Sail runs" in (tmp_path / "refresh.log").read_text()
+    assert "Spark engine: sail (pysail 0.7.2, sc://127.0.0.1:" in (tmp_path / "arrival-1.log").read_text()
+    assert "auto: all 2 step(s) of the run are table steps Sail runs" in (tmp_path / "refresh-sail.log").read_text()
+    said = (tmp_path / "refresh-auto.log").read_text()
+    assert re.search(r"Spark engine: spark \(local\[\*\]; auto: step (silver__orders|gold__daily_revenue) writes (silver/orders|gold/daily_revenue), "
+                     r"a table with the change data feed \(a JVM run wrote it\), which Sail cannot write\)", said)  # fmt: skip
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
-        engines = [r.dagster_run.tags.get(ENGINE) for r in sorted(instance.get_run_records(), key=lambda r: r.create_timestamp)]
-    assert engines == ["spark", "sail", "sail"]
-    operations = [json.loads(line)["commitInfo"].get("engineInfo", "") for f in sorted((root / "bronze" / "orders" / "_delta_log").glob("*.json"))
-                  for line in f.read_text().splitlines() if line.startswith('{"commitInfo"')]  # fmt: skip
-    assert operations[0].startswith("Apache-Spark") and operations[-1].startswith("delta-rs"), operations
+        records = sorted(instance.get_run_records(), key=lambda r: r.create_timestamp)
+        assert [r.dagster_run.tags.get(ENGINE) for r in records] == ["spark", "sail", "sail", "sail", "spark", "spark"]
+        assert [_silver_refresh(instance, r.dagster_run.run_id) for r in records[2:5:2]] == ["full", "incremental"]
+    engines = [json.loads(line)["commitInfo"].get("engineInfo", "") for f in sorted((root / "bronze" / "orders" / "_delta_log").glob("*.json"))
+               for line in f.read_text().splitlines() if line.startswith('{"commitInfo"')]  # fmt: skip
+    assert engines[0].startswith("Apache-Spark") and engines[-1].startswith("delta-rs"), engines
     oracle.assert_orders_tables_match(root)
+
+
+def _silver_refresh(instance: dg.DagsterInstance, run_id: str) -> str:
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+        materialization = entry.dagster_event.event_specific_data.materialization
+        if materialization.asset_key == dg.AssetKey(["silver", "orders"]):
+            return materialization.metadata["refresh"].value
+    return "none"

@@ -7,8 +7,9 @@ from decimal import Decimal
 import pytest
 from deltalake import DeltaTable
 
-from lakehouse_jobs.lib import LakehouseError, SpecError, WriteSpec, write_delta
+from lakehouse_jobs.lib import LakehouseError, SetupError, SpecError, WriteSpec, write_delta
 from lakehouse_jobs.lib.tables.delta_io import last_commit, read_delta
+from lakehouse_jobs_tests.engines import ON_SAIL
 
 
 def _rows(path) -> list[tuple]:
@@ -142,3 +143,20 @@ def test_a_commit_is_found_at_its_own_version_while_other_writers_commit(spark, 
         looked_up.release()
     thread.join()
     assert wrong == []
+
+
+def test_a_table_with_the_change_data_feed_is_written_on_the_jvm_and_refused_on_sail_before_writing(spark, tmp_path):
+    """Every table a JVM run wrote has the change data feed; Sail cannot write such a table, so there the write is
+    refused in one sentence naming the table and the setting, and the table stays as it was."""
+    import pandas as pd
+    from deltalake import write_deltalake
+
+    path = tmp_path / "cdf"
+    write_deltalake(str(path), pd.DataFrame({"id": [1, 2]}), configuration={"delta.enableChangeDataFeed": "true"})
+    if not ON_SAIL:
+        write_delta(spark, spark.range(3), path, WriteSpec(), table="silver.cdf")
+        assert DeltaTable(str(path)).version() == 1
+        return
+    with pytest.raises(SetupError, match=r"^silver\.cdf has the change data feed \(a run on the JVM engine wrote it\), which pysail .* cannot write"):
+        write_delta(spark, spark.range(3), path, WriteSpec(), table="silver.cdf")
+    assert DeltaTable(str(path)).version() == 0

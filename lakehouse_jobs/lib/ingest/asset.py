@@ -31,6 +31,7 @@ from lakehouse_jobs.lib.tables.conflicts import retry_conflicts
 from lakehouse_jobs.lib.tables.delta_io import CHANGE_FEED, DeltaCommit, describe, is_delta_table, last_commit
 from lakehouse_jobs.lib.tables.medallion import runtime, table_asset_args
 from lakehouse_jobs.lib.tables.quarantine import quarantine_path
+from lakehouse_jobs.lib.tags import WRITER
 
 QUARANTINE_CHECK = "quarantine"
 
@@ -88,6 +89,7 @@ def ingestion_asset(
             description=description or f"Files of landing/{spec.source}/ ingested exactly once ({spec.format}, schema mode {spec.mode}).",
             metadata={"source": spec.source, "format": spec.format, "schema_mode": spec.mode, "write_mode": "append (exactly once)"},
             needs=ingest_needs(spec),
+            op_tags={WRITER: "delta-rs"},  # on Sail its rows are committed by delta-rs, which writes any table Sail reads
         ),  # fmt: skip
         check_specs=[
             dg.AssetCheckSpec(

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lakehouse_jobs.lib.runtime import sail
-from lakehouse_jobs.lib.tags import ENGINE_NEEDS
+from lakehouse_jobs.lib.tables.delta_io import change_feed_enabled
+from lakehouse_jobs.lib.tags import ENGINE_NEEDS, TABLE, WRITER
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,12 @@ def needs_of(tag: str | None) -> tuple[str, ...] | None:
     return tuple(n for n in tag.split(",") if n)
 
 
-def choose(steps: Sequence[tuple[str, dict[str, str]]]) -> Choice:
-    """The engine for a run executing `steps` ((step key, op tags) each)."""
+def choose(steps: Sequence[tuple[str, dict[str, str]]], root: Path | None = None) -> Choice:
+    """The engine for a run executing `steps` ((step key, op tags) each); `root`: the lakehouse whose tables they write.
+
+    A table with the change data feed on (every table a JVM run wrote: `delta_io.change_feed_options`) is one
+    Sail cannot write ("Unsupported table features required: [ChangeDataFeed]", pysail 0.7.2), except through
+    delta-rs, which ingestion uses: a step writing one with Spark puts the run on the JVM."""
     if not steps:
         return Choice("spark", "auto: the run's steps are unknown")
     for key, op_tags in steps:
@@ -44,6 +50,9 @@ def choose(steps: Sequence[tuple[str, dict[str, str]]]) -> Choice:
         lacking = [n for n in needs if n in sail.LACKS]
         if lacking:
             return Choice("spark", f"auto: step {key} needs {'; '.join(sail.LACKS[n] for n in lacking)}, which Sail lacks")
+        table = op_tags.get(TABLE)
+        if root is not None and table and op_tags.get(WRITER) != "delta-rs" and change_feed_enabled(root / table):
+            return Choice("spark", f"auto: step {key} writes {table}, a table with the change data feed (a JVM run wrote it), which Sail cannot write")
     return Choice("sail", f"auto: all {len(steps)} step(s) of the run are table steps Sail runs")
 
 
@@ -57,6 +66,6 @@ def plan_steps(instance: Any, run_id: str) -> list[tuple[str, dict[str, str]]]:
     return [(step.key, dict(step.tags or {})) for step in plan.steps if wanted is None or step.key in wanted]
 
 
-def choose_for_run(instance: Any, run_id: str | None) -> Choice:
+def choose_for_run(instance: Any, run_id: str | None, root: Path | None = None) -> Choice:
     """`choose` over the steps of run `run_id` (the JVM when the run or its plan is unknown)."""
-    return choose(plan_steps(instance, run_id or ""))
+    return choose(plan_steps(instance, run_id or ""), root)

@@ -276,7 +276,7 @@ class SparkResource(dg.ConfigurableResource):
         self._run_id = context.run_id
         self._context = context
         if self._configured_engine() == "auto":
-            self._auto = auto_engine.choose_for_run(context.instance, context.run_id)
+            self._auto = auto_engine.choose_for_run(context.instance, context.run_id, Path(default_root()))
         if self.job_cluster and not self.remote:
             self._owner_pid = lease_owner(context.instance, context.run_id)
 

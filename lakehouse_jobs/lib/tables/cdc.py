@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from lakehouse_jobs.lib.errors import SpecError
 from lakehouse_jobs.lib.names import quote, validate_column, validate_columns
 from lakehouse_jobs.lib.tables.conflicts import retry_conflicts
-from lakehouse_jobs.lib.tables.delta_io import DeltaCommit, is_delta_table, last_commit, merge_commit, read_delta, write_tag
+from lakehouse_jobs.lib.tables.delta_io import DeltaCommit, check_writable, is_delta_table, last_commit, merge_commit, read_delta, write_tag
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -84,6 +84,7 @@ def apply_changes(
     # Duplicate deliveries of one event collapse; on a sequence tie a delete wins.
     events = events.withColumn("_n", F.row_number().over(Window.partitionBy(*keys, sequence_by).orderBy(F.col(_DELETE).desc()))).filter("_n = 1").drop("_n")
     path = str(target)
+    check_writable(spark, path, table)
     tag = write_tag(spark, run_id)
     scd = _scd1 if stored_as_scd_type == 1 else _scd2
     commit, attempts = retry_conflicts(lambda: scd(spark, events, path, keys, sequence_by, columns, tag), path, table=table, log=log)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lakehouse_jobs.lib.errors import LakehouseError, SpecError
+from lakehouse_jobs.lib.errors import LakehouseError, SetupError, SpecError
 from lakehouse_jobs.lib.names import quote, validate_columns
 from lakehouse_jobs.lib.tables.conflicts import retry_conflicts, run_of
 
@@ -85,15 +85,33 @@ def change_feed_options(spark: SparkSession, path: str | Path) -> dict[str, str]
         return {}
     if not is_delta_table(path):
         return dict(CHANGE_FEED)
+    if change_feed_enabled(path) is False:
+        spark.sql(f"ALTER TABLE {sql_path(path)} SET TBLPROPERTIES (delta.enableChangeDataFeed = true)")
+    return {}
+
+
+def check_writable(spark: SparkSession, path: str | Path, table: str | None = None) -> None:
+    """Refuse, before anything is written, a Spark write Sail cannot do: a table with the change data feed (every
+    table a JVM run wrote) needs the table feature Sail lacks ("Unsupported table features required: [ChangeDataFeed]")."""
+    from lakehouse_jobs.lib.runtime import sail
+
+    if sail.is_sail(spark) and change_feed_enabled(path):
+        raise SetupError(
+            f"{table or path} has the change data feed (a run on the JVM engine wrote it), which pysail {sail.PYSAIL_PIN} cannot write "
+            f"(docs/engines.md; LAKEHOUSE_ENGINE=auto runs such a step on the JVM); {sail.ON_JVM}."
+        )
+
+
+def change_feed_enabled(path: str | Path) -> bool | None:
+    """Whether the Delta table at `path` has its change data feed on (None: no table, or one delta-rs cannot read)."""
+    if not is_delta_table(path):
+        return None
     try:
         from deltalake import DeltaTable
 
-        enabled = DeltaTable(str(path)).metadata().configuration.get("delta.enableChangeDataFeed", "false").lower() == "true"
+        return DeltaTable(str(path)).metadata().configuration.get("delta.enableChangeDataFeed", "false").lower() == "true"
     except Exception:  # noqa: BLE001 - a table delta-rs cannot read: leave it as it is
-        return {}
-    if not enabled:
-        spark.sql(f"ALTER TABLE {sql_path(path)} SET TBLPROPERTIES (delta.enableChangeDataFeed = true)")
-    return {}
+        return None
 
 
 def _check_columns(df: DataFrame, spec: WriteSpec) -> None:
@@ -139,6 +157,7 @@ def write_delta(
 
     _check_columns(df, spec)
     path = str(path)
+    check_writable(spark, path, table)
     tag = write_tag(spark, run_id) + record
 
     def attempt() -> DeltaCommit | None:

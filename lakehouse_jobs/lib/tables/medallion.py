@@ -25,7 +25,7 @@ from lakehouse_jobs.lib.names import LAYERS, validate_layer, validate_table_name
 from lakehouse_jobs.lib.tables.delta_io import WriteSpec, describe, read_delta, write_delta
 from lakehouse_jobs.lib.tables.expectations import Expectation, apply_expectations, check_specs
 from lakehouse_jobs.lib.tables.incremental import Plan, Refresh, plan, record_tag, upstream
-from lakehouse_jobs.lib.tags import ENGINE_NEEDS
+from lakehouse_jobs.lib.tags import ENGINE_NEEDS, TABLE
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -136,7 +136,7 @@ def table_asset_args(
         "tags": dict(tags or {}),
         "required_resource_keys": {SPARK_KEY, LAKEHOUSE_KEY, *resources},
         "metadata": {"dagster/table_name": f"{layer}.{table}", **(metadata or {})},
-        "op_tags": {**(op_tags or {}), ENGINE_NEEDS: ",".join(needs)},
+        "op_tags": {**(op_tags or {}), ENGINE_NEEDS: ",".join(needs), TABLE: f"{layer}/{table}"},
     }
 
 
