@@ -49,6 +49,14 @@ NOTES = """## Also measured
   were also compared with the JVM's: same rows, one difference in types: `datediff` is a 32-bit integer on the JVM
   and 64-bit on Sail (`gold/customer_features`' two day counts, not in any refresh job), which is why `auto` is not
   the default of every run (probe `datediff_type`).
+- Sail cannot write a table with the change data feed on (probe `write_cdf_table`, a table delta-rs made: "Table
+  features must be specified"; one the JVM made: "Unsupported table features required: [ChangeDataFeed]"), and
+  every table a JVM run writes gets it (`delta_io.change_feed_options`). So `auto`
+  puts a run on the JVM when a step would write such a table with Spark (op tags `lakehouse_jobs/table`,
+  `lakehouse_jobs/writer`; the log names the table), and with `LAKEHOUSE_ENGINE=sail` such a write is refused in one
+  sentence before anything is written (`delta_io.check_writable`). Ingestion is not affected (delta-rs writes it).
+  In the example: after `make materialize` (JVM) the refresh runs of the tables it wrote run on the JVM; on a
+  lakehouse the stream built, they run on Sail (`test_auto_engine.py`: engines taking turns on one lakehouse).
 - Costs measured on Sail that the project works around (`tables/staging.py`, a private temporary folder removed
   at exit): a DataFrame made from Arrow carries its rows inline in every request naming it (Sail has no artifact
   cache; ~0.5-1 s per schema lookup or action for 375k rows), so the change feed read by delta-rs is staged as a
@@ -276,6 +284,15 @@ def p_from_json_lenient(spark: Any, d: Path) -> Any:
     return [r["m"] for r in df.collect()]
 
 
+def p_write_cdf_table(spark: Any, d: Path) -> Any:
+    import pandas as pd
+    from deltalake import write_deltalake
+
+    write_deltalake(str(d / "t"), pd.DataFrame({"id": [0]}), configuration={"delta.enableChangeDataFeed": "true"})
+    spark.range(1, 3).write.format("delta").mode("append").save(str(d / "t"))
+    return sorted(r[0] for r in spark.read.format("delta").load(str(d / "t")).collect())
+
+
 def p_metadata_file_path(spark: Any, d: Path) -> Any:
     (d / "in").mkdir()
     (d / "in" / "a.csv").write_text("x\n1\n")
@@ -372,6 +389,7 @@ PROBES: dict[str, tuple[str, Probe]] = {
     "json_corrupt_record": ("PERMISSIVE JSON with `_corrupt_record`", p_json_corrupt_record),
     "csv_malformed_record": ("PERMISSIVE CSV with `_corrupt_record` (a record with too many, one with too few fields)", p_csv_malformed_record),
     "from_json_lenient": ("`from_json` on single quotes, NaN, a 30-digit integer, 1.50 (JSON ingestion parses with it)", p_from_json_lenient),
+    "write_cdf_table": ("append to a table with the change data feed on (every table a JVM run wrote)", p_write_cdf_table),
     "metadata_file_path": ("`_metadata.file_path`", p_metadata_file_path),
     "input_file_name": ("`input_file_name()`", p_input_file_name),
     "from_json": ("`from_json`", p_from_json),
