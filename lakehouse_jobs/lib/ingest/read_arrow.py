@@ -9,7 +9,8 @@ not, blank lines skipped, each line ending (\\r\\n, \\n, a lone \\r) closing a r
 are not UTF-8 decoded to U+FFFD and the record refused as "wrong encoding". Each file is
 parsed on its own, so its rows carry its path. The result is the same frame as `read.read_csv`
 (`_record` map, `_source_file`, `_raw`, `_bad`), holding loadable rows only: every refused
-record is already in Python, with its line number, before anything is written.
+record is already in Python, with its line number, before anything is written. A file is read
+whole into memory (the JVM streams it): fine for landing files of hundreds of MB.
 """
 
 from __future__ import annotations
