@@ -2,6 +2,8 @@
 
 - `spark.sql` runs `INSERT INTO|OVERWRITE` and `CREATE [OR REPLACE] TABLE` on `delta.`path`` with
   Spark's meaning (Sail reads `delta` there as a database: `sql/delta_paths.py`);
+- named parameter markers bound to strings in a statement that is not a query (MERGE, UPDATE, ...), which Sail refuses
+  ("command with parameters"), are bound here as literals, as Spark binds them (`sql/statements.inline_markers`);
 - every DataFrame writer carries the session's `spark.databricks.delta.commitInfo.userMetadata` as
   its `userMetadata` option: Sail ignores the setting (probe `user_metadata_conf`) and honours the
   option, and a task's observed lineage (`jobs/lineage.py`) finds its commits by it. A writer's own
@@ -15,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from lakehouse_jobs.lib.runtime.sail import is_sail
+from lakehouse_jobs.lib.sql.statements import inline_markers, is_query
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 
@@ -30,6 +33,8 @@ def supply(session: Any) -> Any:
 
         if isinstance(sqlQuery, str) and delta_paths.run(session, sqlQuery, args):
             return delta_paths.result(session)
+        if isinstance(sqlQuery, str) and isinstance(args, dict) and args and all(isinstance(v, str) for v in args.values()) and not is_query(sqlQuery):
+            return original(inline_markers(sqlQuery, args), None, **kwargs)  # Sail binds markers in queries only
         return original(sqlQuery, args, **kwargs)
 
     session.sql = sql

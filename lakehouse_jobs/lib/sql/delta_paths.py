@@ -93,8 +93,8 @@ def _insert(spark: Any, overwrite: bool, path: str, rest: str, args: Any) -> Non
 
     statement = "INSERT OVERWRITE" if overwrite else "INSERT INTO"
     names, by_name = None, False
-    if re.match(r"BY\s+NAME\b", rest, re.I):
-        by_name, rest = True, _strip(rest[re.match(r"BY\s+NAME\b", rest, re.I).end() :])
+    if by := re.match(r"BY\s+NAME\b", rest, re.I):
+        by_name, rest = True, _strip(rest[by.end() :])
     elif rest.startswith("(") and not _QUERY.match(_strip(rest[1:])):
         end = _closing(rest, 0)
         names = [n.strip().strip("`") for n in rest[1:end].split(",")]

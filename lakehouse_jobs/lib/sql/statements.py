@@ -244,17 +244,14 @@ def run_statements(spark: Any, statements: Sequence[Statement], params: Mapping[
     Earlier queries are executed too (through the `noop` sink), as a SQL file on Databricks runs
     each of its statements. Each statement stands alone: those before a failure stay applied.
     """
-    from lakehouse_jobs.lib.runtime import sail
-
     params = dict(params or {})
     last = None
-    on_sail = sail.is_sail(spark)
     for position, statement in enumerate(statements):
         text, args = bind(statement.text, params)
         try:
-            if args and (not native_markers(spark) or (on_sail and not is_query(text))):  # Sail binds markers in queries only
+            if args and not native_markers(spark):
                 text, args = inline_markers(text, args), {}
-            frame = spark.sql(text, args=args) if args else spark.sql(text)  # on Sail through sail.mark's delta.`path` writes
+            frame = spark.sql(text, args=args) if args else spark.sql(text)  # on Sail through runtime/sail_supply.py
             if position < len(statements) - 1 and is_query(text):
                 frame.write.format("noop").mode("overwrite").save()
         except Exception as exc:  # noqa: BLE001 - Spark's error, reported in one sentence
