@@ -45,7 +45,8 @@ ENGINE = PREFIX + "engine"
 ENGINE_NEEDS = PREFIX + "engine_needs"
 # op tag of the project's table steps: the table they write ("layer/table"; auto checks it is one Sail can write)
 TABLE = PREFIX + "table"
-# op tag of a table step whose rows are committed by delta-rs, not Spark's writer (ingestion on Sail): any table Sail reads
+# op tag of a table step that commits with delta-rs on Sail where Sail cannot write (ingestion: always; medallion writes: to a table
+# with the change data feed): auto need not send it to the JVM for its table
 WRITER = PREFIX + "writer"
 
 # Where a run's files came from (git_source)

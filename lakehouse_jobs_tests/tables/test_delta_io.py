@@ -145,18 +145,53 @@ def test_a_commit_is_found_at_its_own_version_while_other_writers_commit(spark, 
     assert wrong == []
 
 
-def test_a_table_with_the_change_data_feed_is_written_on_the_jvm_and_refused_on_sail_before_writing(spark, tmp_path):
-    """Every table a JVM run wrote has the change data feed; Sail cannot write such a table, so there the write is
-    refused in one sentence naming the table and the setting, and the table stays as it was."""
+def test_a_table_with_the_change_data_feed_is_written_in_every_mode_on_either_engine_with_its_change_data(spark, tmp_path):
+    """Every table a JVM run wrote has the change data feed, which Sail cannot write: there delta-rs commits the same
+    writes (tables/delta_rs_write.py). Same rows, the write's tag in each commit, and the change data a consumer reads
+    (delta-rs' reader, as on Sail) on both engines; a MERGE whose source matches a target row twice is refused."""
     import pandas as pd
     from deltalake import write_deltalake
 
     path = tmp_path / "cdf"
-    write_deltalake(str(path), pd.DataFrame({"id": [1, 2]}), configuration={"delta.enableChangeDataFeed": "true"})
+    write_deltalake(str(path), pd.DataFrame({"id": [1, 2], "v": ["a", "b"]}), configuration={"delta.enableChangeDataFeed": "true"})
+    frame = lambda rows: spark.createDataFrame(rows, "id long, v string")  # noqa: E731
+    merge = WriteSpec("merge", merge_keys=("id",), delete_unmatched=True)
+    steps = [
+        (WriteSpec("append"), {}, [(3, "c")], [(1, "a"), (2, "b"), (3, "c")]),
+        (WriteSpec(), {"replace_where": "id IN (2, 3)"}, [(2, "B")], [(1, "a"), (2, "B")]),
+        (merge, {}, [(2, "b2"), (4, "d")], [(2, "b2"), (4, "d")]),
+        (WriteSpec(), {}, [(9, "z")], [(9, "z")]),
+    ]
+    for version, (spec, options, rows, expected) in enumerate(steps, start=1):
+        commit = write_delta(spark, frame(rows), path, spec, table="silver.cdf", record=f"#{version}", **options)
+        assert (commit.version, commit.committed, commit.tagged) == (version, True, True)
+        assert last_commit(spark, str(path), None).version == version and _rows(path) == expected
+        assert DeltaTable(str(path)).history(1)[0]["userMetadata"].endswith(f"#{version}")
+    changes = DeltaTable(str(path)).load_cdf(starting_version=1).read_all()
+    changes = sorted(zip(*[changes.column(c).to_pylist() for c in ("_commit_version", "_change_type", "id", "v")], strict=True))
+    assert [c for c in changes if c[0] == 3] == [
+        (3, "delete", 1, "a"), (3, "insert", 4, "d"), (3, "update_postimage", 2, "b2"), (3, "update_preimage", 2, "B")
+    ]  # fmt: skip
+    assert {c[1] for c in changes if c[0] == 2} == {"delete", "insert"} and (4, "insert", 9, "z") in changes
+    with pytest.raises(LakehouseError, match=r"several result rows share the merge key \['id'\]"):
+        write_delta(spark, frame([(9, "x"), (9, "y")]), path, merge)
+    assert DeltaTable(str(path)).version() == 4
+
+
+def test_auto_cdc_into_a_table_with_the_change_data_feed_runs_on_the_jvm_and_is_refused_on_sail_before_writing(spark, tmp_path):
+    """AUTO CDC's MERGE is Spark's (tables/cdc.py), not committed by delta-rs: on Sail it is refused in one sentence."""
+    import pandas as pd
+    from deltalake import write_deltalake
+
+    from lakehouse_jobs.lib.tables.cdc import apply_changes
+
+    path = tmp_path / "cdf"
+    write_deltalake(str(path), pd.DataFrame({"id": [1], "seq": [1]}), configuration={"delta.enableChangeDataFeed": "true"})
+    events = spark.createDataFrame([(1, 2)], "id long, seq long")
     if not ON_SAIL:
-        write_delta(spark, spark.range(3), path, WriteSpec(), table="silver.cdf")
+        apply_changes(spark, events, str(path), keys=["id"], sequence_by="seq", table="silver.cdf")
         assert DeltaTable(str(path)).version() == 1
         return
     with pytest.raises(SetupError, match=r"^silver\.cdf has the change data feed \(a run on the JVM engine wrote it\), which pysail .* cannot write"):
-        write_delta(spark, spark.range(3), path, WriteSpec(), table="silver.cdf")
+        apply_changes(spark, events, str(path), keys=["id"], sequence_by="seq", table="silver.cdf")
     assert DeltaTable(str(path)).version() == 0

@@ -19,6 +19,7 @@ from lakehouse_jobs.lib.ingest.manifest import committed_tag
 from lakehouse_jobs.lib.ingest.spec import IngestSpec
 from lakehouse_jobs.lib.runtime import sail
 from lakehouse_jobs.lib.tables.delta_io import CHANGE_FEED, change_feed_options, is_delta_table
+from lakehouse_jobs.lib.tables.delta_rs_write import nullable_arrow
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -38,11 +39,9 @@ def commit_batch(data: DataFrame, table: Path, spec: IngestSpec, batch: int, met
 
 
 def _commit_with_delta_rs(data: DataFrame, table: Path, spec: IngestSpec, batch: int, meta: str, tag: str, read_version: int) -> tuple[int | None, int]:
-    import pyarrow as pa
     from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
-    rows = data.toArrow()
-    rows = rows.cast(pa.schema([f.with_nullable(True) for f in rows.schema]))  # as Spark declares every Delta column
+    rows = nullable_arrow(data)
     if read_version < 0:  # no table yet: create it empty (or find a racer's), then append on its first version
         try:  # version 0 or nothing: a racer's creation is the table then
             once = CommitProperties(max_commit_retries=0)

@@ -40,7 +40,8 @@ def choose(steps: Sequence[tuple[str, dict[str, str]]], root: Path | None = None
 
     A table with the change data feed on (every table a JVM run wrote: `delta_io.change_feed_options`) is one
     Sail cannot write ("Unsupported table features required: [ChangeDataFeed]", pysail 0.7.2), except through
-    delta-rs, which ingestion uses: a step writing one with Spark puts the run on the JVM."""
+    delta-rs, which ingestion and medallion writes use there (op tag `WRITER`): a step writing one with Spark's
+    writer on Sail (AUTO CDC's MERGE) puts the run on the JVM."""
     if not steps:
         return Choice("spark", "auto: the run's steps are unknown")
     for key, op_tags in steps:

@@ -51,12 +51,16 @@ NOTES = """## Also measured
   the default of every run (probe `datediff_type`).
 - Sail cannot write a table with the change data feed on (probe `write_cdf_table`, a table delta-rs made: "Table
   features must be specified"; one the JVM made: "Unsupported table features required: [ChangeDataFeed]"), and
-  every table a JVM run writes gets it (`delta_io.change_feed_options`). So `auto`
-  puts a run on the JVM when a step would write such a table with Spark (op tags `lakehouse_jobs/table`,
-  `lakehouse_jobs/writer`; the log names the table), and with `LAKEHOUSE_ENGINE=sail` such a write is refused in one
-  sentence before anything is written (`delta_io.check_writable`). Ingestion is not affected (delta-rs writes it).
-  In the example: after `make materialize` (JVM) the refresh runs of the tables it wrote run on the JVM; on a
-  lakehouse the stream built, they run on Sail (`test_auto_engine.py`: engines taking turns on one lakehouse).
+  every table a JVM run writes gets it (`delta_io.change_feed_options`). delta-rs can: on Sail, a medallion write
+  (overwrite, `replaceWhere`, append, merge) to such a table is committed by delta-rs (`tables/delta_rs_write.py`:
+  the result collected as Arrow, one commit with the same userMetadata, the change data written as Delta's
+  protocol asks), as ingestion's commits are; delta-rs names its operation metrics its own way there
+  (`num_added_rows`, ...). AUTO CDC's MERGE is still Spark's: `auto` puts a run with such a step on the JVM (op tags
+  `lakehouse_jobs/table`, `lakehouse_jobs/writer`; the log names the table), and with `LAKEHOUSE_ENGINE=sail` it is
+  refused in one sentence before anything is written (`delta_io.check_writable`). In the example: after
+  `make materialize` (JVM) the orders stream's refresh runs still go to Sail (`test_auto_engine.py`: engines taking
+  turns on one lakehouse, the last refresh on Sail over tables the JVM gave the feed); the customers stream's
+  refreshes (AUTO CDC tables) go to the JVM.
 - Costs measured on Sail that the project works around (`tables/staging.py`, a private temporary folder removed
   at exit): a DataFrame made from Arrow carries its rows inline in every request naming it (Sail has no artifact
   cache; ~0.5-1 s per schema lookup or action for 375k rows), so the change feed read by delta-rs is staged as a

@@ -12,7 +12,8 @@ Retried (re-running the write reads the table again): `ConcurrentAppendException
 (two writers creating the same empty directory: the loser finds the table on retry).
 Never retried: `ConcurrentTransactionException`, two copies of one idempotent writer
 (same `txnAppId`), where a retry would only race its twin again. Sail reports every lost
-commit as "Failed to commit transaction: <n>" and commits nothing: retried too.
+commit as "Failed to commit transaction: <n>" and delta-rs raises `CommitFailedError`; both
+commit nothing: retried too.
 
 A conflict that is not retried, or still conflicts after the last attempt, becomes a
 `WriteConflictError`: one sentence naming the table and, when the conflicting commit's
@@ -51,6 +52,7 @@ KINDS: dict[str, tuple[str, bool]] = {
     "ConcurrentTransactionException": ("DELTA_CONCURRENT_TRANSACTION", False),
 }
 SAIL_CONFLICT = "SailCommitConflict"  # Sail names no conflict class nor the winning version
+DELTA_RS_CONFLICT = "DeltaRsCommitConflict"  # delta-rs' CommitFailedError: a concurrent commit it could not reconcile
 _SAIL_FAILED_COMMIT = re.compile(r"Failed to commit transaction: \d+")
 _RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _VERSION = re.compile(r"committed at version (\d+)|\"version\"\s*:\s*(\d+)")
@@ -85,6 +87,8 @@ def classify(exc: BaseException) -> Conflict | None:
         sail = _SAIL_FAILED_COMMIT.search(head)
         if sail:
             return Conflict(SAIL_CONFLICT, True, None)  # the newest commit names the winner
+        if type(current).__name__ == "CommitFailedError":  # delta-rs (tables/delta_rs_write.py) after its own retries
+            return Conflict(DELTA_RS_CONFLICT, True, None)
         current = current.__cause__ or current.__context__
     return None
 

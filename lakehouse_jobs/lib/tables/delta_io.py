@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakehouse_jobs.lib.errors import LakehouseError, SetupError, SpecError
-from lakehouse_jobs.lib.names import quote, validate_columns
+from lakehouse_jobs.lib.names import validate_columns
+from lakehouse_jobs.lib.tables import delta_rs_write
 from lakehouse_jobs.lib.tables.conflicts import retry_conflicts, run_of
 
 if TYPE_CHECKING:
@@ -157,11 +158,12 @@ def write_delta(
 
     _check_columns(df, spec)
     path = str(path)
-    check_writable(spark, path, table)
     tag = write_tag(spark, run_id) + record
 
     def attempt() -> DeltaCommit | None:
         # Decided again on every attempt: the loser of a race creating the table merges/appends on retry.
+        if sail.is_sail(spark) and change_feed_enabled(path):  # Sail cannot write it: delta-rs does (tables/delta_rs_write.py)
+            return _write_with_delta_rs(df, path, spec, tag, replace_where)
         if spec.mode == "merge" and is_delta_table(path):
             change_feed_options(spark, path)
             return _merge(spark, df, path, spec, tag)
@@ -194,6 +196,18 @@ def write_delta(
             commit.committed = False
     commit.attempts = attempts
     return commit
+
+
+def _write_with_delta_rs(df: DataFrame, path: str, spec: WriteSpec, tag: str, replace_where: str | None) -> None:
+    if replace_where is not None and spec.mode == "overwrite":
+        _check_replace_where(df, replace_where, path)
+    try:
+        delta_rs_write.write(
+            df, path, spec.mode, tag, merge_keys=spec.merge_keys, delete_unmatched=spec.delete_unmatched, merge_schema=spec.merge_schema,
+            partition_by=spec.partition_by, replace_where=replace_where if spec.mode == "overwrite" else None,
+        )  # fmt: skip
+    except Exception as exc:
+        raise _explain(exc, path, spec.merge_keys) from exc
 
 
 def _version(path: str) -> int:
@@ -259,7 +273,7 @@ def sql_path(path: str | Path) -> str:
 
 def _merge(spark: SparkSession, df: DataFrame, path: str, spec: WriteSpec, tag: str) -> None:
     """MERGE INTO in SQL, so it works the same on classic Spark and over Spark Connect."""
-    condition = " AND ".join(f"t.{quote(k)} <=> s.{quote(k)}" for k in spec.merge_keys)
+    condition = delta_rs_write.merge_predicate(spec.merge_keys)
     statement = (
         f"MERGE {'WITH SCHEMA EVOLUTION ' if spec.merge_schema else ''}INTO {{target}} t USING {{source}} s ON {condition} "
         "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *" + (" WHEN NOT MATCHED BY SOURCE THEN DELETE" if spec.delete_unmatched else "")
@@ -321,11 +335,15 @@ def commit_metadata(spark: SparkSession, tag: str) -> Iterator[None]:
 def _explain(exc: Exception, path: str, keys: Sequence[str] = ()) -> Exception:
     """Turn Delta's commit errors that users cause into one readable sentence."""
     text = str(exc)
-    if "MULTIPLE_SOURCE_ROW_MATCHING" in text or "MERGE_CARDINALITY_VIOLATION" in text:  # the JVM's, Sail's
+    if any(
+        m in text for m in ("MULTIPLE_SOURCE_ROW_MATCHING", "MERGE_CARDINALITY_VIOLATION", "matched a target row with multiple source rows")
+    ):  # JVM, Sail, delta-rs
         return LakehouseError(f"merge into {path} failed: several result rows share the merge key {list(keys)}; deduplicate them first.")
     if "DELTA_REPLACE_WHERE_MISMATCH" in text or "does not conform to partial table overwrite condition" in text:
         return _outside_keys(path)
-    if any(m in text for m in ("DELTA_FAILED_TO_MERGE_FIELDS", "SCHEMA_MISMATCH", "DELTA_METADATA_MISMATCH", "not found in table schema")):
+    if type(exc).__name__ == "SchemaMismatchError" or any(
+        m in text for m in ("DELTA_FAILED_TO_MERGE_FIELDS", "SCHEMA_MISMATCH", "DELTA_METADATA_MISMATCH", "not found in table schema")
+    ):
         return LakehouseError(f"write to {path} failed: the result's schema does not match the table's ({text.splitlines()[0]}).")
     return exc
 

@@ -25,7 +25,7 @@ from lakehouse_jobs.lib.names import LAYERS, validate_layer, validate_table_name
 from lakehouse_jobs.lib.tables.delta_io import WriteSpec, describe, read_delta, write_delta
 from lakehouse_jobs.lib.tables.expectations import Expectation, apply_expectations, check_specs
 from lakehouse_jobs.lib.tables.incremental import Plan, Refresh, plan, record_tag, upstream
-from lakehouse_jobs.lib.tags import ENGINE_NEEDS, TABLE
+from lakehouse_jobs.lib.tags import ENGINE_NEEDS, TABLE, WRITER
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -218,7 +218,7 @@ def medallion_asset(
                 group_name=group_name,
                 resources=resources,
                 pool=asset_kwargs.pop("pool", None),
-                op_tags=asset_kwargs.pop("op_tags", None),
+                op_tags={WRITER: "delta-rs", **(asset_kwargs.pop("op_tags", None) or {})},  # on Sail, to a table with the change feed
                 metadata={
                     "write_mode": spec.mode,
                     "merge_keys": list(spec.merge_keys),
