@@ -76,10 +76,9 @@ def test_user_op_tags_are_kept_beside_the_engine_tag(needs: str):
 
 def test_engines_take_turns_on_one_lakehouse_with_the_oracles_tables(tmp_path: Path):
     """Runs as the daemon launches them (a process each), the engines taking turns on the same tables: bronze begun on
-    the JVM and continued by `auto` arrival runs on Sail (delta-rs appends, exactly once); silver + gold made on Sail,
-    refreshed incrementally on the JVM (its change data feed over delta-rs' commits), which gives them the change data
-    feed Sail cannot write, then incrementally on Sail again (delta-rs commits those writes, with their change data).
-    The tables equal the pandas oracle."""
+    the JVM and continued by `auto` arrival runs on Sail (delta-rs appends, exactly once); silver + gold made on Sail
+    (committed by delta-rs, with the change data feed Sail itself cannot write), refreshed incrementally on the JVM
+    (its change data feed over delta-rs' commits), then incrementally on Sail again. The tables equal the pandas oracle."""
     root = tmp_path / "lake"
     parts = sorted((LANDING / "orders").glob("*.csv"))
     (root / "landing" / "orders").mkdir(parents=True)
@@ -106,7 +105,7 @@ def test_engines_take_turns_on_one_lakehouse_with_the_oracles_tables(tmp_path: P
         assert [_silver_refresh(instance, r.dagster_run.run_id) for r in records[2::2]] == ["full", "incremental", "incremental"]
     for table in ("silver/orders", "gold/daily_revenue"):
         log = DeltaTable(str(root / table))
-        assert log.metadata().configuration.get("delta.enableChangeDataFeed") == "true"  # given by the JVM's refresh, kept
+        assert log.metadata().configuration.get("delta.enableChangeDataFeed") == "true"  # as on the JVM
         assert log.history(1)[0]["engineInfo"].startswith("delta-rs"), table  # the last refresh: Sail's, committed by delta-rs
     engines = [json.loads(line)["commitInfo"].get("engineInfo", "") for f in sorted((root / "bronze" / "orders" / "_delta_log").glob("*.json"))
                for line in f.read_text().splitlines() if line.startswith('{"commitInfo"')]  # fmt: skip

@@ -50,22 +50,28 @@ NOTES = """## Also measured
   and 64-bit on Sail (`gold/customer_features`' two day counts, not in any refresh job), which is why `auto` is not
   the default of every run (probe `datediff_type`).
 - Sail cannot write a table with the change data feed on (probe `write_cdf_table`, a table delta-rs made: "Table
-  features must be specified"; one the JVM made: "Unsupported table features required: [ChangeDataFeed]"), and
-  every table a JVM run writes gets it (`delta_io.change_feed_options`). delta-rs can: on Sail, a medallion write
-  (overwrite, `replaceWhere`, append, merge) to such a table is committed by delta-rs (`tables/delta_rs_write.py`:
-  the result collected as Arrow, one commit with the same userMetadata, the change data written as Delta's
-  protocol asks), as ingestion's commits are; delta-rs names its operation metrics its own way there
-  (`num_added_rows`, ...). AUTO CDC's MERGE is still Spark's: `auto` puts a run with such a step on the JVM (op tags
-  `lakehouse_jobs/table`, `lakehouse_jobs/writer`; the log names the table), and with `LAKEHOUSE_ENGINE=sail` it is
-  refused in one sentence before anything is written (`delta_io.check_writable`). In the example: after
-  `make materialize` (JVM) the orders stream's refresh runs still go to Sail (`test_auto_engine.py`: engines taking
-  turns on one lakehouse, the last refresh on Sail over tables the JVM gave the feed); the customers stream's
-  refreshes (AUTO CDC tables) go to the JVM.
+  features must be specified"; one the JVM made: "Unsupported table features required: [ChangeDataFeed]"), nor
+  create one, and every table the project makes has it (`delta_io.CHANGE_FEED`: its incremental consumers read only
+  what changed). delta-rs can: on Sail, every table step's write (`write_delta`: medallion tables and pipeline
+  datasets, every mode: new table, overwrite, `replaceWhere`, append, merge) collects the result as Arrow and commits
+  it with delta-rs (`tables/delta_rs_write.py`), one commit with the same userMetadata and the change data Delta's
+  protocol asks for, as ingestion's commits are. So a table is the same whichever engine made it, the engines take
+  turns on it, and an incremental consumer of a table made on Sail reads its change data (before 2026-12-02 Sail made
+  tables without the feed, and their consumers recomputed fully). Differences: delta-rs' own operation metric names
+  (Spark's are added for the counts the project reads) and the result passes through the run's memory as Arrow
+  (figures: bench/engines.py, `sail+rs`). Still Spark's writer, and so refused on Sail for such a table: AUTO CDC's
+  MERGE (`auto` puts a run with such a step on the JVM, op tags `lakehouse_jobs/table`, `lakehouse_jobs/writer`, the
+  log naming the table; `LAKEHOUSE_ENGINE=sail` refuses it in one sentence before anything is written,
+  `delta_io.check_writable`) and user code's own SQL or DataFrame writes to such a table (Sail's error, with the
+  task's note naming the setting that runs it on the JVM). In the example after `make materialize` (JVM), the orders
+  stream's refreshes still go to Sail (`test_auto_engine.py`: engines taking turns on one lakehouse); the customers
+  stream's (AUTO CDC tables) go to the JVM.
 - Costs measured on Sail that the project works around (`tables/staging.py`, a private temporary folder removed
   at exit): a DataFrame made from Arrow carries its rows inline in every request naming it (Sail has no artifact
   cache; ~0.5-1 s per schema lookup or action for 375k rows), so the change feed read by delta-rs is staged as a
   Parquet file; `MERGE INTO` computes its source more than once (375k rows through casts and a window into 225k:
-  5 s; written once first: 1.1 + 0.5 s), so on Sail a MERGE's source is staged too. The example's incremental
+  5 s; written once first: 1.1 + 0.5 s), so on Sail an AUTO CDC MERGE's source is staged too (a table step's MERGE
+  is delta-rs', from the result collected once as Arrow). The example's incremental
   silver refresh of 375k new rows: 22.4 s -> 4.3 s. And `count(DISTINCT struct(...))` beside other aggregates is
   ~20x slower than on a column (600k rows: 6.6 s vs 0.3 s): the example's `typed_split` counts a single required
   key by its own values (the same number).
@@ -77,26 +83,24 @@ NOTES = """## Also measured
   local user can reach it, as with the embedded server; the JVM cluster requires its token (on a machine shared with
   other users, keep the JVM engine). Cold start and per-task cost: Figures below (`bench/job_clusters.py`).
 - The embedded server starts in ~0.05 s; a session on it is ready in ~0.8 s from a cold Python (pyspark import included).
-- Sail refuses a new table with `delta.enableChangeDataFeed` ("Table features must be specified"), which the project
-  gives every table it creates: on Sail tables are created without it (`delta_io.change_feed_options`), and get it at
-  their next write on the JVM. `@medallion_asset` tables run on Sail, every refresh mode: their expectations are
+- `@medallion_asset` tables run on Sail, every refresh mode: their expectations are
   counted before the write there (Sail has no `df.observe`: one more pass over the result, as with `expect_or_drop`
   on the JVM).
 - Incremental and affected-keys refreshes on Sail read the upstream's change data with delta-rs
   (`tables/change_feed.py`: `DeltaTable.load_cdf`, handed to the session as Arrow; 300k rows in 1.2 s, 1M in 2.5 s):
   exact for appends (delta-rs derives them from the added files, feed or not) and for every commit of a table with
-  the feed. A rewrite (overwrite, MERGE) of a table Sail made has no change data anywhere, so the refresh recomputes
-  fully, saying "does not have change data enabled" (the JVM reads the feed and narrows to the affected keys).
+  the feed, which every table step makes on either engine. A rewrite (overwrite, MERGE) of a table Sail's own writer
+  made (AUTO CDC, user code) has no change data anywhere, so a refresh reading it recomputes fully, saying "does not
+  have change data enabled" (the JVM reads the feed and narrows to the affected keys).
 - Sail's MERGE drops the session's commit metadata (`userMetadata` from `spark.databricks.delta.commitInfo.userMetadata`):
-  a MERGE's commit is found as the untagged MERGE after the version it started from (`delta_io.merge_commit`; one
-  writer per table: its pool), so `write_mode="merge"` tables and AUTO CDC (`apply_changes`, `changes_asset`: its
-  SCD1/SCD2 tests pass on Sail) report their own commit; an incremental table's bookmark follows in a commit of its
-  own (an empty delta-rs append carrying it). A run killed between the two takes the same upstream commits again at its next refresh and merges the same
-  rows again by key, which changes nothing; on the JVM both ride in one commit.
-- Sail writes a `replaceWhere` overwrite's rows outside its predicate where the JVM refuses them; on Sail the result
-  is checked first (one more pass) and refused in the same sentence. Sail's schema-drift and duplicate-merge-key
-  errors are explained as the JVM's are; its lost commit ("Failed to commit transaction: n", no conflict class) is
-  retried like Delta's conflicts.
+  AUTO CDC's MERGE commit on Sail (`apply_changes`, `changes_asset`: its SCD1/SCD2 tests pass on Sail) is found as the
+  untagged MERGE after the version it started from (`delta_io.merge_commit`; one writer per table: its pool).
+  (`write_mode="merge"` tables are merged by delta-rs there, their tag and an incremental table's bookmark in the
+  MERGE's own commit, as on the JVM.)
+- delta-rs (like Sail) writes a `replaceWhere` overwrite's rows outside its predicate where the JVM refuses them; on
+  Sail the result is checked first (one more pass) and refused in the same sentence. Sail's and delta-rs'
+  schema-drift and duplicate-merge-key errors are explained as the JVM's are; their lost commits (Sail's "Failed to
+  commit transaction: n", delta-rs' `CommitFailedError`, no conflict class) are retried like Delta's conflicts.
 - Ingestion on Sail (`ingestion_asset`, CSV): Sail's CSV reader fails the whole read at a malformed record and has no
   `_metadata.file_path` (probes `csv_malformed_record`, `metadata_file_path`), and its `txnAppId` is not idempotent.
   There the project supplies all three: each CSV file is parsed by pyarrow (`ingest/read_arrow.py`: the JVM's

@@ -78,7 +78,8 @@ def change_feed_options(spark: SparkSession, path: str | Path) -> dict[str, str]
     A new table gets it at creation (the options); an existing one without it (made before
     this release, or by another tool) gets it once by ALTER TABLE, a metadata-only commit,
     so its consumers read changes from then on. On Sail, which refuses the property ("Table
-    features must be specified"), neither: the table gets its feed at its next write on the JVM,
+    features must be specified"), neither (medallion writes there are delta-rs', which gives
+    it: `write_delta`): a table Sail's writer made gets its feed at its next write on the JVM,
     and an incremental consumer recomputes fully until then ("change data missing")."""
     from lakehouse_jobs.lib.runtime import sail
 
@@ -162,7 +163,7 @@ def write_delta(
 
     def attempt() -> DeltaCommit | None:
         # Decided again on every attempt: the loser of a race creating the table merges/appends on retry.
-        if sail.is_sail(spark) and change_feed_enabled(path):  # Sail cannot write it: delta-rs does (tables/delta_rs_write.py)
+        if sail.is_sail(spark):  # Sail cannot write the change data feed every table here has: delta-rs commits (tables/delta_rs_write.py)
             return _write_with_delta_rs(df, path, spec, tag, replace_where)
         if spec.mode == "merge" and is_delta_table(path):
             change_feed_options(spark, path)
@@ -173,8 +174,6 @@ def write_delta(
         if spec.mode == "append":
             writer = writer.mode("append").option("mergeSchema", str(spec.merge_schema).lower())
         elif replace_where is not None and is_delta_table(path):
-            if sail.is_sail(spark):
-                _check_replace_where(df, replace_where, path)
             writer = writer.mode("overwrite").option("replaceWhere", replace_where).option("mergeSchema", str(spec.merge_schema).lower())
         else:
             writer = writer.mode("overwrite").option("overwriteSchema", "true")
@@ -199,12 +198,14 @@ def write_delta(
 
 
 def _write_with_delta_rs(df: DataFrame, path: str, spec: WriteSpec, tag: str, replace_where: str | None) -> None:
-    if replace_where is not None and spec.mode == "overwrite":
+    exists = is_delta_table(path)
+    replace_where = replace_where if exists and spec.mode == "overwrite" else None
+    if replace_where is not None:
         _check_replace_where(df, replace_where, path)
     try:
         delta_rs_write.write(
             df, path, spec.mode, tag, merge_keys=spec.merge_keys, delete_unmatched=spec.delete_unmatched, merge_schema=spec.merge_schema,
-            partition_by=spec.partition_by, replace_where=replace_where if spec.mode == "overwrite" else None,
+            partition_by=spec.partition_by, replace_where=replace_where, create_with=None if exists else dict(CHANGE_FEED),
         )  # fmt: skip
     except Exception as exc:
         raise _explain(exc, path, spec.merge_keys) from exc
@@ -356,7 +357,7 @@ def _outside_keys(path: str) -> LakehouseError:
 
 
 def _check_replace_where(df: DataFrame, predicate: str, path: str) -> None:
-    """Delta's replaceWhere refuses rows its predicate does not match; Sail writes them: refused here, before the write."""
+    """Delta's replaceWhere refuses rows its predicate does not match; delta-rs writes them: refused here, before the write."""
     if df.filter(f"NOT coalesce(({predicate}), false)").limit(1).count():
         raise _outside_keys(path)
 
@@ -378,7 +379,8 @@ def last_commit(spark: SparkSession, path: str, tag: str | None = None) -> Delta
 
 
 def _int_metrics(commit: dict[str, Any]) -> dict[str, int]:
-    return {k: int(v) for k, v in (commit.get("operationMetrics") or {}).items() if str(v).lstrip("-").isdigit()}
+    metrics = delta_rs_write.spark_metrics(commit.get("operationMetrics") or {})
+    return {k: int(v) for k, v in metrics.items() if str(v).lstrip("-").isdigit()}
 
 
 def _log_row_count(path: str | Path) -> int | None:

@@ -1,13 +1,16 @@
-"""On Sail, a table step's write to a table with the change data feed, committed by delta-rs.
+"""On Sail, a table step's write committed by delta-rs, which writes the change data feed Sail cannot.
 
 Sail (pysail 0.7.2) cannot write a table whose protocol has the change data feed ("Unsupported
-table features required: [ChangeDataFeed]", probe `write_cdf_table`), and every table a JVM run
-wrote has it (`delta_io.change_feed_options`): without this, a lakehouse the JVM built once
-(`make materialize`) would send every later refresh back to the JVM. delta-rs writes such
-tables and their change data (`_change_data` files for MERGE and predicate overwrites; appends
-and overwrites are read from their add/remove actions, as Delta's reader does), so there the
-result is collected as Arrow and committed by delta-rs in one commit carrying the same
-userMetadata Spark's writer would carry (run tag, refresh bookmark, task lineage):
+table features required: [ChangeDataFeed]", probe `write_cdf_table`), nor create one ("Table
+features must be specified"), and every table the project makes has it, so its incremental
+consumers read only what changed (`delta_io.CHANGE_FEED`). delta-rs writes such tables and their
+change data (`_change_data` files for MERGE and predicate overwrites; appends and overwrites are
+read from their add/remove actions, as Delta's reader does), so on Sail `write_delta` (medallion
+tables, pipeline datasets) collects the result as Arrow and commits it with delta-rs, one commit
+carrying the userMetadata Spark's writer would carry (run tag, refresh bookmark, task lineage).
+A table made on either engine is then the same table, and the engines can take turns on it:
+- a new table: created with its rows and the change data feed (a racer's creation fails the
+  commit and the write runs again as Spark's loser would: tables/conflicts.py);
 - overwrite: the table replaced, schema included (Spark's `overwriteSchema`);
 - overwrite with `replaceWhere`: rows outside the predicate refused first (as the JVM's Delta
   refuses them), then only the rows it matches replaced (`predicate=`; delta-rs reads Spark's
@@ -16,14 +19,13 @@ userMetadata Spark's writer would carry (run tag, refresh bookmark, task lineage
 - merge: the same MERGE as `delta_io._merge` (`<=>` on the keys, UPDATE SET *, INSERT *, NOT
   MATCHED BY SOURCE DELETE, schema evolution); two source rows matching one target row are refused.
 Where it differs from the JVM: the commit's `operationMetrics` use delta-rs' names
-(`num_added_rows`, `num_target_rows_updated`, ...) and its operation is delta-rs' (`WRITE`,
-`MERGE`). A new table is still written by Sail itself (it cannot set the property: no feed until
-a JVM write gives it one; docs/engines.md).
+(`num_added_rows`, `num_target_rows_updated`, ...; `spark_metrics` adds Spark's names for them), and the result passes through the run's memory as Arrow (Sail's own writer
+streams it): fine for laptop-scale tables, measured in bench/engines.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lakehouse_jobs.lib.names import quote
@@ -31,6 +33,21 @@ from lakehouse_jobs.lib.names import quote
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame
+
+
+# delta-rs' operationMetrics -> Spark's names for the same counts (Delta's WRITE and MERGE metrics)
+SPARK_NAMES = {
+    "num_added_rows": "numOutputRows", "num_added_files": "numFiles", "num_removed_files": "numRemovedFiles",
+    "num_source_rows": "numSourceRows", "num_output_rows": "numOutputRows", "num_target_rows_inserted": "numTargetRowsInserted",
+    "num_target_rows_updated": "numTargetRowsUpdated", "num_target_rows_deleted": "numTargetRowsDeleted",
+    "num_target_rows_copied": "numTargetRowsCopied", "num_target_files_added": "numTargetFilesAdded",
+    "num_target_files_removed": "numTargetFilesRemoved",
+}  # fmt: skip
+
+
+def spark_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """A commit's `metrics` with Spark's names added for delta-rs' counts (a Spark commit's are left as they are)."""
+    return {**metrics, **{SPARK_NAMES[k]: v for k, v in metrics.items() if k in SPARK_NAMES and SPARK_NAMES[k] not in metrics}}
 
 
 def nullable_arrow(df: DataFrame) -> pa.Table:
@@ -47,12 +64,23 @@ def merge_predicate(keys: Sequence[str]) -> str:
 
 
 def write(df: DataFrame, path: str, mode: str, tag: str, *, merge_keys: Sequence[str] = (), delete_unmatched: bool = False,
-          merge_schema: bool = False, partition_by: Sequence[str] = (), replace_where: str | None = None) -> None:  # fmt: skip
-    """Commit `df` to the existing Delta table at `path` (`mode`: overwrite, append or merge) with userMetadata `tag`."""
+          merge_schema: bool = False, partition_by: Sequence[str] = (), replace_where: str | None = None,
+          create_with: dict[str, str] | None = None) -> None:  # fmt: skip
+    """Commit `df` to the Delta table at `path` (`mode`: overwrite, append or merge) with userMetadata `tag`;
+    with `create_with` (the new table's properties) there is no table yet: it is created with the rows."""
     from deltalake import CommitProperties, DeltaTable, write_deltalake
+    from deltalake.exceptions import CommitFailedError, DeltaError
 
     rows = nullable_arrow(df)
     properties = CommitProperties(custom_metadata={"userMetadata": tag})
+    if create_with is not None:
+        try:
+            write_deltalake(path, rows, mode="error", partition_by=list(partition_by) or None, configuration=create_with, commit_properties=properties)
+        except DeltaError as exc:
+            if "A table already exists" in str(exc):  # a racer created it first: a lost commit, run again (tables/conflicts.py)
+                raise CommitFailedError(f"another writer created the table at {path} first") from None
+            raise
+        return
     table = DeltaTable(path)
     if mode == "merge":
         merger = table.merge(rows, merge_predicate(merge_keys), source_alias="s", target_alias="t", merge_schema=merge_schema, commit_properties=properties)

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lakehouse_jobs.lib.tables.delta_rs_write import spark_metrics
+
 DELTA_LOG = "_delta_log"
 # Filesystem timestamps may be coarser than time.time(): look this much before the start
 # (an extra candidate costs one small read; the identity check decides).
@@ -123,7 +125,7 @@ def read_commit(table: Path, version: int, path: Path) -> Commit:
             if '"commitInfo"' in line:
                 info = json.loads(line).get("commitInfo") or {}
                 break
-    metrics = info.get("operationMetrics") or {}
+    metrics = spark_metrics(info.get("operationMetrics") or {})  # a delta-rs commit's too
     rows = metrics.get("numOutputRows")
     return Commit(
         table=table,
