@@ -114,6 +114,8 @@ def workload(engine: str, landing: Path, lake: Path) -> dict:
         from lakehouse_jobs.lib.runtime import sail
 
         spark = sail.connect()
+        if engine == "sail+rs":
+            spark = sail.mark(spark)  # as a run's session is marked (SparkResource): write_delta then commits with delta-rs
     else:
         from lakehouse_jobs.lib.runtime.spark import SparkResource
 
