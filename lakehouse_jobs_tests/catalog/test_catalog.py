@@ -1,7 +1,9 @@
-"""The catalog plugin on the shared session: Unity Catalog statements on Delta folders under the root.
+"""The catalog on the shared session: Unity Catalog statements on Delta folders under the root.
 
-Every statement below goes through `LakehouseCatalog` (main and spark_catalog) and Delta's own
-table code; the folders are checked on disk and read back by path with delta-rs.
+On the JVM every statement below goes through `LakehouseCatalog` (main and spark_catalog) and
+Delta's own table code; on Sail through the root served as a Unity Catalog API
+(`catalog/unity_rest.py`), table creation by name on the rule's folder (`sail_supply`). The
+folders are checked on disk and read back by path with delta-rs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import pytest
 from deltalake import DeltaTable as RustTable
 
 from lakehouse_jobs.lib.catalog import bind_root, register_catalog, table_path, volume_path
+from lakehouse_jobs_tests.engines import ON_SAIL
 
 
 @pytest.fixture
@@ -36,7 +39,7 @@ def test_sql_with_one_two_and_three_part_names_lands_in_schema_folders(spark, ro
     path = root / "silver" / "orders"
     assert table_path("main.silver.orders", root) == path
     assert RustTable(str(path)).to_pyarrow_table().to_pydict() == {"id": [1], "amount": [20]}  # by path, without Spark
-    assert [tuple(r)[:2] for r in spark.sql("SHOW TABLES IN main.silver").collect()] == [("silver", "orders")]
+    assert [r.tableName for r in spark.sql("SHOW TABLES IN main.silver").collect()] == ["orders"]  # the schema column: 'silver' (JVM), 'main.silver' (Sail)
     assert [r[0] for r in spark.sql("DESCRIBE TABLE main.silver.orders").collect()][:2] == ["id", "amount"]
 
 
@@ -50,8 +53,10 @@ def test_save_as_table_every_mode_and_delta_table_for_name(spark, root: Path):
     spark.range(1).write.mode("ignore").saveAsTable("main.gold.numbers")
     assert spark.read.table("main.gold.numbers").count() == 5
     spark.range(7).write.mode("overwrite").saveAsTable("main.gold.numbers")
-    assert DeltaTable.forName(spark, "main.gold.numbers").toDF().count() == 7
-    assert DeltaTable.forName(spark, "main.gold.numbers").history().count() == 3  # delta-spark looks 1-/2-part names up in Spark's own catalog
+    assert spark.table("gold.numbers").count() == 7 and len(RustTable(str(root / "gold" / "numbers")).history()) == 3
+    if not ON_SAIL:  # delta-spark's DeltaTable is a JVM API
+        assert DeltaTable.forName(spark, "main.gold.numbers").toDF().count() == 7
+        assert DeltaTable.forName(spark, "main.gold.numbers").history().count() == 3  # delta-spark looks 1-/2-part names up in Spark's own catalog
     spark.sql("CREATE OR REPLACE TABLE main.gold.copy AS SELECT id FROM gold.numbers WHERE id < 2")
     assert RustTable(str(root / "gold" / "copy")).to_pyarrow_table().num_rows == 2
 
@@ -126,3 +131,19 @@ def test_spark_reads_and_writes_volume_paths_as_databricks_code_writes_them(spar
     assert not Path("/Volumes").exists()  # nothing was written outside the root
     # `..` is resolved before the mapping (Hadoop paths are normalized): inside a volume it stays inside it
     assert spark.read.text("/Volumes/main/raw/landing/orders/../orders/o.csv").count() == 3
+
+
+def test_create_drop_and_a_table_written_by_path(spark, root: Path):
+    """A table created by name is the catalog's to drop (its folder goes); one written by path is kept, in one sentence."""
+    spark.sql("CREATE TABLE main.silver.made (id INT)")
+    spark.sql("CREATE TABLE IF NOT EXISTS silver.made (id INT)")  # exists: nothing happens
+    with pytest.raises(Exception, match="already exists|TABLE_OR_VIEW_ALREADY_EXISTS"):
+        spark.sql("CREATE TABLE main.silver.made (id INT)")
+    spark.sql("INSERT INTO main.silver.made VALUES (1)")
+    assert spark.table("silver.made").count() == 1
+    spark.sql("DROP TABLE main.silver.made")
+    assert not (root / "silver" / "made").exists()
+    spark.range(1).write.format("delta").save(str(root / "silver" / "by_path"))
+    with pytest.raises(Exception, match="written by path"):
+        spark.sql("DROP TABLE main.silver.by_path")
+    assert spark.table("main.silver.by_path").count() == 1

@@ -55,22 +55,52 @@ def _warn_once(message: str) -> None:
 
 
 def enabled(spark: Any) -> bool:
-    """Whether `spark` resolves names with the plugin."""
+    """Whether `spark` resolves names by the naming rule: with the plugin, or on Sail with the root served as its catalog."""
+    from lakehouse_jobs.lib.catalog import unity_rest
+    from lakehouse_jobs.lib.runtime.sail import is_sail
+
+    if is_sail(spark):
+        return unity_rest.served_root() is not None
     return spark.conf.get(f"spark.sql.catalog.{SESSION_CATALOG}", "") == plugin.CLASS_NAME
 
 
 def register_catalog(spark: Any, name: str) -> str:
     """Make catalog `name` usable in `spark` (its tables live under `$ROOT/catalogs/<name>/`); returns the name."""
+    from lakehouse_jobs.lib.runtime.sail import is_sail
+
     name = check_part(name, "catalog", name)
     if not enabled(spark):
         raise RuntimeError(plugin.missing_reason() or "this SparkSession was started without the catalog plugin.")
+    if is_sail(spark):
+        return name  # any catalog's names resolve there (`unity_rest.sail_catalogs`)
     if name != SESSION_CATALOG:
         spark.conf.set(f"spark.sql.catalog.{name}", plugin.CLASS_NAME)
     return name
 
 
+def use(spark: Any, catalog: str, schema: str) -> None:
+    """Make `<catalog>.<schema>` the session's current schema. On Sail, a catalog its server was not started with is
+    used as the namespace `<catalog>.<schema>` of the default catalog, which is how Sail resolves its names."""
+    from lakehouse_jobs.lib.catalog import unity_rest
+    from lakehouse_jobs.lib.runtime.sail import is_sail
+
+    if is_sail(spark) and catalog not in unity_rest.sail_catalogs():
+        spark.catalog.setCurrentDatabase(f"{catalog}.{schema}")
+        return
+    spark.catalog.setCurrentCatalog(catalog)
+    spark.catalog.setCurrentDatabase(schema)
+
+
 def bind_root(spark: Any, root: str | Path) -> None:
-    """Resolve `spark`'s names under `root` from now on (and register the catalogs found there)."""
+    """Resolve `spark`'s names under `root` from now on (and register the catalogs found there); on Sail, the process's
+    catalog server serves `root` from now on (catalog/unity_rest.py)."""
+    from lakehouse_jobs.lib.catalog import unity_rest
+    from lakehouse_jobs.lib.runtime.sail import is_sail
+
+    if is_sail(spark):
+        unity_rest.bind(root)
+        spark.conf.set(ROOT_CONF, str(Path(root).expanduser().resolve()))  # what a caller saves and restores, as on the JVM
+        return
     if not enabled(spark):
         return
     root_text = str(Path(root).expanduser().resolve())

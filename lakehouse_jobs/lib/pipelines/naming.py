@@ -105,10 +105,10 @@ def session(spark: Any, root: str | Path, catalog: str, schema: str) -> Iterator
         if catalog != spark.conf.get("spark.sql.defaultCatalog", DEFAULT_CATALOG):
             plugin.register_catalog(spark, catalog)
         spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{catalog}`.`{schema}`")
-        spark.catalog.setCurrentCatalog(catalog)
+        plugin.use(spark, catalog, schema)
     else:
         spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{schema}`")
-    spark.catalog.setCurrentDatabase(schema)
+        spark.catalog.setCurrentDatabase(schema)
     try:
         yield
     finally:

@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -34,9 +35,21 @@ NOTES = """## Also measured
   around each engine's calls.
 - Stop order: a Connect client whose Sail server stopped first retries `release_session` for ~10 minutes at exit;
   `runtime/sail.py` closes the sessions before it stops the server.
-- Sail has no place for the project's Unity Catalog plugin (a JVM class): two-/three-part names resolve in Sail's own
-  catalog, and managed tables (`CREATE TABLE ... AS SELECT`, `saveAsTable`) land under `./spark-warehouse` of the
-  process's working directory, not under the lakehouse root.
+- Table names on Sail: Sail has no place for the project's Unity Catalog plugin (a JVM class), but its `unity` catalog
+  provider calls a Unity Catalog REST server. The embedded Sail server is started with the lakehouse root served as
+  one, on 127.0.0.1 in the same process (`catalog/unity_rest.py`: schemas are folders, tables Delta folders, by the
+  naming rule; the filesystem its only state), so one-, two- and three-part names, `USE SCHEMA`, `SHOW SCHEMAS|TABLES`,
+  `DESCRIBE`, reads, `INSERT`, `MERGE`, `UPDATE`, `DELETE`, time travel, `CREATE SCHEMA`, `DROP TABLE|SCHEMA` and
+  `spark.table` resolve as on the JVM, any catalog's included (Sail reads `c.s.t` with an unknown `c` as namespace
+  `c.s` of its default catalog, which the server answers as catalog `c`). Sail's provider creates a managed Delta
+  table as a catalog-managed table (reader feature `catalogManaged`, which the JVM's Delta and delta-rs cannot read)
+  and refuses `CREATE OR REPLACE`, so `CREATE [OR REPLACE] TABLE <name>` and `saveAsTable` are run on the name's
+  folder instead (`sail_supply.py`, through `sql/delta_paths.py`), marked as created through the catalog
+  (`delta.lakehouse_jobs.managed`, which the JVM plugin honours too). Not on Sail: `USE CATALOG` of a catalog the
+  server was not started with, `ALTER TABLE ... RENAME`, `/Volumes` paths (the JVM's file system does the mapping),
+  delta-spark's `DeltaTable.forName`, and names on a Sail job cluster (a server of its own, without the catalog).
+  Differences: `SHOW TABLES` names the schema `main.silver` where the JVM says `silver`; `CREATE TABLE` with
+  `PARTITIONED BY`/`TBLPROPERTIES`/`LOCATION` is refused in one sentence (as on `delta.`path``).
 - `LAKEHOUSE_ENGINE=auto` (or `SparkResource(engine="auto")`): each run on Sail when every step it executes is one of
   the project's table steps (medallion, AUTO CDC, ingestion: their op tag `lakehouse_jobs/engine_needs` lists what
   they need) and Sail has all of it; any other step (user code, notebooks, dbt, pipeline updates) or a table step
@@ -148,6 +161,7 @@ NOTES = """## Also measured
   JVM). The same 92 tests on two workers: 376.8 s on the JVM, 53.3 s on Sail (0.14x).
 """
 Probe = Callable[[Any, Path], Any]  # (session, a fresh folder) -> a comparable value
+RUN_SESSION = "sail, a run's session"  # the matrix's third column
 
 
 def _rows(df: Any) -> list[tuple]:
@@ -478,7 +492,7 @@ def run_all(sessions: dict[str, Any], folder: Path, names: list[str] | None = No
         results[name] = {"spark": reference}
         for engine, spark in sessions.items():
             if engine != "spark":
-                results[name][engine] = run_probe(name, spark, folder / engine, reference)
+                results[name][engine] = run_probe(name, spark, folder / re.sub(r"\W+", "_", engine), reference)  # a plain folder name
     return results
 
 
@@ -492,9 +506,11 @@ def render(results: dict[str, dict[str, Outcome]], versions: dict[str, str], com
         f"    {command}",
         "",
         "Each probe (`lakehouse_jobs/lib/runtime/engine_probe.py`) runs on the JVM (`spark`: embedded local Spark with",
-        "delta-spark) and on Sail (`sail`: pysail's embedded Spark Connect server, PySpark's Connect client). *passes*: the",
-        "same result as the JVM; *differs*: it ran and answered otherwise (or ran where the JVM refuses); *fails*: the error's first line.",
-        "`lakehouse_jobs_tests/runtime/test_engines.py` keeps the ones that pass on Sail passing.",
+        "delta-spark) and on Sail (`sail`: pysail's embedded Spark Connect server, PySpark's Connect client, with the",
+        f"lakehouse root as its catalog), then on `{RUN_SESSION}`: the same server with what the project supplies on",
+        "the session a run gets there (`runtime/sail_supply.py`). *passes*: the same result as the JVM; *differs*: it ran",
+        "and answered otherwise (or ran where the JVM refuses); *fails*: the error's first line.",
+        f"`lakehouse_jobs_tests/runtime/test_engines.py` keeps the ones that pass on `{RUN_SESSION}` passing.",
         "",
         "| feature | probe | " + " | ".join(engines) + " |",
         "|---|---|" + "---|" * len(engines),
@@ -532,9 +548,10 @@ def main(argv: list[str] | None = None) -> int:
         os.chdir(tmp)  # Sail puts managed tables under ./spark-warehouse
         try:
             from lakehouse_jobs.lib.runtime import sail
+            from lakehouse_jobs.lib.runtime.sail_supply import supply
             from lakehouse_jobs.lib.runtime.spark import SparkResource
 
-            sessions = {"spark": SparkResource().get_session(), "sail": sail.connect()}
+            sessions = {"spark": SparkResource().get_session(), "sail": sail.connect(), RUN_SESSION: supply(sail.mark(sail.connect()))}
             results = run_all(sessions, Path(tmp) / "probes")
         finally:
             os.chdir(cwd)

@@ -10,10 +10,11 @@ retries its release call for ~10 minutes (measured with pyspark 4.2.0).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from lakehouse_jobs.lib.errors import SetupError
@@ -84,7 +85,8 @@ def server_url(before_stop: Callable[[], None] | None = None) -> str:
             os.environ.setdefault("RUST_LOG", "warn")  # Sail logs every session at INFO on stderr otherwise
             from pysail.spark import SparkConnectServer
 
-            server = SparkConnectServer("127.0.0.1", 0)
+            with _environment(_catalog_settings()):  # read by the server when it is made
+                server = SparkConnectServer("127.0.0.1", 0)
             try:
                 server.start(background=True)
             except Exception as exc:  # noqa: BLE001 - the native server's error, said in one sentence
@@ -92,6 +94,32 @@ def server_url(before_stop: Callable[[], None] | None = None) -> str:
             _SERVER = server
         host, port = _SERVER.listening_address
         return f"sc://{host}:{port}"
+
+
+def _catalog_settings() -> dict[str, str]:
+    """Sail's catalogs: the lakehouse root's, served as a Unity Catalog API (catalog/unity_rest.py), so names resolve by the
+    naming rule as the JVM's plugin resolves them: the default catalog, `spark_catalog` and the catalogs on disk now."""
+    from lakehouse_jobs.lib.catalog.names import SESSION_CATALOG, catalogs_on_disk, default_catalog
+    from lakehouse_jobs.lib.catalog.unity_rest import sail_settings
+    from lakehouse_jobs.lib.tables.lakehouse import default_root
+
+    root = default_root()
+    return sail_settings(root, list(dict.fromkeys([default_catalog(), SESSION_CATALOG, *catalogs_on_disk(root)])))
+
+
+@contextlib.contextmanager
+def _environment(settings: dict[str, str]) -> Iterator[None]:
+    """`settings` in the environment inside the block only (a job cluster's server, a subprocess, must not inherit them)."""
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def mark(session: Any) -> Any:

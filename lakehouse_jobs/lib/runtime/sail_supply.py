@@ -7,8 +7,13 @@
 - every DataFrame writer carries the session's `spark.databricks.delta.commitInfo.userMetadata` as
   its `userMetadata` option: Sail ignores the setting (probe `user_metadata_conf`) and honours the
   option, and a task's observed lineage (`jobs/lineage.py`) finds its commits by it. A writer's own
-  option still wins, as on the JVM.
-`SparkResource` applies both to its Sail session, once; `sail.connect()` (the probes' and the
+  option still wins, as on the JVM;
+- table names: Sail resolves them through the root served as a Unity Catalog API (`catalog/unity_rest.py`,
+  set up when the embedded server starts); what its catalog cannot do is done here by the naming rule:
+  `CREATE [OR REPLACE] TABLE <name>` (as on `delta.`path``, on the name's folder) and `saveAsTable`
+  (Spark's modes), each marking the table as created through the catalog; `DROP TABLE` of a table
+  written by path is refused in the JVM plugin's sentence.
+`SparkResource` applies these to its Sail session, once; `sail.connect()` (the probes' and the
 benchmarks' session) shows Sail as it is.
 """
 
@@ -29,10 +34,13 @@ def supply(session: Any) -> Any:
     original = session.sql
 
     def sql(sqlQuery: Any, args: Any = None, **kwargs: Any) -> Any:  # noqa: N803 - PySpark's parameter name
+        from lakehouse_jobs.lib.catalog import unity_rest
         from lakehouse_jobs.lib.sql import delta_paths
 
-        if isinstance(sqlQuery, str) and delta_paths.run(session, sqlQuery, args):
+        if isinstance(sqlQuery, str) and delta_paths.run(session, sqlQuery, args, named_path=_named_path()):
             return delta_paths.result(session)
+        if isinstance(sqlQuery, str):
+            unity_rest.check_drop(session, sqlQuery)
         if isinstance(sqlQuery, str) and isinstance(args, dict) and args and all(isinstance(v, str) for v in args.values()) and not is_query(sqlQuery):
             return original(inline_markers(sqlQuery, args), None, **kwargs)  # Sail binds markers in queries only
         return original(sqlQuery, args, **kwargs)
@@ -41,6 +49,40 @@ def supply(session: Any) -> Any:
     session._lakehouse_supplied = True
     _writers_carry_commit_metadata()
     return session
+
+
+def _named_path() -> Any:
+    """`unity_rest.table_folder` when this process serves the lakehouse's names to Sail, else None."""
+    from lakehouse_jobs.lib.catalog import unity_rest
+
+    return unity_rest.table_folder if unity_rest.served_root() is not None else None
+
+
+def _save_as_table(writer: Any, name: str, format: str | None = None, mode: str | None = None, partitionBy: Any = None, **options: Any) -> None:  # noqa: A002, N803 - PySpark's names
+    """`DataFrameWriter.saveAsTable` on Sail: the table's folder by the naming rule, with Spark's modes (Sail's catalog
+    would make the table catalog-managed, unreadable by other Delta readers: `unity_rest.table_folder`)."""
+    from lakehouse_jobs.lib.catalog.unity_rest import table_folder
+    from lakehouse_jobs.lib.tables.delta_io import is_delta_table
+
+    path, marks = table_folder(writer._spark, name)
+    if format is not None:
+        writer.format(format)
+    if partitionBy is not None:
+        writer.partitionBy(partitionBy)
+    writer.options(**options)
+    wanted = (mode or writer._write.mode or "errorifexists").lower()
+    exists = is_delta_table(path)
+    if exists and wanted in ("error", "errorifexists", "default"):
+        from pyspark.errors import AnalysisException
+
+        raise AnalysisException(f"[TABLE_OR_VIEW_ALREADY_EXISTS] Cannot create table or view {name} because it already exists.")
+    if exists and wanted == "ignore":
+        return
+    if wanted == "overwrite":
+        writer.option("overwriteSchema", "true")
+    if not exists or wanted == "overwrite":
+        writer.options(**marks)
+    writer.mode("overwrite" if wanted == "overwrite" else "append").save(str(path))
 
 
 def _writers_carry_commit_metadata() -> None:
@@ -57,5 +99,13 @@ def _writers_carry_commit_metadata() -> None:
             if value:
                 self.option("userMetadata", value)
 
+    original_save_as_table = DataFrameWriter.saveAsTable
+
+    def saveAsTable(self: Any, name: str, *args: Any, **kwargs: Any) -> None:  # noqa: N802 - PySpark's name
+        if is_sail(self._spark) and _named_path() is not None:
+            return _save_as_table(self, name, *args, **kwargs)
+        return original_save_as_table(self, name, *args, **kwargs)
+
     DataFrameWriter.__init__ = __init__
+    DataFrameWriter.saveAsTable = saveAsTable
     DataFrameWriter._lakehouse_commit_metadata = True

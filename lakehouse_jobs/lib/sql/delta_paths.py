@@ -16,12 +16,15 @@ sentence naming it and the setting that runs the statement on the JVM.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 _SKIP = re.compile(r"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
 _PATH = r"delta\s*\.\s*`((?:[^`]|``)+)`"
 _INSERT = re.compile(rf"INSERT\s+(INTO|OVERWRITE)\s+(?:TABLE\s+)?{_PATH}(.*)\Z", re.I | re.S)
 _CREATE = re.compile(rf"(CREATE\s+OR\s+REPLACE|REPLACE|CREATE)\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?{_PATH}(.*)\Z", re.I | re.S)
+_IDENT = r"(?:`(?:[^`]|``)+`|[A-Za-z_][A-Za-z0-9_]*)"
+_NAMED = re.compile(rf"(CREATE\s+OR\s+REPLACE|REPLACE|CREATE)\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?({_IDENT}(?:\s*\.\s*{_IDENT}){{0,2}})(.*)\Z", re.I | re.S)
 _QUERY = re.compile(r"(?:SELECT|WITH|VALUES|FROM|TABLE)\b|\(", re.I)
 _WORD = re.compile(r"[A-Za-z_]+(?:\s+[A-Za-z_]+)?")
 
@@ -64,8 +67,9 @@ def _refuse(statement: str, rest: str) -> Unsupported:
     )
 
 
-def run(spark: Any, text: str, args: Any = None) -> bool:
-    """Whether `text` was an INSERT/CREATE on `delta.`path`` (then it ran here)."""
+def run(spark: Any, text: str, args: Any = None, named_path: Callable[[Any, str], tuple[Any, dict[str, str]]] | None = None) -> bool:
+    """Whether `text` was an INSERT/CREATE on `delta.`path`` (then it ran here); with `named_path` (a table name -> its
+    folder by the catalog's naming rule, and the writer options a table created there gets), `CREATE TABLE <name>` too."""
     body = _strip(text)
     if match := _INSERT.match(body):
         _insert(spark, match.group(1).upper() == "OVERWRITE", match.group(2).replace("``", "`"), _strip(match.group(3)), args)
@@ -73,6 +77,11 @@ def run(spark: Any, text: str, args: Any = None) -> bool:
     if match := _CREATE.match(body):
         how = " ".join(match.group(1).upper().split())
         _create(spark, how, bool(match.group(2)), match.group(3).replace("``", "`"), _strip(match.group(4)), args)
+        return True
+    if (match := _NAMED.match(body)) and named_path is not None:
+        how = " ".join(match.group(1).upper().split())
+        path, options = named_path(spark, re.sub(r"\s*\.\s*", ".", match.group(3)))
+        _create(spark, how, bool(match.group(2)), str(path), _strip(match.group(4)), args, options)
         return True
     return False
 
@@ -117,7 +126,7 @@ def _insert(spark: Any, overwrite: bool, path: str, rest: str, args: Any) -> Non
     frame.select(*columns).write.format("delta").mode("overwrite" if overwrite else "append").save(path)
 
 
-def _create(spark: Any, how: str, if_not_exists: bool, path: str, rest: str, args: Any) -> None:
+def _create(spark: Any, how: str, if_not_exists: bool, path: str, rest: str, args: Any, options: dict[str, str] | None = None) -> None:
     from lakehouse_jobs.lib.tables.delta_io import is_delta_table
 
     statement = f"{how} TABLE"
@@ -142,7 +151,7 @@ def _create(spark: Any, how: str, if_not_exists: bool, path: str, rest: str, arg
     if how == "REPLACE" and not exists:
         raise Unsupported(f"[TABLE_OR_VIEW_NOT_FOUND] delta.`{path}` does not exist (REPLACE TABLE needs it; CREATE OR REPLACE makes it)")
     frame = _sql(spark, query, args) if query is not None else spark.createDataFrame([], columns)
-    writer = frame.write.format("delta")
+    writer = frame.write.format("delta").options(**(options or {}))
     if exists:
         writer = writer.mode("overwrite").option("overwriteSchema", "true")
     writer.save(path)

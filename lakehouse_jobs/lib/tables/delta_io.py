@@ -18,6 +18,7 @@ from lakehouse_jobs.lib.errors import LakehouseError, SetupError, SpecError
 from lakehouse_jobs.lib.names import validate_columns
 from lakehouse_jobs.lib.tables import delta_rs_write
 from lakehouse_jobs.lib.tables.conflicts import retry_conflicts, run_of
+from lakehouse_jobs.lib.tables.lakehouse import is_delta_table
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -62,14 +63,6 @@ class DeltaCommit:
     attempts: int = 1  # > 1 when concurrent commits won first and the write ran again (tables/conflicts.py)
     committed: bool = True  # False: Delta made no commit (e.g. a MERGE of no rows); version/operation are the table's latest
     tagged: bool = True  # the commit carries the writer's userMetadata (Sail's MERGE drops it)
-
-
-def is_delta_table(path: str | Path) -> bool:
-    """A `_delta_log` with a commit in it (a first write that failed leaves an empty one)."""
-    try:
-        return any(p.name.endswith(".json") or ".checkpoint" in p.name for p in (Path(path) / "_delta_log").iterdir())
-    except OSError:
-        return False
 
 
 def change_feed_options(spark: SparkSession, path: str | Path) -> dict[str, str]:

@@ -57,3 +57,11 @@ class LakehouseResource(dg.ConfigurableResource):
         for index, part in enumerate(parts):
             validate_table_name(part, f"system[{index}]")
         return confine(self.root_path, self.root_path.joinpath("_system", *parts), "/".join(parts))
+
+
+def is_delta_table(path: str | Path) -> bool:
+    """A `_delta_log` with a commit in it (a first write that failed leaves an empty one)."""
+    try:
+        return any(p.name.endswith(".json") or ".checkpoint" in p.name for p in (Path(path) / "_delta_log").iterdir())
+    except OSError:
+        return False

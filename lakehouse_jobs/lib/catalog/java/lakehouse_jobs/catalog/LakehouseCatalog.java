@@ -48,6 +48,13 @@ public class LakehouseCatalog extends DeltaCatalog {
   public static final String DEFAULT_CATALOG_CONF = "spark.lakehouse.catalog";
   /** Set on tables the catalog created or replaced: only those are dropped with their data (managed tables). */
   public static final String MANAGED = "lakehouse_jobs.managed";
+  /** The same mark as Sail writes it (a Sail writer keeps only {@code delta.*} options as table properties). */
+  public static final String SAIL_MANAGED = "delta." + MANAGED;
+
+  /** Whether a table's properties say it was created through the catalog (on the JVM or on Sail). */
+  static boolean managed(Map<String, String> properties) {
+    return "true".equals(properties.get(MANAGED)) || "true".equals(properties.get(SAIL_MANAGED));
+  }
   private static final String SESSION = "spark_catalog";
   private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_]{0,127}");
   private static final Set<String> RESERVED = Set.of("catalogs", "volumes", "dbfs", "landing");
@@ -308,7 +315,7 @@ public class LakehouseCatalog extends DeltaCatalog {
     if (isPath(ident) || legacy(ident)) return super.dropTable(ident);
     Identifier path = existing(ident);
     if (path == ident) return super.dropTable(ident);
-    if (!"true".equals(loadPathTable(path).properties().get(MANAGED))) {
+    if (!managed(loadPathTable(path).properties())) {
       throw new UnsupportedOperationException("Table " + full(ident.namespace(), ident.name()) + " was written by path, not created through catalog "
           + catalogName + ": DROP TABLE keeps it (delete the folder " + path.name() + " to remove it).");
     }
@@ -443,7 +450,7 @@ public class LakehouseCatalog extends DeltaCatalog {
     if (!cascade && listTables(namespace).length > 0) throw new NonEmptyNamespaceException(namespace);
     for (Identifier table : listTables(namespace)) {
       Path tableDir = dir.resolve(table.name());
-      if (!"true".equals(loadPathTable(pathIdent(tableDir)).properties().get(MANAGED))) {
+      if (!managed(loadPathTable(pathIdent(tableDir)).properties())) {
         throw new UnsupportedOperationException("Schema " + full(namespace, null) + " holds " + table.name()
             + ", a table written by path, not created through catalog " + catalogName + ": DROP SCHEMA keeps it (delete the folder " + dir + " to remove it).");
       }
