@@ -97,3 +97,49 @@ def test_a_table_written_by_path_is_read_but_not_dropped(api, tmp_path: Path):
     status, refused = api("DELETE", "/schemas/main.bronze?force=true")
     assert status == 400 and "written by path" in refused["message"]
     assert api("DELETE", "/schemas/main.bronze")[0] == 400  # not empty, no CASCADE
+
+
+ON_SAIL_WITH_A_WORKSPACE = """
+import sys
+from lakehouse_jobs.lib.runtime.spark import SparkResource
+spark = SparkResource(engine="sail").get_session()
+spark.sql("CREATE SCHEMA IF NOT EXISTS main.silver")
+spark.sql("CREATE TABLE main.silver.t AS SELECT 1 AS id")
+print("ROWS", spark.table("silver.t").count())
+"""
+
+
+def test_a_databricks_workspace_in_the_environment_gets_no_catalog_call_nor_token(tmp_path: Path):
+    """Sail's Unity provider prefers DATABRICKS_HOST/DATABRICKS_TOKEN from the environment over its settings: a Databricks
+    user's shell would send the lakehouse's table lookups, and their token, to their workspace. Sessions are made
+    without those variables (`sail.unity_env_hidden`); a local server stands in for the workspace and hears nothing."""
+    import http.server
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    heard: list[str] = []
+
+    class Workspace(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            heard.append(f"{self.path} {self.headers.get('Authorization')}")
+            self.send_response(404)
+            self.end_headers()
+
+        do_POST = do_DELETE = do_GET  # noqa: N815 - http.server's method names
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    workspace = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Workspace)
+    threading.Thread(target=workspace.serve_forever, daemon=True).start()
+    try:
+        env = {**os.environ, "LAKEHOUSE_ROOT": str(tmp_path), "DATABRICKS_HOST": f"http://127.0.0.1:{workspace.server_address[1]}",
+               "DATABRICKS_TOKEN": "dapi-not-for-the-lakehouse", "UNITY_ALLOW_HTTP_URL": "true"}  # fmt: skip
+        done = subprocess.run([sys.executable, "-c", ON_SAIL_WITH_A_WORKSPACE], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    finally:
+        workspace.shutdown()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ROWS 1" in done.stdout and heard == []
+    assert DeltaTable(str(tmp_path / "silver" / "t")).to_pandas()["id"].tolist() == [1]

@@ -324,7 +324,7 @@ def sail_settings(root: str | Path, catalogs: list[str]) -> dict[str, str]:
     url = serve(root)
     token = _SERVER[0].token
     entries = ", ".join(f'{{type="unity", name="{c}", uri="{url}", default_catalog="{c}", token="{token}"}}' for c in catalogs)
-    return {"SAIL_CATALOG__LIST": f"[{entries}]", "SAIL_CATALOG__DEFAULT_CATALOG": catalogs[0], "UNITY_ALLOW_HTTP_URL": "true"}
+    return {"SAIL_CATALOG__LIST": f"[{entries}]", "SAIL_CATALOG__DEFAULT_CATALOG": catalogs[0]}
 
 
 def served_root() -> Path | None:

@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from lakehouse_jobs.lib.environ import environment
 from lakehouse_jobs.lib.errors import SetupError
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def server_url(before_stop: Callable[[], None] | None = None) -> str:
             os.environ.setdefault("RUST_LOG", "warn")  # Sail logs every session at INFO on stderr otherwise
             from pysail.spark import SparkConnectServer
 
-            with _environment(_catalog_settings()):  # read by the server when it is made
+            with environment(_catalog_settings()), unity_env_hidden():  # read when the server is made (measured)
                 server = SparkConnectServer("127.0.0.1", 0)
             try:
                 server.start(background=True)
@@ -94,6 +95,33 @@ def server_url(before_stop: Callable[[], None] | None = None) -> str:
             _SERVER = server
         host, port = _SERVER.listening_address
         return f"sc://{host}:{port}"
+
+
+# Sail's Unity provider takes its host and token from these when set, over its settings (measured: with DATABRICKS_HOST
+# set, table lookups went to that workspace, with DATABRICKS_TOKEN): a Databricks user's environment must not send the
+# lakehouse's catalog calls, and their token, to their workspace.
+UNITY_ENV_PREFIXES = ("DATABRICKS_", "UNITY_", "UC_")
+
+
+@contextlib.contextmanager
+def unity_env_hidden() -> Iterator[None]:
+    """The environment without `UNITY_ENV_PREFIXES` variables inside the block: around making the server and each
+    session on it, which is when Sail reads them (measured: a session made with DATABRICKS_HOST set sent its catalog
+    calls there; one made without it kept the lakehouse's catalog after the variable came back)."""
+    with _without(UNITY_ENV_PREFIXES):
+        yield
+
+
+@contextlib.contextmanager
+def _without(prefixes: tuple[str, ...]) -> Iterator[None]:
+    """The environment without the variables starting with `prefixes` inside the block (put back after)."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith(prefixes)}
+    for key in saved:
+        del os.environ[key]
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def _catalog_settings() -> dict[str, str]:
@@ -105,21 +133,6 @@ def _catalog_settings() -> dict[str, str]:
 
     root = default_root()
     return sail_settings(root, list(dict.fromkeys([default_catalog(), SESSION_CATALOG, *catalogs_on_disk(root)])))
-
-
-@contextlib.contextmanager
-def _environment(settings: dict[str, str]) -> Iterator[None]:
-    """`settings` in the environment inside the block only (a job cluster's server, a subprocess, must not inherit them)."""
-    saved = {k: os.environ.get(k) for k in settings}
-    os.environ.update(settings)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def mark(session: Any) -> Any:
@@ -159,7 +172,8 @@ def connect(conf: dict[str, str] | None = None) -> SparkSession:
     builder = SparkSession.builder.remote(server_url())
     for key, value in (conf or session_conf()).items():
         builder = builder.config(key, value)
-    session = builder.create()
+    with unity_env_hidden():
+        session = builder.create()
     with _LOCK:
         _BEFORE_STOP.append(session.stop)
     return session

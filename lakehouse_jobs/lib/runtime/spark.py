@@ -367,7 +367,8 @@ class SparkResource(dg.ConfigurableResource):
             raise SetupError("This process already runs the JVM engine's SparkSession, and a process runs one engine: start the sail run in its own process.")
         conf = sail.session_conf(self.app_name, self.shuffle_partitions, self.spark_conf)
         url = self.attach_job_cluster().url if self.job_cluster else sail.server_url(before_stop=stop_session)
-        return sail_supply.supply(sail.mark(get_or_create_session(conf, url)))
+        with sail.unity_env_hidden():  # the session's catalog must be the lakehouse's, not a workspace's from DATABRICKS_HOST
+            return sail_supply.supply(sail.mark(get_or_create_session(conf, url)))
 
     def _say_engine(self, engine: str) -> None:
         """One log line and the run tag `lakehouse_jobs/engine`, once per run and process."""
