@@ -47,7 +47,6 @@ JVM_ONLY: dict[str, str] = {
     T + "catalog/test_conf.py": CATALOG,
     T + "tables/test_expectations.py::test_expect_or_fail_is_a_guard_in_the_write_that_sees_only_the_results_rows": OBSERVE,
     T + "tables/test_expectations.py::test_warn_only_expectations_are_counted_by_the_write_itself": OBSERVE,
-    T + "tables/test_conflicts.py::test_racing_the_creation_of_a_table_is_retried": CONFLICT,
     T + "tables/test_conflicts.py::test_a_conflict_outlasting_the_attempts_is_one_sentence_naming_table_and_run": CONFLICT,
     T + "tables/test_conflicts.py::test_a_twin_idempotent_writer_is_not_retried": CONFLICT,
     T + "tables/test_conflicts.py::test_a_medallion_asset_retries_logs_and_stamps_its_run": CONFLICT,

@@ -77,7 +77,8 @@ def test_two_threads_appending_to_one_fresh_table_both_commit(spark, tmp_path):
 
 
 def test_racing_the_creation_of_a_table_is_retried(spark, tmp_path):
-    """The other writer creates the table mid-write: ProtocolChangedException, retried once, then appended."""
+    """The other writer creates the table mid-write: ProtocolChangedException (on Sail, delta-rs' creation finds the table:
+    a lost commit), retried once, then appended."""
     from pyspark.sql import functions as F
 
     path = str(tmp_path / "t")
