@@ -211,3 +211,25 @@ def test_a_delta_rs_creation_that_loses_to_another_creator_is_a_retried_conflict
     with pytest.raises(CommitFailedError) as lost:
         delta_rs_write.write(spark.createDataFrame([(1,)], "id long"), str(path), "append", "t", create_with={"delta.enableChangeDataFeed": "true"})
     assert classify(lost.value).retryable and _rows(path) == [(0,)]
+
+
+def test_user_code_writes_a_table_with_the_change_data_feed_with_sparks_meaning_on_either_engine(spark, tmp_path):
+    """A notebook's own `df.write...save(path)` to a table the project made (it has the change data feed, which Sail cannot
+    write): on Sail `sail_supply` commits it with delta-rs, with the writer's mode and options as Spark means them."""
+    from pyspark.errors import AnalysisException
+
+    path = str(tmp_path / "t")
+    frame = lambda rows: spark.createDataFrame(rows, "id long, v string")  # noqa: E731
+    write_delta(spark, frame([(1, "a")]), path, WriteSpec())
+    frame([(2, "b")]).write.format("delta").mode("append").option("userMetadata", "task-7").save(path)
+    assert _rows(path) == [(1, "a"), (2, "b")] and DeltaTable(path).history(1)[0]["userMetadata"] == "task-7"
+    frame([(1, "A")]).write.format("delta").mode("overwrite").option("replaceWhere", "id = 1").save(path)
+    assert _rows(path) == [(1, "A"), (2, "b")]
+    with pytest.raises(Exception, match="DELTA_REPLACE_WHERE_MISMATCH|does not conform"):
+        frame([(5, "x")]).write.format("delta").mode("overwrite").option("replaceWhere", "id = 1").save(path)
+    with pytest.raises(AnalysisException, match="already exist"):
+        frame([(5, "x")]).write.format("delta").save(path)
+    frame([(5, "x")]).write.format("delta").mode("ignore").save(path)
+    frame([(3, "c")]).write.format("delta").mode("overwrite").save(path)
+    assert _rows(path) == [(3, "c")] and DeltaTable(path).version() == 3  # the refused and ignored writes committed nothing
+    assert DeltaTable(path).metadata().configuration.get("delta.enableChangeDataFeed") == "true"

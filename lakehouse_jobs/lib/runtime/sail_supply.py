@@ -13,6 +13,10 @@
   `CREATE [OR REPLACE] TABLE <name>` (as on `delta.`path``, on the name's folder) and `saveAsTable`
   (Spark's modes), each marking the table as created through the catalog; `DROP TABLE` of a table
   written by path is refused in the JVM plugin's sentence.
+- writes to a table with the change data feed (every table the project makes), which Sail cannot write: a DataFrame
+  writer's `save(path)` (so `saveAsTable` and `INSERT` run here too) is committed by delta-rs with Spark's meaning of
+  its mode and options (`tables/delta_rs_write.save_by_writer`); SQL `MERGE`/`UPDATE`/`DELETE` on one is refused in
+  one sentence (`sql/delta_paths.py`).
 `SparkResource` applies these to its Sail session, once; `sail.connect()` (the probes' and the
 benchmarks' session) shows Sail as it is.
 """
@@ -85,6 +89,21 @@ def _save_as_table(writer: Any, name: str, format: str | None = None, mode: str 
     writer.mode("overwrite" if wanted == "overwrite" else "append").save(str(path))
 
 
+def _to_change_feed_table(writer: Any, path: str) -> bool:
+    """Whether `writer`'s Delta save to `path` was done here: a table with the change data feed, which Sail cannot write,
+    is written by delta-rs with the writer's mode and options (`delta_rs_write.save_by_writer`)."""
+    from pyspark.sql.connect.dataframe import DataFrame
+
+    from lakehouse_jobs.lib.tables.delta_io import change_feed_enabled
+    from lakehouse_jobs.lib.tables.delta_rs_write import save_by_writer
+
+    operation = writer._write
+    if (operation.source or "delta").lower() != "delta" or not change_feed_enabled(path):
+        return False
+    save_by_writer(DataFrame(writer._df, writer._spark), path, operation.mode, dict(operation.options), list(operation.partitioning_cols))
+    return True
+
+
 def _writers_carry_commit_metadata() -> None:
     from pyspark.sql.connect.readwriter import DataFrameWriter
 
@@ -106,6 +125,21 @@ def _writers_carry_commit_metadata() -> None:
             return _save_as_table(self, name, *args, **kwargs)
         return original_save_as_table(self, name, *args, **kwargs)
 
+    original_save = DataFrameWriter.save
+
+    def save(self: Any, path: str | None = None, format: str | None = None, mode: str | None = None, partitionBy: Any = None, **options: Any) -> None:  # noqa: A002, N803 - PySpark's names
+        if is_sail(self._spark) and path is not None:
+            self.mode(mode).options(**options)
+            if partitionBy is not None:
+                self.partitionBy(partitionBy)
+            if format is not None:
+                self.format(format)
+            if _to_change_feed_table(self, path):
+                return None
+            return original_save(self, path)
+        return original_save(self, path, format, mode, partitionBy, **options)
+
     DataFrameWriter.__init__ = __init__
     DataFrameWriter.saveAsTable = saveAsTable
+    DataFrameWriter.save = save
     DataFrameWriter._lakehouse_commit_metadata = True

@@ -63,16 +63,17 @@ def merge_predicate(keys: Sequence[str]) -> str:
     return " AND ".join(f"t.{quote(k)} <=> s.{quote(k)}" for k in keys)
 
 
-def write(df: DataFrame, path: str, mode: str, tag: str, *, merge_keys: Sequence[str] = (), delete_unmatched: bool = False,
+def write(df: DataFrame, path: str, mode: str, tag: str | None, *, merge_keys: Sequence[str] = (), delete_unmatched: bool = False,
           merge_schema: bool = False, partition_by: Sequence[str] = (), replace_where: str | None = None,
-          create_with: dict[str, str] | None = None) -> None:  # fmt: skip
+          create_with: dict[str, str] | None = None, overwrite_schema: bool = True) -> None:  # fmt: skip
     """Commit `df` to the Delta table at `path` (`mode`: overwrite, append or merge) with userMetadata `tag`;
-    with `create_with` (the new table's properties) there is no table yet: it is created with the rows."""
+    with `create_with` (the new table's properties) there is no table yet: it is created with the rows.
+    `overwrite_schema=False`: an overwrite keeps the table's schema (evolved with `merge_schema`), as Spark's does."""
     from deltalake import CommitProperties, DeltaTable, write_deltalake
     from deltalake.exceptions import CommitFailedError, DeltaError
 
     rows = nullable_arrow(df)
-    properties = CommitProperties(custom_metadata={"userMetadata": tag})
+    properties = CommitProperties(custom_metadata={"userMetadata": tag} if tag else None)
     if create_with is not None:
         try:
             write_deltalake(path, rows, mode="error", partition_by=list(partition_by) or None, configuration=create_with, commit_properties=properties)
@@ -95,5 +96,30 @@ def write(df: DataFrame, path: str, mode: str, tag: str, *, merge_keys: Sequence
     elif replace_where is not None:
         options.update(mode="overwrite", predicate=replace_where, schema_mode="merge" if merge_schema else None)
     else:
-        options.update(mode="overwrite", schema_mode="overwrite")
+        options.update(mode="overwrite", schema_mode="overwrite" if overwrite_schema else ("merge" if merge_schema else None))
     write_deltalake(table, rows, **options)
+
+
+def save_by_writer(df: DataFrame, path: str, mode: str | None, options: Mapping[str, Any], partition_by: Sequence[str]) -> bool:
+    """A Spark DataFrameWriter's `save(path)` of user code on Sail, to a table with the change data feed (which Sail
+    cannot write): committed here with Spark's meaning of the writer's mode and options; False when nothing was
+    written (mode `ignore` on an existing table). Its `userMetadata` option rides along (observed lineage)."""
+    lowered = {k.lower(): v for k, v in options.items()}
+    truthy = lambda key: str(lowered.get(key, "false")).lower() == "true"  # noqa: E731
+    wanted = (mode or "errorifexists").lower()
+    if wanted == "ignore":
+        return False
+    from pyspark.errors import AnalysisException
+
+    if wanted in ("error", "errorifexists", "default"):
+        raise AnalysisException(f"[DELTA_PATH_EXISTS] Cannot write to already existent path {path} without setting OVERWRITE = 'true'.")
+    predicate = lowered.get("replacewhere") if wanted == "overwrite" else None
+    if predicate and df.filter(f"NOT coalesce(({predicate}), false)").limit(1).count():  # Spark's Delta refuses them; delta-rs writes them
+        raise AnalysisException(
+            f"[DELTA_REPLACE_WHERE_MISMATCH] Written data does not conform to partial table overwrite condition or constraint '{predicate}'."
+        )
+    write(
+        df, path, "overwrite" if wanted == "overwrite" else "append", lowered.get("usermetadata"), merge_schema=truthy("mergeschema"),
+        partition_by=partition_by, replace_where=predicate, overwrite_schema=truthy("overwriteschema"),
+    )  # fmt: skip
+    return True
