@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ from lakehouse_jobs.lib.names import validate_columns
 from lakehouse_jobs.lib.tables import delta_rs_write
 from lakehouse_jobs.lib.tables.conflicts import retry_conflicts, run_of
 from lakehouse_jobs.lib.tables.lakehouse import is_delta_table
+from lakehouse_jobs.lib.tables.write_errors import check_replace_where, explain
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -173,7 +174,7 @@ def write_delta(
         try:
             writer.save(path)
         except Exception as exc:
-            raise _explain(exc, path) from exc
+            raise explain(exc, path) from exc
         return None
 
     merged, attempts = retry_conflicts(attempt, path, table=table, log=log)
@@ -194,14 +195,14 @@ def _write_with_delta_rs(df: DataFrame, path: str, spec: WriteSpec, tag: str, re
     exists = is_delta_table(path)
     replace_where = replace_where if exists and spec.mode == "overwrite" else None
     if replace_where is not None:
-        _check_replace_where(df, replace_where, path)
+        check_replace_where(df, replace_where, path)
     try:
         delta_rs_write.write(
             df, path, spec.mode, tag, merge_keys=spec.merge_keys, delete_unmatched=spec.delete_unmatched, merge_schema=spec.merge_schema,
             partition_by=spec.partition_by, replace_where=replace_where, create_with=None if exists else dict(CHANGE_FEED),
         )  # fmt: skip
     except Exception as exc:
-        raise _explain(exc, path, spec.merge_keys) from exc
+        raise explain(exc, path, spec.merge_keys) from exc
 
 
 def _version(path: str) -> int:
@@ -275,7 +276,7 @@ def _merge(spark: SparkSession, df: DataFrame, path: str, spec: WriteSpec, tag: 
     try:
         return merge_commit(spark, df, path, statement, tag)
     except Exception as exc:
-        raise _explain(exc, path, spec.merge_keys) from exc
+        raise explain(exc, path, spec.merge_keys) from exc
 
 
 def merge_commit(spark: SparkSession, df: DataFrame, path: str, statement: str, tag: str) -> DeltaCommit:
@@ -324,35 +325,6 @@ def commit_metadata(spark: SparkSession, tag: str) -> Iterator[None]:
             spark.conf.unset(USER_METADATA_CONF)
         else:
             spark.conf.set(USER_METADATA_CONF, previous)
-
-
-def _explain(exc: Exception, path: str, keys: Sequence[str] = ()) -> Exception:
-    """Turn Delta's commit errors that users cause into one readable sentence."""
-    text = str(exc)
-    if any(
-        m in text for m in ("MULTIPLE_SOURCE_ROW_MATCHING", "MERGE_CARDINALITY_VIOLATION", "matched a target row with multiple source rows")
-    ):  # JVM, Sail, delta-rs
-        return LakehouseError(f"merge into {path} failed: several result rows share the merge key {list(keys)}; deduplicate them first.")
-    if "DELTA_REPLACE_WHERE_MISMATCH" in text or "does not conform to partial table overwrite condition" in text:
-        return _outside_keys(path)
-    if type(exc).__name__ == "SchemaMismatchError" or any(
-        m in text for m in ("DELTA_FAILED_TO_MERGE_FIELDS", "SCHEMA_MISMATCH", "DELTA_METADATA_MISMATCH", "not found in table schema")
-    ):
-        return LakehouseError(f"write to {path} failed: the result's schema does not match the table's ({text.splitlines()[0]}).")
-    return exc
-
-
-def _outside_keys(path: str) -> LakehouseError:
-    return LakehouseError(
-        f"write to {path} failed: the result has rows outside the affected refresh keys; with refresh 'affected_keys' "
-        "the rows of a key must come only from input rows with that key."
-    )
-
-
-def _check_replace_where(df: DataFrame, predicate: str, path: str) -> None:
-    """Delta's replaceWhere refuses rows its predicate does not match; delta-rs writes them: refused here, before the write."""
-    if df.filter(f"NOT coalesce(({predicate}), false)").limit(1).count():
-        raise _outside_keys(path)
 
 
 def last_commit(spark: SparkSession, path: str, tag: str | None = None) -> DeltaCommit:
