@@ -28,6 +28,13 @@ SESSION_CATALOG = "spark_catalog"
 DEFAULT_SCHEMA = "default"
 RESERVED = ("catalogs", "volumes", "dbfs", "landing")
 _PART = re.compile(r"`((?:[^`]|``)*)`|([^.`]+)")
+# A one- to three-part table name as written in SQL (parts plain or backticked, dots with optional spaces), one group
+NAME_PATTERN = r"((?:`(?:[^`]|``)+`|[A-Za-z_][A-Za-z0-9_]*)(?:\s*\.\s*(?:`(?:[^`]|``)+`|[A-Za-z_][A-Za-z0-9_]*)){0,2})"
+
+
+def written_name(text: str) -> str:
+    """A name matched by NAME_PATTERN with the spaces around its dots dropped (`main . s.t` -> `main.s.t`)."""
+    return re.sub(r"\s*\.\s*", ".", text)
 
 
 def default_catalog() -> str:

@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from lakehouse_jobs.lib.catalog.names import DEFAULT_SCHEMA, RESERVED, catalog_path, check_part
+from lakehouse_jobs.lib.catalog.names import DEFAULT_SCHEMA, NAME_PATTERN, RESERVED, catalog_path, check_part, written_name
 from lakehouse_jobs.lib.errors import SpecError
 
 PREFIX = "/api/2.1/unity-catalog"
@@ -352,10 +352,7 @@ def table_folder(spark: Any, name: str) -> tuple[Path, dict[str, str]]:
     return catalog_path(root, catalog) / schema / table, {SAIL_MANAGED: "true"}
 
 
-_DROP = re.compile(
-    r"\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?((?:`(?:[^`]|``)+`|[A-Za-z_][A-Za-z0-9_]*)(?:\s*\.\s*(?:`(?:[^`]|``)+`|[A-Za-z_][A-Za-z0-9_]*)){0,2})\s*;?\s*\Z",
-    re.I,
-)
+_DROP = re.compile(rf"\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?{NAME_PATTERN}\s*;?\s*\Z", re.I)
 
 
 def check_drop(spark: Any, statement: str) -> None:
@@ -364,7 +361,7 @@ def check_drop(spark: Any, statement: str) -> None:
     match = _DROP.match(statement)
     if match is None or served_root() is None:
         return
-    name = re.sub(r"\s*\.\s*", ".", match.group(1))
+    name = written_name(match.group(1))
     folder, _ = table_folder(spark, name)
     if _delta_table(folder) and not _managed(folder):
         raise SpecError(

@@ -22,17 +22,17 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from lakehouse_jobs.lib.catalog.names import NAME_PATTERN as _NAME
+from lakehouse_jobs.lib.catalog.names import written_name
 from lakehouse_jobs.lib.tables.delta_io import change_feed_enabled
 
 _SKIP = re.compile(r"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
 _PATH = r"delta\s*\.\s*`((?:[^`]|``)+)`"
 _INSERT = re.compile(rf"INSERT\s+(INTO|OVERWRITE)\s+(?:TABLE\s+)?{_PATH}(.*)\Z", re.I | re.S)
 _CREATE = re.compile(rf"(CREATE\s+OR\s+REPLACE|REPLACE|CREATE)\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?{_PATH}(.*)\Z", re.I | re.S)
-_IDENT = r"(?:`(?:[^`]|``)+`|[A-Za-z_][A-Za-z0-9_]*)"
-_NAME = rf"({_IDENT}(?:\s*\.\s*{_IDENT}){{0,2}})"
 _INSERT_NAMED = re.compile(rf"INSERT\s+(INTO|OVERWRITE)\s+(?:TABLE\s+)?{_NAME}(.*)\Z", re.I | re.S)
 _CHANGING = re.compile(rf"(MERGE\s+INTO|UPDATE|DELETE\s+FROM)\s+(?:{_PATH}|{_NAME})", re.I | re.S)
-_NAMED = re.compile(rf"(CREATE\s+OR\s+REPLACE|REPLACE|CREATE)\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?({_IDENT}(?:\s*\.\s*{_IDENT}){{0,2}})(.*)\Z", re.I | re.S)
+_NAMED = re.compile(rf"(CREATE\s+OR\s+REPLACE|REPLACE|CREATE)\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?{_NAME}(.*)\Z", re.I | re.S)
 _QUERY = re.compile(r"(?:SELECT|WITH|VALUES|FROM|TABLE)\b|\(", re.I)
 _WORD = re.compile(r"[A-Za-z_]+(?:\s+[A-Za-z_]+)?")
 
@@ -88,16 +88,16 @@ def run(spark: Any, text: str, args: Any = None, named_path: Callable[[Any, str]
         return True
     if (match := _NAMED.match(body)) and named_path is not None:
         how = " ".join(match.group(1).upper().split())
-        path, options = named_path(spark, _dotted(match.group(3)))
+        path, options = named_path(spark, written_name(match.group(3)))
         _create(spark, how, bool(match.group(2)), str(path), _strip(match.group(4)), args, options)
         return True
     if (match := _INSERT_NAMED.match(body)) and named_path is not None:
-        path, _ = named_path(spark, _dotted(match.group(2)))
+        path, _ = named_path(spark, written_name(match.group(2)))
         if change_feed_enabled(path):  # Sail cannot write it: the DataFrame writer's save commits with delta-rs (sail_supply)
             _insert(spark, match.group(1).upper() == "OVERWRITE", str(path), _strip(match.group(3)), args)
             return True
     if (match := _CHANGING.match(body)) and (match.group(2) or named_path is not None):
-        path = match.group(2).replace("``", "`") if match.group(2) else named_path(spark, _dotted(match.group(3)))[0]
+        path = match.group(2).replace("``", "`") if match.group(2) else named_path(spark, written_name(match.group(3)))[0]
         if change_feed_enabled(path):
             statement = " ".join(match.group(1).upper().split())
             raise Unsupported(
@@ -105,10 +105,6 @@ def run(spark: Any, text: str, args: Any = None, named_path: Callable[[Any, str]
                 f'makes has it), which Sail cannot write; run it on the JVM engine: unset LAKEHOUSE_ENGINE or set SparkResource(engine="spark")'
             )
     return False
-
-
-def _dotted(name: str) -> str:
-    return re.sub(r"\s*\.\s*", ".", name)
 
 
 def result(spark: Any) -> Any:
