@@ -167,3 +167,17 @@ def test_a_tasks_sql_writes_by_name_to_a_table_with_the_change_data_feed(spark, 
     else:
         spark.sql(merge)
         assert spark.table("silver.fed").where("id = 1").first().amount == 11
+
+
+def test_the_catalogs_refusals_reach_the_user_in_its_own_words(spark, root: Path):
+    """A reserved schema, another LOCATION, DROP SCHEMA over a table written by path: the catalog's sentence on both
+    engines (Sail reports its catalog server's refusals as a bare HTTP status: the session's `sql` adds the server's)."""
+    with pytest.raises(Exception, match="'landing'.* is reserved: the lakehouse root keeps catalogs.*landing"):
+        spark.sql("CREATE SCHEMA main.landing")
+    with pytest.raises(Exception, match="Table main.default.loc lives at .*/default/loc by the catalog's naming rule; LOCATION .*not supported"):
+        spark.sql(f"CREATE TABLE main.default.loc (id INT) USING delta LOCATION '{root.parent / 'elsewhere'}'")
+    spark.sql("CREATE SCHEMA main.silver")
+    spark.range(1).write.format("delta").save(str(root / "silver" / "by_path"))
+    with pytest.raises(Exception, match="Schema main.silver holds by_path, .*written by path, not created through .*catalog.*: DROP SCHEMA keeps it"):
+        spark.sql("DROP SCHEMA main.silver CASCADE")
+    assert RustTable(str(root / "silver" / "by_path")).version() == 0 and not (root / "default" / "loc").exists()

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from lakehouse_jobs.lib.ingest import json_lines
 from lakehouse_jobs.lib.ingest import read as ingest_read
 from lakehouse_jobs.lib.ingest.ingest import ingest
 from lakehouse_jobs.lib.ingest.spec import IngestSpec
@@ -74,6 +75,7 @@ def test_a_json_line_with_a_25_mb_string_is_ingested(spark, lakehouse):
 
 def test_a_json_string_over_the_limit_is_quarantined_with_the_limit_as_reason(spark, lakehouse, monkeypatch):
     monkeypatch.setattr(ingest_read, "MAX_JSON_STRING_CHARS", 1000)
+    monkeypatch.setattr(json_lines, "MAX_JSON_STRING_CHARS", 1000)
     landing = lakehouse.landing_path("src")
     landing.mkdir(parents=True)
     (landing / "a.jsonl").write_text(json.dumps({"id": "1", "name": "y" * 2000}) + '\n{"id": "2", "name": "ok"}\n{"id": \n', encoding="utf-8")

@@ -29,10 +29,9 @@ def test_the_choice_reads_the_steps_tags():
 
     assert orders.silver_orders.op.tags[ENGINE_NEEDS] == ""  # a table step needing nothing Sail lacks
     assert orders.bronze_orders.op.tags[ENGINE_NEEDS] == ""  # CSV ingestion: parsed by pyarrow, committed by delta-rs on Sail
-    assert clickstream.bronze_clickstream.op.tags[ENGINE_NEEDS] == "spark_json"
+    assert clickstream.bronze_clickstream.op.tags[ENGINE_NEEDS] == ""  # JSON lines: parsed as the JVM parses them on Sail
     assert auto_engine.choose(_steps(orders.bronze_orders, orders.silver_orders, orders.gold_daily_revenue)).engine == "sail"
-    json = auto_engine.choose(_steps(clickstream.bronze_clickstream, orders.silver_orders))
-    assert json.engine == "spark" and json.reason.startswith("auto: step bronze__clickstream needs Spark's JSON parsing")
+    assert auto_engine.choose(_steps(clickstream.bronze_clickstream, orders.silver_orders)).engine == "sail"
     dbt = auto_engine.choose(_steps(orders.silver_orders, dbt_marts))
     assert dbt.engine == "spark" and "step dbt_marts is not one of the project's table steps" in dbt.reason
     assert auto_engine.choose([]).engine == "spark"

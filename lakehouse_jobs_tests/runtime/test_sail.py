@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse_jobs.lib.errors import SetupError
+from lakehouse_jobs.lib.errors import SetupError, SpecError
 from lakehouse_jobs.lib.runtime import sail
 from lakehouse_jobs.lib.runtime.spark import ENGINE_ENV, SparkResource
 
@@ -139,6 +139,10 @@ ON_SAIL = textwrap.dedent(
 
     bronze = ingestion_asset(IngestSpec(source="src", table="events", columns=["id"]))
     clicks = ingestion_asset(IngestSpec(source="clicks", table="clicks", format="json", columns=["id"]))
+
+    @medallion_asset(layer="bronze", name="files", needs=["file_lineage"])
+    def files(spark):
+        return spark.read.text(sys.argv[1] + "/landing/src").selectExpr("input_file_name() AS file")
     resources = {"spark": SparkResource(), "lakehouse": LakehouseResource(root=sys.argv[1])}
     for _ in range(2):  # created, then overwritten
         result = dg.materialize([numbers], resources=resources)
@@ -147,10 +151,11 @@ ON_SAIL = textwrap.dedent(
     result = dg.materialize([numbers, latest], selection=[latest], resources=resources)
     (event,) = result.asset_materializations_for_node("gold__latest")
     print("INCREMENTAL", result.success, event.metadata["refresh"].value)
-    result = dg.materialize([bronze], resources=resources)
-    (event,) = result.asset_materializations_for_node("bronze__events")
-    print("INGESTED", result.success, event.metadata["rows_ingested"].value)
-    result = dg.materialize([clicks], resources=resources, raise_on_error=False)
+    for asset, node in ((bronze, "bronze__events"), (clicks, "bronze__clicks")):
+        result = dg.materialize([asset], resources=resources)
+        (event,) = result.asset_materializations_for_node(node)
+        print("INGESTED", node, result.success, event.metadata["rows_ingested"].value)
+    result = dg.materialize([files], resources=resources, raise_on_error=False)
     (failure,) = result.get_step_failure_events()
     error = failure.step_failure_data.error
     print("REFUSED", (error.cause or error).message.strip())
@@ -161,14 +166,15 @@ ON_SAIL = textwrap.dedent(
 def test_full_tables_run_on_sail_and_steps_needing_what_it_lacks_are_refused_before_writing(tmp_path: Path):
     """Sail refuses the change data feed property: a table is created without it (and runs, its expectations
     counted first: Sail has no df.observe); an incremental table runs (its feed read by delta-rs); a CSV
-    ingestion runs (pyarrow parse, delta-rs commit); a JSON ingestion (Spark's JSON parsing) is refused in one
-    sentence before its session starts, naming the table, what is missing and the setting (docs/engines.md)."""
+    ingestion runs (pyarrow parse, delta-rs commit), a JSON one too (json_lines.py); a step needing what Sail lacks
+    (source-file lineage) is refused in one sentence before its session starts, naming the table, what is missing and
+    the setting (docs/engines.md)."""
     from deltalake import DeltaTable
 
     (tmp_path / "landing/src").mkdir(parents=True)
     (tmp_path / "landing/src/a.csv").write_text("id\n1\n")
     (tmp_path / "landing/clicks").mkdir(parents=True)
-    (tmp_path / "landing/clicks/a.json").write_text('{"id": 1}\n')
+    (tmp_path / "landing/clicks/a.json").write_text("{'id': 12345678901234567890123}\n")  # Jackson's dialect, beyond 64 bits
     env = {**os.environ, "LAKEHOUSE_ENGINE": "sail", "LAKEHOUSE_ROOT": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", ON_SAIL, str(tmp_path)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -180,14 +186,20 @@ def test_full_tables_run_on_sail_and_steps_needing_what_it_lacks_are_refused_bef
     (bronze,) = [line.removeprefix("REFUSED ") for line in done.stdout.splitlines() if line.startswith("REFUSED ")]
     tail = f'which pysail {sail.PYSAIL_PIN} lacks (docs/engines.md); run it on the JVM engine: unset LAKEHOUSE_ENGINE or set SparkResource(engine="spark").'
     error = "lakehouse_jobs.lib.errors.SetupError: "
-    assert bronze.startswith(error + "bronze/clicks cannot run on the sail engine: it needs Spark's JSON parsing") and bronze.endswith(tail)
-    assert "INGESTED True 1" in done.stdout and DeltaTable(str(tmp_path / "bronze/events")).to_pandas()["id"].tolist() == ["1"]
-    assert not (tmp_path / "bronze/clicks").exists()  # nothing written, not even a table folder
+    assert bronze.startswith(error + "bronze/files cannot run on the sail engine: it needs source-file lineage") and bronze.endswith(tail)
+    assert "INGESTED bronze__events True 1" in done.stdout and DeltaTable(str(tmp_path / "bronze/events")).to_pandas()["id"].tolist() == ["1"]
+    assert "INGESTED bronze__clicks True 1" in done.stdout
+    assert DeltaTable(str(tmp_path / "bronze/clicks")).to_pandas()["id"].tolist() == ["12345678901234567890123"]
+    assert not (tmp_path / "bronze/files").exists()  # nothing written, not even a table folder
 
 
 def test_the_features_a_step_needs_are_checked_by_name():
+    from lakehouse_jobs.lib import medallion_asset
+
     with pytest.raises(ValueError, match="unknown engine features"):
         SparkResource().require("silver/x", ["time_machine"])
+    with pytest.raises(SpecError, match=r"needs\[0\].*'time_machine' is not an engine feature; known: file_lineage"):
+        medallion_asset(layer="silver", needs=["time_machine"])
     SparkResource(engine="spark").require("bronze/x", ["file_lineage"])  # the JVM has it all
 
 

@@ -257,8 +257,10 @@ class _Handler(BaseHTTPRequestHandler):
             status = 200
         except Refused as refused:
             status, answer = refused.status, {"error_code": refused.code, "message": str(refused)}
-        except Exception as exc:  # noqa: BLE001 - Sail shows the message; the server keeps serving
+        except Exception as exc:  # noqa: BLE001 - the message reaches the user (`refusal_since`); the server keeps serving
             status, answer = 500, {"error_code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"}
+        if status in (400, 500):
+            self.server.remember(answer["message"])
         data = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -283,6 +285,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     catalog: Catalog
     token: str  # the Sail server's bearer token (its catalog settings): other local users get 401
+    refusals: list[tuple[int, str]]  # (sequence number, message) of the last refused requests
+    answered: int = 0
+
+    def remember(self, message: str) -> None:
+        with _LOCK:
+            self.answered += 1
+            self.refusals = [*self.refusals[-15:], (self.answered, message)]
 
 
 _LOCK = threading.Lock()
@@ -296,6 +305,7 @@ def serve(root: str | Path) -> str:
             server = _Server(("127.0.0.1", 0), _Handler)
             server.catalog = Catalog(root)
             server.token = secrets.token_urlsafe(32)
+            server.refusals = []
             threading.Thread(target=server.serve_forever, name="lakehouse-unity-catalog", daemon=True).start()
             _SERVER.append(server)
         host, port = _SERVER[0].server_address[:2]
@@ -350,6 +360,21 @@ def table_folder(spark: Any, name: str) -> tuple[Path, dict[str, str]]:
     except SpecError as exc:  # the name on one line, as the JVM plugin says it
         raise SpecError(name.encode("unicode_escape").decode(), exc.message.replace("invalid", "Invalid", 1)) from None
     return catalog_path(root, catalog) / schema / table, {SAIL_MANAGED: "true"}
+
+
+def refusal_mark() -> int:
+    """Where the refusals stand now: `refusal_since(mark, error)` after a statement says what it was refused."""
+    with _LOCK:
+        return _SERVER[0].answered if _SERVER else 0
+
+
+def refusal_since(mark: int, error: BaseException) -> str | None:
+    """The server's own sentence for a refusal Sail reported as a bare HTTP status (it drops the body), or None."""
+    if not _SERVER or "HTTP" not in str(error):
+        return None
+    with _LOCK:
+        messages = [message for number, message in _SERVER[0].refusals if number > mark]
+    return messages[-1] if messages else None
 
 
 _DROP = re.compile(rf"\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?{NAME_PATTERN}\s*;?\s*\Z", re.I)

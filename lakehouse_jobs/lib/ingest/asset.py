@@ -36,15 +36,6 @@ from lakehouse_jobs.lib.tags import WRITER
 QUARANTINE_CHECK = "quarantine"
 
 
-def ingest_needs(spec: IngestSpec) -> tuple[str, ...]:
-    """What ingesting `spec` needs of the engine (names of runtime/sail.LACKS).
-
-    Exactly once rests on idempotent commits and on each row's source file: ingestion supplies both
-    where the engine lacks them (Sail: ingest/commit.py, ingest/read_arrow.py). JSON lines are parsed
-    by Spark's `from_json`, whose answers differ on Sail: JSON ingestion needs the JVM."""
-    return ("spark_json",) if spec.format == "json" else ()
-
-
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -88,7 +79,6 @@ def ingestion_asset(
             group_name=group_name,
             description=description or f"Files of landing/{spec.source}/ ingested exactly once ({spec.format}, schema mode {spec.mode}).",
             metadata={"source": spec.source, "format": spec.format, "schema_mode": spec.mode, "write_mode": "append (exactly once)"},
-            needs=ingest_needs(spec),
             op_tags={WRITER: "delta-rs"},  # on Sail its rows are committed by delta-rs, which writes any table Sail reads
         ),  # fmt: skip
         check_specs=[
@@ -102,7 +92,7 @@ def ingestion_asset(
         output_required=False,  # no new row: no materialization, nothing downstream
     )
     def _ingest(context: dg.AssetExecutionContext, config: IngestConfig) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        spark, lakehouse = runtime(context, f"{spec.layer}/{spec.table}", ingest_needs(spec))
+        spark, lakehouse = runtime(context)
         result = ingest(spark, lakehouse, spec, config.files, run_id=context.run_id, catch_up=config.catch_up)
         path = lakehouse.table_path(spec.layer, spec.table)
         metadata = dict(result.metadata())

@@ -14,9 +14,10 @@ Two ways to learn which records a batch refuses, chosen by its size:
   the parse is read once more for its refused records.
   Its quarantine write always follows, even empty, and marks the batch settled.
 A batch whose new columns must be found first (JSON in addNewColumns/failOnNewColumns)
-is always cached: the schema decision needs a pass before the write. On Sail a CSV batch
-is parsed by pyarrow (`read_arrow.py`), which hands over every refused record before the
-write: its frame holds loadable rows only (a staged file, nothing to cache).
+is always cached: the schema decision needs a pass before the write. On Sail a batch is
+parsed in Python (CSV by pyarrow, `read_arrow.py`; JSON lines by `json_lines.py`), which hands
+over every refused record before the write: its frame holds loadable rows only (a staged file,
+nothing to cache), and the commit says how many were refused.
 """
 
 from __future__ import annotations
@@ -121,7 +122,9 @@ def prepare_batch(spark: SparkSession, spec: IngestSpec, table: Path, todo: list
         if column not in known:
             known.append(column)  # keep the table's columns even when a declared list shrank
     rejected, observation, max_records = list(parsed.rejected), None, None
-    if not single and not parsed.complete:
+    if parsed.complete:
+        pass  # every refused record is already in `rejected`: the commit can say how many
+    elif not single:
         rejected.extend(_numbered(frame.filter(F.col("_bad").isNotNull()).selectExpr(*_REFUSED).collect()))
     elif spec.format == "json":
         from pyspark.sql import Observation

@@ -2,7 +2,9 @@
 
 Spark does the reading (CSV in PERMISSIVE mode with a corrupt-record column, JSON
 lines as text parsed with `from_json` into a map), so a 1M-row file is read by
-Spark, not by a Python loop. Python only looks at what Spark cannot judge: whole
+Spark, not by a Python loop. On Sail, whose readers differ, CSV is parsed by pyarrow
+(`read_arrow.py`) and JSON lines by Python's json module the way the JVM parses them
+(`json_lines.py`). Python only looks at what Spark cannot judge: whole
 files that are empty, binary or broken gzip (checked on their first bytes; gzip
 streams to the end) and CSV headers (first line). Line numbers of refused records
 come from a Python pass over the few files that have one.
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lakehouse_jobs.lib.errors import SetupError
+from lakehouse_jobs.lib.ingest.json_lines import MAX_JSON_STRING_CHARS, NOT_OBJECT, OVER_LIMIT, TEXT_AFTER
 from lakehouse_jobs.lib.ingest.lines import REPLACEMENT, WRONG_ENCODING, count_lines, file_lines, first_line, open_file
 from lakehouse_jobs.lib.tables.quarantine import Rejected
 
@@ -32,8 +34,6 @@ if TYPE_CHECKING:
 
 CORRUPT = "_corrupt_record"
 _GLOB = re.compile(r"([\\\[\]{}?*])")  # Hadoop's glob pattern characters (and its escape)
-MAX_JSON_STRING_CHARS = 64 << 20  # Jackson's default (20,000,000) refused a 25 MB string as "not a JSON object"
-OVER_LIMIT = "JSON record with a string value over the limit of {:,} characters (MAX_JSON_STRING_CHARS)"
 
 
 @dataclass
@@ -165,12 +165,6 @@ def read_json(spark: SparkSession, paths: Sequence[Path]) -> DataFrame | None:
         return None
     limit = {"maxStringLen": str(MAX_JSON_STRING_CHARS)}
     marker = uuid.uuid4().hex
-    from lakehouse_jobs.lib.runtime import sail
-
-    if sail.is_sail(spark):
-        raise SetupError(
-            f"JSON ingestion cannot run on the sail engine: it needs {sail.LACKS['spark_json']}, which pysail {sail.PYSAIL_PIN} lacks (docs/engines.md); {sail.ON_JVM}."
-        )
     text = spark.read.text(spark_paths(paths)).select("value", source_file().alias("_source_file"))
     text = text.filter(F.trim("value") != "")
     wrapped = F.concat(F.lit("["), F.col("value"), F.lit(f',{{"{marker}":"{marker}"}}]'))
@@ -179,9 +173,9 @@ def read_json(spark: SparkSession, paths: Sequence[Path]) -> DataFrame | None:
     record = F.when(whole, F.col("_parts")[0])
     over = F.length("value") > MAX_JSON_STRING_CHARS
     why = (
-        F.when(F.from_json("value", "map<string,string>", limit).isNotNull(), F.lit("malformed JSON record (text after the JSON object)"))
+        F.when(F.from_json("value", "map<string,string>", limit).isNotNull(), F.lit(TEXT_AFTER))
         .when(over & F.from_json("value", "map<string,string>", {"maxStringLen": str(2**31 - 1)}).isNotNull(), F.lit(OVER_LIMIT.format(MAX_JSON_STRING_CHARS)))
-        .otherwise(F.lit("malformed JSON record (not a JSON object)"))
+        .otherwise(F.lit(NOT_OBJECT))
     )  # fmt: skip
     # The text reader keeps a line's bytes as they are (no decoding, no replacement character).
     bad = F.when(record.isNull(), why).when(~F.is_valid_utf8("value"), F.lit(WRONG_ENCODING))
@@ -207,6 +201,13 @@ def read_batch(spark: SparkSession, files: Sequence[Path], fmt: str, delimiter: 
             rejected.append(problem)
         else:
             readable.append(path)
+    from lakehouse_jobs.lib.runtime import sail
+
+    if fmt == "json" and sail.is_sail(spark):  # Sail's from_json reads JSON otherwise: parsed as the JVM parses it
+        from lakehouse_jobs.lib.ingest.json_lines import read_json_arrow
+
+        frame, refused = read_json_arrow(spark, readable)
+        return Parsed(frame, [*rejected, *refused], files=readable, complete=True)
     if fmt == "json":
         return Parsed(read_json(spark, readable), rejected, files=readable)
     groups: dict[tuple, list[Path]] = {}
@@ -221,8 +222,6 @@ def read_batch(spark: SparkSession, files: Sequence[Path], fmt: str, delimiter: 
         headers[str(path)] = header
         groups.setdefault((tuple(header), "\r" if ending == "\r" else "\n", ending == "\r\n"), []).append(path)
     paths = [p for group in groups.values() for p in group]
-    from lakehouse_jobs.lib.runtime import sail
-
     if sail.is_sail(spark):  # Sail's CSV reader fails on a malformed record: parsed by pyarrow
         from lakehouse_jobs.lib.ingest.read_arrow import read_csv_arrow
 

@@ -53,11 +53,10 @@ NOTES = """## Also measured
 - `LAKEHOUSE_ENGINE=auto` (or `SparkResource(engine="auto")`): each run on Sail when every step it executes is one of
   the project's table steps (medallion, AUTO CDC, ingestion: their op tag `lakehouse_jobs/engine_needs` lists what
   they need) and Sail has all of it; any other step (user code, notebooks, dbt, pipeline updates) or a table step
-  needing what Sail lacks (JSON ingestion) puts the run on the JVM (`runtime/auto_engine.py`, read from the execution
+  needing what Sail lacks puts the run on the JVM (`runtime/auto_engine.py`, read from the execution
   plan Dagster stored for the run, so every step process of a run agrees). The run's log names the engine and the
-  reason. The example's file-arrival and refresh jobs use `auto` unless `LAKEHOUSE_ENGINE` is set: the CSV sources'
-  arrival runs and every refresh run (silver and gold) go to a warm Sail server, the JSON source's arrival runs to the
-  JVM; their tables equal the pandas oracle (`test_stream_e2e.py`, `test_auto_engine.py`: also a bronze table begun on
+  reason. The example's file-arrival and refresh jobs use `auto` unless `LAKEHOUSE_ENGINE` is set: every source's
+  arrival runs (CSV and JSON) and every refresh run (silver and gold) go to a warm Sail server; their tables equal the pandas oracle (`test_stream_e2e.py`, `test_auto_engine.py`: also a bronze table begun on
   the JVM and continued on Sail). The example's silver and gold tables built on Sail
   were also compared with the JVM's: same rows, one difference in types: `datediff` is a 32-bit integer on the JVM
   and 64-bit on Sail (`gold/customer_features`' two day counts, not in any refresh job), which is why `auto` is not
@@ -127,13 +126,17 @@ NOTES = """## Also measured
   empty first, at version 0 or not at all). The ingestion tests pass on Sail, racing runs included. One CSV form is
   read differently: a quoted field followed by other text (`"x"y`, `"x" `, an unescaped quote), which the JVM's
   reader keeps raw (`"x"y`) or trims (`x`) and pyarrow reads `xy`, `x `; on Sail such a file is refused whole into
-  the quarantine with that reason (`test_read_edges.py`), never loaded otherwise. JSON ingestion
-  stays on the JVM: it parses with `from_json`, and Sail's refuses single-quoted strings and NaN, which Spark's
-  reader accepts by default, and rounds a 30-digit integer to a double (probe `from_json_lenient`): results would
-  differ. `read_landing` (PERMISSIVE reads) is refused on Sail.
+  the quarantine with that reason (`test_read_edges.py`), never loaded otherwise. JSON lines: the JVM parses them
+  with `from_json` (Jackson, Spark's options); Sail's `from_json` refuses single-quoted strings and NaN and rounds a
+  30-digit integer to a double (probe `from_json_lenient`). On Sail they are parsed by Python's json module the way
+  the JVM parses them (`ingest/json_lines.py`: Jackson's extensions and limits, each field's text as Jackson copies
+  it, floats as Java's `Double.toString`), compared with the JVM's reader line by line (`test_json_lines.py`). One
+  difference stays: Java 17 prints some doubles with more digits than needed (1e23 as `9.999999999999999E22`,
+  0.28% of random bit patterns, none of 100,000 decimals of up to 12 digits; shortest since Java 19, JDK-4511638);
+  Sail's text is Java 19's (the same double). `read_landing` (PERMISSIVE reads) is refused on Sail.
 - Steps refused on Sail, in one sentence and before their session starts (nothing written): a step names what it
-  needs (`SparkResource.require`, the names of `runtime/sail.py`'s `LACKS`): JSON ingestion needs Spark's JSON
-  parsing. A process runs one engine, so a refused step cannot fall back to the JVM inside its run.
+  needs (`SparkResource.require`, the names of `runtime/sail.py`'s `LACKS`); the project's own steps need nothing
+  there now. A process runs one engine, so a refused step cannot fall back to the JVM inside its run.
 - Databricks tasks on Sail: notebooks, Python scripts and wheels run on the run's engine; a statement Sail cannot run
   fails its cell or statement as on the JVM (naming notebook, cell and line), and the task's error then adds that it
   ran on Sail and the setting that runs it on the JVM (`SparkResource.failure_note`). It does not fall back by
@@ -465,9 +468,19 @@ class Outcome:
         return self.status if self.status == "passes" else f"{self.status}: {self.reason}"
 
 
+_VARYING = (
+    (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<port>"),
+    (re.compile(r"(?:file:)?/tmp/[^\s'\"`),;]*"), "<tmp>"),
+    (re.compile(r"_[0-9a-f]{8}\b"), "_<id>"),
+)
+
+
 def _first_line(exc: BaseException) -> str:
+    """The error's first line, without what changes from run to run (ports, temporary paths, generated names)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     text = lines[0] if lines else ""
+    for pattern, stand_in in _VARYING:
+        text = pattern.sub(stand_in, text)
     return f"{type(exc).__name__}: {text}"[:160]
 
 

@@ -36,7 +36,6 @@ ON_JVM = f'run it on the JVM engine: unset {ENGINE_ENV} or set SparkResource(eng
 LACKS: dict[str, str] = {
     "idempotent_commits": "idempotent Delta commits (txnAppId/txnVersion: a retried batch would be appended twice)",
     "file_lineage": "source-file lineage (_metadata.file_path, input_file_name())",
-    "spark_json": "Spark's JSON parsing (Sail's from_json refuses single-quoted strings and NaN/Infinity, and rounds integers beyond 64 bits)",
 }
 
 _LOCK = threading.RLock()

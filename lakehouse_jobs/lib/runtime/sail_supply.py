@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lakehouse_jobs.lib.errors import LakehouseError
 from lakehouse_jobs.lib.runtime.sail import is_sail
 from lakehouse_jobs.lib.sql.statements import inline_markers, is_query
 
@@ -45,9 +46,17 @@ def supply(session: Any) -> Any:
             return delta_paths.result(session)
         if isinstance(sqlQuery, str):
             unity_rest.check_drop(session, sqlQuery)
-        if isinstance(sqlQuery, str) and isinstance(args, dict) and args and all(isinstance(v, str) for v in args.values()) and not is_query(sqlQuery):
-            return original(inline_markers(sqlQuery, args), None, **kwargs)  # Sail binds markers in queries only
-        return original(sqlQuery, args, **kwargs)
+        query = sqlQuery
+        if isinstance(query, str) and isinstance(args, dict) and args and all(isinstance(v, str) for v in args.values()) and not is_query(query):
+            query, args = inline_markers(query, args), None  # Sail binds markers in queries only
+        mark = unity_rest.refusal_mark()
+        try:
+            return original(query, args, **kwargs)
+        except Exception as error:
+            refusal = unity_rest.refusal_since(mark, error)
+            if refusal is None:
+                raise
+            raise LakehouseError(f"the lakehouse catalog refused the statement: {refusal}") from None
 
     session.sql = sql
     session._lakehouse_supplied = True

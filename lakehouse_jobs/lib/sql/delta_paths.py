@@ -67,10 +67,10 @@ def _strip(text: str) -> str:
     return text[_SKIP.match(text).end() :].rstrip().rstrip(";").rstrip()
 
 
-def _refuse(statement: str, rest: str) -> Unsupported:
+def _refuse(statement: str, rest: str, target: str = "delta.`...`") -> Unsupported:
     clause = (_WORD.match(rest) or _WORD.match("this form")).group(0).upper()
     return Unsupported(
-        f"Sail runs {statement} delta.`...` with the DataFrame API, which cannot give {clause} Spark's meaning; "
+        f"Sail runs {statement} {target} with the DataFrame API, which cannot give {clause} Spark's meaning; "
         'run it on the JVM engine: unset LAKEHOUSE_ENGINE or set SparkResource(engine="spark")'
     )
 
@@ -88,8 +88,9 @@ def run(spark: Any, text: str, args: Any = None, named_path: Callable[[Any, str]
         return True
     if (match := _NAMED.match(body)) and named_path is not None:
         how = " ".join(match.group(1).upper().split())
-        path, options = named_path(spark, written_name(match.group(3)))
-        _create(spark, how, bool(match.group(2)), str(path), _strip(match.group(4)), args, options)
+        name = written_name(match.group(3))
+        path, options = named_path(spark, name)
+        _create(spark, how, bool(match.group(2)), str(path), _strip(match.group(4)), args, options, name)
         return True
     if (match := _INSERT_NAMED.match(body)) and named_path is not None:
         path, _ = named_path(spark, written_name(match.group(2)))
@@ -147,7 +148,8 @@ def _insert(spark: Any, overwrite: bool, path: str, rest: str, args: Any) -> Non
     frame.select(*columns).write.format("delta").mode("overwrite" if overwrite else "append").save(path)
 
 
-def _create(spark: Any, how: str, if_not_exists: bool, path: str, rest: str, args: Any, options: dict[str, str] | None = None) -> None:
+def _create(spark: Any, how: str, if_not_exists: bool, path: str, rest: str, args: Any, options: dict[str, str] | None = None, name: str | None = None) -> None:
+    """`CREATE ... TABLE` on `path`; `name`: the table name it was written with (its folder by the catalog's rule)."""
     from lakehouse_jobs.lib.tables.delta_io import is_delta_table
 
     statement = f"{how} TABLE"
@@ -157,13 +159,15 @@ def _create(spark: Any, how: str, if_not_exists: bool, path: str, rest: str, arg
         columns, rest = rest[1:end].strip(), _strip(rest[end + 1 :])
     if using := re.match(r"USING\s+([A-Za-z_]+)", rest, re.I):
         if using.group(1).lower() != "delta":
-            raise _refuse(statement, rest)
+            raise _refuse(statement, rest, name or "delta.`...`")
         rest = _strip(rest[using.end() :])
     query = None
     if as_ := re.match(r"AS\b", rest, re.I):
         query, rest = _strip(rest[as_.end() :]), ""
+    if name is not None and re.match(r"LOCATION\b", rest, re.I):  # the JVM catalog plugin's sentence
+        raise Unsupported(f"Table {name} lives at {path} by the catalog's naming rule; LOCATION is not supported (read other paths with delta.`path`)")
     if rest or (columns is None) == (query is None):
-        raise _refuse(statement, rest or "columns with AS")
+        raise _refuse(statement, rest or "columns with AS", name or "delta.`...`")
     exists = is_delta_table(path)
     if exists and how == "CREATE":
         if if_not_exists:

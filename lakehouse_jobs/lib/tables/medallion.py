@@ -184,6 +184,7 @@ def medallion_asset(
     incremental_source: str | None = None,
     refresh_keys: Sequence[str] = (),
     max_affected_keys: int | None = None,
+    needs: Sequence[str] = (),
     **asset_kwargs: Any,
 ) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
     """Declare a Delta table asset `<layer>/<name>` written with `write_mode`.
@@ -191,8 +192,15 @@ def medallion_asset(
     `expectations` (lib/expectations.py) become asset checks evaluated before the write;
     `resources` names further Dagster resources injected by parameter name (e.g. "mlflow");
     `refresh` (full | incremental | affected_keys, with `incremental_source` / `refresh_keys`)
-    says what a refresh recomputes (tables/incremental.py)."""
+    says what a refresh recomputes (tables/incremental.py); `needs` names what the function
+    relies on that Sail lacks (`runtime/sail.LACKS`, e.g. "file_lineage" for `input_file_name()`):
+    on Sail the step is refused before its session starts, and `auto` runs it on the JVM."""
     validate_layer(layer)
+    from lakehouse_jobs.lib.runtime.sail import LACKS
+
+    for index, need in enumerate(needs):
+        if need not in LACKS:
+            raise SpecError(f"needs[{index}]", f"{need!r} is not an engine feature; known: {', '.join(sorted(LACKS))}")
     for index, resource in enumerate(resources):
         if not resource.isidentifier():
             raise SpecError(f"resources[{index}]", f"{resource!r} is not a resource key")
@@ -218,6 +226,7 @@ def medallion_asset(
                 group_name=group_name,
                 resources=resources,
                 pool=asset_kwargs.pop("pool", None),
+                needs=needs,
                 op_tags={WRITER: "delta-rs", **(asset_kwargs.pop("op_tags", None) or {})},  # on Sail, to a table with the change feed
                 metadata={
                     "write_mode": spec.mode,
@@ -234,7 +243,7 @@ def medallion_asset(
         )
 
         def refresh_table(context: Any, full_refresh: bool) -> Iterator[dg.MaterializeResult]:
-            spark, lakehouse = runtime(context)
+            spark, lakehouse = runtime(context, f"{layer}/{table}", needs)
             path = lakehouse.table_path(layer, table)
             todo = None
             if incremental:
