@@ -18,8 +18,7 @@ CATALOG = (
 )
 OBSERVE = "counts expectations inside the write with df.observe, which Sail lacks (there they are counted first: test_medallion)"
 CONFLICT = "drives Delta's JVM conflict classes; Sail reports a lost commit without a class and has no txnAppId idempotency"
-CLASSIC = "needs a classic SparkSession (SparkContext, dbt-spark's session method, JVM clusters)"
-EXAMPLE = "builds on the whole example graph, whose dbt marts need a classic SparkSession (dbt-spark's session method)"
+CLASSIC = "needs a classic SparkSession (SparkContext, JVM clusters)"
 STREAMING = "pipeline streaming tables need streaming DataFrames (readStream); Sail's are never streaming"
 PIPELINE_UDF = STREAMING + ", and Sail refuses the runner's Python UDF ('missing argument: Python UDF output type')"
 
@@ -28,14 +27,12 @@ JVM_ONLY: dict[str, str] = {
     T + "ingest/test_ingestion.py::test_a_big_csv_batch_reads_its_parse_again_only_when_rows_fall_short_of_lines": ONE_PASS,
     T + "ingest/test_ingestion.py::test_a_big_batch_is_read_once_and_a_clean_one_is_settled_for_good": ONE_PASS,
     T + "ingest/test_landing.py::test_csv_and_json_keep_raw_values_with_source_file": LANDING,
-    T + "integrations/dbt/test_dbt.py": EXAMPLE,
-    T + "integrations/ml/test_ml.py": EXAMPLE,
     T + "examples/test_databricks_etl.py": "its bronze notebook reads _metadata.file_path, which Sail lacks (the task fails saying so and naming the setting)",
     T + "catalog/test_catalog.py::test_schemas_are_folders_reserved_folders_are_not_and_drop_deletes_managed_tables": CATALOG,
     T + "catalog/test_catalog.py::test_other_catalogs_live_under_catalogs_and_register_at_runtime": CATALOG,
     T + "catalog/test_catalog.py::test_volume": CATALOG,
     T + "catalog/test_catalog.py::test_spark_reads_and_writes_volume_paths": CATALOG,
-    T + "catalog/test_across_runs.py": CLASSIC + " (dbt-spark's session method) and /Volumes paths (the JVM's file system)",
+    T + "catalog/test_across_runs.py": "/Volumes paths (the JVM's file system) and a second run on the JVM",
     T + "catalog/test_conf.py": CATALOG,
     T + "tables/test_expectations.py::test_expect_or_fail_is_a_guard_in_the_write_that_sees_only_the_results_rows": OBSERVE,
     T + "tables/test_expectations.py::test_warn_only_expectations_are_counted_by_the_write_itself": OBSERVE,
@@ -47,7 +44,6 @@ JVM_ONLY: dict[str, str] = {
     T + "runtime/test_spark.py": CLASSIC,
     T + "runtime/test_standalone.py": CLASSIC,
     T + "runtime/test_sail.py::test_sail_is_refused_in_a_process_running_the_jvm": "checks the refusal in a process that already runs the JVM",
-    T + "jobs/tasks/test_dbt_task.py": CLASSIC,
     T + "jobs/tasks/test_spark_jar.py": "a JAR task runs in a JVM of its own (spark-submit) whatever the run's engine: nothing to run again",
     T + "notebooks/test_runner.py::test_cells_share_a_namespace_with_run_sql_sh_fs_md_pip": CLASSIC + ": the notebook's `sc`",
     T + "notebooks/test_runner.py::test_databricks_sdk_runtime_and_active_session_are_the_runs": CLASSIC + ": databricks-sdk's runtime session",

@@ -268,17 +268,21 @@ def run_dbt(spark: SparkSession, args: list[str], log: Path | None = None) -> It
     """`dbt <args>` in this process on `spark` (dbt-spark `session` method): yield dbt's structured events
     as they come; raise DbtCommandFailed when dbt did not succeed. The session's log level and ANSI
     setting are given back afterwards."""
-    if type(spark).__module__.startswith("pyspark.sql.connect"):
-        raise SetupError("dbt runs on the process's classic SparkSession (dbt-spark `session` method); it cannot use a Spark Connect session.")
+    from lakehouse_jobs.lib.runtime.python_main import session_bound
+
+    connect = type(spark).__module__.startswith("pyspark.sql.connect")
     ansi = spark.conf.get(ANSI_CONF, None)
     # dbt-spark's session cursor re-enters SparkSession.builder for every statement (a WARN each) and
     # Delta logs a whole snapshot when dbt's CREATE OR REPLACE gives a mart a new table id: quiet both.
-    spark.sparkContext.setLogLevel("ERROR")
+    if not connect:
+        spark.sparkContext.setLogLevel("ERROR")
     invocation = _Invocation(args)
     try:
-        yield from invocation.events()
+        with session_bound(spark):  # on Spark Connect (Sail), dbt-spark's SparkSession.builder returns the run's session
+            yield from invocation.events()
     finally:  # dbt-spark forces ANSI mode off on the shared session: give the run its setting back
-        spark.sparkContext.setLogLevel("WARN")
+        if not connect:
+            spark.sparkContext.setLogLevel("WARN")
         if ansi is None:
             spark.conf.unset(ANSI_CONF)
         else:
@@ -307,8 +311,6 @@ def dbt_build(
     from dagster_dbt.asset_utils import get_updated_cli_invocation_params_for_context
     from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
-    if type(spark).__module__.startswith("pyspark.sql.connect"):
-        raise SetupError("dbt runs on the process's classic SparkSession (dbt-spark `session` method); it cannot use a Spark Connect session.")
     params = get_updated_cli_invocation_params_for_context(context=context, manifest={}, dagster_dbt_translator=LakehouseDbtTranslator())
     manifest, translator = params.manifest, params.dagster_dbt_translator
     target = run_folder(lakehouse, "run_" + context.run_id.replace("-", "_"), Path(project.project_dir), str(project.target_path))

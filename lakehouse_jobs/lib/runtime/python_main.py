@@ -36,7 +36,7 @@ class ProgramFailed(ChildTaskError):
 
 
 @contextlib.contextmanager
-def _session_bound(session: Any) -> Iterator[None]:
+def session_bound(session: Any) -> Iterator[None]:
     """Make `session` what the builder and getActiveSession return in this thread, for the block."""
     if session is None:
         yield
@@ -67,7 +67,7 @@ def program_context(argv: Sequence[str], log: Callable[[str], None], session: An
     saved_argv = sys.argv
     sys.argv = [str(item) for item in argv]
     try:
-        with captured(log), _session_bound(session):
+        with captured(log), session_bound(session):
             yield
     finally:
         sys.argv = saved_argv

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from lakehouse_jobs.lib.catalog.names import NAME_PATTERN as _NAME
@@ -148,6 +149,9 @@ def _insert(spark: Any, overwrite: bool, path: str, rest: str, args: Any) -> Non
     frame.select(*columns).write.format("delta").mode("overwrite" if overwrite else "append").save(path)
 
 
+_LOCATION = re.compile(r"""LOCATION\s+(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")""", re.I)
+
+
 def _create(spark: Any, how: str, if_not_exists: bool, path: str, rest: str, args: Any, options: dict[str, str] | None = None, name: str | None = None) -> None:
     """`CREATE ... TABLE` on `path`; `name`: the table name it was written with (its folder by the catalog's rule)."""
     from lakehouse_jobs.lib.tables.delta_io import is_delta_table
@@ -161,11 +165,16 @@ def _create(spark: Any, how: str, if_not_exists: bool, path: str, rest: str, arg
         if using.group(1).lower() != "delta":
             raise _refuse(statement, rest, name or "delta.`...`")
         rest = _strip(rest[using.end() :])
+    if name is not None and (location := _LOCATION.match(rest)):  # as the JVM catalog plugin: the rule's own folder only
+        where = location.group(1) or location.group(2) or ""
+        if Path(where.removeprefix("file:")).resolve() != Path(path).resolve():
+            raise Unsupported(
+                f"Table {name} lives at {path} by the catalog's naming rule; LOCATION '{where}' is not supported (read other paths with delta.`path`)"
+            )
+        rest = _strip(rest[location.end() :])
     query = None
     if as_ := re.match(r"AS\b", rest, re.I):
         query, rest = _strip(rest[as_.end() :]), ""
-    if name is not None and re.match(r"LOCATION\b", rest, re.I):  # the JVM catalog plugin's sentence
-        raise Unsupported(f"Table {name} lives at {path} by the catalog's naming rule; LOCATION is not supported (read other paths with delta.`path`)")
     if rest or (columns is None) == (query is None):
         raise _refuse(statement, rest or "columns with AS", name or "delta.`...`")
     exists = is_delta_table(path)
