@@ -30,9 +30,8 @@ JVM_ONLY: dict[str, str] = {
     T + "examples/test_databricks_etl.py": "its bronze notebook reads _metadata.file_path, which Sail lacks (the task fails saying so and naming the setting)",
     T + "catalog/test_catalog.py::test_schemas_are_folders_reserved_folders_are_not_and_drop_deletes_managed_tables": CATALOG,
     T + "catalog/test_catalog.py::test_other_catalogs_live_under_catalogs_and_register_at_runtime": CATALOG,
-    T + "catalog/test_catalog.py::test_volume": CATALOG,
-    T + "catalog/test_catalog.py::test_spark_reads_and_writes_volume_paths": CATALOG,
-    T + "catalog/test_across_runs.py": "/Volumes paths (the JVM's file system) and a second run on the JVM",
+    T + "catalog/test_catalog.py::test_spark_reads_and_writes_volume_paths": "SQL on a /Volumes file path and _metadata.file_path, which Sail lacks",
+    T + "catalog/test_across_runs.py": "its SQL file names a USING join's column through a table alias (o.customer), which Sail cannot resolve",
     T + "catalog/test_conf.py": CATALOG,
     T + "tables/test_expectations.py::test_expect_or_fail_is_a_guard_in_the_write_that_sees_only_the_results_rows": OBSERVE,
     T + "tables/test_expectations.py::test_warn_only_expectations_are_counted_by_the_write_itself": OBSERVE,
@@ -47,11 +46,9 @@ JVM_ONLY: dict[str, str] = {
     T + "jobs/tasks/test_spark_jar.py": "a JAR task runs in a JVM of its own (spark-submit) whatever the run's engine: nothing to run again",
     T + "notebooks/test_runner.py::test_cells_share_a_namespace_with_run_sql_sh_fs_md_pip": CLASSIC + ": the notebook's `sc`",
     T + "notebooks/test_runner.py::test_databricks_sdk_runtime_and_active_session_are_the_runs": CLASSIC + ": databricks-sdk's runtime session",
-    T + "notebooks/test_runner.py::test_a_failing_cell_is_named_by_notebook_cell_and_line": "expects Spark's ParseException; Sail names a syntax error IllegalArgumentException (the notebook, cell and line are named the same)",
     T + "pipelines/test_pipeline_updates.py::test_sql_pipeline_end_to_end": STREAMING,
     T + "pipelines/test_pipeline_updates.py::test_python_pipeline_updates_incrementally_and_full_refresh_rewrites": PIPELINE_UDF,
     T + "pipelines/test_pipeline_updates.py::test_append_flows_into_one_streaming_table_and_a_once_backfill": PIPELINE_UDF,
-    T + "pipelines/test_pipeline_updates.py::test_sql_syntax_error_names_file_and_statement_before_writing": "expects Spark's parser message; Sail's differs (the file and statement are named the same)",
 }  # fmt: skip
 
 

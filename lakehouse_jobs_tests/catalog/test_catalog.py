@@ -115,6 +115,22 @@ def test_volume_files_read_by_spark_through_volume_path(spark, root: Path):
     assert [tuple(r) for r in rows] == [("1", "a")]
 
 
+def test_dataframe_reads_and_writes_of_volume_paths_land_under_the_root(spark, root: Path):
+    """`spark.read.csv("/Volumes/...")` and a Delta save to a volume, unchanged, on either engine (the JVM maps them in
+    its file system, Sail's session in its reader and writer): the files are under <root>/volumes, nothing outside."""
+    target = volume_path("/Volumes/main/Raw/landing/orders/o.csv", root)
+    target.parent.mkdir(parents=True)
+    target.write_text("id,name\n1,a\n2,b\n")
+    rows = spark.read.option("header", True).csv("/Volumes/main/Raw/landing/orders/").collect()  # the catalog parts are case-insensitive
+    assert sorted(tuple(r) for r in rows) == [("1", "a"), ("2", "b")]
+    assert spark.read.format("text").load(["/Volumes/main/raw/landing/orders/o.csv"]).count() == 3
+    spark.range(3).write.format("delta").mode("overwrite").save("/Volumes/main/raw/landing/out")
+    assert RustTable(str(root / "volumes" / "main" / "raw" / "landing" / "out")).to_pandas()["id"].tolist() == [0, 1, 2]
+    assert spark.read.format("delta").load("/Volumes/main/raw/landing/out").count() == 3
+    assert not Path("/Volumes").exists()  # nothing was written outside the root
+    assert spark.read.text("/Volumes/main/raw/landing/orders/../orders/o.csv").count() == 3  # `..` stays inside the volume
+
+
 def test_spark_reads_and_writes_volume_paths_as_databricks_code_writes_them(spark, root: Path):
     """`spark.read.csv("/Volumes/...")`, SQL on a volume file and a Delta save to a volume, unchanged: the files are under <root>/volumes."""
     target = volume_path("/Volumes/main/Raw/landing/orders/o.csv", root)

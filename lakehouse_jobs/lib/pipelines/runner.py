@@ -332,18 +332,22 @@ class _Update:
         return self.result
 
     def _check_syntax(self) -> None:
-        """Every SQL query parsed before anything is written (Spark's parser: the classic session's)."""
-        parser = getattr(getattr(self.spark, "_jsparkSession", None), "sessionState", None)
-        if parser is None:
-            return
-        sql_parser = self.spark._jsparkSession.sessionState().sqlParser()
+        """Every SQL query parsed before anything is written: by the classic session's parser, or on Spark Connect by
+        the server (its `sql` parses a query at once and analyzes it later; only a parse error counts here: a query
+        may read a dataset this update has not made yet)."""
+        from lakehouse_jobs.lib.runtime.sail import is_sail
+
+        jsession = getattr(self.spark, "_jsparkSession", None)
+        parse = jsession.sessionState().sqlParser().parsePlan if jsession is not None else self.spark.sql
         for dataset in self.graph.datasets.values():
             for flow in dataset.flows:
                 if flow.sql is None:
                     continue
                 try:
-                    sql_parser.parsePlan(flow.sql)
-                except Exception as exc:  # noqa: BLE001 - a Py4J ParseException
+                    parse(flow.sql)
+                except Exception as exc:  # noqa: BLE001 - a Py4J or Connect ParseException; Sail's IllegalArgumentException
+                    if jsession is None and "ParseException" not in type(exc).__name__ and not is_sail(self.spark):
+                        continue  # a Connect server that analyzes at once: left to the update, where it names its dataset
                     text = _first_line(exc).split(": ", 1)[-1] if "ParseException" in str(exc) else _first_line(exc)
                     raise UpdateFailed(f"{flow.where}: syntax error: {text}", self.result) from None
 

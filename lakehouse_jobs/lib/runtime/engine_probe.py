@@ -349,6 +349,12 @@ def p_window(spark: Any, d: Path) -> Any:
     return _rows(df.selectExpr("k", "v", "row_number() OVER (PARTITION BY k ORDER BY v DESC) AS rn", "sum(v) OVER (PARTITION BY k) AS total"))
 
 
+def p_using_join_qualified(spark: Any, d: Path) -> Any:
+    spark.createDataFrame([("a", 1), ("b", 2)], "k STRING, v INT").createOrReplaceTempView("probe_left")
+    spark.createDataFrame([("a", "x")], "k STRING, w STRING").createOrReplaceTempView("probe_right")
+    return _rows(spark.sql("SELECT l.k, l.v, r.w FROM probe_left l LEFT JOIN probe_right r USING (k)"))
+
+
 def p_datediff_type(spark: Any, d: Path) -> Any:
     df = spark.createDataFrame([("2026-03-01", "2026-02-01")], "a STRING, b STRING").selectExpr("datediff(to_date(a), to_date(b)) AS days")
     return (df.schema["days"].dataType.simpleString(), df.collect()[0].days)
@@ -424,6 +430,7 @@ PROBES: dict[str, tuple[str, Probe]] = {
     "input_file_name": ("`input_file_name()`", p_input_file_name),
     "from_json": ("`from_json`", p_from_json),
     "window": ("window functions", p_window),
+    "using_join_qualified": ("a `USING` join's column named through a table alias (`l.k`)", p_using_join_qualified),
     "datediff_type": ("`datediff`: its type and value", p_datediff_type),
     "python_udf": ("Python UDF", p_python_udf),
     "to_pandas": ("`toPandas`", p_to_pandas),

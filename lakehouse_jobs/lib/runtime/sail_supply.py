@@ -113,8 +113,20 @@ def _to_change_feed_table(writer: Any, path: str) -> bool:
     return True
 
 
+def volume_local(path: Any) -> Any:
+    """`/Volumes/<catalog>/<schema>/<volume>/...` as its folder under the lakehouse root this process serves to Sail (the JVM
+    maps them in its file system, catalog/conf.py; neither reads `dbfs:` paths); any other path as it is."""
+    from lakehouse_jobs.lib.catalog import unity_rest
+    from lakehouse_jobs.lib.catalog.names import volume_path
+
+    root = unity_rest.served_root()
+    if root is None or not isinstance(path, str) or not path.startswith("/Volumes/"):
+        return path
+    return str(volume_path(path, root))
+
+
 def _writers_carry_commit_metadata() -> None:
-    from pyspark.sql.connect.readwriter import DataFrameWriter
+    from pyspark.sql.connect.readwriter import DataFrameReader, DataFrameWriter
 
     if getattr(DataFrameWriter, "_lakehouse_commit_metadata", False):
         return
@@ -138,6 +150,7 @@ def _writers_carry_commit_metadata() -> None:
 
     def save(self: Any, path: str | None = None, format: str | None = None, mode: str | None = None, partitionBy: Any = None, **options: Any) -> None:  # noqa: A002, N803 - PySpark's names
         if is_sail(self._spark) and path is not None:
+            path = volume_local(path)
             self.mode(mode).options(**options)
             if partitionBy is not None:
                 self.partitionBy(partitionBy)
@@ -148,6 +161,14 @@ def _writers_carry_commit_metadata() -> None:
             return original_save(self, path)
         return original_save(self, path, format, mode, partitionBy, **options)
 
+    original_load = DataFrameReader.load
+
+    def load(self: Any, path: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if is_sail(self._client):  # the reader's session
+            path = [volume_local(p) for p in path] if isinstance(path, list | tuple) else volume_local(path)
+        return original_load(self, path, *args, **kwargs)
+
+    DataFrameReader.load = load
     DataFrameWriter.__init__ = __init__
     DataFrameWriter.saveAsTable = saveAsTable
     DataFrameWriter.save = save
