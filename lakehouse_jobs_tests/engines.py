@@ -14,7 +14,7 @@ ONE_PASS = "the JVM's one-pass batch (Observation, line counts); on Sail the Pyt
 LANDING = "read_landing needs Spark's PERMISSIVE reader and _metadata.file_path (refused on Sail; ingestion reads CSV there)"
 CATALOG = (
     "the JVM catalog plugin's own statements: USE CATALOG of a catalog Sail's server was not started with, ALTER TABLE RENAME, "
-    "/Volumes paths (the JVM's file system), the plugin's Spark settings (names on Sail: catalog/unity_rest.py)"
+    "the plugin's Spark settings (names on Sail: catalog/unity_rest.py)"
 )
 OBSERVE = "counts expectations inside the write with df.observe, which Sail lacks (there they are counted first: test_medallion)"
 CONFLICT = "drives Delta's JVM conflict classes; Sail reports a lost commit without a class and has no txnAppId idempotency"
