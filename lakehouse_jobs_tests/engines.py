@@ -39,7 +39,7 @@ JVM_ONLY: dict[str, str] = {
     T + "tables/test_conflicts.py::test_a_twin_idempotent_writer_is_not_retried": CONFLICT,
     T + "tables/test_conflicts.py::test_a_medallion_asset_retries_logs_and_stamps_its_run": CONFLICT,
     T + "tables/test_conflicts.py::test_cdc_apply_changes_retries_a_conflicting_merge": "injects its conflict from inside the MERGE's source, which Sail computes before its MERGE starts (staged: tables/staging.py)",
-    T + "tables/test_delta_io.py::test_row_count_from_log_statistics_matches_spark_even_with_deletion_vectors": "turns deletion vectors on with ALTER TABLE delta.`<path>` SET TBLPROPERTIES, which Sail does not run",
+    T + "tables/test_delta_io.py::test_row_count_from_log_statistics_matches_spark_even_with_deletion_vectors": "turns deletion vectors on, which Sail's session refuses (delta-rs would add table features the JVM does not)",
     T + "runtime/test_spark.py": CLASSIC,
     T + "runtime/test_standalone.py": CLASSIC,
     T + "runtime/test_sail.py::test_sail_is_refused_in_a_process_running_the_jvm": "checks the refusal in a process that already runs the JVM",

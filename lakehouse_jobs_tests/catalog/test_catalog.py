@@ -197,3 +197,9 @@ def test_the_catalogs_refusals_reach_the_user_in_its_own_words(spark, root: Path
     with pytest.raises(Exception, match="Schema main.silver holds by_path, .*written by path, not created through .*catalog.*: DROP SCHEMA keeps it"):
         spark.sql("DROP SCHEMA main.silver CASCADE")
     assert RustTable(str(root / "silver" / "by_path")).version() == 0 and not (root / "default" / "loc").exists()
+
+
+def test_describe_history_by_name(spark, root: Path):
+    spark.sql("CREATE TABLE main.silver.hist (id INT)")
+    spark.sql("INSERT INTO silver.hist VALUES (1)")
+    assert [r["version"] for r in spark.sql("DESCRIBE HISTORY main.silver.hist").collect()] == [1, 0]

@@ -58,3 +58,50 @@ def test_a_clause_without_spark_meaning_here_is_refused_on_sail_before_writing(s
     ):
         spark.sql(statement)
     assert not t.exists()
+
+
+HISTORY_COLUMNS = [
+    "version", "timestamp", "userId", "userName", "operation", "operationParameters", "job", "notebook", "clusterId",
+    "readVersion", "isolationLevel", "isBlindAppend", "operationMetrics", "userMetadata", "engineInfo",
+]  # fmt: skip
+
+
+def test_describe_history_newest_first_with_deltas_columns(spark, tmp_path: Path):
+    """Sail cannot parse DESCRIBE HISTORY: its session answers it from the Delta log (tables/history.py), as Delta does."""
+    import pandas as pd
+    from deltalake import write_deltalake
+
+    t = tmp_path / "h"
+    write_deltalake(str(t), pd.DataFrame({"id": [0, 1]}))  # the same first commit on both engines
+    spark.range(1).write.format("delta").mode("append").option("userMetadata", "run-42").save(str(t))
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{t}`")
+    assert history.columns[: len(HISTORY_COLUMNS)] == HISTORY_COLUMNS
+    rows = history.collect()
+    assert [(r["version"], r["operation"], r["userMetadata"]) for r in rows] == [(1, "WRITE", "run-42"), (0, "WRITE", None)]
+    assert rows[0]["operationParameters"]["mode"] == "Append" and rows[0]["operationMetrics"]["numOutputRows"] == "1"
+    assert rows[0]["timestamp"] >= rows[1]["timestamp"] and rows[0]["isBlindAppend"] is True
+    assert [r["version"] for r in spark.sql(f"DESCRIBE HISTORY delta.`{t}` LIMIT 1").collect()] == [1]
+    with pytest.raises(Exception, match="(?i)not a Delta table|DELTA_MISSING_DELTA_TABLE|not found|doesn't exist|does not exist"):
+        spark.sql(f"DESCRIBE HISTORY delta.`{tmp_path / 'none'}`").collect()
+
+
+def test_alter_table_set_tblproperties(spark, tmp_path: Path):
+    """Sail does not run it: its session commits the properties with delta-rs; one turning on a table feature is refused there."""
+    from deltalake import DeltaTable
+
+    t = tmp_path / "p"
+    spark.range(2).write.format("delta").save(str(t))
+    spark.sql(f"ALTER TABLE delta.`{t}` SET TBLPROPERTIES ('delta.enableChangeDataFeed' = true, delta.logRetentionDuration = 'interval 9 days', 'team' = 'x')")
+    configuration = DeltaTable(str(t)).metadata().configuration
+    assert {k: configuration.get(k) for k in ("delta.enableChangeDataFeed", "delta.logRetentionDuration", "team")} == {
+        "delta.enableChangeDataFeed": "true", "delta.logRetentionDuration": "interval 9 days", "team": "x",
+    }  # fmt: skip
+    assert DeltaTable(str(t)).history(1)[0]["operation"] == "SET TBLPROPERTIES"
+    turn_on = f"ALTER TABLE delta.`{t}` SET TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')"
+    if ON_SAIL:  # delta-rs would add table features the JVM does not: refused before anything is written
+        with pytest.raises(Exception, match="delta.enableDeletionVectors: Sail's session sets only .* run it on the JVM engine"):
+            spark.sql(turn_on)
+        assert "delta.enableDeletionVectors" not in DeltaTable(str(t)).metadata().configuration
+    else:
+        spark.sql(turn_on)
+        assert DeltaTable(str(t)).metadata().configuration["delta.enableDeletionVectors"] == "true"

@@ -148,6 +148,11 @@ NOTES = """## Also measured
   JSON ingestion tests, the whole example graph with its dbt marts and churn model, the dbt task, the notebook and
   pipeline syntax-error tests). Still JVM only: `sc` and the classic session, streaming pipelines, `_metadata.file_path`
   in user code (the `databricks_etl` example's bronze notebook), the one-pass batch, Delta's JVM conflict classes.
+- `DESCRIBE HISTORY` (Sail cannot parse it) is answered by a Sail session from the Delta log with Delta's columns,
+  newest first (`tables/history.py`; it shows each log as written: Sail's own writer records a new table's first
+  commit as operation `CREATE TABLE` where the JVM's says `WRITE`); `ALTER TABLE ... SET TBLPROPERTIES` (Sail does not run it) is committed by
+  delta-rs as Delta's `SET TBLPROPERTIES`, except properties that turn on a table feature (`delta.enableDeletionVectors`,
+  column mapping, ...: delta-rs 1.6 added `variantType` beside deletion vectors, measured), refused in one sentence.
 - dbt on Sail: dbt-spark's `session` method calls `SparkSession.builder.getOrCreate()` per statement; while dbt runs
   that builder returns the run's Connect session (`integrations/dbt.py`), and a mart's `CREATE OR REPLACE TABLE
   <name> ... LOCATION '<its folder by the naming rule>'` runs on that folder (another LOCATION is refused, as the

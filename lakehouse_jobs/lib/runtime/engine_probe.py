@@ -133,9 +133,21 @@ def p_user_metadata_conf(spark: Any, d: Path) -> Any:
 
 
 def p_describe_history(spark: Any, d: Path) -> Any:
-    spark.range(1).write.format("delta").save(str(d / "t"))
+    import pandas as pd
+    from deltalake import write_deltalake
+
+    write_deltalake(str(d / "t"), pd.DataFrame({"id": [0]}))  # the same first commit on each engine (Sail's writer says CREATE TABLE)
     spark.range(1).write.format("delta").mode("append").save(str(d / "t"))
     return sorted((r["version"], r["operation"]) for r in spark.sql(f"DESCRIBE HISTORY delta.`{d / 't'}`").collect())
+
+
+def p_alter_tblproperties(spark: Any, d: Path) -> Any:
+    from deltalake import DeltaTable
+
+    spark.range(1).write.format("delta").save(str(d / "t"))
+    spark.sql(f"ALTER TABLE delta.`{d / 't'}` SET TBLPROPERTIES ('delta.appendOnly' = 'true', 'team' = 'x')")
+    configuration = DeltaTable(str(d / "t")).metadata().configuration
+    return {k: configuration.get(k) for k in ("delta.appendOnly", "team")}
 
 
 def p_change_data_feed(spark: Any, d: Path) -> Any:
@@ -281,6 +293,7 @@ PROBES: dict[str, tuple[str, Probe]] = {
     "user_metadata_option": ("writer option `userMetadata` in commitInfo", p_user_metadata_option),
     "user_metadata_conf": ("`spark.databricks.delta.commitInfo.userMetadata` in commitInfo", p_user_metadata_conf),
     "describe_history": ("`DESCRIBE HISTORY delta.`path``", p_describe_history),
+    "alter_tblproperties": ("`ALTER TABLE delta.`path` SET TBLPROPERTIES`", p_alter_tblproperties),
     "change_data_feed": ("change data feed (`readChangeFeed`, `startingVersion`)", p_change_data_feed),
     "observe": ("`df.observe` / `Observation`", p_observe),
     "json_corrupt_record": ("PERMISSIVE JSON with `_corrupt_record`", p_json_corrupt_record),

@@ -42,6 +42,8 @@ def supply(session: Any) -> Any:
         from lakehouse_jobs.lib.catalog import unity_rest
         from lakehouse_jobs.lib.sql import delta_paths
 
+        if isinstance(sqlQuery, str) and (answer := delta_paths.history(session, sqlQuery, _named_path())) is not None:
+            return answer
         if isinstance(sqlQuery, str) and delta_paths.run(session, sqlQuery, args, named_path=_named_path()):
             return delta_paths.result(session)
         if isinstance(sqlQuery, str):

@@ -13,7 +13,9 @@ query is passed to the session as written. A clause this cannot give Spark's mea
 sentence naming it and the setting that runs the statement on the JVM. With the catalog's naming
 rule (`named_path`), `CREATE [OR REPLACE] TABLE <name>` runs here on the name's folder, and so does
 `INSERT` by name into a table with the change data feed (which Sail cannot write: the writer commits
-it with delta-rs); `MERGE`/`UPDATE`/`DELETE` on such a table is refused in one sentence.
+it with delta-rs); `MERGE`/`UPDATE`/`DELETE` on such a table is refused in one sentence. `DESCRIBE HISTORY`,
+which Sail cannot parse, is answered from the Delta log (`history`); `ALTER TABLE ... SET TBLPROPERTIES`,
+which Sail does not run, is committed by delta-rs (properties that turn on a table feature are refused).
 """
 
 from __future__ import annotations
@@ -34,6 +36,18 @@ _CREATE = re.compile(rf"(CREATE\s+OR\s+REPLACE|REPLACE|CREATE)\s+TABLE\s+(IF\s+N
 _INSERT_NAMED = re.compile(rf"INSERT\s+(INTO|OVERWRITE)\s+(?:TABLE\s+)?{_NAME}(.*)\Z", re.I | re.S)
 _CHANGING = re.compile(rf"(MERGE\s+INTO|UPDATE|DELETE\s+FROM)\s+(?:{_PATH}|{_NAME})", re.I | re.S)
 _NAMED = re.compile(rf"(CREATE\s+OR\s+REPLACE|REPLACE|CREATE)\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?{_NAME}(.*)\Z", re.I | re.S)
+_ALTER = re.compile(rf"ALTER\s+TABLE\s+(?:{_PATH}|{_NAME})\s+SET\s+TBLPROPERTIES\s*\((.*)\)\Z", re.I | re.S)
+_PROPERTY = re.compile(
+    r"""\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|([A-Za-z_][\w.]*))\s*=?\s*"""
+    r"""(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|(true|false)\b|([-+]?[\d.]+(?:[eE][-+]?\d+)?[A-Za-z]?))\s*(?:,|\Z)""",
+    re.I,
+)
+# Table properties delta-rs sets as Delta does (no table feature; a property turning one on is left to the JVM:
+# delta-rs 1.6 adds features the JVM would not, e.g. variantType with deletion vectors).
+SETTABLE = ("delta.appendOnly", "delta.enableChangeDataFeed", "delta.logRetentionDuration", "delta.deletedFileRetentionDuration",
+            "delta.checkpointInterval", "delta.dataSkippingNumIndexedCols", "delta.dataSkippingStatsColumns", "delta.targetFileSize",
+            "delta.tuneFileSizesForRewrites", "delta.autoOptimize.optimizeWrite", "delta.autoOptimize.autoCompact")  # fmt: skip
+_HISTORY = re.compile(rf"DESCRIBE\s+HISTORY\s+(?:{_PATH}|{_NAME})(?:\s+LIMIT\s+(\d+))?\Z", re.I | re.S)
 _QUERY = re.compile(r"(?:SELECT|WITH|VALUES|FROM|TABLE)\b|\(", re.I)
 _WORD = re.compile(r"[A-Za-z_]+(?:\s+[A-Za-z_]+)?")
 
@@ -98,6 +112,10 @@ def run(spark: Any, text: str, args: Any = None, named_path: Callable[[Any, str]
         if change_feed_enabled(path):  # Sail cannot write it: the DataFrame writer's save commits with delta-rs (sail_supply)
             _insert(spark, match.group(1).upper() == "OVERWRITE", str(path), _strip(match.group(3)), args)
             return True
+    if (match := _ALTER.match(body)) and (match.group(1) or named_path is not None):
+        path = match.group(1).replace("``", "`") if match.group(1) else str(named_path(spark, written_name(match.group(2)))[0])
+        _set_properties(spark, path, match.group(3))
+        return True
     if (match := _CHANGING.match(body)) and (match.group(2) or named_path is not None):
         path = match.group(2).replace("``", "`") if match.group(2) else named_path(spark, written_name(match.group(3)))[0]
         if change_feed_enabled(path):
@@ -107,6 +125,53 @@ def run(spark: Any, text: str, args: Any = None, named_path: Callable[[Any, str]
                 f'makes has it), which Sail cannot write; run it on the JVM engine: unset LAKEHOUSE_ENGINE or set SparkResource(engine="spark")'
             )
     return False
+
+
+def _properties(text: str) -> dict[str, str]:
+    """`'k' = 'v', k.x = true, ...` as Spark reads a property list (a boolean lower-cased, a number as written)."""
+    out, at = {}, 0
+    while at < len(text.strip()):
+        match = _PROPERTY.match(text, at)
+        if match is None:
+            raise Unsupported(f"cannot read the property list at {text[at : at + 40]!r}")
+        key = next(g for g in match.groups()[:3] if g is not None)
+        value = next(g for g in match.groups()[3:] if g is not None)
+        out[key] = value.lower() if match.group(6) else value
+        at = match.end()
+    return out
+
+
+def _set_properties(spark: Any, path: str, text: str) -> None:
+    """`ALTER TABLE ... SET TBLPROPERTIES` committed by delta-rs (operation SET TBLPROPERTIES), as Delta does."""
+    from deltalake import DeltaTable
+
+    from lakehouse_jobs.lib.tables.delta_io import is_delta_table
+
+    properties = _properties(text)
+    if not is_delta_table(path):
+        raise Unsupported(f"[DELTA_MISSING_DELTA_TABLE] ALTER TABLE: {path} is not a Delta table")
+    features = sorted(k for k in properties if k.lower().startswith("delta.") and k not in SETTABLE)
+    if features:
+        raise Unsupported(
+            f"ALTER TABLE ... SET TBLPROPERTIES {', '.join(features)}: Sail's session sets only {', '.join(SETTABLE)} and properties outside "
+            'delta.* (others turn on table features); run it on the JVM engine: unset LAKEHOUSE_ENGINE or set SparkResource(engine="spark")'
+        )
+    DeltaTable(path).alter.set_table_properties(properties, raise_if_not_exists=False)
+
+
+def history(spark: Any, text: str, named_path: Callable[[Any, str], tuple[Any, dict[str, str]]] | None = None) -> Any:
+    """`DESCRIBE HISTORY delta.`path`` (or a table name, with `named_path`) [LIMIT n] answered from the Delta log
+    (`tables/history.py`), or None for any other statement."""
+    from lakehouse_jobs.lib.tables.delta_io import is_delta_table
+    from lakehouse_jobs.lib.tables.history import describe_history
+
+    match = _HISTORY.match(_strip(text))
+    if match is None or (match.group(1) is None and named_path is None):
+        return None
+    path = match.group(1).replace("``", "`") if match.group(1) else str(named_path(spark, written_name(match.group(2)))[0])
+    if not is_delta_table(path):
+        raise Unsupported(f"[DELTA_MISSING_DELTA_TABLE] DESCRIBE HISTORY: {path} is not a Delta table")
+    return describe_history(spark, path, int(match.group(3)) if match.group(3) else None)
 
 
 def result(spark: Any) -> Any:
