@@ -13,7 +13,7 @@ import os
 ONE_PASS = "the JVM's one-pass batch (Observation, line counts); on Sail the Python parsers hand over every refused record before the write"
 LANDING = "read_landing needs Spark's PERMISSIVE reader and _metadata.file_path (refused on Sail; ingestion reads CSV there)"
 CATALOG = (
-    "the JVM catalog plugin's own statements: USE CATALOG of a catalog Sail's server was not started with, ALTER TABLE RENAME, "
+    "the JVM catalog plugin's own statements: USE CATALOG of a catalog Sail's server was not started with, "
     "the plugin's Spark settings (names on Sail: catalog/unity_rest.py)"
 )
 OBSERVE = "counts expectations inside the write with df.observe, which Sail lacks (there they are counted first: test_medallion)"
@@ -28,7 +28,6 @@ JVM_ONLY: dict[str, str] = {
     T + "ingest/test_ingestion.py::test_a_big_batch_is_read_once_and_a_clean_one_is_settled_for_good": ONE_PASS,
     T + "ingest/test_landing.py::test_csv_and_json_keep_raw_values_with_source_file": LANDING,
     T + "examples/test_databricks_etl.py": "its bronze notebook reads _metadata.file_path, which Sail lacks (the task fails saying so and naming the setting)",
-    T + "catalog/test_catalog.py::test_schemas_are_folders_reserved_folders_are_not_and_drop_deletes_managed_tables": CATALOG,
     T + "catalog/test_catalog.py::test_other_catalogs_live_under_catalogs_and_register_at_runtime": CATALOG,
     T + "catalog/test_catalog.py::test_spark_reads_and_writes_volume_paths": "SQL on a /Volumes file path and _metadata.file_path, which Sail lacks",
     T + "catalog/test_across_runs.py": "its SQL file names a USING join's column through a table alias (o.customer), which Sail cannot resolve",

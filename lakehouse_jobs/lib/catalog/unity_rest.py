@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import re
 import secrets
 import shutil
 import threading
@@ -29,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from lakehouse_jobs.lib.catalog.names import DEFAULT_SCHEMA, NAME_PATTERN, RESERVED, catalog_path, check_part, written_name
+from lakehouse_jobs.lib.catalog.names import DEFAULT_SCHEMA, RESERVED, catalog_path, check_part
 from lakehouse_jobs.lib.errors import SpecError
 
 PREFIX = "/api/2.1/unity-catalog"
@@ -99,7 +98,7 @@ class Catalog:
         tables = [d for d in folder.iterdir() if _delta_table(d)]
         if tables and not force:
             raise Refused(400, "SCHEMA_NOT_EMPTY", f"Schema {full} is not empty: DROP SCHEMA ... CASCADE drops its tables")
-        kept = [d.name for d in tables if not _managed(d)]
+        kept = [d.name for d in tables if not created_through_catalog(d)]
         if kept:
             raise Refused(400, "INVALID_STATE", f"Schema {full} holds {', '.join(kept)}, written by path, not created through the catalog: "
                           f"DROP SCHEMA keeps it (delete the folder {folder} to remove it)")  # fmt: skip
@@ -141,7 +140,7 @@ class Catalog:
         _, _, _, folder = self._table_dir(full)
         if not _delta_table(folder):
             raise Refused(404, "TABLE_DOES_NOT_EXIST", f"Table not found: {full}")
-        if not _managed(folder):
+        if not created_through_catalog(folder):
             raise Refused(400, "INVALID_STATE", f"Table {full} was written by path, not created through the catalog: DROP TABLE keeps it "
                           f"(delete the folder {folder} to remove it)")  # fmt: skip
         shutil.rmtree(folder)
@@ -158,7 +157,8 @@ def _delta_table(folder: Path) -> bool:
     return is_delta_table(folder)
 
 
-def _managed(folder: Path) -> bool:
+def created_through_catalog(folder: Path) -> bool:
+    """Whether the Delta table in `folder` was created through the catalog (either engine's mark): DROP TABLE deletes it."""
     from deltalake import DeltaTable
 
     return _marked(DeltaTable(str(folder)).metadata().configuration)
@@ -259,7 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, answer = refused.status, {"error_code": refused.code, "message": str(refused)}
         except Exception as exc:  # noqa: BLE001 - the message reaches the user (`refusal_since`); the server keeps serving
             status, answer = 500, {"error_code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"}
-        if status in (400, 500):
+        if status >= 400 and status != 401:  # what a failing statement was refused: `refusal_since`
             self.server.remember(answer["message"])
         data = json.dumps(answer).encode()
         self.send_response(status)
@@ -375,20 +375,3 @@ def refusal_since(mark: int, error: BaseException) -> str | None:
     with _LOCK:
         messages = [message for number, message in _SERVER[0].refusals if number > mark]
     return messages[-1] if messages else None
-
-
-_DROP = re.compile(rf"\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?{NAME_PATTERN}\s*;?\s*\Z", re.I)
-
-
-def check_drop(spark: Any, statement: str) -> None:
-    """Refuse `DROP TABLE <name>` of a table written by path in the JVM plugin's sentence, before Sail sends it here
-    (Sail shows this server's refusal as a bare HTTP status)."""
-    match = _DROP.match(statement)
-    if match is None or served_root() is None:
-        return
-    name = written_name(match.group(1))
-    folder, _ = table_folder(spark, name)
-    if _delta_table(folder) and not _managed(folder):
-        raise SpecError(
-            name, f"table {name} was written by path, not created through the catalog: DROP TABLE keeps it (delete the folder {folder} to remove it)"
-        )

@@ -20,16 +20,21 @@ NOTES = """## Also measured
   and refuses `CREATE OR REPLACE`, so `CREATE [OR REPLACE] TABLE <name>` and `saveAsTable` are run on the name's
   folder instead (`sail_supply.py`, through `sql/delta_paths.py`), marked as created through the catalog
   (`delta.lakehouse_jobs.managed`, which the JVM plugin honours too). Not on Sail: `USE CATALOG` of a catalog the
-  server was not started with, `ALTER TABLE ... RENAME`, SQL on a `/Volumes` file path (`csv.`/Volumes/...``),
+  server was not started with, SQL on a `/Volumes` file path (`csv.`/Volumes/...``),
   delta-spark's `DeltaTable.forName`, and names on a Sail job cluster (a server of its own, without the catalog).
   `/Volumes/<c>/<s>/<v>/...` in a session's reader and writer (`spark.read.csv`, `load`, `save`) is mapped under the
   root on Sail by the session (`sail_supply.volume_local`), as the JVM's file system maps it.
-  Differences: `SHOW TABLES` names the schema `main.silver` where the JVM says `silver`; `CREATE TABLE` with
-  `PARTITIONED BY`/`TBLPROPERTIES`/`LOCATION` is refused in one sentence (as on `delta.`path``).
+  Sail answers `SHOW TABLES` with a `database` column (`main.silver`) and `SHOW SCHEMAS` with four columns of
+  qualified names, and does not run `ALTER TABLE ... RENAME TO`: a run's session reshapes the SHOW answers to the
+  JVM's columns (`namespace` = `silver`) and renames on the naming rule's folders (`catalog/sail_statements.py`).
+  Differences: `CREATE TABLE <name>` with `PARTITIONED BY`/`TBLPROPERTIES` is refused in one sentence (as on
+  `delta.`path``; a `LOCATION` is taken when it is the name's own folder, as on the JVM); `CREATE VIEW` in the
+  catalog is refused on both, in other words.
 - `LAKEHOUSE_ENGINE=auto` (or `SparkResource(engine="auto")`): each run on Sail when every step it executes is one of
   the project's table steps (medallion, AUTO CDC, ingestion: their op tag `lakehouse_jobs/engine_needs` lists what
   they need) and Sail has all of it; any other step (user code, notebooks, dbt, pipeline updates) or a table step
-  needing what Sail lacks puts the run on the JVM (`runtime/auto_engine.py`, read from the execution
+  needing what Sail lacks (a step of yours says so: `@medallion_asset(..., needs=["file_lineage"])` for a function
+  calling `input_file_name()`; the names are `runtime/sail.py`'s `LACKS`) puts the run on the JVM (`runtime/auto_engine.py`, read from the execution
   plan Dagster stored for the run, so every step process of a run agrees). The run's log names the engine and the
   reason. The example's file-arrival and refresh jobs use `auto` unless `LAKEHOUSE_ENGINE` is set: every source's
   arrival runs (CSV and JSON) and every refresh run (silver and gold) go to a warm Sail server; their tables equal the pandas oracle (`test_stream_e2e.py`, `test_auto_engine.py`: also a bronze table begun on

@@ -39,21 +39,22 @@ def supply(session: Any) -> Any:
     original = session.sql
 
     def sql(sqlQuery: Any, args: Any = None, **kwargs: Any) -> Any:  # noqa: N803 - PySpark's parameter name
-        from lakehouse_jobs.lib.catalog import unity_rest
+        from lakehouse_jobs.lib.catalog import sail_statements, unity_rest
         from lakehouse_jobs.lib.sql import delta_paths
 
         if isinstance(sqlQuery, str) and (answer := delta_paths.history(session, sqlQuery, _named_path())) is not None:
             return answer
         if isinstance(sqlQuery, str) and delta_paths.run(session, sqlQuery, args, named_path=_named_path()):
             return delta_paths.result(session)
-        if isinstance(sqlQuery, str):
-            unity_rest.check_drop(session, sqlQuery)
+        if isinstance(sqlQuery, str) and sail_statements.run(session, sqlQuery):
+            return delta_paths.result(session)
         query = sqlQuery
         if isinstance(query, str) and isinstance(args, dict) and args and all(isinstance(v, str) for v in args.values()) and not is_query(query):
             query, args = inline_markers(query, args), None  # Sail binds markers in queries only
         mark = unity_rest.refusal_mark()
         try:
-            return original(query, args, **kwargs)
+            answer = original(query, args, **kwargs)
+            return sail_statements.reshape(query, answer) if isinstance(query, str) else answer
         except Exception as error:
             refusal = unity_rest.refusal_since(mark, error)
             if refusal is None:
