@@ -149,9 +149,10 @@ NOTES = """## Also measured
   104 pass on Sail, 68 skipped (now also passing there: the catalog's SQL and `saveAsTable` tests, a racing table
   creation, user code writing a table with the change data feed). 2026-12-02 (9): JSON lines parsed on Sail the way
   the JVM parses them (`ingest/json_lines.py`), dbt on the run's Connect session, `/Volumes` reader/writer paths and
-  a pipeline's SQL parsed before it writes: 177 such tests, 143 pass on Sail, 34 skipped (now also passing there: the
-  JSON ingestion tests, the whole example graph with its dbt marts and churn model, the dbt task, the notebook and
-  pipeline syntax-error tests). Still JVM only: `sc` and the classic session, streaming pipelines, `_metadata.file_path`
+  a pipeline's SQL parsed before it writes, DESCRIBE HISTORY / SET TBLPROPERTIES / SHOW / RENAME on Sail sessions (fresh
+  clone): 180 such tests, 147 pass on Sail, 33 skipped (now also passing there: the JSON ingestion tests, the whole
+  example graph with its dbt marts and churn model, the dbt task, the notebook and pipeline syntax-error tests, the
+  catalog's schema/rename test). Still JVM only: `sc` and the classic session, streaming pipelines, `_metadata.file_path`
   in user code (the `databricks_etl` example's bronze notebook), the one-pass batch, Delta's JVM conflict classes.
 - `DESCRIBE HISTORY` (Sail cannot parse it) is answered by a Sail session from the Delta log with Delta's columns,
   newest first (`tables/history.py`; it shows each log as written: Sail's own writer records a new table's first
