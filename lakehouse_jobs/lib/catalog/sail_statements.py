@@ -17,24 +17,20 @@ from typing import Any
 from lakehouse_jobs.lib.catalog.names import NAME_PATTERN, written_name
 from lakehouse_jobs.lib.catalog.unity_rest import created_through_catalog, served_root, table_folder
 from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib.sql.delta_paths import statement_body
 from lakehouse_jobs.lib.tables.lakehouse import is_delta_table
 
-_SKIP = re.compile(r"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
 _SHOW_TABLES = re.compile(r"SHOW\s+TABLES\b", re.I)
 _SHOW_SCHEMAS = re.compile(r"SHOW\s+(?:SCHEMAS|DATABASES|NAMESPACES)\b", re.I)
-_RENAME = re.compile(rf"ALTER\s+TABLE\s+{NAME_PATTERN}\s+RENAME\s+TO\s+{NAME_PATTERN}\s*;?\s*\Z", re.I)
-_DROP = re.compile(rf"DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?{NAME_PATTERN}\s*;?\s*\Z", re.I)
-
-
-def _body(statement: str) -> str:
-    return statement[_SKIP.match(statement).end() :]
+_RENAME = re.compile(rf"ALTER\s+TABLE\s+{NAME_PATTERN}\s+RENAME\s+TO\s+{NAME_PATTERN}\Z", re.I)
+_DROP = re.compile(rf"DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?{NAME_PATTERN}\Z", re.I)
 
 
 def reshape(statement: str, frame: Any) -> Any:
     """Sail's answer to `statement` in the JVM's columns (SHOW TABLES / SHOW SCHEMAS), else `frame` as it is."""
     from pyspark.sql import functions as F
 
-    body = _body(statement)
+    body = statement_body(statement)
     if _SHOW_TABLES.match(body) and "database" in frame.columns:
         return frame.select(F.element_at(F.split("database", r"\."), -1).alias("namespace"), "tableName", "isTemporary")
     if _SHOW_SCHEMAS.match(body) and "name" in frame.columns:
@@ -46,7 +42,7 @@ def run(spark: Any, statement: str) -> bool:
     """Whether `statement` was a rename done here; refuses a DROP TABLE of a table written by path (before Sail sees it)."""
     if served_root() is None:
         return False
-    body = _body(statement)
+    body = statement_body(statement)
     if match := _DROP.match(body):
         name = written_name(match.group(1))
         folder, _ = table_folder(spark, name)

@@ -122,18 +122,17 @@ def prepare_batch(spark: SparkSession, spec: IngestSpec, table: Path, todo: list
         if column not in known:
             known.append(column)  # keep the table's columns even when a declared list shrank
     rejected, observation, max_records = list(parsed.rejected), None, None
-    if parsed.complete:
-        pass  # every refused record is already in `rejected`: the commit can say how many
-    elif not single:
-        rejected.extend(_numbered(frame.filter(F.col("_bad").isNotNull()).selectExpr(*_REFUSED).collect()))
-    elif spec.format == "json":
-        from pyspark.sql import Observation
+    if not parsed.complete:  # a complete parse (Sail's Python parsers) already put every refused record in `rejected`
+        if not single:
+            rejected.extend(_numbered(frame.filter(F.col("_bad").isNotNull()).selectExpr(*_REFUSED).collect()))
+        elif spec.format == "json":
+            from pyspark.sql import Observation
 
-        observation = Observation()
-        refused = F.when(F.col("_bad").isNotNull(), F.struct(*[F.expr(c) for c in _REFUSED]))
-        frame = frame.observe(observation, F.collect_list(refused).alias("refused"))
-    else:
-        max_records = parsed.max_records()
+            observation = Observation()
+            refused = F.when(F.col("_bad").isNotNull(), F.struct(*[F.expr(c) for c in _REFUSED]))
+            frame = frame.observe(observation, F.collect_list(refused).alias("refused"))
+        else:
+            max_records = parsed.max_records()
     fields = None if spec.format == "json" else [h for header in parsed.headers.values() for h in header]
     data = frame.filter(F.col("_bad").isNull()).select(*_columns(spec, known, fields), "_source_file", F.current_timestamp().alias("_ingested_at"))
     return Prepared(data, rejected, new_columns, frame, observation, max_records, cached)

@@ -78,7 +78,8 @@ def _closing(text: str, start: int) -> int:
     raise Unsupported("unbalanced parentheses")
 
 
-def _strip(text: str) -> str:
+def statement_body(text: str) -> str:
+    """`text` without its leading blanks and comments and its trailing `;` (how the patterns here read a statement)."""
     return text[_SKIP.match(text).end() :].rstrip().rstrip(";").rstrip()
 
 
@@ -93,24 +94,24 @@ def _refuse(statement: str, rest: str, target: str = "delta.`...`") -> Unsupport
 def run(spark: Any, text: str, args: Any = None, named_path: Callable[[Any, str], tuple[Any, dict[str, str]]] | None = None) -> bool:
     """Whether `text` was an INSERT/CREATE on `delta.`path`` (then it ran here); with `named_path` (a table name -> its
     folder by the catalog's naming rule, and the writer options a table created there gets), `CREATE TABLE <name>` too."""
-    body = _strip(text)
+    body = statement_body(text)
     if match := _INSERT.match(body):
-        _insert(spark, match.group(1).upper() == "OVERWRITE", match.group(2).replace("``", "`"), _strip(match.group(3)), args)
+        _insert(spark, match.group(1).upper() == "OVERWRITE", match.group(2).replace("``", "`"), statement_body(match.group(3)), args)
         return True
     if match := _CREATE.match(body):
         how = " ".join(match.group(1).upper().split())
-        _create(spark, how, bool(match.group(2)), match.group(3).replace("``", "`"), _strip(match.group(4)), args)
+        _create(spark, how, bool(match.group(2)), match.group(3).replace("``", "`"), statement_body(match.group(4)), args)
         return True
     if (match := _NAMED.match(body)) and named_path is not None:
         how = " ".join(match.group(1).upper().split())
         name = written_name(match.group(3))
         path, options = named_path(spark, name)
-        _create(spark, how, bool(match.group(2)), str(path), _strip(match.group(4)), args, options, name)
+        _create(spark, how, bool(match.group(2)), str(path), statement_body(match.group(4)), args, options, name)
         return True
     if (match := _INSERT_NAMED.match(body)) and named_path is not None:
         path, _ = named_path(spark, written_name(match.group(2)))
         if change_feed_enabled(path):  # Sail cannot write it: the DataFrame writer's save commits with delta-rs (sail_supply)
-            _insert(spark, match.group(1).upper() == "OVERWRITE", str(path), _strip(match.group(3)), args)
+            _insert(spark, match.group(1).upper() == "OVERWRITE", str(path), statement_body(match.group(3)), args)
             return True
     if (match := _ALTER.match(body)) and (match.group(1) or named_path is not None):
         path = match.group(1).replace("``", "`") if match.group(1) else str(named_path(spark, written_name(match.group(2)))[0])
@@ -165,7 +166,7 @@ def history(spark: Any, text: str, named_path: Callable[[Any, str], tuple[Any, d
     from lakehouse_jobs.lib.tables.delta_io import is_delta_table
     from lakehouse_jobs.lib.tables.history import describe_history
 
-    match = _HISTORY.match(_strip(text))
+    match = _HISTORY.match(statement_body(text))
     if match is None or (match.group(1) is None and named_path is None):
         return None
     path = match.group(1).replace("``", "`") if match.group(1) else str(named_path(spark, written_name(match.group(2)))[0])
@@ -191,11 +192,11 @@ def _insert(spark: Any, overwrite: bool, path: str, rest: str, args: Any) -> Non
     statement = "INSERT OVERWRITE" if overwrite else "INSERT INTO"
     names, by_name = None, False
     if by := re.match(r"BY\s+NAME\b", rest, re.I):
-        by_name, rest = True, _strip(rest[by.end() :])
-    elif rest.startswith("(") and not _QUERY.match(_strip(rest[1:])):
+        by_name, rest = True, statement_body(rest[by.end() :])
+    elif rest.startswith("(") and not _QUERY.match(statement_body(rest[1:])):
         end = _closing(rest, 0)
         names = [n.strip().strip("`") for n in rest[1:end].split(",")]
-        rest = _strip(rest[end + 1 :])
+        rest = statement_body(rest[end + 1 :])
     if not _QUERY.match(rest):
         raise _refuse(statement, rest)
     if not is_delta_table(path):
@@ -223,23 +224,23 @@ def _create(spark: Any, how: str, if_not_exists: bool, path: str, rest: str, arg
 
     statement = f"{how} TABLE"
     columns = None
-    if rest.startswith("(") and not _QUERY.match(_strip(rest[1:])):
+    if rest.startswith("(") and not _QUERY.match(statement_body(rest[1:])):
         end = _closing(rest, 0)
-        columns, rest = rest[1:end].strip(), _strip(rest[end + 1 :])
+        columns, rest = rest[1:end].strip(), statement_body(rest[end + 1 :])
     if using := re.match(r"USING\s+([A-Za-z_]+)", rest, re.I):
         if using.group(1).lower() != "delta":
             raise _refuse(statement, rest, name or "delta.`...`")
-        rest = _strip(rest[using.end() :])
+        rest = statement_body(rest[using.end() :])
     if name is not None and (location := _LOCATION.match(rest)):  # as the JVM catalog plugin: the rule's own folder only
         where = location.group(1) or location.group(2) or ""
         if Path(where.removeprefix("file:")).resolve() != Path(path).resolve():
             raise Unsupported(
                 f"Table {name} lives at {path} by the catalog's naming rule; LOCATION '{where}' is not supported (read other paths with delta.`path`)"
             )
-        rest = _strip(rest[location.end() :])
+        rest = statement_body(rest[location.end() :])
     query = None
     if as_ := re.match(r"AS\b", rest, re.I):
-        query, rest = _strip(rest[as_.end() :]), ""
+        query, rest = statement_body(rest[as_.end() :]), ""
     if rest or (columns is None) == (query is None):
         raise _refuse(statement, rest or "columns with AS", name or "delta.`...`")
     exists = is_delta_table(path)
