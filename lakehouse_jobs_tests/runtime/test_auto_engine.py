@@ -33,7 +33,7 @@ def test_the_choice_reads_the_steps_tags():
     assert auto_engine.choose(_steps(orders.bronze_orders, orders.silver_orders, orders.gold_daily_revenue)).engine == "sail"
     assert auto_engine.choose(_steps(clickstream.bronze_clickstream, orders.silver_orders)).engine == "sail"
     dbt = auto_engine.choose(_steps(orders.silver_orders, dbt_marts))
-    assert dbt.engine == "spark" and "step dbt_marts is not one of the project's table steps" in dbt.reason
+    assert dbt.engine == "spark" and "step dbt_marts is neither a table step nor a task whose code is read before the run" in dbt.reason
     assert auto_engine.choose([]).engine == "spark"
 
 
@@ -97,7 +97,7 @@ def test_engines_take_turns_on_one_lakehouse_with_the_oracles_tables(tmp_path: P
         log = tmp_path / f"{name}.log"
         assert materialize(select, run, log).wait(timeout=600) == 0, log_tail(log)
     assert "Spark engine: sail (pysail 0.7.2, sc://127.0.0.1:" in (tmp_path / "arrival-1.log").read_text()
-    assert "auto: all 2 step(s) of the run are table steps Sail runs" in (tmp_path / "refresh-sail.log").read_text()
+    assert "auto: all 2 step(s) of the run are table steps or tasks whose code uses nothing Sail lacks" in (tmp_path / "refresh-sail.log").read_text()
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         records = sorted(instance.get_run_records(), key=lambda r: r.create_timestamp)
         assert [r.dagster_run.tags.get(ENGINE) for r in records] == ["spark", "sail", "sail", "sail", "spark", "sail", "sail"]

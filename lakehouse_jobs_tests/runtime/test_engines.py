@@ -31,6 +31,9 @@ ON_BOTH = {
     "to_pandas": {"id": [0, 1, 2], "s": ["0", "1", "2"]},
     "temp_view": [(3,)],
     "ctas": [(1, "x")],
+    "optimize": [0, 1, 2],
+    "vacuum": [0, 1, 2],
+    "restore": [0, 1, 2],
 }
 
 
@@ -72,3 +75,28 @@ def test_running_where_the_jvm_fails_is_differs(engine_session, tmp_path: Path):
     """An engine that accepts what the JVM refuses (the catalog's naming rule) differs: the project would behave otherwise."""
     outcome = engine_probe.run_probe("temp_view", engine_session, tmp_path, engine_probe.Outcome("fails", reason="refused"))
     assert outcome.status == "differs" and "where the JVM fails" in outcome.reason
+
+
+# Probes of `sail.LACKS` that run on a run's Sail session but answer otherwise: the JVM's answer (docs/engines.md);
+# `replace_where_outside` the JVM refuses. Every other probe of LACKS fails there.
+JVM_ANSWERS = {
+    "merge_schema": (["id", "extra"], [(0, None), (1, None), (2, "x"), (3, "x")]),
+    "txn_idempotent_append": 3,
+    "datediff_type": ("int", 28),
+    "from_json_lenient": [{"a": "single"}, {"a": '"NaN"'}, {"a": "123456789012345678901234567890"}, {"a": "1.5"}],
+}
+JVM_REFUSES = {"replace_where_outside"}
+
+
+@pytest.mark.parametrize("probe", sorted({p for probes in sail.LACK_PROBES.values() for p in probes}))
+def test_what_sail_lacks_is_still_lacking(engine_session, probe: str, tmp_path: Path):
+    """What a task's code is read for (runtime/source_needs.py) stays measured: a pysail upgrade that runs one of
+    these as the JVM does fails here, so the need is re-measured and dropped instead of sending tasks to the JVM."""
+    if probe in JVM_ANSWERS:
+        reference, expected = engine_probe.Outcome("passes", JVM_ANSWERS[probe]), "differs"
+    elif probe in JVM_REFUSES:
+        reference, expected = engine_probe.Outcome("fails", reason="the JVM refuses it"), "differs"
+    else:
+        reference, expected = None, "fails"
+    outcome = engine_probe.run_probe(probe, engine_session, tmp_path, reference)
+    assert outcome.status == expected, outcome.reason or outcome.value

@@ -29,6 +29,7 @@ from lakehouse_jobs.lib.jobs.result_states import FAILED, FAILURES, JOB_KEY_TAG,
 from lakehouse_jobs.lib.jobs.spec import JobsDocument, JobSpec, TaskSpec
 from lakehouse_jobs.lib.jobs.task_run import JobRuntime
 from lakehouse_jobs.lib.jobs.tasks import registry
+from lakehouse_jobs.lib.runtime.source_needs import Reading
 
 RESULT_OP = "lakehouse_job_result"
 STEP_CONFIG = {"step_dependency_config": {"require_upstream_step_success": False}}
@@ -73,6 +74,28 @@ def prepare_tasks(job: JobSpec, assets: Sequence[Any]) -> dict[str, Any]:
     return prepared
 
 
+def read_tasks(job: JobSpec) -> dict[str, Reading]:
+    """What each task's own code uses that Sail lacks (`TaskType.reading`), by task key; a for-each task
+    answers for its nested task. Tasks whose type reads no code are absent (auto keeps them on the JVM)."""
+    readings: dict[str, Reading] = {}
+    ctx = registry.CheckContext(path=job.key, base_dir=job.base_dir, jobs={job.key: job.raw}, job_key=job.key)
+    for task in job.tasks:
+        code = task.nested if task.nested is not None else task
+        task_type = registry.get(code.kind)
+        if task_type.reading is not None:
+            readings[task.task_key] = task_type.reading(code, ctx)
+    return readings
+
+
+def engine_tags(reading: Reading | None) -> dict[str, str]:
+    """A task node's op tags for LAKEHOUSE_ENGINE=auto: the needs its code shows (none: it fits Sail) and why."""
+    if reading is None:
+        return {}
+    if reading.unread:
+        return {lakehouse_tags.ENGINE_USES: reading.reason()}
+    return {lakehouse_tags.ENGINE_NEEDS: ",".join(reading.needs), lakehouse_tags.ENGINE_USES: reading.reason()}
+
+
 def _task_ops(runtime: JobRuntime, job_name: str, tasks_by_node: Mapping[str, TaskSpec]) -> tuple[dg.OpDefinition, dg.OpDefinition]:
     """Two op definitions serve every task of the job (with and without upstream tasks).
 
@@ -104,7 +127,10 @@ def _task_ops(runtime: JobRuntime, job_name: str, tasks_by_node: Mapping[str, Ta
 
 
 def _result_op(job: JobSpec, def_name: str) -> dg.OpDefinition:
-    @dg.op(name=def_name, ins={"leaves": dg.In(list)}, description="The job's result state, decided by its leaf tasks.")
+    @dg.op(
+        name=def_name, ins={"leaves": dg.In(list)}, description="The job's result state, decided by its leaf tasks.",
+        tags={lakehouse_tags.ENGINE_NEEDS: ""},  # no Spark: LAKEHOUSE_ENGINE=auto need not keep the run on the JVM for it
+    )  # fmt: skip
     def _op(context, leaves: list) -> dict:  # noqa: ANN001 - see root_task
         results = leaves
         states = {key: record["result_state"] for key, record in merge_states(list(results)).items()}
@@ -142,12 +168,13 @@ def compile_job(
     """
     names = op_names(job)
     name = dagster_job_name(job.key)
-    runtime = JobRuntime(job, tuple(assets), resources, prepare_tasks(job, assets), document)
+    readings = read_tasks(job)
+    runtime = JobRuntime(job, tuple(assets), resources, prepare_tasks(job, assets), document, readings)
     root_task, dependent_task = _task_ops(runtime, name, {names[t.task_key]: t for t in job.tasks})
     result_op = _result_op(job, f"{name}__{RESULT_OP}")
     deps: dict[dg.NodeInvocation, dict[str, Any]] = {}
     for task in job.tasks:
-        node_tags = {lakehouse_tags.TASK_KEY: task.task_key, lakehouse_tags.TASK_TYPE: task.kind}
+        node_tags = {lakehouse_tags.TASK_KEY: task.task_key, lakehouse_tags.TASK_TYPE: task.kind, **engine_tags(readings.get(task.task_key))}
         upstream = [dg.DependencyDefinition(names[d.task_key], "result") for d in task.depends_on]
         op = dependent_task if upstream else root_task
         deps[dg.NodeInvocation(op.name, alias=names[task.task_key], tags=node_tags)] = {"upstream": dg.MultiDependencyDefinition(upstream)} if upstream else {}

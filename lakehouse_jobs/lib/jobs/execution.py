@@ -141,6 +141,7 @@ def _attempt(context: dg.OpExecutionContext, runtime: JobRuntime, task: TaskSpec
         if timeout is not None and timeout <= 0:
             raise TaskTimeout(f"the job's timeout_seconds ({runtime.spec.timeout_seconds}) passed before {task.task_key} started")
         task_run = TaskRun(task, ctx, runtime, context, timeout)
+        task_run.check_engine()
         with lineage.observe(task_run, observed), session_state.task_scope(context.log.info):
             outcome = run_task(task_run)
     except Exception as exc:  # the task's own failure: retried or reported

@@ -29,6 +29,7 @@ class JobRuntime:
     resources: Mapping[str, Any] | None = None
     prepared: dict[str, Any] = field(default_factory=dict)
     document: Any = None  # the JobsDocument the job came from (run_job_task finds its child job there)
+    readings: dict[str, Any] = field(default_factory=dict)  # task key -> source_needs.Reading of its code (compile.read_tasks)
 
 
 @dataclass(frozen=True)
@@ -89,12 +90,39 @@ class TaskRun:
     def spark(self) -> Any:
         """The run's SparkSession: the job's `spark` resource (embedded or job cluster), never a second JVM."""
         from lakehouse_jobs.lib.catalog import bind_root
+
+        session = self.spark_resource().get_session()
+        bind_root(session, self.lakehouse().root)  # catalog.schema.table resolves under this run's root
+        return session
+
+    def spark_resource(self) -> Any:
+        """The job's `spark` resource (a default SparkResource without one), bound to this run (engine "auto" chooses for it)."""
         from lakehouse_jobs.lib.runtime.spark import SparkResource
 
         resource = (self.runtime.resources or {}).get("spark")
-        session = (resource if isinstance(resource, SparkResource) else SparkResource()).get_session()
-        bind_root(session, self.lakehouse().root)  # catalog.schema.table resolves under this run's root
-        return session
+        resource = resource if isinstance(resource, SparkResource) else SparkResource()
+        resource.bind_run(self.context.instance, self.context.run_id, self.context.log)
+        return resource
+
+    def check_engine(self) -> None:
+        """Before the task's code runs. Its code uses what Sail lacks (`runtime.readings`, read when the job was compiled):
+        on the sail engine it is refused in one sentence naming the cell or line, before anything is written (SQL DML is
+        left to the session, which refuses it on a table with the feed as the statement runs); under
+        LAKEHOUSE_ENGINE=auto its run is on the JVM, which the task's log says once, with why."""
+        from lakehouse_jobs.lib.runtime.sail import ENGINE_ENV, ON_JVM
+
+        reading = self.runtime.readings.get(self.task.task_key)
+        if reading is None or reading.fits_sail:
+            return
+        resource = self.spark_resource()
+        engine = resource.resolved_engine()
+        if engine == "sail" and (refused := reading.refused_on_sail()).uses:
+            raise TaskFailure(
+                f"{self.task.task_key} cannot run on the sail engine: {refused.reason()} (docs/engines.md); "
+                f"{ENGINE_ENV}=auto runs such a task's run on the JVM, or {ON_JVM}"
+            )
+        if engine == "spark" and resource.configured_engine() == "auto" and self.context.retry_number == 0:
+            self.context.log.info(f"{self.task.task_key} runs on the JVM engine: {reading.reason()}.")
 
     def lakehouse(self) -> Any:
         """The job's `lakehouse` resource (its root confines every path a task reads or writes)."""

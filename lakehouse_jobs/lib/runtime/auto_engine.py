@@ -2,12 +2,14 @@
 
 A process runs one engine (docs/engines.md), so the choice is made per run, before any
 session, from the run's execution plan as Dagster stored it: every step to execute must be
-one of the project's table steps (medallion, AUTO CDC, ingestion: their op tag
-`tags.ENGINE_NEEDS` lists the engine features they need) and Sail must have what each needs
-(`sail.LACKS`). Any other step - user code, notebooks, dbt, pipeline updates, a table step
-needing what Sail lacks - puts the run on the JVM, whose behaviour is the reference. So in
-the example the CSV sources' file-arrival runs and the refresh runs (silver and gold) go to
-Sail, the JSON source's arrival runs to the JVM. Every step process of a run reads the same plan.
+one of the project's table steps (medallion, AUTO CDC, ingestion) or a job task whose code was
+read when the job was compiled (notebooks, Python scripts, SQL files, conditions:
+runtime/source_needs.py); their op tag `tags.ENGINE_NEEDS` lists the engine features they need,
+and Sail must have them all. Any other step - user code, dbt, wheels, pipeline updates, a task
+whose code cannot be read before the run, one using what Sail lacks (said by its op tag
+`tags.ENGINE_USES`, cell and line) - puts the run on the JVM, whose behaviour is the reference.
+So in the example the file-arrival and refresh runs go to Sail. Every step process of a run
+reads the same plan.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from lakehouse_jobs.lib.runtime import sail
 from lakehouse_jobs.lib.tables.delta_io import change_feed_enabled
-from lakehouse_jobs.lib.tags import ENGINE_NEEDS, TABLE, WRITER
+from lakehouse_jobs.lib.tags import ENGINE_NEEDS, ENGINE_USES, TABLE, WRITER
 
 
 @dataclass(frozen=True)
@@ -46,15 +48,20 @@ def choose(steps: Sequence[tuple[str, dict[str, str]]], root: Path | None = None
         return Choice("spark", "auto: the run's steps are unknown")
     for key, op_tags in steps:
         needs = needs_of(op_tags.get(ENGINE_NEEDS))
+        said = op_tags.get(ENGINE_USES)  # a task's reading: where its code uses what Sail lacks, or why it is unread
         if needs is None:
-            return Choice("spark", f"auto: step {key} is not one of the project's table steps, whose Sail runs are measured")
+            return Choice(
+                "spark", f"auto: step {key}: {said}" if said else f"auto: step {key} is neither a table step nor a task whose code is read before the run"
+            )
         lacking = [n for n in needs if n in sail.LACKS]
         if lacking:
-            return Choice("spark", f"auto: step {key} needs {'; '.join(sail.LACKS[n] for n in lacking)}, which Sail lacks")
+            return Choice(
+                "spark", f"auto: step {key}: {said}" if said else f"auto: step {key} needs {'; '.join(sail.LACKS[n] for n in lacking)}, which Sail lacks"
+            )
         table = op_tags.get(TABLE)
         if root is not None and table and op_tags.get(WRITER) != "delta-rs" and change_feed_enabled(root / table):
             return Choice("spark", f"auto: step {key} writes {table}, a table with the change data feed (a JVM run wrote it), which Sail cannot write")
-    return Choice("sail", f"auto: all {len(steps)} step(s) of the run are table steps Sail runs")
+    return Choice("sail", f"auto: all {len(steps)} step(s) of the run are table steps or tasks whose code uses nothing Sail lacks")
 
 
 def plan_steps(instance: Any, run_id: str) -> list[tuple[str, dict[str, str]]]:

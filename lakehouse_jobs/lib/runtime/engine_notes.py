@@ -32,9 +32,12 @@ NOTES = """## Also measured
   catalog is refused on both, in other words.
 - `LAKEHOUSE_ENGINE=auto` (or `SparkResource(engine="auto")`): each run on Sail when every step it executes is one of
   the project's table steps (medallion, AUTO CDC, ingestion: their op tag `lakehouse_jobs/engine_needs` lists what
-  they need) and Sail has all of it; any other step (user code, notebooks, dbt, pipeline updates) or a table step
-  needing what Sail lacks (a step of yours says so: `@medallion_asset(..., needs=["file_lineage"])` for a function
-  calling `input_file_name()`; the names are `runtime/sail.py`'s `LACKS`) puts the run on the JVM (`runtime/auto_engine.py`, read from the execution
+  they need) or a job task whose code was read when the job was compiled (notebooks with their `%run` notebooks,
+  Python scripts with the modules they import from their own folders, SQL files, conditions:
+  `runtime/source_needs.py`) and Sail has all of it; any other step (user code, dbt, wheels, pipeline updates, a
+  task whose file is known only when the run starts) or a step needing what Sail lacks (a step of yours says so:
+  `@medallion_asset(..., needs=["file_lineage"])` for a function calling `input_file_name()`; the names are
+  `runtime/sail.py`'s `LACKS`, each measured by the probes `LACK_PROBES` names) puts the run on the JVM (`runtime/auto_engine.py`, read from the execution
   plan Dagster stored for the run, so every step process of a run agrees). The run's log names the engine and the
   reason. The example's file-arrival and refresh jobs use `auto` unless `LAKEHOUSE_ENGINE` is set: every source's
   arrival runs (CSV and JSON) and every refresh run (silver and gold) go to a warm Sail server; their tables equal the pandas oracle (`test_stream_e2e.py`, `test_auto_engine.py`: also a bronze table begun on
@@ -118,10 +121,32 @@ NOTES = """## Also measured
 - Steps refused on Sail, in one sentence and before their session starts (nothing written): a step names what it
   needs (`SparkResource.require`, the names of `runtime/sail.py`'s `LACKS`); the project's own steps need nothing
   there now. A process runs one engine, so a refused step cannot fall back to the JVM inside its run.
-- Databricks tasks on Sail: notebooks, Python scripts and wheels run on the run's engine; a statement Sail cannot run
-  fails its cell or statement as on the JVM (naming notebook, cell and line), and the task's error then adds that it
-  ran on Sail and the setting that runs it on the JVM (`SparkResource.failure_note`). It does not fall back by
-  itself: a process runs one engine, and a task that wrote part of its tables before the statement would run twice.
+- Databricks tasks on Sail (item 3 of issue #19): a notebook, Python script or SQL file task's code is read when
+  the job is compiled (`runtime/source_needs.py`: Python with `ast`, SQL by its words outside strings and comments
+  and with sqlglot for `USING` joins; `%run` notebooks, literal `dbutils.notebook.run` targets and modules imported
+  from the task's own folders too) for what `sail.LACKS` names: `CACHE TABLE`,
+  `readChangeFeed`/`table_changes`, `readStream`/`writeStream`, RDDs and `sc`, `observe`, `DeltaTable`,
+  `input_file_name()`/`_metadata`, `datediff` (64-bit on Sail), `from_json` (lenient parsing), `_corrupt_record`,
+  `mergeSchema`/`replaceWhere`, `txnAppId`, SQL `MERGE`/`UPDATE`/`DELETE` (Sail cannot write the project's tables'
+  change data feed), a `USING` join's column named through an alias. Under `auto` a run whose tasks use none of
+  them runs on Sail; a run with one that does runs on the JVM, the task's log saying once which cell or line and
+  what (`test_task_engines.py`). On the `sail` engine such a task is refused in one sentence naming the cell or
+  line, before its first statement (never a half-written table); SQL `MERGE`/`UPDATE`/`DELETE` are left to the
+  session there, which refuses them as they run, and only on a table with the feed. This is a reading, not a proof: a statement built
+  at run time hides from it, and then fails its cell or statement on Sail as on the JVM (naming notebook, cell and
+  line), the task's error adding that it ran on Sail and the setting that runs it on the JVM
+  (`SparkResource.failure_note`). A task does not fall back to the JVM inside its run: a process runs one engine,
+  and a task that wrote part of its tables before the statement would run twice. Wheels and dbt tasks are not read
+  (`auto`: JVM).
+- `OPTIMIZE [WHERE] [ZORDER BY]`, `VACUUM [RETAIN n HOURS] [DRY RUN]` and `RESTORE [TABLE] ... TO VERSION|TIMESTAMP
+  AS OF`, which Sail cannot parse, are run by delta-rs on a run's Sail session with delta-spark's meaning, refusals
+  (a WHERE on a non-partition column, ZORDER on a partition column, a retention under the table's
+  `delta.deletedFileRetentionDuration` unless `spark.databricks.delta.retentionDurationCheck.enabled=false`) and
+  answer columns (`sql/maintenance.py`, `test_maintenance.py` on both engines). Differences: OPTIMIZE's `metrics`
+  fields delta-rs does not measure (zOrderStats, times, parallelism) are null; a fractional `RETAIN` is rounded up;
+  a VACUUM with nothing to delete commits nothing (delta-spark records VACUUM START/END). On the JVM, Delta's VACUUM
+  listed a table's folders with 10,000 tasks (Spark's `parallelPartitionDiscovery.parallelism`): 25 s for a 6-file
+  table; the embedded JVM now sets it to the shuffle partitions (3.7 s).
 - `INSERT INTO|OVERWRITE delta.`path`` and `CREATE [OR REPLACE] TABLE [IF NOT EXISTS] delta.`path``: Sail reads
   `delta` there as a database ("Database not found: delta"; `SELECT`, `MERGE`, `UPDATE`, `DELETE` on it work).
   Every Sail session's `sql` runs those two through the DataFrame API with Spark's meaning (`sql/delta_paths.py`:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse_jobs.lib.runtime.engine_notes import NOTES  # measured outside the probes (pysail 0.7.2, pyspark 4.2.0)
+from lakehouse_jobs.lib.runtime.engine_probe_statements import PROBES as STATEMENT_PROBES
 
 FIGURES = "\n## Figures"
 
@@ -312,6 +313,7 @@ PROBES: dict[str, tuple[str, Probe]] = {
     "ctas": ("`CREATE TABLE ... AS SELECT` (managed table)", p_ctas),
     "create_table_location": ("`CREATE TABLE ... USING delta LOCATION` over an existing table", p_create_table_location),
     "deltatable_api": ("`delta.tables.DeltaTable` (Python API)", p_deltatable_api),
+    **STATEMENT_PROBES,
 }
 
 

@@ -66,6 +66,9 @@ def local_conf(master: str, shuffle_partitions: int, ui_enabled: bool, driver_me
         "spark.sql.shuffle.partitions": str(shuffle_partitions),
         # Delta reconstructs table state with 50 tasks by default: pure overhead on small tables.
         "spark.databricks.delta.snapshotPartitions": str(max(1, shuffle_partitions)),
+        # Delta's VACUUM lists a table's folders with this many tasks (Spark's default 10,000): 25 s for a 6-file table
+        # locally, 3.7 s with a handful (measured, delta-spark 4.4).
+        "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(max(1, shuffle_partitions)),
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.adaptive.enabled": "true",
         "spark.driver.extraJavaOptions": driver_java_options(),

@@ -31,11 +31,45 @@ INSTALL_HINT = f"pip install pysail=={PYSAIL_PIN} 'pyspark[connect]==4.2.0'"
 ENGINE_ENV = "LAKEHOUSE_ENGINE"  # sail | spark | auto, for every run of the process (runtime/spark.py)
 ON_JVM = f'run it on the JVM engine: unset {ENGINE_ENV} or set SparkResource(engine="spark")'
 
-# What the project's table steps rely on and Sail PYSAIL_PIN lacks, measured by engine_probe.py (docs/engines.md).
-# A step naming one of these is refused on Sail before its session starts (`SparkResource.require`).
+# What Spark code may rely on and a run's session on Sail PYSAIL_PIN lacks or answers otherwise, each measured by
+# engine_probe.py's probes (`LACK_PROBES`, docs/engines.md; test_engines.py keeps them failing or differing there).
+# A table step naming one (`needs=`) or a task whose source uses one (runtime/source_needs.py) is refused on Sail
+# before its session starts (`SparkResource.require`), and LAKEHOUSE_ENGINE=auto runs it on the JVM.
 LACKS: dict[str, str] = {
     "idempotent_commits": "idempotent Delta commits (txnAppId/txnVersion: a retried batch would be appended twice)",
     "file_lineage": "source-file lineage (_metadata.file_path, input_file_name())",
+    "collect_metrics": "`df.observe` / `Observation` (collect metrics)",
+    "classic_api": "the classic SparkContext API (`sc`, `spark.sparkContext`, RDDs, `_jvm`), which Spark Connect has not",
+    "delta_table_api": "delta-spark's `DeltaTable` Python API",
+    "change_feed_reads": "change data feed reads (`readChangeFeed` answers without `_change_type`, no `table_changes`)",
+    "cache_table": "`CACHE TABLE` (`OPTIMIZE`, `VACUUM` and `RESTORE` a run's session runs with delta-rs)",
+    "streaming": "Structured Streaming (`readStream`/`writeStream` into Delta)",
+    "using_join_names": "a `USING` join's column named through a table alias (`l.k`)",
+    "datediff_int": "`datediff` as a 32-bit integer (Sail's is 64-bit)",
+    "lenient_json": "Spark's lenient JSON parsing in `from_json` (single quotes, NaN, big integers)",
+    "corrupt_records": "PERMISSIVE reads keeping malformed records in `_corrupt_record`",
+    "writer_checks": "the Delta writer's `mergeSchema` and `replaceWhere` on a table Sail's own writer made",
+    "feed_table_dml": "SQL `MERGE`/`UPDATE`/`DELETE` on a table with the change data feed (every table the project makes)",
+}
+# Needs a run's Sail session checks itself when the statement runs (`sail_supply`: refused in one sentence before it
+# writes, and only for a table with the feed), so the sail engine does not refuse a task for them up front; auto avoids them.
+CHECKED_WHEN_RUN = frozenset({"feed_table_dml"})
+# The probes (engine_probe.py) that measure each of LACKS: none of them passes on a run's Sail session.
+LACK_PROBES: dict[str, tuple[str, ...]] = {
+    "idempotent_commits": ("txn_idempotent_append",),
+    "file_lineage": ("metadata_file_path", "input_file_name"),
+    "collect_metrics": ("observe",),
+    "classic_api": ("rdd",),
+    "delta_table_api": ("deltatable_api",),
+    "change_feed_reads": ("read_change_feed", "table_changes"),
+    "cache_table": ("cache_table",),
+    "streaming": ("structured_streaming",),
+    "using_join_names": ("using_join_qualified",),
+    "datediff_int": ("datediff_type",),
+    "lenient_json": ("from_json_lenient",),
+    "corrupt_records": ("json_corrupt_record", "csv_malformed_record"),
+    "writer_checks": ("merge_schema", "replace_where_outside"),
+    "feed_table_dml": ("feed_table_merge",),
 }
 
 _LOCK = threading.RLock()

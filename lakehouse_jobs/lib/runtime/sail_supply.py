@@ -17,6 +17,8 @@
   writer's `save(path)` (so `saveAsTable` and `INSERT` run here too) is committed by delta-rs with Spark's meaning of
   its mode and options (`tables/delta_rs_write.save_by_writer`); SQL `MERGE`/`UPDATE`/`DELETE` on one is refused in
   one sentence (`sql/delta_paths.py`).
+- `OPTIMIZE`, `VACUUM` and `RESTORE`, which Sail cannot parse, are run by delta-rs with delta-spark's meaning and
+  answer (`sql/maintenance.py`); `DESCRIBE HISTORY` is answered from the Delta log (`tables/history.py`).
 `SparkResource` applies these to its Sail session, once; `sail.connect()` (the probes' and the
 benchmarks' session) shows Sail as it is.
 """
@@ -40,9 +42,11 @@ def supply(session: Any) -> Any:
 
     def sql(sqlQuery: Any, args: Any = None, **kwargs: Any) -> Any:  # noqa: N803 - PySpark's parameter name
         from lakehouse_jobs.lib.catalog import sail_statements, unity_rest
-        from lakehouse_jobs.lib.sql import delta_paths
+        from lakehouse_jobs.lib.sql import delta_paths, maintenance
 
         if isinstance(sqlQuery, str) and (answer := delta_paths.history(session, sqlQuery, _named_path())) is not None:
+            return answer
+        if isinstance(sqlQuery, str) and (answer := maintenance.run(session, sqlQuery, _named_path())) is not None:
             return answer
         if isinstance(sqlQuery, str) and delta_paths.run(session, sqlQuery, args, named_path=_named_path()):
             return delta_paths.result(session)

@@ -239,6 +239,7 @@ class SparkResource(dg.ConfigurableResource):
     _owner_pid: int | None = PrivateAttr(default=None)
     _leased: bool = PrivateAttr(default=False)
     _auto: auto_engine.Choice | None = PrivateAttr(default=None)  # engine "auto": this run's choice
+    _task_run: tuple[Any, str, Any] | None = PrivateAttr(default=None)  # (instance, run id, log) of a job task's run: bind_run
 
     def conf(self) -> dict[str, str]:
         master = f"local[{self.num_workers}]" if self.job_cluster and self.num_workers else self.master
@@ -279,6 +280,19 @@ class SparkResource(dg.ConfigurableResource):
             self._auto = auto_engine.choose_for_run(context.instance, context.run_id, Path(default_root()))
         if self.job_cluster and not self.remote:
             self._owner_pid = lease_owner(context.instance, context.run_id)
+
+    def bind_run(self, instance: Any, run_id: str, log: Any) -> None:
+        """A job task's run (Dagster does not set up the resource objects a job's tasks use): engine "auto"
+        chooses for this run, and the engine is said in its log and run tag as for a table step."""
+        if self._task_run is not None and self._task_run[1] == run_id:
+            return
+        self._task_run = (instance, run_id, log)
+        if self._configured_engine() == "auto":
+            self._auto = auto_engine.choose_for_run(instance, run_id, Path(default_root()))
+
+    def configured_engine(self) -> str:
+        """ "spark", "sail" or "auto", as set (`engine`, else LAKEHOUSE_ENGINE)."""
+        return self._configured_engine()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         # Only the run worker (the lease's owner) ends the run; a step subprocess leaves the lease to it,
@@ -373,7 +387,7 @@ class SparkResource(dg.ConfigurableResource):
     def _say_engine(self, engine: str) -> None:
         """One log line and the run tag `lakehouse_jobs/engine`, once per run and process."""
         context = self._context
-        run_id = self._run_id or ""
+        instance, run_id, log = (context.instance, self._run_id or "", context.log) if context is not None else self._task_run or (None, "", None)
         if run_id in _TAGGED_RUNS:
             return
         _TAGGED_RUNS.add(run_id)
@@ -381,9 +395,9 @@ class SparkResource(dg.ConfigurableResource):
         where = job_cluster.redact(f"pysail {sail.check_versions()}, {_SESSION_URL}" if engine == "sail" else (_SESSION_URL or self.master))
         if self._auto is not None:
             where += f"; {self._auto.reason}"
-        (context.log if context is not None and context.log is not None else dg.get_dagster_logger()).info(f"Spark engine: {engine} ({where}).")
-        if context is not None and context.instance is not None and run_id:
-            context.instance.add_run_tags(run_id, {ENGINE_TAG: engine})
+        (log or dg.get_dagster_logger()).info(f"Spark engine: {engine} ({where}).")
+        if instance is not None and run_id:
+            instance.add_run_tags(run_id, {ENGINE_TAG: engine})
 
     def get_session(self) -> SparkSession:
         engine = self.resolved_engine()

@@ -31,6 +31,7 @@ from lakehouse_jobs.lib.tables.delta_io import change_feed_enabled
 
 _SKIP = re.compile(r"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
 _PATH = r"delta\s*\.\s*`((?:[^`]|``)+)`"
+PATH_PATTERN = _PATH  # delta.`path`, its path the one group (sql/maintenance.py reads statements with it too)
 _INSERT = re.compile(rf"INSERT\s+(INTO|OVERWRITE)\s+(?:TABLE\s+)?{_PATH}(.*)\Z", re.I | re.S)
 _CREATE = re.compile(rf"(CREATE\s+OR\s+REPLACE|REPLACE|CREATE)\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?{_PATH}(.*)\Z", re.I | re.S)
 _INSERT_NAMED = re.compile(rf"INSERT\s+(INTO|OVERWRITE)\s+(?:TABLE\s+)?{_NAME}(.*)\Z", re.I | re.S)

@@ -121,6 +121,15 @@ def _code_start(text: str, start: int, end: int) -> int | None:
     return None
 
 
+def code_text(text: str) -> str:
+    """`text` with its strings, quoted identifiers and comments blanked (lines and offsets kept): what to search for words."""
+    out = list(text)
+    for s, e, kind in _tokens(text):
+        if kind == "skip":
+            out[s:e] = [c if c == "\n" else " " for c in text[s:e]]
+    return "".join(out)
+
+
 def split_statements(text: str) -> list[Statement]:
     """The statements of a SQL script, in order, each as written (see the module docstring)."""
     pieces: list[tuple[int, int]] = []

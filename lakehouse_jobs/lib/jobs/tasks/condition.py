@@ -15,6 +15,7 @@ from lakehouse_jobs.lib.jobs.fields import Problems
 from lakehouse_jobs.lib.jobs.result_states import SUCCESS
 from lakehouse_jobs.lib.jobs.task_run import TaskOutcome, TaskRun
 from lakehouse_jobs.lib.jobs.tasks.registry import CheckContext, TaskType
+from lakehouse_jobs.lib.runtime.source_needs import Reading
 
 STRING_OPS = {"EQUAL_TO": operator.eq, "NOT_EQUAL": operator.ne}
 NUMBER_OPS = {
@@ -72,4 +73,11 @@ def run(task_run: TaskRun) -> TaskOutcome:
     return TaskOutcome(SUCCESS, outcome=outcome, metadata={"left": left, "op": body["op"], "right": right, "outcome": outcome})
 
 
-TASK_TYPE = TaskType(name="condition_task", check=check, run=run, outcomes=OUTCOMES, description="compare two operands; the outcome picks the branch")
+def reading(task: Any, ctx: CheckContext) -> Reading:
+    """A condition compares strings: no Spark, so nothing Sail lacks (LAKEHOUSE_ENGINE=auto)."""
+    return Reading()
+
+
+TASK_TYPE = TaskType(
+    name="condition_task", check=check, run=run, reading=reading, outcomes=OUTCOMES, description="compare two operands; the outcome picks the branch"
+)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakehouse_jobs.lib import git_source, workspace
 from lakehouse_jobs.lib.jobs import fields
@@ -28,7 +28,12 @@ from lakehouse_jobs.lib.jobs.timeouts import call_with_timeout
 from lakehouse_jobs.lib.notebooks import paths, runtime_module
 from lakehouse_jobs.lib.notebooks.runner import NotebookRunner, unsupported_cells
 from lakehouse_jobs.lib.notebooks.source import NotebookSourceError, parse_file
+from lakehouse_jobs.lib.runtime import source_needs
 from lakehouse_jobs.lib.runtime.output import captured, redact
+from lakehouse_jobs.lib.runtime.source_needs import Reading
+
+if TYPE_CHECKING:
+    from lakehouse_jobs.lib.jobs.spec import TaskSpec
 
 FIELDS = ("notebook_path", "source", "base_parameters", "warehouse_id")
 
@@ -131,4 +136,14 @@ def run(task_run: TaskRun) -> TaskOutcome:
     return TaskOutcome(SUCCESS, metadata=metadata)
 
 
-TASK_TYPE = TaskType(name="notebook_task", check=check, run=run, description="run a Databricks notebook (.py/.sql source or .ipynb) with a local dbutils")
+def reading(task: TaskSpec, ctx: CheckContext) -> Reading:
+    """What the notebook (and the notebooks it runs, the modules it imports) uses that Sail lacks."""
+    body = task.body
+    git = workspace.task_source(body.get("source"), (ctx.jobs or {}).get(ctx.job_key or "")) == workspace.GIT
+    root = paths.workspace_root(ctx.base_dir)
+    return source_needs.for_task("notebook", body.get("notebook_path"), git, lambda p: paths.resolve(p, ctx.base_dir, root), ctx.base_dir)
+
+
+TASK_TYPE = TaskType(
+    name="notebook_task", check=check, run=run, reading=reading, description="run a Databricks notebook (.py/.sql source or .ipynb) with a local dbutils"
+)

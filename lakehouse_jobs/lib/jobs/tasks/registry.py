@@ -29,6 +29,7 @@ from lakehouse_jobs.lib.jobs.fields import Problems, at
 if TYPE_CHECKING:
     from lakehouse_jobs.lib.jobs.spec import TaskSpec
     from lakehouse_jobs.lib.jobs.task_run import TaskOutcome, TaskRun
+    from lakehouse_jobs.lib.runtime.source_needs import Reading
 
 ENTRY_POINT_GROUP = "lakehouse_jobs.task_types"
 BUILTIN_MODULES = (
@@ -89,6 +90,9 @@ class TaskType:
     needs_assets: running it needs the code location's assets (the CLI loads the definitions).
     reports_lineage: its runner logs the materializations of what it writes itself, so the tables
         its attempts commit to are not observed from the Delta logs (jobs/lineage.py).
+    reading(task, ctx): at compile time, what the task's own code uses that Sail lacks
+        (runtime/source_needs.Reading): LAKEHOUSE_ENGINE=auto runs it on Sail only when nothing is
+        found, `sail` refuses it before it starts. None: its code is not read (it runs on the JVM under auto).
     """
 
     name: str
@@ -100,6 +104,7 @@ class TaskType:
     needs_assets: bool = False
     description: str = ""
     reports_lineage: bool = False
+    reading: Callable[[TaskSpec, CheckContext], Reading] | None = None
 
 
 _TYPES: dict[str, TaskType] = {}

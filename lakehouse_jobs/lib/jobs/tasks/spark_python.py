@@ -23,7 +23,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakehouse_jobs.lib import git_source, workspace
 from lakehouse_jobs.lib.jobs import fields
@@ -32,7 +32,12 @@ from lakehouse_jobs.lib.jobs.result_states import SUCCESS
 from lakehouse_jobs.lib.jobs.task_run import TaskOutcome, TaskRun
 from lakehouse_jobs.lib.jobs.tasks.registry import CheckContext, TaskType
 from lakehouse_jobs.lib.jobs.timeouts import call_with_timeout
+from lakehouse_jobs.lib.runtime import source_needs
 from lakehouse_jobs.lib.runtime.python_main import ProgramFailed, run_program
+from lakehouse_jobs.lib.runtime.source_needs import Reading
+
+if TYPE_CHECKING:
+    from lakehouse_jobs.lib.jobs.spec import TaskSpec
 
 SOURCES = ("WORKSPACE", "GIT")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
@@ -140,4 +145,11 @@ def run(task_run: TaskRun) -> TaskOutcome:
     return TaskOutcome(SUCCESS, metadata={"python_file": str(path), "parameters": len(argv) - 1})
 
 
-TASK_TYPE = TaskType(name="spark_python_task", check=check, run=run, description="run a Python file as __main__ on the run's SparkSession")
+def reading(task: TaskSpec, ctx: CheckContext) -> Reading:
+    """What the script (and the modules it imports from its own folders) uses that Sail lacks."""
+    body = task.body
+    git = workspace.task_source(body.get("source"), (ctx.jobs or {}).get(ctx.job_key or "")) == workspace.GIT
+    return source_needs.for_task("python", body.get("python_file"), git, lambda p: local_file(p, ctx.base_dir or Path.cwd(), "python_file"), ctx.base_dir)
+
+
+TASK_TYPE = TaskType(name="spark_python_task", check=check, run=run, reading=reading, description="run a Python file as __main__ on the run's SparkSession")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakehouse_jobs.lib import git_source, workspace
 from lakehouse_jobs.lib.jobs import fields
@@ -28,7 +28,12 @@ from lakehouse_jobs.lib.jobs.result_states import SUCCESS
 from lakehouse_jobs.lib.jobs.task_run import TaskFailure, TaskOutcome, TaskRun
 from lakehouse_jobs.lib.jobs.tasks.registry import CheckContext, TaskType
 from lakehouse_jobs.lib.jobs.timeouts import call_with_timeout
+from lakehouse_jobs.lib.runtime import source_needs
+from lakehouse_jobs.lib.runtime.source_needs import Reading
 from lakehouse_jobs.lib.sql.statements import StatementError, preview, run_statements, split_statements
+
+if TYPE_CHECKING:
+    from lakehouse_jobs.lib.jobs.spec import TaskSpec
 
 FIELDS = ("file", "parameters", "warehouse_id", "query", "alert", "dashboard")
 PREVIEW_ROWS = 20
@@ -141,4 +146,13 @@ def _markdown(result: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-TASK_TYPE = TaskType(name="sql_task", check=check, run=run, description="run the statements of a .sql file on the run's SparkSession")
+def reading(task: TaskSpec, ctx: CheckContext) -> Reading:
+    """What the .sql file's statements use that Sail lacks."""
+    file = task.body.get("file")
+    if not isinstance(file, Mapping):
+        return source_needs.Reading()  # a saved query, alert or dashboard: refused when the job is checked
+    git = workspace.task_source(file.get("source"), (ctx.jobs or {}).get(ctx.job_key or "")) == workspace.GIT
+    return source_needs.for_task("sql", file.get("path"), git, lambda p: sql_file(p, ctx.base_dir), ctx.base_dir)
+
+
+TASK_TYPE = TaskType(name="sql_task", check=check, run=run, reading=reading, description="run the statements of a .sql file on the run's SparkSession")

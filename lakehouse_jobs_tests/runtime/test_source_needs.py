@@ -1,0 +1,150 @@
+"""A task's code read before the run: what it uses that Sail lacks, and where (runtime/source_needs.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lakehouse_jobs.lib.runtime import auto_engine, source_needs
+from lakehouse_jobs.lib.runtime.sail import LACK_PROBES, LACKS
+from lakehouse_jobs.lib.tags import ENGINE_NEEDS, ENGINE_USES
+
+NOTEBOOK = """# Databricks notebook source
+orders = spark.read.csv("/Volumes/main/raw/landing/orders", header=True)
+orders.write.mode("overwrite").saveAsTable("main.silver.orders")
+
+# COMMAND ----------
+
+# MAGIC %sql
+# MAGIC -- input_file_name() in a comment is not code
+# MAGIC SELECT 'CACHE is a word in a string' AS note;
+# MAGIC CACHE TABLE recent AS SELECT * FROM main.silver.orders
+
+# COMMAND ----------
+
+from pyspark.sql import functions as F
+files = orders.select(F.input_file_name().alias("file"))
+
+# COMMAND ----------
+
+# MAGIC %run ./helpers
+"""
+HELPERS = """# Databricks notebook source
+sc = spark.sparkContext
+"""
+CLEAN = """# Databricks notebook source
+sc = 0.5  # a variable of its own named sc
+df = spark.table("main.silver.orders").where("amount > 0").groupBy("day").count()
+spark.sql("INSERT INTO main.gold.daily SELECT day, count FROM counts")
+
+# COMMAND ----------
+
+# MAGIC %sql
+# MAGIC SELECT day, sum(amount) FROM main.silver.orders o JOIN main.silver.days d ON o.day = d.day GROUP BY day;
+# MAGIC OPTIMIZE main.silver.orders ZORDER BY (day);
+# MAGIC VACUUM main.silver.orders
+"""
+
+
+def _found(reading: source_needs.Reading) -> list[tuple[str, str, str]]:
+    return sorted((u.need, u.where, u.what) for u in reading.uses)
+
+
+def test_a_notebook_its_run_notebooks_cells_and_lines(tmp_path: Path):
+    (tmp_path / "etl.py").write_text(NOTEBOOK)
+    (tmp_path / "helpers.py").write_text(HELPERS)
+    reading = source_needs.read("notebook", tmp_path / "etl.py", tmp_path)
+    assert _found(reading) == [
+        ("cache_table", "notebook etl.py, cell 2, statement 2 (line 10)", "CACHE"),
+        ("classic_api", "notebook helpers.py, cell 1 (line 2)", "sparkContext"),
+        ("file_lineage", "notebook etl.py, cell 3 (line 15)", "input_file_name"),
+    ]
+    assert reading.unread is None and not reading.fits_sail
+    assert reading.needs == ("cache_table", "classic_api", "file_lineage")
+    assert reading.reason().startswith("notebook etl.py, cell 2, statement 2 (line 10) uses CACHE: `CACHE TABLE`")
+
+
+def test_a_notebook_sail_runs_uses_nothing(tmp_path: Path):
+    (tmp_path / "clean.py").write_text(CLEAN)
+    reading = source_needs.read("notebook", tmp_path / "clean.py", tmp_path)
+    assert reading.uses == () and reading.fits_sail and reading.reason() == ""
+
+
+def test_sql_statements_by_number_and_line():
+    text = (
+        "CREATE TABLE IF NOT EXISTS main.silver.t (k INT, d DATE);\n"
+        "SELECT l.k, r.v\n  FROM a l JOIN b r USING (k);\n"
+        "SELECT k FROM a JOIN b USING (k);  -- unqualified: fine on Sail\n"
+        "MERGE INTO main.silver.t t USING s ON t.k = s.k WHEN MATCHED THEN DELETE;\n"
+        "SELECT datediff(d, current_date()), '_corrupt_record' FROM main.silver.t"
+    )
+    reading = source_needs.Reading(tuple(source_needs.sql_uses(text, "q.sql")))
+    assert _found(reading) == [
+        ("datediff_int", "q.sql, statement 5 (line 6)", "datediff"),
+        ("feed_table_dml", "q.sql, statement 4 (line 5)", "MERGE INTO"),
+        ("using_join_names", "q.sql, statement 2 (line 2)", "l.k"),
+    ]
+    # a MERGE is refused by a run's Sail session itself, only on a table with the feed: the sail engine does not refuse it up front
+    assert reading.refused_on_sail().needs == ("datediff_int", "using_join_names")
+
+
+def test_a_script_and_the_modules_it_imports_from_its_folders(tmp_path: Path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "__init__.py").write_text("")
+    (tmp_path / "lib" / "tables.py").write_text(
+        "from delta.tables import DeltaTable\n\n\ndef upsert(spark, path):\n    return DeltaTable.forPath(spark, path)\n"
+    )
+    (tmp_path / "job.py").write_text(
+        "import json\nfrom lib.tables import upsert\n"
+        "df = spark.read.option('mergeSchema', 'true').format('delta').load('/x')\n"
+        "spark.sql('CACHE TABLE x AS SELECT 1')\n"
+        "dbutils.notebook.run(notebook_path, 60)\n"
+    )
+    reading = source_needs.read("python", tmp_path / "job.py", tmp_path)
+    assert _found(reading) == [
+        ("cache_table", "job.py (line 4)", "CACHE"),
+        ("delta_table_api", "lib/tables.py (line 1)", "delta.tables"),
+        ("delta_table_api", "lib/tables.py (line 5)", "DeltaTable"),
+        ("writer_checks", "job.py (line 3)", "'mergeSchema'"),
+    ]
+    assert reading.unread == "job.py (line 5) runs a notebook whose path is known only at run time"
+    assert reading.reason().endswith("its code cannot all be read before the run: job.py (line 5) runs a notebook whose path is known only at run time")
+
+
+def test_a_task_whose_file_is_known_only_at_run_time_is_unread(tmp_path: Path):
+    def locate(value: str) -> Path:
+        return tmp_path / value
+
+    assert source_needs.for_task("sql", "q.sql", True, locate, tmp_path).unread == "its code is checked out from the job's git_source when the run starts"
+    assert source_needs.for_task("sql", "{{job.parameters.file}}", False, locate, tmp_path).unread == "its path holds a reference resolved when the run starts"
+
+
+@pytest.mark.parametrize("need", sorted(LACKS))
+def test_every_need_is_measured_by_probes(need: str):
+    from lakehouse_jobs.lib.runtime.engine_probe import PROBES
+
+    assert LACK_PROBES[need] and all(name in PROBES for name in LACK_PROBES[need])
+
+
+def test_a_compiled_job_carries_each_tasks_reading_for_auto(tmp_path: Path):
+    from lakehouse_jobs.lib.jobs.compile import compile_job
+    from lakehouse_jobs.lib.jobs.load import load_spec_file
+
+    (tmp_path / "etl.py").write_text(NOTEBOOK)
+    (tmp_path / "helpers.py").write_text(HELPERS)
+    (tmp_path / "clean.py").write_text(CLEAN)
+    spec = tmp_path / "job.yml"
+    spec.write_text(
+        "resources:\n  jobs:\n    nightly:\n      name: nightly\n      tasks:\n"
+        "        - task_key: clean\n          notebook_task: {notebook_path: ./clean}\n"
+        "        - task_key: etl\n          depends_on: [{task_key: clean}]\n          notebook_task: {notebook_path: ./etl}\n"
+    )
+    job = compile_job(load_spec_file(spec).job("nightly"))
+    steps = [(node.name, dict(node.tags)) for node in job.nodes]
+    tags = dict(steps)
+    assert tags["clean"][ENGINE_NEEDS] == "" and tags["etl"][ENGINE_NEEDS] == "cache_table,classic_api,file_lineage"
+    choice = auto_engine.choose(steps)
+    assert choice.engine == "spark" and choice.reason.startswith("auto: step etl: notebook etl.py, cell 2, statement 2 (line 10) uses CACHE")
+    assert choice.reason == f"auto: step etl: {tags['etl'][ENGINE_USES]}"
+    assert auto_engine.choose([s for s in steps if s[0] != "etl"]).engine == "sail"
