@@ -58,6 +58,7 @@ bench: prepare
 	$(BIN)/python bench/streams.py
 	$(BIN)/python bench/databricks_tasks.py
 	$(BIN)/python bench/job_clusters.py
+	$(BIN)/python bench/task_engines.py
 	$(BIN)/python bench/validate.py
 
 ## MLflow UI (127.0.0.1:5000) on the store the assets log to ($$MLFLOW_TRACKING_URI, else sqlite in $$LAKEHOUSE_ROOT/mlflow).
