@@ -130,7 +130,8 @@ NOTES = """## Also measured
   `mergeSchema`/`replaceWhere`, `txnAppId`, SQL `MERGE`/`UPDATE`/`DELETE` (Sail cannot write the project's tables'
   change data feed), a `USING` join's column named through an alias. Under `auto` a run whose tasks use none of
   them runs on Sail; a run with one that does runs on the JVM, the task's log saying once which cell or line and
-  what (`test_task_engines.py`). On the `sail` engine such a task is refused in one sentence naming the cell or
+  what (`test_task_engines.py`). On a job cluster (`SparkResource(job_cluster=True)`) `auto` keeps job tasks on the
+  JVM: a Sail job cluster's server has no lakehouse catalog, so their table names would not resolve. On the `sail` engine such a task is refused in one sentence naming the cell or
   line, before its first statement (never a half-written table); SQL `MERGE`/`UPDATE`/`DELETE` are left to the
   session there, which refuses them as they run, and only on a table with the feed. This is a reading, not a proof: a statement built
   at run time hides from it, and then fails its cell or statement on Sail as on the JVM (naming notebook, cell and

@@ -277,7 +277,7 @@ class SparkResource(dg.ConfigurableResource):
         self._run_id = context.run_id
         self._context = context
         if self._configured_engine() == "auto":
-            self._auto = auto_engine.choose_for_run(context.instance, context.run_id, Path(default_root()))
+            self._auto = auto_engine.choose_for_run(context.instance, context.run_id, Path(default_root()), self.job_cluster)
         if self.job_cluster and not self.remote:
             self._owner_pid = lease_owner(context.instance, context.run_id)
 
@@ -288,7 +288,7 @@ class SparkResource(dg.ConfigurableResource):
             return
         self._task_run = (instance, run_id, log)
         if self._configured_engine() == "auto":
-            self._auto = auto_engine.choose_for_run(instance, run_id, Path(default_root()))
+            self._auto = auto_engine.choose_for_run(instance, run_id, Path(default_root()), self.job_cluster)
 
     def configured_engine(self) -> str:
         """ "spark", "sail" or "auto", as set (`engine`, else LAKEHOUSE_ENGINE)."""
