@@ -152,3 +152,15 @@ def test_a_compiled_job_carries_each_tasks_reading_for_auto(tmp_path: Path):
     assert on_cluster.engine == "spark" and on_cluster.reason == (
         "auto: step clean is a job task, and a Sail job cluster serves no table names (its server has no lakehouse catalog)"
     )
+
+
+def test_a_reading_is_kept_until_a_file_it_read_changes(tmp_path: Path):
+    import os
+
+    (tmp_path / "etl.py").write_text("# Databricks notebook source\n# MAGIC %run ./helpers\n")
+    (tmp_path / "helpers.py").write_text("# Databricks notebook source\nx = 1\n")
+    assert source_needs.read("notebook", tmp_path / "etl.py", tmp_path).fits_sail
+    assert source_needs.read("notebook", tmp_path / "etl.py", tmp_path) is source_needs.read("notebook", tmp_path / "etl.py", tmp_path)
+    (tmp_path / "helpers.py").write_text("# Databricks notebook source\nsc.parallelize([1])\n")
+    os.utime(tmp_path / "helpers.py", ns=(1, 1))  # a different stamp, whatever the clock's resolution
+    assert source_needs.read("notebook", tmp_path / "etl.py", tmp_path).needs == ("classic_api",)

@@ -310,10 +310,28 @@ def _text(path: Path) -> str:
 
 
 def read(kind: str, path: Path, workspace_root: Path) -> Reading:
-    """The reading of a task whose code starts at `path`: kind "notebook", "python" or "sql"."""
-    reader = _Reader(workspace_root.resolve())
-    {"notebook": reader.notebook, "python": reader.python_file, "sql": reader.sql_file}[kind](path.resolve())
-    return reader.reading()
+    """The reading of a task whose code starts at `path`: kind "notebook", "python" or "sql".
+
+    Kept while none of the files it read changed (many tasks of a bundle run the same notebook)."""
+    key = (kind, path.resolve(), workspace_root.resolve())
+    cached = _CACHE.get(key)
+    if cached is not None and all(_stamp(f) == stamp for f, stamp in cached[1].items()):
+        return cached[0]
+    reader = _Reader(key[2])
+    {"notebook": reader.notebook, "python": reader.python_file, "sql": reader.sql_file}[kind](key[1])
+    reading = reader.reading()
+    _CACHE[key] = (reading, {f: _stamp(f) for f in reader.seen})
+    return reading
+
+
+_CACHE: dict[tuple[str, Path, Path], tuple[Reading, dict[Path, int | None]]] = {}
+
+
+def _stamp(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 def for_task(kind: str, value: object, from_git: bool, locate: Callable[[str], Path], job_folder: Path | None) -> Reading:
