@@ -164,3 +164,29 @@ def test_a_reading_is_kept_until_a_file_it_read_changes(tmp_path: Path):
     (tmp_path / "helpers.py").write_text("# Databricks notebook source\nsc.parallelize([1])\n")
     os.utime(tmp_path / "helpers.py", ns=(1, 1))  # a different stamp, whatever the clock's resolution
     assert source_needs.read("notebook", tmp_path / "etl.py", tmp_path).needs == ("classic_api",)
+
+
+def test_a_dbt_project_its_models_macros_and_packages_not_its_output(tmp_path: Path):
+    project = tmp_path / "dbt"
+    for name, text in {
+        "dbt_project.yml": "name: shop\nmodels:\n  shop:\n    +materialized: table\n",
+        "models/orders.sql": "select id, {{ days('a', 'b') }} as age from {{ source('raw', 'orders') }}\n",
+        "macros/days.sql": "{% macro days(a, b) %}datediff({{ b }}, {{ a }}){% endmacro %}\n",
+        "models/increments.sql": "{{ config(materialized='incremental', incremental_strategy='merge', unique_key='id') }}\nselect 1 as id\n",
+        "dbt_packages/util/macros/files.sql": "{% macro source_file() %}input_file_name(){% endmacro %}\n",
+        "target/compiled/shop/models/stale.sql": "select _metadata.file_path from t\n",
+        "logs/old.sql": "select from_json(v, 'a int') from t\n",
+    }.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+    reading = source_needs.read("dbt", project, tmp_path)
+    assert _found(reading) == [
+        ("datediff_int", "dbt/macros/days.sql, statement 1 (line 1)", "datediff"),
+        ("feed_table_dml", "dbt/models/increments.sql", "dbt's MERGE (merge strategy or snapshot)"),
+        ("file_lineage", "dbt/dbt_packages/util/macros/files.sql, statement 1 (line 1)", "input_file_name"),
+    ]
+    clean = tmp_path / "clean"
+    (clean / "models").mkdir(parents=True)
+    (clean / "dbt_project.yml").write_text("name: clean\n")
+    (clean / "models" / "m.sql").write_text("select 1 as id\n")
+    assert source_needs.read("dbt", clean, tmp_path).fits_sail

@@ -33,8 +33,8 @@ NOTES = """## Also measured
 - `LAKEHOUSE_ENGINE=auto` (or `SparkResource(engine="auto")`): each run on Sail when every step it executes is one of
   the project's table steps (medallion, AUTO CDC, ingestion: their op tag `lakehouse_jobs/engine_needs` lists what
   they need) or a job task whose code was read when the job was compiled (notebooks with their `%run` notebooks,
-  Python scripts with the modules they import from their own folders, SQL files, conditions:
-  `runtime/source_needs.py`) and Sail has all of it; any other step (user code, dbt, wheels, pipeline updates, a
+  Python scripts with the modules they import from their own folders, SQL files, dbt projects, conditions:
+  `runtime/source_needs.py`) and Sail has all of it; any other step (user code, wheels, pipeline updates, a
   task whose file is known only when the run starts) or a step needing what Sail lacks (a step of yours says so:
   `@medallion_asset(..., needs=["file_lineage"])` for a function calling `input_file_name()`; the names are
   `runtime/sail.py`'s `LACKS`, each measured by the probes `LACK_PROBES` names) puts the run on the JVM (`runtime/auto_engine.py`, read from the execution
@@ -137,8 +137,9 @@ NOTES = """## Also measured
   at run time hides from it, and then fails its cell or statement on Sail as on the JVM (naming notebook, cell and
   line), the task's error adding that it ran on Sail and the setting that runs it on the JVM
   (`SparkResource.failure_note`). A task does not fall back to the JVM inside its run: a process runs one engine,
-  and a task that wrote part of its tables before the statement would run twice. Wheels and dbt tasks are not read
-  (`auto`: JVM).
+  and a task that wrote part of its tables before the statement would run twice. A dbt task's project is read too
+  (every `.sql` and `.py` of it, installed packages included, Jinja as written; an incremental `merge` strategy or a
+  snapshot counts as SQL MERGE). Wheels and JAR tasks are not read (`auto`: JVM).
 - `OPTIMIZE [WHERE] [ZORDER BY]`, `VACUUM [RETAIN n HOURS] [DRY RUN]` and `RESTORE [TABLE] ... TO VERSION|TIMESTAMP
   AS OF`, which Sail cannot parse, are run by delta-rs on a run's Sail session with delta-spark's meaning, refusals
   (a WHERE on a non-partition column, ZORDER on a partition column, a retention under the table's

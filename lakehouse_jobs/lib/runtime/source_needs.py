@@ -188,6 +188,23 @@ class _Reader:
         if self.first_time(path):
             self.uses.extend(sql_uses(_text(path), self.name(path)))
 
+    def dbt_project(self, folder: Path) -> None:
+        """Every SQL and Python file of a dbt project (models, macros, snapshots, tests, installed packages), Jinja as
+        written; an incremental `merge` strategy and snapshots are SQL MERGE (dbt-spark's)."""
+        for path in sorted(folder.rglob("*")):
+            parts = path.relative_to(folder).parts
+            if not path.is_file() or parts[0] in _DBT_OUTPUT or any(p.startswith(".") for p in parts):
+                continue
+            if path.suffix == ".sql":
+                self.sql_file(path)
+                text = _text(path)
+                if _DBT_MERGE.search(text) or _DBT_SNAPSHOT.search(text):
+                    self.uses.append(Use("feed_table_dml", self.name(path), "dbt's MERGE (merge strategy or snapshot)"))
+            elif path.suffix == ".py":
+                self.python_file(path)
+            elif path.name == "dbt_project.yml" and _DBT_MERGE.search(_text(path)):
+                self.uses.append(Use("feed_table_dml", self.name(path), "dbt's MERGE (incremental_strategy merge)"))
+
     def python_file(self, path: Path) -> None:
         if self.first_time(path):
             self.python(_text(path), path, self.name(path), 1)
@@ -268,7 +285,10 @@ class _Reader:
                     return
 
 
-_WORDS_DONE = {need for _pattern, need in _SQL_WORDS}  # a literal's words are already read as a string
+_WORDS_DONE = {need for _pattern, need in _SQL_WORDS}
+_DBT_OUTPUT = {"target", "logs"}  # what dbt writes, not the project's code
+_DBT_MERGE = re.compile(r"incremental_strategy\W+merge\b", re.I)
+_DBT_SNAPSHOT = re.compile(r"\{%-?\s*snapshot\b")  # a literal's words are already read as a string
 
 
 def _python_node_uses(node: ast.AST, at: str) -> Iterator[Use]:
@@ -310,7 +330,7 @@ def _text(path: Path) -> str:
 
 
 def read(kind: str, path: Path, workspace_root: Path) -> Reading:
-    """The reading of a task whose code starts at `path`: kind "notebook", "python" or "sql".
+    """The reading of a task whose code starts at `path`: kind "notebook", "python", "sql" or "dbt" (a project folder).
 
     Kept while none of the files it read changed (many tasks of a bundle run the same notebook)."""
     key = (kind, path.resolve(), workspace_root.resolve())
@@ -318,7 +338,7 @@ def read(kind: str, path: Path, workspace_root: Path) -> Reading:
     if cached is not None and all(_stamp(f) == stamp for f, stamp in cached[1].items()):
         return cached[0]
     reader = _Reader(key[2])
-    {"notebook": reader.notebook, "python": reader.python_file, "sql": reader.sql_file}[kind](key[1])
+    {"notebook": reader.notebook, "python": reader.python_file, "sql": reader.sql_file, "dbt": reader.dbt_project}[kind](key[1])
     reading = reader.reading()
     _CACHE[key] = (reading, {f: _stamp(f) for f in reader.seen})
     return reading

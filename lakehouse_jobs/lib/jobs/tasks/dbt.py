@@ -29,7 +29,7 @@ import json
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -41,6 +41,11 @@ from lakehouse_jobs.lib.jobs.result_states import SUCCESS
 from lakehouse_jobs.lib.jobs.task_run import TaskFailure, TaskOutcome, TaskRun
 from lakehouse_jobs.lib.jobs.tasks.registry import CheckContext, TaskType
 from lakehouse_jobs.lib.jobs.timeouts import call_with_timeout
+from lakehouse_jobs.lib.runtime import source_needs
+from lakehouse_jobs.lib.runtime.source_needs import Reading
+
+if TYPE_CHECKING:
+    from lakehouse_jobs.lib.jobs.spec import TaskSpec
 
 FIELDS = ("commands", "project_directory", "profiles_directory", "catalog", "schema", "warehouse_id", "source")
 MAX_COMMANDS = 10
@@ -315,6 +320,15 @@ def _count(event: Any, counts: dict[str, int]) -> None:
         counts["tests_failed"] += 0 if event.passed else 1
 
 
+def reading(task: TaskSpec, ctx: CheckContext) -> Reading:
+    """What the dbt project's SQL and Python (packages included, Jinja as written) uses that Sail lacks."""
+    body = task.body
+    git = (body.get("source") or ("GIT" if _git_source(ctx.jobs, ctx.job_key) else "WORKSPACE")) == "GIT"
+    return source_needs.for_task("dbt", body.get("project_directory") or ".", git, lambda p: project_directory(p, ctx.base_dir), ctx.base_dir)
+
+
 # reports_lineage: dbt's own events name each model built (LakehouseDbtTranslator keys, also for models
 # outside the lakehouse's layer folders), so the Delta logs are not scanned for this task's writes.
-TASK_TYPE = TaskType(name="dbt_task", check=check, run=run, reports_lineage=True, description="run dbt commands in process on the run's SparkSession")
+TASK_TYPE = TaskType(
+    name="dbt_task", check=check, run=run, reading=reading, reports_lineage=True, description="run dbt commands in process on the run's SparkSession"
+)
