@@ -43,7 +43,7 @@ ENGINE = PREFIX + "engine"
 # op tag of the project's table steps: the engine features they need (names of runtime/sail.LACKS, comma-separated);
 # LAKEHOUSE_ENGINE=auto runs a run on Sail when every step carries it and Sail has them all
 ENGINE_NEEDS = PREFIX + "engine_needs"
-# op tag of a task whose code was read at compile time (runtime/source_needs.py): what it uses that Sail lacks, where
+# op tag of a task whose code was read at compile time (jobs/source_needs.py): what it uses that Sail lacks, where
 # (or why its code could not be read); auto's reason for putting its run on the JVM
 ENGINE_USES = PREFIX + "engine_uses"
 # op tag of the project's table steps: the table they write ("layer/table"; auto checks it is one Sail can write)

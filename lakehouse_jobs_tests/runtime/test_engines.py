@@ -90,7 +90,7 @@ JVM_REFUSES = {"replace_where_outside"}
 
 @pytest.mark.parametrize("probe", sorted({p for probes in sail.LACK_PROBES.values() for p in probes}))
 def test_what_sail_lacks_is_still_lacking(engine_session, probe: str, tmp_path: Path):
-    """What a task's code is read for (runtime/source_needs.py) stays measured: a pysail upgrade that runs one of
+    """What a task's code is read for (jobs/source_needs.py) stays measured: a pysail upgrade that runs one of
     these as the JVM does fails here, so the need is re-measured and dropped instead of sending tasks to the JVM."""
     if probe in JVM_ANSWERS:
         reference, expected = engine_probe.Outcome("passes", JVM_ANSWERS[probe]), "differs"

@@ -219,7 +219,7 @@ TASK_ON_SAIL = textwrap.dedent(
 
 def test_a_task_failing_on_sail_names_the_engine_and_the_setting_that_runs_it_on_the_jvm(tmp_path: Path):
     """A statement Sail cannot run (a USING join's column named through an alias) that the reading of the task's code
-    cannot see (built at run time: runtime/source_needs.py reads literals) fails its notebook cell as usual, and the
+    cannot see (built at run time: jobs/source_needs.py reads literals) fails its notebook cell as usual, and the
     task's error says it ran on Sail and how to run it on the JVM (issue #19's bad input)."""
     (tmp_path / "history.py").write_text(
         "# Databricks notebook source\n"

@@ -26,10 +26,10 @@ from lakehouse_jobs.lib.jobs.console import compact_console
 from lakehouse_jobs.lib.jobs.execution import PARAMETERS_KEY, JobParameters, execute_task, merge_states, run_start
 from lakehouse_jobs.lib.jobs.load import load_spec, load_spec_file
 from lakehouse_jobs.lib.jobs.result_states import FAILED, FAILURES, JOB_KEY_TAG, JOB_RESULT_TAG, TIMEDOUT, job_result_state
+from lakehouse_jobs.lib.jobs.source_needs import Reading
 from lakehouse_jobs.lib.jobs.spec import JobsDocument, JobSpec, TaskSpec
 from lakehouse_jobs.lib.jobs.task_run import JobRuntime
 from lakehouse_jobs.lib.jobs.tasks import registry
-from lakehouse_jobs.lib.runtime.source_needs import Reading
 
 RESULT_OP = "lakehouse_job_result"
 STEP_CONFIG = {"step_dependency_config": {"require_upstream_step_success": False}}

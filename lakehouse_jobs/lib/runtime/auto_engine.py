@@ -4,7 +4,7 @@ A process runs one engine (docs/engines.md), so the choice is made per run, befo
 session, from the run's execution plan as Dagster stored it: every step to execute must be
 one of the project's table steps (medallion, AUTO CDC, ingestion) or a job task whose code was
 read when the job was compiled (notebooks, Python scripts, SQL files, dbt projects, conditions:
-runtime/source_needs.py); their op tag `tags.ENGINE_NEEDS` lists the engine features they need,
+jobs/source_needs.py); their op tag `tags.ENGINE_NEEDS` lists the engine features they need,
 and Sail must have them all. Any other step - user code, wheels, pipeline updates, a task
 whose code cannot be read before the run, one using what Sail lacks (said by its op tag
 `tags.ENGINE_USES`, cell and line) - puts the run on the JVM, whose behaviour is the reference.

@@ -34,7 +34,7 @@ NOTES = """## Also measured
   the project's table steps (medallion, AUTO CDC, ingestion: their op tag `lakehouse_jobs/engine_needs` lists what
   they need) or a job task whose code was read when the job was compiled (notebooks with their `%run` notebooks,
   Python scripts with the modules they import from their own folders, SQL files, dbt projects, conditions:
-  `runtime/source_needs.py`) and Sail has all of it; any other step (user code, wheels, pipeline updates, a
+  `jobs/source_needs.py`) and Sail has all of it; any other step (user code, wheels, pipeline updates, a
   task whose file is known only when the run starts) or a step needing what Sail lacks (a step of yours says so:
   `@medallion_asset(..., needs=["file_lineage"])` for a function calling `input_file_name()`; the names are
   `runtime/sail.py`'s `LACKS`, each measured by the probes `LACK_PROBES` names) puts the run on the JVM (`runtime/auto_engine.py`, read from the execution
@@ -122,7 +122,7 @@ NOTES = """## Also measured
   needs (`SparkResource.require`, the names of `runtime/sail.py`'s `LACKS`); the project's own steps need nothing
   there now. A process runs one engine, so a refused step cannot fall back to the JVM inside its run.
 - Databricks tasks on Sail (item 3 of issue #19): a notebook, Python script or SQL file task's code is read when
-  the job is compiled (`runtime/source_needs.py`: Python with `ast`, SQL by its words outside strings and comments
+  the job is compiled (`jobs/source_needs.py`: Python with `ast`, SQL by its words outside strings and comments
   and with sqlglot for `USING` joins; `%run` notebooks, literal `dbutils.notebook.run` targets and modules imported
   from the task's own folders too) for what `sail.LACKS` names: `CACHE TABLE`,
   `readChangeFeed`/`table_changes`, `readStream`/`writeStream`, RDDs and `sc`, `observe`, `DeltaTable`,

@@ -2,7 +2,7 @@
 
 Each measures one entry of `sail.LACKS` that a notebook, script or SQL file names and the
 project's table steps do not: table maintenance statements, change-feed reads, streaming,
-RDDs, SQL DML on a table with the change data feed. runtime/source_needs.py looks for them in
+RDDs, SQL DML on a table with the change data feed. jobs/source_needs.py looks for them in
 a task's source before the run.
 """
 

@@ -33,7 +33,7 @@ ON_JVM = f'run it on the JVM engine: unset {ENGINE_ENV} or set SparkResource(eng
 
 # What Spark code may rely on and a run's session on Sail PYSAIL_PIN lacks or answers otherwise, each measured by
 # engine_probe.py's probes (`LACK_PROBES`, docs/engines.md; test_engines.py keeps them failing or differing there).
-# A table step naming one (`needs=`) or a task whose source uses one (runtime/source_needs.py) is refused on Sail
+# A table step naming one (`needs=`) or a task whose source uses one (jobs/source_needs.py) is refused on Sail
 # before its session starts (`SparkResource.require`), and LAKEHOUSE_ENGINE=auto runs it on the JVM.
 LACKS: dict[str, str] = {
     "idempotent_commits": "idempotent Delta commits (txnAppId/txnVersion: a retried batch would be appended twice)",

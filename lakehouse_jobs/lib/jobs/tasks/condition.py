@@ -13,9 +13,9 @@ from typing import Any
 from lakehouse_jobs.lib.jobs import fields
 from lakehouse_jobs.lib.jobs.fields import Problems
 from lakehouse_jobs.lib.jobs.result_states import SUCCESS
+from lakehouse_jobs.lib.jobs.source_needs import Reading
 from lakehouse_jobs.lib.jobs.task_run import TaskOutcome, TaskRun
 from lakehouse_jobs.lib.jobs.tasks.registry import CheckContext, TaskType
-from lakehouse_jobs.lib.runtime.source_needs import Reading
 
 STRING_OPS = {"EQUAL_TO": operator.eq, "NOT_EQUAL": operator.ne}
 NUMBER_OPS = {

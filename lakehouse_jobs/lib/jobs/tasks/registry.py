@@ -27,9 +27,9 @@ from lakehouse_jobs.lib.errors import SpecError
 from lakehouse_jobs.lib.jobs.fields import Problems, at
 
 if TYPE_CHECKING:
+    from lakehouse_jobs.lib.jobs.source_needs import Reading
     from lakehouse_jobs.lib.jobs.spec import TaskSpec
     from lakehouse_jobs.lib.jobs.task_run import TaskOutcome, TaskRun
-    from lakehouse_jobs.lib.runtime.source_needs import Reading
 
 ENTRY_POINT_GROUP = "lakehouse_jobs.task_types"
 BUILTIN_MODULES = (
@@ -91,7 +91,7 @@ class TaskType:
     reports_lineage: its runner logs the materializations of what it writes itself, so the tables
         its attempts commit to are not observed from the Delta logs (jobs/lineage.py).
     reading(task, ctx): at compile time, what the task's own code uses that Sail lacks
-        (runtime/source_needs.Reading): LAKEHOUSE_ENGINE=auto runs it on Sail only when nothing is
+        (jobs/source_needs.Reading): LAKEHOUSE_ENGINE=auto runs it on Sail only when nothing is
         found, `sail` refuses it before it starts. None: its code is not read (it runs on the JVM under auto).
     """
 

@@ -22,14 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakehouse_jobs.lib import git_source, workspace
-from lakehouse_jobs.lib.jobs import fields
+from lakehouse_jobs.lib.jobs import fields, source_needs
 from lakehouse_jobs.lib.jobs.fields import Problems
 from lakehouse_jobs.lib.jobs.result_states import SUCCESS
+from lakehouse_jobs.lib.jobs.source_needs import Reading
 from lakehouse_jobs.lib.jobs.task_run import TaskFailure, TaskOutcome, TaskRun
 from lakehouse_jobs.lib.jobs.tasks.registry import CheckContext, TaskType
 from lakehouse_jobs.lib.jobs.timeouts import call_with_timeout
-from lakehouse_jobs.lib.runtime import source_needs
-from lakehouse_jobs.lib.runtime.source_needs import Reading
 from lakehouse_jobs.lib.sql.statements import StatementError, preview, run_statements, split_statements
 
 if TYPE_CHECKING:

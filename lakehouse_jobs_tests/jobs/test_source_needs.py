@@ -1,4 +1,4 @@
-"""A task's code read before the run: what it uses that Sail lacks, and where (runtime/source_needs.py)."""
+"""A task's code read before the run: what it uses that Sail lacks, and where (jobs/source_needs.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse_jobs.lib.runtime import auto_engine, source_needs
+from lakehouse_jobs.lib.jobs import source_needs
+from lakehouse_jobs.lib.runtime import auto_engine
 from lakehouse_jobs.lib.runtime.sail import LACK_PROBES, LACKS
 from lakehouse_jobs.lib.tags import ENGINE_NEEDS, ENGINE_USES
 
