@@ -100,3 +100,17 @@ def test_restore_to_a_version_and_its_answer(spark, tmp_path: Path):
     removed = before.keys() - after.keys()
     assert tuple(row) == (sum(after.values()), len(after), len(removed), 0, sum(before[f] for f in removed), 0)
     assert DeltaTable(str(t)).history(1)[0]["operation"] == "RESTORE"
+
+
+def test_restore_to_a_timestamp_takes_the_version_in_force_then(spark, tmp_path: Path):
+    import datetime as dt
+    import time
+
+    t = tmp_path / "t"
+    spark.range(2).write.format("delta").save(str(t))
+    time.sleep(1.1)
+    spark.range(2, 5).write.format("delta").mode("append").save(str(t))
+    commits = {h["version"]: h["timestamp"] for h in DeltaTable(str(t)).history()}
+    between = dt.datetime.fromtimestamp((commits[0] + commits[1]) / 2000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    spark.sql(f"RESTORE TABLE delta.`{t}` TO TIMESTAMP AS OF '{between}'").collect()
+    assert _rows(spark, t) == [(0,), (1,)]

@@ -204,6 +204,8 @@ def _restore(spark: Any, path: str, parts: tuple[str | None, ...]) -> Any:
                 f"[DELTA_CANNOT_RESTORE_TABLE_VERSION] Cannot restore table to version {target}. Available versions: [{versions[0]}, {versions[-1]}]."
             )
         target = int(target)
+    else:
+        target = _timestamp(target)
     try:
         table.restore(target)
     except Exception as exc:  # noqa: BLE001 - delta-rs' errors: a version or time the log does not hold
@@ -212,6 +214,18 @@ def _restore(spark: Any, path: str, parts: tuple[str | None, ...]) -> Any:
     removed, restored = before.keys() - after.keys(), after.keys() - before.keys()
     row = (sum(after.values()), len(after), len(removed), len(restored), sum(before[f] for f in removed), sum(after[f] for f in restored))
     return spark.createDataFrame([row], RESTORE_SCHEMA)
+
+
+def _timestamp(text: str) -> Any:
+    """A `TIMESTAMP AS OF` literal as a datetime (a naive one in UTC, the session time zone the project sets); other
+    forms go to delta-rs as written (its refusal is said in one sentence)."""
+    import datetime as dt
+
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return text
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _files(table: Any) -> dict[str, int]:
