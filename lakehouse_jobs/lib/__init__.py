@@ -17,33 +17,26 @@ Everything the README and docs/ tell a user to import comes from here:
 - Databricks Asset Bundles: `load_bundle`, `Bundle`, `BundleError`, `bundle_definitions`;
   Lakeflow pipelines: `pipeline_assets`; Unity Catalog names on the root: `table_path`, `volume_path`.
 
-Importing this package stays cheap (no Spark, dbt or MLflow): the dbt helpers
-(dagster-dbt and dbt-core take seconds to import) and the jobs API are loaded
-on first use of one of their names.
+Importing this package costs nothing: every name is imported from its module on first use
+(dbt-core, Dagster and the jobs API take seconds between them), so a process that needs one
+submodule (a Sail job cluster's catalog server, the CLI) does not pay for the rest.
 """
 
+import importlib
 from typing import TYPE_CHECKING
-
-from lakehouse_jobs.lib.errors import LakehouseError, SetupError, SpecError
-from lakehouse_jobs.lib.ingest.asset import ingestion_asset
-from lakehouse_jobs.lib.ingest.file_arrival import file_arrival_sensor
-from lakehouse_jobs.lib.ingest.ingest import files_run_config, ingested_files
-from lakehouse_jobs.lib.ingest.landing import read_landing
-from lakehouse_jobs.lib.ingest.refresh import refresh_sensor
-from lakehouse_jobs.lib.ingest.spec import IngestSpec
-from lakehouse_jobs.lib.integrations.mlflow import MLflowResource
-from lakehouse_jobs.lib.runtime.spark import SparkResource
-from lakehouse_jobs.lib.tables.cdc import apply_changes, changes_asset
-from lakehouse_jobs.lib.tables.delta_io import DeltaCommit, WriteSpec, last_commit, read_delta, write_delta
-from lakehouse_jobs.lib.tables.expectations import expect, expect_or_drop, expect_or_fail
-from lakehouse_jobs.lib.tables.lakehouse import LakehouseResource
-from lakehouse_jobs.lib.tables.medallion import TableOutput, medallion_asset, read_table
-from lakehouse_jobs.lib.tables.schema import INVALID_FLAG, cast_columns, split_invalid, table_schema
 
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
     from lakehouse_jobs.lib.bundles import Bundle, BundleError, bundle_definitions, load_bundle
     from lakehouse_jobs.lib.catalog.names import table_path, volume_path
+    from lakehouse_jobs.lib.errors import LakehouseError, SetupError, SpecError
+    from lakehouse_jobs.lib.ingest.asset import ingestion_asset
+    from lakehouse_jobs.lib.ingest.file_arrival import file_arrival_sensor
+    from lakehouse_jobs.lib.ingest.ingest import files_run_config, ingested_files
+    from lakehouse_jobs.lib.ingest.landing import read_landing
+    from lakehouse_jobs.lib.ingest.refresh import refresh_sensor
+    from lakehouse_jobs.lib.ingest.spec import IngestSpec
     from lakehouse_jobs.lib.integrations.dbt import LakehouseDbtTranslator, dbt_build, dbt_project
+    from lakehouse_jobs.lib.integrations.mlflow import MLflowResource
     from lakehouse_jobs.lib.jobs import (
         LakehouseJobsComponent,
         LakehouseRunCoordinator,
@@ -56,27 +49,42 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
         task_values,
     )
     from lakehouse_jobs.lib.pipelines.assets import pipeline_assets
+    from lakehouse_jobs.lib.runtime.spark import SparkResource
+    from lakehouse_jobs.lib.tables.cdc import apply_changes, changes_asset
+    from lakehouse_jobs.lib.tables.delta_io import DeltaCommit, WriteSpec, last_commit, read_delta, write_delta
+    from lakehouse_jobs.lib.tables.expectations import expect, expect_or_drop, expect_or_fail
+    from lakehouse_jobs.lib.tables.lakehouse import LakehouseResource
+    from lakehouse_jobs.lib.tables.medallion import TableOutput, medallion_asset, read_table
+    from lakehouse_jobs.lib.tables.schema import INVALID_FLAG, cast_columns, split_invalid, table_schema
 
-_DBT = frozenset({"LakehouseDbtTranslator", "dbt_build", "dbt_project"})
-_BUNDLES = frozenset({"Bundle", "BundleError", "bundle_definitions", "load_bundle"})
-_LAZY_MODULES = {
-    "pipeline_assets": "lakehouse_jobs.lib.pipelines.assets",
-    "table_path": "lakehouse_jobs.lib.catalog.names",
-    "volume_path": "lakehouse_jobs.lib.catalog.names",
-}
-_JOBS = frozenset(
-    {
-        "LakehouseJobsComponent",
-        "LakehouseRunCoordinator",
-        "TaskType",
-        "build_definitions",
-        "load_spec",
-        "load_spec_file",
-        "reconstructable_job",
-        "register_task_type",
-        "task_values",
-    }
-)
+# Every public name -> the module defining it, imported on first use of the name: importing a submodule
+# (`lakehouse_jobs.lib.catalog.unity_rest` in a Sail job cluster's server, the CLI) then costs no Dagster.
+_MODULES = {
+    "lakehouse_jobs.lib.errors": ("LakehouseError", "SetupError", "SpecError"),
+    "lakehouse_jobs.lib.ingest.asset": ("ingestion_asset",),
+    "lakehouse_jobs.lib.ingest.file_arrival": ("file_arrival_sensor",),
+    "lakehouse_jobs.lib.ingest.ingest": ("files_run_config", "ingested_files"),
+    "lakehouse_jobs.lib.ingest.landing": ("read_landing",),
+    "lakehouse_jobs.lib.ingest.refresh": ("refresh_sensor",),
+    "lakehouse_jobs.lib.ingest.spec": ("IngestSpec",),
+    "lakehouse_jobs.lib.integrations.mlflow": ("MLflowResource",),
+    "lakehouse_jobs.lib.runtime.spark": ("SparkResource",),
+    "lakehouse_jobs.lib.tables.cdc": ("apply_changes", "changes_asset"),
+    "lakehouse_jobs.lib.tables.delta_io": ("DeltaCommit", "WriteSpec", "last_commit", "read_delta", "write_delta"),
+    "lakehouse_jobs.lib.tables.expectations": ("expect", "expect_or_drop", "expect_or_fail"),
+    "lakehouse_jobs.lib.tables.lakehouse": ("LakehouseResource",),
+    "lakehouse_jobs.lib.tables.medallion": ("TableOutput", "medallion_asset", "read_table"),
+    "lakehouse_jobs.lib.tables.schema": ("INVALID_FLAG", "cast_columns", "split_invalid", "table_schema"),
+    "lakehouse_jobs.lib.integrations.dbt": ("LakehouseDbtTranslator", "dbt_build", "dbt_project"),
+    "lakehouse_jobs.lib.jobs": (
+        "LakehouseJobsComponent", "LakehouseRunCoordinator", "TaskType", "build_definitions", "load_spec", "load_spec_file",
+        "reconstructable_job", "register_task_type", "task_values",
+    ),
+    "lakehouse_jobs.lib.bundles": ("Bundle", "BundleError", "bundle_definitions", "load_bundle"),
+    "lakehouse_jobs.lib.pipelines.assets": ("pipeline_assets",),
+    "lakehouse_jobs.lib.catalog.names": ("table_path", "volume_path"),
+}  # fmt: skip
+_MODULE_OF = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "Bundle",
@@ -132,20 +140,11 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """The lazy names: the dbt helpers and the jobs API, imported on first use."""
-    if name in _DBT:
-        from lakehouse_jobs.lib.integrations import dbt as module
-    elif name in _JOBS:
-        from lakehouse_jobs.lib import jobs as module
-    elif name in _BUNDLES:
-        from lakehouse_jobs.lib import bundles as module
-    elif name in _LAZY_MODULES:
-        import importlib
-
-        module = importlib.import_module(_LAZY_MODULES[name])
-    else:
+    """Every public name, imported from its module on first use."""
+    module = _MODULE_OF.get(name)
+    if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(module, name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # once: later lookups are plain attribute reads
     return value
 

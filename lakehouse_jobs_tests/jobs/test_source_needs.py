@@ -149,10 +149,6 @@ def test_a_compiled_job_carries_each_tasks_reading_for_auto(tmp_path: Path):
     assert choice.engine == "spark" and choice.reason.startswith("auto: step etl: notebook etl.py, cell 2, statement 2 (line 10) uses CACHE")
     assert choice.reason == f"auto: step etl: {tags['etl'][ENGINE_USES]}"
     assert auto_engine.choose([s for s in steps if s[0] != "etl"]).engine == "sail"
-    on_cluster = auto_engine.choose([s for s in steps if s[0] != "etl"], job_cluster=True)  # its server has no catalog
-    assert on_cluster.engine == "spark" and on_cluster.reason == (
-        "auto: step clean is a job task, and a Sail job cluster serves no table names (its server has no lakehouse catalog)"
-    )
 
 
 def test_a_reading_is_kept_until_a_file_it_read_changes(tmp_path: Path):

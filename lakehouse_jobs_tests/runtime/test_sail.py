@@ -79,7 +79,7 @@ def test_a_sail_job_cluster_serves_parallel_tasks_and_the_next_run_warm_without_
         assert len({r["step_pid"] for r in records}) == 3  # two step processes, then the second run's process ...
         assert len({r["jvm_pid"] for r in records}) == 1  # ... on one server, warm for the second run
         server = records[0]["jvm_pid"]
-        assert "pysail" in Path(f"/proc/{server}/cmdline").read_text()
+        assert "lakehouse_jobs.lib.runtime.sail_cluster" in Path(f"/proc/{server}/cmdline").read_text()  # pysail, with the names
         assert not any(r["jvm_loaded"] or r["local_jvm"] for r in records) and all(r["rows"] == 1000 for r in records)
         assert "libjvm" not in Path(f"/proc/{server}/maps").read_text()
         (cluster,) = job_cluster.running(state_dir)
@@ -239,3 +239,38 @@ def test_a_task_failing_on_sail_names_the_engine_and_the_setting_that_runs_it_on
         f"(it ran on the sail engine, pysail {sail.PYSAIL_PIN}, which lacks some of Spark: docs/engines.md; "
         'run it on the JVM engine: unset LAKEHOUSE_ENGINE or set SparkResource(engine="spark"))'
     )
+
+
+NAMES_ON_A_CLUSTER = textwrap.dedent(
+    """
+    import sys
+    from lakehouse_jobs.lib.runtime.spark import SparkResource
+
+    spark = SparkResource(engine="sail", job_cluster=True, cluster_state_dir=sys.argv[1], autotermination_minutes=5).get_session()
+    spark.sql("CREATE SCHEMA IF NOT EXISTS silver")
+    spark.range(3).write.format("delta").saveAsTable("main.silver.numbers")
+    spark.sql("INSERT INTO silver.numbers VALUES (3)")
+    print("ROWS", sorted(r[0] for r in spark.table("main.silver.numbers").collect()))
+    print("TABLES", [r.tableName for r in spark.sql("SHOW TABLES IN silver").collect()])
+    """
+)
+
+
+def test_a_sail_job_cluster_resolves_and_writes_table_names_by_the_naming_rule(tmp_path: Path):
+    """The cluster's server is another process: it serves the run's root as its catalog itself (runtime/sail_cluster.py),
+    so a notebook's names resolve there as on the embedded server, the tables landing in the root's folders."""
+    from deltalake import DeltaTable
+
+    from lakehouse_jobs.lib.runtime import job_cluster
+
+    state_dir, root = tmp_path / "clusters", tmp_path / "lake"
+    env = {**os.environ, "LAKEHOUSE_ROOT": str(root)}
+    try:
+        done = subprocess.run([sys.executable, "-c", NAMES_ON_A_CLUSTER, str(state_dir)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "ROWS [0, 1, 2, 3]" in done.stdout and "TABLES ['numbers']" in done.stdout, done.stdout
+        (cluster,) = job_cluster.running(state_dir)
+        assert "lakehouse_jobs.lib.runtime.sail_cluster" in Path(f"/proc/{cluster['jvm_pid']}/cmdline").read_text()
+    finally:
+        job_cluster.stop_all(state_dir)
+    assert sorted(DeltaTable(str(root / "silver" / "numbers")).to_pandas()["id"]) == [0, 1, 2, 3]  # by the naming rule

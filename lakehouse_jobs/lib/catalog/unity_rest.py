@@ -338,9 +338,19 @@ def sail_settings(root: str | Path, catalogs: list[str]) -> dict[str, str]:
 
 
 def served_root() -> Path | None:
-    """The root this process's catalog server serves (None: no server, so no names on Sail here)."""
+    """The root whose names this process's Sail sessions resolve: its own catalog server's, or a Sail job cluster's
+    (`served_remotely`); None: no names on Sail here."""
     with _LOCK:
-        return _SERVER[0].catalog.root if _SERVER else None
+        return _SERVER[0].catalog.root if _SERVER else (_REMOTE[0] if _REMOTE else None)
+
+
+_REMOTE: list[Path] = []  # the root a Sail job cluster's server process serves to this process's sessions
+
+
+def served_remotely(root: str | Path) -> None:
+    """This process's Sail sessions are on a job cluster whose server process serves `root` (runtime/sail_cluster.py)."""
+    with _LOCK:
+        _REMOTE[:] = [Path(root).expanduser().resolve()]
 
 
 def table_folder(spark: Any, name: str) -> tuple[Path, dict[str, str]]:

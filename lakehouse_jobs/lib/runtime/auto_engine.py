@@ -21,7 +21,7 @@ from typing import Any
 
 from lakehouse_jobs.lib.runtime import sail
 from lakehouse_jobs.lib.tables.delta_io import change_feed_enabled
-from lakehouse_jobs.lib.tags import ENGINE_NEEDS, ENGINE_USES, TABLE, TASK_KEY, WRITER
+from lakehouse_jobs.lib.tags import ENGINE_NEEDS, ENGINE_USES, TABLE, WRITER
 
 
 @dataclass(frozen=True)
@@ -37,15 +37,13 @@ def needs_of(tag: str | None) -> tuple[str, ...] | None:
     return tuple(n for n in tag.split(",") if n)
 
 
-def choose(steps: Sequence[tuple[str, dict[str, str]]], root: Path | None = None, job_cluster: bool = False) -> Choice:
+def choose(steps: Sequence[tuple[str, dict[str, str]]], root: Path | None = None) -> Choice:
     """The engine for a run executing `steps` ((step key, op tags) each); `root`: the lakehouse whose tables they write.
 
     A table with the change data feed on (every table a JVM run wrote: `delta_io.change_feed_options`) is one
     Sail cannot write ("Unsupported table features required: [ChangeDataFeed]", pysail 0.7.2), except through
     delta-rs, which ingestion and medallion writes use there (op tag `WRITER`): a step writing one with Spark's
-    writer on Sail (AUTO CDC's MERGE) puts the run on the JVM. On a `job_cluster`, a job task (op tag `TASK_KEY`) puts
-    the run on the JVM too: a Sail job cluster's server runs in another process, without the lakehouse's catalog, so
-    the table names a notebook or SQL file uses would not resolve there (the project's table steps use paths)."""
+    writer on Sail (AUTO CDC's MERGE) puts the run on the JVM."""
     if not steps:
         return Choice("spark", "auto: the run's steps are unknown")
     for key, op_tags in steps:
@@ -60,8 +58,6 @@ def choose(steps: Sequence[tuple[str, dict[str, str]]], root: Path | None = None
             return Choice(
                 "spark", f"auto: step {key}: {said}" if said else f"auto: step {key} needs {'; '.join(sail.LACKS[n] for n in lacking)}, which Sail lacks"
             )
-        if job_cluster and op_tags.get(TASK_KEY):
-            return Choice("spark", f"auto: step {key} is a job task, and a Sail job cluster serves no table names (its server has no lakehouse catalog)")
         table = op_tags.get(TABLE)
         if root is not None and table and op_tags.get(WRITER) != "delta-rs" and change_feed_enabled(root / table):
             return Choice("spark", f"auto: step {key} writes {table}, a table with the change data feed (a JVM run wrote it), which Sail cannot write")
@@ -78,6 +74,6 @@ def plan_steps(instance: Any, run_id: str) -> list[tuple[str, dict[str, str]]]:
     return [(step.key, dict(step.tags or {})) for step in plan.steps if wanted is None or step.key in wanted]
 
 
-def choose_for_run(instance: Any, run_id: str | None, root: Path | None = None, job_cluster: bool = False) -> Choice:
+def choose_for_run(instance: Any, run_id: str | None, root: Path | None = None) -> Choice:
     """`choose` over the steps of run `run_id` (the JVM when the run or its plan is unknown)."""
-    return choose(plan_steps(instance, run_id or ""), root, job_cluster)
+    return choose(plan_steps(instance, run_id or ""), root)

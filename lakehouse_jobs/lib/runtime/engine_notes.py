@@ -21,7 +21,10 @@ NOTES = """## Also measured
   folder instead (`sail_supply.py`, through `sql/delta_paths.py`), marked as created through the catalog
   (`delta.lakehouse_jobs.managed`, which the JVM plugin honours too). Not on Sail: `USE CATALOG` of a catalog the
   server was not started with, SQL on a `/Volumes` file path (`csv.`/Volumes/...``),
-  delta-spark's `DeltaTable.forName`, and names on a Sail job cluster (a server of its own, without the catalog).
+  and delta-spark's `DeltaTable.forName`. A Sail job cluster's server is another process: it serves the run's root as
+  its catalog itself (`runtime/sail_cluster.py`, the root part of the cluster's key), so names resolve there too
+  (`test_sail.py`); the catalog server's refusals then reach the user as Sail's "HTTP 400" line (their sentence is
+  looked up only in the process that serves them), and the cluster's cold start includes that process's imports.
   `/Volumes/<c>/<s>/<v>/...` in a session's reader and writer (`spark.read.csv`, `load`, `save`) is mapped under the
   root on Sail by the session (`sail_supply.volume_local`), as the JVM's file system maps it.
   Sail answers `SHOW TABLES` with a `database` column (`main.silver`) and `SHOW SCHEMAS` with four columns of
@@ -130,8 +133,7 @@ NOTES = """## Also measured
   `mergeSchema`/`replaceWhere`, `txnAppId`, SQL `MERGE`/`UPDATE`/`DELETE` (Sail cannot write the project's tables'
   change data feed), a `USING` join's column named through an alias. Under `auto` a run whose tasks use none of
   them runs on Sail; a run with one that does runs on the JVM, the task's log saying once which cell or line and
-  what (`test_task_engines.py`). On a job cluster (`SparkResource(job_cluster=True)`) `auto` keeps job tasks on the
-  JVM: a Sail job cluster's server has no lakehouse catalog, so their table names would not resolve. On the `sail` engine such a task is refused in one sentence naming the cell or
+  what (`test_task_engines.py`). On the `sail` engine such a task is refused in one sentence naming the cell or
   line, before its first statement (never a half-written table); SQL `MERGE`/`UPDATE`/`DELETE` are left to the
   session there, which refuses them as they run, and only on a table with the feed. This is a reading, not a proof: a statement built
   at run time hides from it, and then fails its cell or statement on Sail as on the JVM (naming notebook, cell and

@@ -217,8 +217,9 @@ def server_command(spark_home: str, conf: dict[str, str], jars: tuple[str, ...],
 
 
 def sail_server_command(port: int) -> list[str]:
-    """Sail's Spark Connect server on 127.0.0.1:`port` (the pysail of this Python)."""
-    return [sys.executable, "-m", "pysail", "spark", "server", "--ip", "127.0.0.1", "--port", str(port)]
+    """Sail's Spark Connect server on 127.0.0.1:`port` (the pysail of this Python), serving the lakehouse root in its
+    environment as its catalog (`sail_cluster.py`), so table names resolve on the cluster as on the embedded server."""
+    return [sys.executable, "-m", "lakehouse_jobs.lib.runtime.sail_cluster", str(port)]
 
 
 def _start(directory: Path, spec: ClusterSpec, spark_home: str) -> dict:

@@ -119,7 +119,7 @@ def server_url(before_stop: Callable[[], None] | None = None) -> str:
             os.environ.setdefault("RUST_LOG", "warn")  # Sail logs every session at INFO on stderr otherwise
             from pysail.spark import SparkConnectServer
 
-            with environment(_catalog_settings()), unity_env_hidden():  # read when the server is made (measured)
+            with environment(catalog_settings()), unity_env_hidden():  # read when the server is made (measured)
                 server = SparkConnectServer("127.0.0.1", 0)
             try:
                 server.start(background=True)
@@ -157,12 +157,12 @@ def _without(prefixes: tuple[str, ...]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def _catalog_settings() -> dict[str, str]:
+def catalog_settings() -> dict[str, str]:
     """Sail's catalogs: the lakehouse root's, served as a Unity Catalog API (catalog/unity_rest.py), so names resolve by the
     naming rule as the JVM's plugin resolves them: the default catalog, `spark_catalog` and the catalogs on disk now."""
     from lakehouse_jobs.lib.catalog.names import SESSION_CATALOG, catalogs_on_disk, default_catalog
     from lakehouse_jobs.lib.catalog.unity_rest import sail_settings
-    from lakehouse_jobs.lib.tables.lakehouse import default_root
+    from lakehouse_jobs.lib.lakehouse_root import default_root
 
     root = default_root()
     return sail_settings(root, list(dict.fromkeys([default_catalog(), SESSION_CATALOG, *catalogs_on_disk(root)])))

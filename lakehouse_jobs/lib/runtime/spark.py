@@ -28,7 +28,9 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from lakehouse_jobs.lib import tags
+from lakehouse_jobs.lib.catalog import unity_rest
 from lakehouse_jobs.lib.catalog.conf import catalog_conf
+from lakehouse_jobs.lib.catalog.names import CATALOG_ENV
 from lakehouse_jobs.lib.errors import SetupError
 from lakehouse_jobs.lib.runtime import auto_engine, job_cluster, sail, sail_supply
 from lakehouse_jobs.lib.runtime.jars import resolve_delta_jars
@@ -256,7 +258,11 @@ class SparkResource(dg.ConfigurableResource):
     def cluster_spec(self) -> job_cluster.ClusterSpec:
         """The job cluster this resource describes (same spec -> same cluster when reused)."""
         if self.resolved_engine() == "sail":  # Sail's server takes no Spark conf: each session sets its own (sail.session_conf)
-            return job_cluster.ClusterSpec(conf={}, env=dict(self.spark_env_vars), autotermination_s=self.autotermination_minutes * 60, engine="sail")
+            # the root (and default catalog) whose names the cluster's process serves: part of its key (runtime/sail_cluster.py)
+            catalog = self.catalog or os.environ.get(CATALOG_ENV)
+            names = {"LAKEHOUSE_ROOT": str(default_root()), **({CATALOG_ENV: catalog} if catalog else {})}
+            env = {**self.spark_env_vars, **names}
+            return job_cluster.ClusterSpec(conf={}, env=env, autotermination_s=self.autotermination_minutes * 60, engine="sail")
         conf = self.conf()
         extra = [j for j in conf.get("spark.jars", "").split(",") if j]
         return job_cluster.ClusterSpec(
@@ -277,7 +283,7 @@ class SparkResource(dg.ConfigurableResource):
         self._run_id = context.run_id
         self._context = context
         if self._configured_engine() == "auto":
-            self._auto = auto_engine.choose_for_run(context.instance, context.run_id, Path(default_root()), self.job_cluster)
+            self._auto = auto_engine.choose_for_run(context.instance, context.run_id, Path(default_root()))
         if self.job_cluster and not self.remote:
             self._owner_pid = lease_owner(context.instance, context.run_id)
 
@@ -288,7 +294,7 @@ class SparkResource(dg.ConfigurableResource):
             return
         self._task_run = (instance, run_id, log)
         if self._configured_engine() == "auto":
-            self._auto = auto_engine.choose_for_run(instance, run_id, Path(default_root()), self.job_cluster)
+            self._auto = auto_engine.choose_for_run(instance, run_id, Path(default_root()))
 
     def configured_engine(self) -> str:
         """ "spark", "sail" or "auto", as set (`engine`, else LAKEHOUSE_ENGINE)."""
@@ -380,7 +386,11 @@ class SparkResource(dg.ConfigurableResource):
         if active_session() is not None:
             raise SetupError("This process already runs the JVM engine's SparkSession, and a process runs one engine: start the sail run in its own process.")
         conf = sail.session_conf(self.app_name, self.shuffle_partitions, self.spark_conf)
-        url = self.attach_job_cluster().url if self.job_cluster else sail.server_url(before_stop=stop_session)
+        if self.job_cluster:
+            url = self.attach_job_cluster().url
+            unity_rest.served_remotely(default_root())  # the cluster's process serves this root's names (its key)
+        else:
+            url = sail.server_url(before_stop=stop_session)
         with sail.unity_env_hidden():  # the session's catalog must be the lakehouse's, not a workspace's from DATABRICKS_HOST
             return sail_supply.supply(sail.mark(get_or_create_session(conf, url)))
 

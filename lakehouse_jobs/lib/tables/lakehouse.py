@@ -8,20 +8,14 @@ Layout (a contract other parts rely on):
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
 from lakehouse_jobs.lib.errors import SpecError
+from lakehouse_jobs.lib.lakehouse_root import default_root
 from lakehouse_jobs.lib.names import validate_layer, validate_table_name
-
-DEFAULT_ROOT = "data"
-
-
-def default_root() -> str:
-    return os.environ.get("LAKEHOUSE_ROOT") or DEFAULT_ROOT
 
 
 def confine(root: Path, candidate: Path, path: str) -> Path:
