@@ -113,6 +113,22 @@ def test_a_script_and_the_modules_it_imports_from_its_folders(tmp_path: Path):
     assert reading.reason().endswith("its code cannot all be read before the run: job.py (line 5) runs a notebook whose path is known only at run time")
 
 
+def test_statements_built_from_literals_are_read_and_others_are_not(tmp_path: Path):
+    (tmp_path / "job.py").write_text(
+        "table = 'main.silver.t'\n"
+        "spark.sql(f'CACHE TABLE hot AS SELECT * FROM {table}')\n"
+        "spark.sql('MERGE INTO {} t USING s ON t.k = s.k WHEN MATCHED THEN DELETE'.format(table))\n"
+        "spark.sql('SELECT l.k FROM a l ' + 'JOIN b r USING (k)')\n"
+        "spark.sql('SELECT l.k FROM a l JOIN b r ' + clause)  # built at run time: not read\n"
+    )
+    reading = source_needs.read("python", tmp_path / "job.py", tmp_path)
+    assert _found(reading) == [
+        ("cache_table", "job.py (line 2)", "CACHE"),
+        ("feed_table_dml", "job.py (line 3)", "MERGE INTO"),
+        ("using_join_names", "job.py (line 4)", "l.k"),
+    ]
+
+
 def test_a_task_whose_file_is_known_only_at_run_time_is_unread(tmp_path: Path):
     def locate(value: str) -> Path:
         return tmp_path / value

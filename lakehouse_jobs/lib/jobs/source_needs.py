@@ -266,8 +266,9 @@ class _Reader:
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
         first = node.args[0] if node.args else None
         literal = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
-        if name == "sql" and literal is not None:
-            for statement in statements.split_statements(literal):
+        text = _statement_text(first) if name == "sql" and first is not None else None
+        if text is not None:
+            for statement in statements.split_statements(text):
                 self.uses.extend(u for u in _sql_statement_uses(statements.code_text(statement.text), at) if u.need not in _WORDS_DONE)
         if name == "run" and isinstance(func, ast.Attribute) and _dotted(func.value).endswith("notebook"):
             if literal is None:
@@ -307,6 +308,23 @@ def _python_node_uses(node: ast.AST, at: str) -> Iterator[Use]:
             yield from _word_uses(node.value, at)
     elif isinstance(node, (ast.Import, ast.ImportFrom)) and "delta.tables" in _imported(node):
         yield Use("delta_table_api", at, "delta.tables")
+
+
+def _statement_text(node: ast.AST) -> str | None:
+    """The text of a statement given to `spark.sql` as a literal, an f-string, `"...".format(...)` or `"..." % ...`, with
+    `x` where a value is filled in at run time; None when it is built otherwise (that statement is not read)."""
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, str) else None
+    if isinstance(node, ast.JoinedStr):
+        return "".join(part.value if isinstance(part, ast.Constant) else "x" for part in node.values)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
+        return _statement_text(node.func.value)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        return _statement_text(node.left)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _statement_text(node.left), _statement_text(node.right)
+        return left + right if left is not None and right is not None else None
+    return None
 
 
 def _imported(node: ast.Import | ast.ImportFrom) -> list[str]:
