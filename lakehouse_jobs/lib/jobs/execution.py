@@ -33,7 +33,7 @@ from lakehouse_jobs.lib.jobs.result_states import (
 from lakehouse_jobs.lib.jobs.retries import RetryPolicy
 from lakehouse_jobs.lib.jobs.run_if import decide, edge_state
 from lakehouse_jobs.lib.jobs.spec import JobSpec, TaskSpec
-from lakehouse_jobs.lib.jobs.task_run import JobRuntime, TaskOutcome, TaskRun, failure_message
+from lakehouse_jobs.lib.jobs.task_run import EngineRefused, JobRuntime, TaskOutcome, TaskRun, failure_message
 from lakehouse_jobs.lib.jobs.tasks.registry import run_task
 from lakehouse_jobs.lib.jobs.timeouts import TaskTimeout
 
@@ -147,7 +147,7 @@ def _attempt(context: dg.OpExecutionContext, runtime: JobRuntime, task: TaskSpec
     except Exception as exc:  # the task's own failure: retried or reported
         timed_out = isinstance(exc, TaskTimeout)
         state, error = (TIMEDOUT if timed_out else FAILED), failure_message(exc, runtime)
-        if policy.allows(context.retry_number, timed_out) and not _job_deadline_passed(context, runtime):
+        if policy.allows(context.retry_number, timed_out) and not isinstance(exc, EngineRefused) and not _job_deadline_passed(context, runtime):
             context.log.warning(f"{task.task_key} attempt {context.retry_number + 1} {state}: {error}; retrying in {policy.interval_seconds:g} s")
             alerts.stop()
             alerts.retrying(state, error)

@@ -52,6 +52,10 @@ class TaskFailure(Exception):
     """A task's failure whose message is the whole sentence the user sees (no exception type prepended)."""
 
 
+class EngineRefused(TaskFailure):
+    """The run's engine cannot run the task's code (`TaskRun.check_engine`): the same on every attempt, so not retried."""
+
+
 @dataclass
 class TaskOutcome:
     """One attempt's result: a state (SUCCESS, or FAILED/TIMEDOUT for a task that reports
@@ -117,7 +121,7 @@ class TaskRun:
         resource = self.spark_resource()
         engine = resource.resolved_engine()
         if engine == "sail" and (refused := reading.refused_on_sail()).uses:
-            raise TaskFailure(
+            raise EngineRefused(
                 f"{self.task.task_key} cannot run on the sail engine: {refused.reason()} (docs/engines.md); "
                 f"{ENGINE_ENV}=auto runs such a task's run on the JVM, or {ON_JVM}"
             )
