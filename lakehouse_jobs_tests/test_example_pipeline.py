@@ -129,6 +129,9 @@ def test_gold_customer_features_match_pandas(materialized):
         assert list(actual[column]) == list(expected[column]), column
     assert 0 < actual["churned"].sum() < len(actual)  # both classes present for the model
     assert actual["monetary"].map(lambda v: isinstance(v, Decimal)).all()
+    # the day counts are `F.datediff`s: a 32-bit int on either engine (Sail's 64-bit one is cast by a run's session)
+    types = {f.name: f.type.type for f in DeltaTable(str(root / "gold/customer_features")).schema().fields}
+    assert (types["recency_days"], types["days_since_last_event"]) == ("integer", "integer")
 
 
 def test_materialization_metadata_describes_the_delta_commit(materialized):

@@ -31,6 +31,7 @@ ON_BOTH = {
     "to_pandas": {"id": [0, 1, 2], "s": ["0", "1", "2"]},
     "temp_view": [(3,)],
     "ctas": [(1, "x")],
+    "datediff_python": ("int", 28),
     "optimize": [0, 1, 2],
     "vacuum": [0, 1, 2],
     "restore": [0, 1, 2],

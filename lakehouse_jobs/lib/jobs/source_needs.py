@@ -98,7 +98,6 @@ _PY_NAMES: dict[str, str] = {
     "input_file_name": "file_lineage",
     "DeltaTable": "delta_table_api",
     "readStream": "streaming", "writeStream": "streaming",
-    "datediff": "datediff_int", "date_diff": "datediff_int",
     "from_json": "lenient_json",
 }  # fmt: skip
 _PY_STRINGS: dict[str, str] = {

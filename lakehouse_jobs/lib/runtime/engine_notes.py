@@ -45,9 +45,12 @@ NOTES = """## Also measured
   reason. The example's file-arrival and refresh jobs use `auto` unless `LAKEHOUSE_ENGINE` is set: every source's
   arrival runs (CSV and JSON) and every refresh run (silver and gold) go to a warm Sail server; their tables equal the pandas oracle (`test_stream_e2e.py`, `test_auto_engine.py`: also a bronze table begun on
   the JVM and continued on Sail). The example's silver and gold tables built on Sail
-  were also compared with the JVM's: same rows, one difference in types: `datediff` is a 32-bit integer on the JVM
-  and 64-bit on Sail (`gold/customer_features`' two day counts, not in any refresh job), which is why `auto` is not
-  the default of every run (probe `datediff_type`).
+  were also compared with the JVM's: same rows and, since 2026-12-02, the same types: `datediff` is a 32-bit
+  integer on the JVM and 64-bit on Sail (`gold/customer_features`' two day counts), and a run's Sail session casts
+  the Python API's `F.datediff`/`F.date_diff` to int (`sail_supply._datediff_as_int`, probe `datediff_python`;
+  `test_example_pipeline.py` checks the types on both engines). In SQL text `datediff` stays Sail's (probe
+  `datediff_type`): a task's code using it there is read as needing the JVM. `auto` is still not the default of
+  every run: code in a user's own assets is not read, and 33 of the suite's Spark tests need what Sail lacks.
 - Sail cannot write a table with the change data feed on (probe `write_cdf_table`, a table delta-rs made: "Table
   features must be specified"; one the JVM made: "Unsupported table features required: [ChangeDataFeed]"), nor
   create one, and every table the project makes has it (`delta_io.CHANGE_FEED`: its incremental consumers read only
@@ -129,7 +132,7 @@ NOTES = """## Also measured
   and with sqlglot for `USING` joins; `%run` notebooks, literal `dbutils.notebook.run` targets and modules imported
   from the task's own folders too) for what `sail.LACKS` names: `CACHE TABLE`,
   `readChangeFeed`/`table_changes`, `readStream`/`writeStream`, RDDs and `sc`, `observe`, `DeltaTable`,
-  `input_file_name()`/`_metadata`, `datediff` (64-bit on Sail), `from_json` (lenient parsing), `_corrupt_record`,
+  `input_file_name()`/`_metadata`, `datediff` in SQL (64-bit on Sail), `from_json` (lenient parsing), `_corrupt_record`,
   `mergeSchema`/`replaceWhere`, `txnAppId`, SQL `MERGE`/`UPDATE`/`DELETE` (Sail cannot write the project's tables'
   change data feed), a `USING` join's column named through an alias. Under `auto` a run whose tasks use none of
   them runs on Sail; a run with one that does runs on the JVM, the task's log saying once which cell or line and

@@ -234,6 +234,13 @@ def p_datediff_type(spark: Any, d: Path) -> Any:
     return (df.schema["days"].dataType.simpleString(), df.collect()[0].days)
 
 
+def p_datediff_python(spark: Any, d: Path) -> Any:
+    from pyspark.sql import functions as F
+
+    df = spark.createDataFrame([("2026-03-01", "2026-02-01")], "a STRING, b STRING").select(F.datediff(F.to_date("a"), F.to_date("b")).alias("days"))
+    return (df.schema["days"].dataType.simpleString(), df.collect()[0].days)
+
+
 def p_python_udf(spark: Any, d: Path) -> Any:
     from pyspark.sql import functions as F
 
@@ -306,7 +313,8 @@ PROBES: dict[str, tuple[str, Probe]] = {
     "from_json": ("`from_json`", p_from_json),
     "window": ("window functions", p_window),
     "using_join_qualified": ("a `USING` join's column named through a table alias (`l.k`)", p_using_join_qualified),
-    "datediff_type": ("`datediff`: its type and value", p_datediff_type),
+    "datediff_type": ("`datediff` in SQL: its type and value", p_datediff_type),
+    "datediff_python": ("`F.datediff` (the Python API): its type and value", p_datediff_python),
     "python_udf": ("Python UDF", p_python_udf),
     "to_pandas": ("`toPandas`", p_to_pandas),
     "temp_view": ("temporary views", p_temp_view),
@@ -372,8 +380,11 @@ def run_probe(name: str, spark: Any, folder: Path, reference: Outcome | None = N
     target = folder / name
     target.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    from lakehouse_jobs.lib.runtime.sail_supply import functions_as_sail
+
+    raw_sail = type(spark).__module__.startswith("pyspark.sql.connect") and not getattr(spark, "_lakehouse_supplied", False)
     try:
-        with engine_mode(spark):
+        with engine_mode(spark), functions_as_sail() if raw_sail else contextlib.nullcontext():
             value = PROBES[name][1](spark, target)
     except Exception as exc:  # noqa: BLE001 - a probe's failure is its result
         return Outcome("fails", reason=_first_line(exc), seconds=time.perf_counter() - started)

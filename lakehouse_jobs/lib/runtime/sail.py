@@ -45,7 +45,7 @@ LACKS: dict[str, str] = {
     "cache_table": "`CACHE TABLE` (`OPTIMIZE`, `VACUUM` and `RESTORE` a run's session runs with delta-rs)",
     "streaming": "Structured Streaming (`readStream`/`writeStream` into Delta)",
     "using_join_names": "a `USING` join's column named through a table alias (`l.k`)",
-    "datediff_int": "`datediff` as a 32-bit integer (Sail's is 64-bit)",
+    "datediff_int": "`datediff` in SQL as a 32-bit integer (Sail's is 64-bit; a run's session casts the Python API's)",
     "lenient_json": "Spark's lenient JSON parsing in `from_json` (single quotes, NaN, big integers)",
     "corrupt_records": "PERMISSIVE reads keeping malformed records in `_corrupt_record`",
     "writer_checks": "the Delta writer's `mergeSchema` and `replaceWhere` on a table Sail's own writer made",

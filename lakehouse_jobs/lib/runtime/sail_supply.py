@@ -25,6 +25,8 @@ benchmarks' session) shows Sail as it is.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from lakehouse_jobs.lib.errors import LakehouseError
@@ -68,7 +70,46 @@ def supply(session: Any) -> Any:
     session.sql = sql
     session._lakehouse_supplied = True
     _writers_carry_commit_metadata()
+    _datediff_as_int()
     return session
+
+
+def _datediff_as_int() -> None:
+    """`F.datediff`/`F.date_diff` answer an int, as on the JVM: Sail's is a 64-bit bigint (probes `datediff_type`,
+    `datediff_python`), which would change the type of a table's column. The Python API only: `datediff` in SQL text
+    stays Sail's, and a task's code using it there is read as needing the JVM (jobs/source_needs.py). A process runs
+    one engine, so every Connect column here is for Sail (on a JVM Connect server the cast changes nothing)."""
+    import functools
+
+    from pyspark.sql.connect import functions
+
+    if _SAIL_FUNCTIONS:
+        return
+    for name in ("datediff", "date_diff"):
+        original = _SAIL_FUNCTIONS[name] = getattr(functions, name)
+
+        def as_int(end: Any, start: Any, _original: Any = original) -> Any:
+            return _original(end, start).cast("int")
+
+        setattr(functions, name, functools.update_wrapper(as_int, original))
+
+
+_SAIL_FUNCTIONS: dict[str, Any] = {}  # PySpark's Connect functions this module replaced, by name
+
+
+@contextlib.contextmanager
+def functions_as_sail() -> Iterator[None]:
+    """PySpark's own Connect functions inside the block (engine_probe.py's `sail` column shows Sail as it is)."""
+    from pyspark.sql.connect import functions
+
+    supplied = {name: getattr(functions, name) for name in _SAIL_FUNCTIONS}
+    for name, original in _SAIL_FUNCTIONS.items():
+        setattr(functions, name, original)
+    try:
+        yield
+    finally:
+        for name, replaced in supplied.items():
+            setattr(functions, name, replaced)
 
 
 def _named_path() -> Any:
