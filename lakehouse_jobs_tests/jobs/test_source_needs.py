@@ -203,3 +203,11 @@ def test_a_dbt_project_its_models_macros_and_packages_not_its_output(tmp_path: P
     (clean / "dbt_project.yml").write_text("name: clean\n")
     (clean / "models" / "m.sql").write_text("select 1 as id\n")
     assert source_needs.read("dbt", clean, tmp_path).fits_sail
+
+
+def test_code_that_cannot_be_read_is_said_and_never_stops_the_compile(tmp_path: Path):
+    (tmp_path / "deep.py").write_text("x = " + "(" * 5000 + "1" + ")" * 5000 + "\n")  # beyond the parser's nesting limit
+    (tmp_path / "broken.ipynb").write_text("{not json")
+    assert source_needs.read("python", tmp_path / "deep.py", tmp_path).uses == ()
+    broken = source_needs.read("notebook", tmp_path / "broken.ipynb", tmp_path)
+    assert broken.uses == () and "broken.ipynb" in broken.unread and not broken.fits_sail

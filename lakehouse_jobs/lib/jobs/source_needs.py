@@ -355,7 +355,10 @@ def read(kind: str, path: Path, workspace_root: Path) -> Reading:
     if cached is not None and all(_stamp(f) == stamp for f, stamp in cached[1].items()):
         return cached[0]
     reader = _Reader(key[2])
-    {"notebook": reader.notebook, "python": reader.python_file, "sql": reader.sql_file, "dbt": reader.dbt_project}[kind](key[1])
+    try:
+        {"notebook": reader.notebook, "python": reader.python_file, "sql": reader.sql_file, "dbt": reader.dbt_project}[kind](key[1])
+    except Exception as exc:  # noqa: BLE001 - a reading never stops a job from compiling: its run goes to the JVM under auto
+        return Reading((), f"{reader.name(key[1])} could not be read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
     reading = reader.reading()
     _CACHE[key] = (reading, {f: _stamp(f) for f in reader.seen})
     return reading
