@@ -78,7 +78,7 @@ def test_per_run_clusters_are_private_and_reusable_ones_shared():
 
 
 def test_the_run_worker_reported_by_dagster_owns_the_lease(tmp_path: Path, monkeypatch):
-    from lakehouse_jobs.lib.runtime.spark import lease_owner
+    from lakehouse_jobs.lib.runtime.run_process import lease_owner
 
     instance = dg.DagsterInstance.ephemeral()
     run = instance.create_run_for_job(job_def=_lease_job)
