@@ -211,3 +211,20 @@ def test_code_that_cannot_be_read_is_said_and_never_stops_the_compile(tmp_path: 
     assert source_needs.read("python", tmp_path / "deep.py", tmp_path).uses == ()
     broken = source_needs.read("notebook", tmp_path / "broken.ipynb", tmp_path)
     assert broken.uses == () and "broken.ipynb" in broken.unread and not broken.fits_sail
+
+
+def test_a_for_each_task_answers_for_its_nested_task(tmp_path: Path):
+    from lakehouse_jobs.lib.jobs.compile import compile_job
+    from lakehouse_jobs.lib.jobs.load import load_spec_file
+
+    (tmp_path / "helpers.py").write_text(HELPERS)
+    spec = tmp_path / "job.yml"
+    spec.write_text(
+        "resources:\n  jobs:\n    loop:\n      name: loop\n      tasks:\n"
+        "        - task_key: each\n          for_each_task:\n            inputs: '[1, 2]'\n"
+        "            task: {task_key: each_iteration, notebook_task: {notebook_path: ./helpers}}\n"
+    )
+    job = compile_job(load_spec_file(spec).job("loop"))
+    tags = {node.name: dict(node.tags) for node in job.nodes}
+    assert tags["each"][ENGINE_NEEDS] == "classic_api"
+    assert tags["each"][ENGINE_USES].startswith("notebook helpers.py, cell 1 (line 2) uses sparkContext")
