@@ -228,3 +228,13 @@ def test_a_for_each_task_answers_for_its_nested_task(tmp_path: Path):
     tags = {node.name: dict(node.tags) for node in job.nodes}
     assert tags["each"][ENGINE_NEEDS] == "classic_api"
     assert tags["each"][ENGINE_USES].startswith("notebook helpers.py, cell 1 (line 2) uses sparkContext")
+
+
+def test_this_plugins_own_modules_are_not_read_even_inside_the_workspace(tmp_path: Path):
+    (tmp_path / "lakehouse_jobs").mkdir()
+    (tmp_path / "lakehouse_jobs" / "__init__.py").write_text("")
+    (tmp_path / "lakehouse_jobs" / "inner.py").write_text("rows = sc.parallelize([1])\n")  # picks its way per engine
+    (tmp_path / "mine.py").write_text("rows = sc.parallelize([1])\n")
+    (tmp_path / "job.py").write_text("from lakehouse_jobs import inner\nimport mine\n")
+    reading = source_needs.read("python", tmp_path / "job.py", tmp_path)
+    assert _found(reading) == [("classic_api", "mine.py (line 1)", "sc")]

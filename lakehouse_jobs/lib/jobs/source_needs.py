@@ -276,8 +276,11 @@ class _Reader:
                 self.child_notebook(literal, path)
 
     def _local_module(self, module: str, importer: Path) -> None:
-        """Read `module` when it is a file of the task's own (beside the importer or under the workspace root)."""
+        """Read `module` when it is a file of the task's own (beside the importer or under the workspace root); never this
+        plugin's own modules (which pick what they do by engine), even where the workspace holds its source."""
         parts = [p for p in module.split(".") if p]
+        if parts[:1] == [_PLUGIN]:
+            return
         for base in dict.fromkeys((importer.parent, self.root)):
             for candidate in (base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts, "__init__.py")):
                 if parts and candidate.is_file() and candidate.resolve().is_relative_to(self.root.resolve()):
@@ -286,6 +289,7 @@ class _Reader:
 
 
 _WORDS_DONE = {need for _pattern, need in _SQL_WORDS}
+_PLUGIN = __name__.split(".")[0]  # lakehouse_jobs
 _DBT_OUTPUT = {"target", "logs"}  # what dbt writes, not the project's code
 _DBT_MERGE = re.compile(r"incremental_strategy\W+merge\b", re.I)
 _DBT_SNAPSHOT = re.compile(r"\{%-?\s*snapshot\b")  # a literal's words are already read as a string
