@@ -194,9 +194,9 @@ class _Reader:
             parts = path.relative_to(folder).parts
             if not path.is_file() or parts[0] in _DBT_OUTPUT or any(p.startswith(".") for p in parts):
                 continue
-            if path.suffix == ".sql":
-                self.sql_file(path)
+            if path.suffix == ".sql" and self.first_time(path):
                 text = _text(path)
+                self.uses.extend(sql_uses(text, self.name(path)))
                 if _DBT_MERGE.search(text) or _DBT_SNAPSHOT.search(text):
                     self.uses.append(Use("feed_table_dml", self.name(path), "dbt's MERGE (merge strategy or snapshot)"))
             elif path.suffix == ".py":
@@ -283,16 +283,16 @@ class _Reader:
             return
         for base in dict.fromkeys((importer.parent, self.root)):
             for candidate in (base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts, "__init__.py")):
-                if parts and candidate.is_file() and candidate.resolve().is_relative_to(self.root.resolve()):
+                if parts and candidate.is_file() and candidate.resolve().is_relative_to(self.root):
                     self.python_file(candidate)
                     return
 
 
-_WORDS_DONE = {need for _pattern, need in _SQL_WORDS}
+_WORDS_DONE = {need for _pattern, need in _SQL_WORDS}  # a literal's words are already read as a string
 _PLUGIN = __name__.split(".")[0]  # lakehouse_jobs
 _DBT_OUTPUT = {"target", "logs"}  # what dbt writes, not the project's code
 _DBT_MERGE = re.compile(r"incremental_strategy\W+merge\b", re.I)
-_DBT_SNAPSHOT = re.compile(r"\{%-?\s*snapshot\b")  # a literal's words are already read as a string
+_DBT_SNAPSHOT = re.compile(r"\{%-?\s*snapshot\b")
 
 
 def _python_node_uses(node: ast.AST, at: str) -> Iterator[Use]:

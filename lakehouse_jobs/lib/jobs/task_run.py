@@ -31,6 +31,13 @@ class JobRuntime:
     document: Any = None  # the JobsDocument the job came from (run_job_task finds its child job there)
     readings: dict[str, Any] = field(default_factory=dict)  # task key -> source_needs.Reading of its code (compile.read_tasks)
 
+    def spark_resource(self) -> Any:
+        """The job's `spark` resource (a default SparkResource without one)."""
+        from lakehouse_jobs.lib.runtime.spark import SparkResource
+
+        resource = (self.resources or {}).get("spark")
+        return resource if isinstance(resource, SparkResource) else SparkResource()
+
 
 @dataclass(frozen=True)
 class JobSource:
@@ -100,11 +107,8 @@ class TaskRun:
         return session
 
     def spark_resource(self) -> Any:
-        """The job's `spark` resource (a default SparkResource without one), bound to this run (engine "auto" chooses for it)."""
-        from lakehouse_jobs.lib.runtime.spark import SparkResource
-
-        resource = (self.runtime.resources or {}).get("spark")
-        resource = resource if isinstance(resource, SparkResource) else SparkResource()
+        """The job's `spark` resource, bound to this run (engine "auto" chooses for it)."""
+        resource = self.runtime.spark_resource()
         resource.bind_run(self.context.instance, self.context.run_id, self.context.log)
         return resource
 
@@ -170,9 +174,7 @@ def failure_message(exc: BaseException, runtime: JobRuntime | None = None) -> st
 
 def _engine_note(runtime: JobRuntime) -> str:
     from lakehouse_jobs.lib.runtime import sail
-    from lakehouse_jobs.lib.runtime.spark import SparkResource
 
     if not sail.in_use():
         return ""
-    resource = (runtime.resources or {}).get("spark")
-    return (resource if isinstance(resource, SparkResource) else SparkResource()).failure_note()
+    return runtime.spark_resource().failure_note()

@@ -248,8 +248,7 @@ class SparkResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._run_id = context.run_id
         self._context = context
-        if self._configured_engine() == "auto":
-            self._auto = auto_engine.choose_for_run(context.instance, context.run_id, Path(default_root()))
+        self._choose_for_run(context.instance, context.run_id)
         if self.job_cluster and not self.remote:
             self._owner_pid = lease_owner(context.instance, context.run_id)
 
@@ -259,12 +258,12 @@ class SparkResource(dg.ConfigurableResource):
         if self._task_run is not None and self._task_run[1] == run_id:
             return
         self._task_run = (instance, run_id, log)
-        if self._configured_engine() == "auto":
-            self._auto = auto_engine.choose_for_run(instance, run_id, Path(default_root()))
+        self._choose_for_run(instance, run_id)
 
-    def configured_engine(self) -> str:
-        """ "spark", "sail" or "auto", as set (`engine`, else LAKEHOUSE_ENGINE)."""
-        return self._configured_engine()
+    def _choose_for_run(self, instance: Any, run_id: str | None) -> None:
+        """Engine "auto": this run's engine, from its stored execution plan (runtime/auto_engine.py)."""
+        if self.configured_engine() == "auto":
+            self._auto = auto_engine.choose_for_run(instance, run_id, Path(default_root()))
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         # Only the run worker (the lease's owner) ends the run; a step subprocess leaves the lease to it,
@@ -325,7 +324,7 @@ class SparkResource(dg.ConfigurableResource):
             return ""  # a bad setting: the task's own error already says it
         return f" (it ran on the sail engine, pysail {sail.PYSAIL_PIN}, which lacks some of Spark: docs/engines.md; {ON_JVM})" if engine == "sail" else ""
 
-    def _configured_engine(self) -> str:
+    def configured_engine(self) -> str:
         """`engine` as set, else LAKEHOUSE_ENGINE when set, else "spark" (the JVM); refused in one sentence when unknown.
 
         A config value equal to the default cannot be told from the default once a run is
@@ -340,7 +339,7 @@ class SparkResource(dg.ConfigurableResource):
     def resolved_engine(self) -> str:
         """The engine this process runs: "spark" or "sail" ("auto" is the run's choice, runtime/auto_engine.py;
         the JVM outside a run)."""
-        engine = self._configured_engine()
+        engine = self.configured_engine()
         if engine == "auto":
             return self._auto.engine if self._auto is not None else "spark"
         return engine
