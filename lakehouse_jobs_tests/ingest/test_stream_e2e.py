@@ -202,7 +202,9 @@ def test_a_second_source_finds_the_cluster_warm_and_every_run_says_what_started_
         refreshes = instance.get_runs(dg.RunsFilter(job_name="orders_refresh"))
         assert all(r.tags["dagster/sensor_name"] == REFRESH_SENSOR for r in refreshes)
         assert all(r.tags["lakehouse_jobs/trigger.table_update.updated_tables"] == "bronze/orders" for r in refreshes)
-        assert all(_materialized(instance, r.run_id) == {"silver/orders", "gold/daily_revenue"} for r in refreshes)
+        # a refresh queued while another ran finds its commits already taken and writes nothing (seen in CI under load)
+        written = [_materialized(instance, r.run_id) for r in refreshes]
+        assert all(w in ({"silver/orders", "gold/daily_revenue"}, set()) for w in written) and any(written)
         assert {r.tags.get(ENGINE) for r in refreshes} == {"sail"}  # table steps only: on Sail
 
 
