@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lakehouse_jobs.lib.engine_setting import ON_JVM
 from lakehouse_jobs.lib.errors import SetupError, SpecError
 from lakehouse_jobs.lib.names import validate_columns
 
@@ -62,7 +63,7 @@ def read_landing(
     if sail.is_sail(spark):  # its CSV reader fails on a malformed record, and it has no _metadata.file_path
         raise SetupError(
             f"read_landing cannot run on the sail engine: it needs Spark's PERMISSIVE reader and {sail.LACKS['file_lineage']}, which pysail {sail.PYSAIL_PIN} lacks; "
-            f"ingestion_asset reads CSV on Sail (docs/engines.md); {sail.ON_JVM}."
+            f"ingestion_asset reads CSV on Sail (docs/engines.md); {ON_JVM}."
         )
 
     paths = spark_paths([Path(f) for f in files])

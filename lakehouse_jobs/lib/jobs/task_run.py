@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lakehouse_jobs.lib.engine_setting import ENGINE_ENV, ON_JVM
 from lakehouse_jobs.lib.jobs import references
 from lakehouse_jobs.lib.jobs.spec import JobSpec, TaskSpec
 from lakehouse_jobs.lib.jobs.timeouts import ChildTaskError, TaskTimeout
@@ -117,8 +118,6 @@ class TaskRun:
         on the sail engine it is refused in one sentence naming the cell or line, before anything is written (SQL DML is
         left to the session, which refuses it on a table with the feed as the statement runs); under
         LAKEHOUSE_ENGINE=auto its run is on the JVM, which the task's log says once, with why."""
-        from lakehouse_jobs.lib.runtime.sail import ENGINE_ENV, ON_JVM
-
         reading = self.runtime.readings.get(self.task.task_key)
         if reading is None or reading.fits_sail:
             return

@@ -28,8 +28,6 @@ PYSAIL_PIN = "0.7.2"
 TESTED_CLIENTS: dict[str, tuple[str, ...]] = {"0.7": ("4.2",)}
 INSTALL_HINT = f"pip install pysail=={PYSAIL_PIN} 'pyspark[connect]==4.2.0'"
 
-ENGINE_ENV = "LAKEHOUSE_ENGINE"  # sail | spark | auto, for every run of the process (runtime/spark.py)
-ON_JVM = f'run it on the JVM engine: unset {ENGINE_ENV} or set SparkResource(engine="spark")'
 
 # What Spark code may rely on and a run's session on Sail PYSAIL_PIN lacks or answers otherwise, each measured by
 # engine_probe.py's probes (`LACK_PROBES`, docs/engines.md; test_engines.py keeps them failing or differing there).

@@ -30,6 +30,7 @@ from lakehouse_jobs.lib import tags
 from lakehouse_jobs.lib.catalog import unity_rest
 from lakehouse_jobs.lib.catalog.conf import catalog_conf
 from lakehouse_jobs.lib.catalog.names import CATALOG_ENV
+from lakehouse_jobs.lib.engine_setting import ENGINE_ENV, ON_JVM
 from lakehouse_jobs.lib.errors import SetupError
 from lakehouse_jobs.lib.runtime import auto_engine, job_cluster, sail, sail_supply
 from lakehouse_jobs.lib.runtime.jars import resolve_delta_jars
@@ -46,7 +47,6 @@ _SESSION: SparkSession | None = None
 _SESSION_URL: str | None = None  # the Spark Connect URL of _SESSION; None for a classic session
 _ON_CREATED: list[Callable[[SparkSession], None]] = []
 ENGINES = ("spark", "sail", "auto")
-ENGINE_ENV, ON_JVM = sail.ENGINE_ENV, sail.ON_JVM
 ENGINE_TAG = tags.ENGINE  # the run tag naming the engine its Spark code ran on
 _TAGGED_RUNS: set[str] = set()
 

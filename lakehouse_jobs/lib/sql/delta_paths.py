@@ -27,6 +27,7 @@ from typing import Any
 
 from lakehouse_jobs.lib.catalog.names import NAME_PATTERN as _NAME
 from lakehouse_jobs.lib.catalog.names import written_name
+from lakehouse_jobs.lib.engine_setting import ON_JVM
 from lakehouse_jobs.lib.tables.delta_io import change_feed_enabled
 
 _SKIP = re.compile(r"(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
@@ -86,10 +87,7 @@ def statement_body(text: str) -> str:
 
 def _refuse(statement: str, rest: str, target: str = "delta.`...`") -> Unsupported:
     clause = (_WORD.match(rest) or _WORD.match("this form")).group(0).upper()
-    return Unsupported(
-        f"Sail runs {statement} {target} with the DataFrame API, which cannot give {clause} Spark's meaning; "
-        'run it on the JVM engine: unset LAKEHOUSE_ENGINE or set SparkResource(engine="spark")'
-    )
+    return Unsupported(f"Sail runs {statement} {target} with the DataFrame API, which cannot give {clause} Spark's meaning; {ON_JVM}")
 
 
 def run(spark: Any, text: str, args: Any = None, named_path: Callable[[Any, str], tuple[Any, dict[str, str]]] | None = None) -> bool:
@@ -124,7 +122,7 @@ def run(spark: Any, text: str, args: Any = None, named_path: Callable[[Any, str]
             statement = " ".join(match.group(1).upper().split())
             raise Unsupported(
                 f"{statement} {match.group(2) and 'delta.`...`' or match.group(3)}: the table has the change data feed (every table the project "
-                f'makes has it), which Sail cannot write; run it on the JVM engine: unset LAKEHOUSE_ENGINE or set SparkResource(engine="spark")'
+                f"makes has it), which Sail cannot write; {ON_JVM}"
             )
     return False
 
@@ -156,7 +154,7 @@ def _set_properties(spark: Any, path: str, text: str) -> None:
     if features:
         raise Unsupported(
             f"ALTER TABLE ... SET TBLPROPERTIES {', '.join(features)}: Sail's session sets only {', '.join(SETTABLE)} and properties outside "
-            'delta.* (others turn on table features); run it on the JVM engine: unset LAKEHOUSE_ENGINE or set SparkResource(engine="spark")'
+            f"delta.* (others turn on table features); {ON_JVM}"
         )
     DeltaTable(path).alter.set_table_properties(properties, raise_if_not_exists=False)
 

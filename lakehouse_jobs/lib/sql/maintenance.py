@@ -30,10 +30,10 @@ from typing import Any
 
 from lakehouse_jobs.lib.catalog.names import NAME_PATTERN as _NAME
 from lakehouse_jobs.lib.catalog.names import written_name
+from lakehouse_jobs.lib.engine_setting import ON_JVM
 from lakehouse_jobs.lib.sql.delta_paths import PATH_PATTERN as _PATH
 from lakehouse_jobs.lib.sql.delta_paths import Unsupported, statement_body
 
-ON_JVM = 'run it on the JVM engine: unset LAKEHOUSE_ENGINE or set SparkResource(engine="spark")'
 RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 _TARGET = rf"(?:{_PATH}|{_NAME})"
 _START = re.compile(r"(OPTIMIZE|VACUUM|RESTORE)\b", re.I)
