@@ -1,4 +1,4 @@
-"""Probes of what a Databricks task's own code may use (engine_probe.py runs them with its own).
+"""Probes of what a Databricks task's own code may use (engine_probe.py runs them after engine_probe_tables.py's).
 
 Each measures one entry of `sail.LACKS` that a notebook, script or SQL file names and the
 project's table steps do not: table maintenance statements, change-feed reads, streaming,
