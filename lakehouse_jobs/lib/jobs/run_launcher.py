@@ -7,7 +7,8 @@ slots, and its file-arrival batch is never retried. This launcher answers run mo
 check from the process itself: the run worker's pid comes from the run's own "Started process
 for run (pid: N)" engine event, and the pid counts as alive only while /proc shows a process that
 started before that event (a reused pid is not the run). Monitoring then marks a dead run FAILED
-within `run_monitoring.poll_interval_seconds`, which frees its slot (see dagster.yaml).
+within `run_monitoring.poll_interval_seconds`, which frees its slot (see dagster.yaml). The same
+check wakes a live run's step that Dagster's pool queue left waiting beside a free slot (pool_wakeup.py).
 
 Local processes only, like the DefaultRunLauncher it extends.
 """
@@ -21,6 +22,8 @@ from pathlib import Path
 
 import dagster as dg
 from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
+
+from lakehouse_jobs.lib.jobs.pool_wakeup import wake_stalled_steps
 
 _STARTED = re.compile(r"^Started process for run \(pid: (\d+)\)\.")
 
@@ -57,7 +60,7 @@ def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> tuple[int, floa
 
 
 class LakehouseRunLauncher(DefaultRunLauncher):
-    """DefaultRunLauncher + a run-worker health check for Dagster's run monitoring."""
+    """DefaultRunLauncher + a run-worker health check for Dagster's run monitoring (and pool wakeups for live runs)."""
 
     @property
     def supports_check_run_worker_health(self) -> bool:
@@ -75,4 +78,6 @@ class LakehouseRunLauncher(DefaultRunLauncher):
                 f"the run worker process (pid {pid}) is gone: it died without reporting the run's end (killed, or out of memory)",
                 run_worker_id=str(pid),
             )
-        return CheckRunHealthResult(WorkerStatus.RUNNING, f"run worker pid {pid} is alive", run_worker_id=str(pid))
+        woken = wake_stalled_steps(self._instance, run)  # the same poll keeps a live run from waiting on a lost wakeup
+        said = f"; woke its step waiting in pool(s) {', '.join(woken)}" if woken else ""
+        return CheckRunHealthResult(WorkerStatus.RUNNING, f"run worker pid {pid} is alive{said}", run_worker_id=str(pid))
