@@ -12,6 +12,7 @@ import os
 import time
 
 import dagster as dg
+import pytest
 from dagster._core.launcher import WorkerStatus
 from dagster._core.utils import make_new_run_id
 
@@ -22,9 +23,10 @@ STEP = "bronze__orders"
 LAUNCHER = {"run_launcher": {"module": "lakehouse_jobs.lib.jobs.run_launcher", "class": "LakehouseRunLauncher"}}
 
 
-def _live_run(instance: dg.DagsterInstance) -> dg.DagsterRun:
+def _live_run(instance: dg.DagsterInstance, worker_reported: bool = True) -> dg.DagsterRun:
     run = instance.add_run(dg.DagsterRun(job_name="orders_arrival", run_id=make_new_run_id(), status=dg.DagsterRunStatus.STARTED))
-    instance.report_engine_event(f"Started process for run (pid: {os.getpid()}).", run)
+    if worker_reported:  # else like a `dagster asset materialize` run: no run worker of the launcher's
+        instance.report_engine_event(f"Started process for run (pid: {os.getpid()}).", run)
     return run
 
 
@@ -40,10 +42,11 @@ def _claimed(instance: dg.DagsterInstance, run_id: str) -> bool:
     return instance.event_log_storage.claim_concurrency_slot(POOL, run_id, STEP).is_claimed
 
 
-def test_a_step_waiting_beside_a_free_slot_is_assigned_by_the_health_check_once_it_has_waited():
+@pytest.mark.parametrize("worker_reported", [True, False], ids=["launched-run", "cli-run"])
+def test_a_step_waiting_beside_a_free_slot_is_assigned_by_the_health_check_once_it_has_waited(worker_reported):
     with dg.instance_for_test(overrides=LAUNCHER) as instance:
         instance.event_log_storage.set_concurrency_slots(POOL, 1)
-        holder, waiter = make_new_run_id(), _live_run(instance)
+        holder, waiter = make_new_run_id(), _live_run(instance, worker_reported)
         _lose_the_wakeup(instance, holder, waiter.run_id)
         enqueued = time.monotonic()
         info = instance.event_log_storage.get_concurrency_info(POOL)

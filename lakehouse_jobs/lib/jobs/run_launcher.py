@@ -67,6 +67,14 @@ class LakehouseRunLauncher(DefaultRunLauncher):
         return True
 
     def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
+        health = self._worker_health(run)
+        # the same poll keeps a live run (or one whose worker is not ours to see: `dagster asset materialize`) from
+        # waiting on a pool's lost wakeup
+        if health.status == WorkerStatus.RUNNING and (woken := wake_stalled_steps(self._instance, run)):
+            return health._replace(msg=f"{health.msg}; woke its step waiting in pool(s) {', '.join(woken)}")
+        return health
+
+    def _worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
         found = run_worker_pid(self._instance, run.run_id)
         if found is None:  # not reported yet: the start timeout covers a run that never gets there
             return CheckRunHealthResult(WorkerStatus.RUNNING, "the run worker has not reported its pid yet")
@@ -78,6 +86,4 @@ class LakehouseRunLauncher(DefaultRunLauncher):
                 f"the run worker process (pid {pid}) is gone: it died without reporting the run's end (killed, or out of memory)",
                 run_worker_id=str(pid),
             )
-        woken = wake_stalled_steps(self._instance, run)  # the same poll keeps a live run from waiting on a lost wakeup
-        said = f"; woke its step waiting in pool(s) {', '.join(woken)}" if woken else ""
-        return CheckRunHealthResult(WorkerStatus.RUNNING, f"run worker pid {pid} is alive{said}", run_worker_id=str(pid))
+        return CheckRunHealthResult(WorkerStatus.RUNNING, f"run worker pid {pid} is alive", run_worker_id=str(pid))
