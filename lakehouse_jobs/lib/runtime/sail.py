@@ -28,7 +28,6 @@ PYSAIL_PIN = "0.7.2"
 TESTED_CLIENTS: dict[str, tuple[str, ...]] = {"0.7": ("4.2",)}
 INSTALL_HINT = f"pip install pysail=={PYSAIL_PIN} 'pyspark[connect]==4.2.0'"
 
-
 # What Spark code may rely on and a run's session on Sail PYSAIL_PIN lacks or answers otherwise, each measured by
 # engine_probe.py's probes (`LACK_PROBES`, docs/engines.md; test_engines.py keeps them failing or differing there).
 # A table step naming one (`needs=`) or a task whose source uses one (jobs/source_needs.py) is refused on Sail

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lakehouse_jobs.lib.engine_setting import ON_JVM
+from lakehouse_jobs.lib.engine_setting import ENGINE_ENV, ON_JVM
 from lakehouse_jobs.lib.errors import LakehouseError, SetupError, SpecError
 from lakehouse_jobs.lib.names import validate_columns
 from lakehouse_jobs.lib.tables import delta_rs_write
@@ -95,7 +95,7 @@ def check_writable(spark: SparkSession, path: str | Path, table: str | None = No
     if sail.is_sail(spark) and change_feed_enabled(path):
         raise SetupError(
             f"{table or path} has the change data feed (a run on the JVM engine wrote it), which pysail {sail.PYSAIL_PIN} cannot write "
-            f"(docs/engines.md; LAKEHOUSE_ENGINE=auto runs such a step on the JVM); {ON_JVM}."
+            f"(docs/engines.md; {ENGINE_ENV}=auto runs such a step on the JVM); {ON_JVM}."
         )
 
 
